@@ -1,0 +1,47 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from flask.json.provider import JSONProvider
+
+from . import jsonutil
+from .config import load_settings
+from .db import create_engine
+from .metadata.service import MetadataService
+from .runtime.compiled import Runtime
+from .runtime.records import RecordService
+
+
+class ExactJSONProvider(JSONProvider):
+    """JSON with exact decimals and ISO 8601 datetimes, for every response the app writes."""
+
+    def dumps(self, obj, **kwargs):
+        return jsonutil.dumps(obj, sort_keys=kwargs.get("sort_keys", False))
+
+    def loads(self, s, **kwargs):
+        return jsonutil.loads(s)
+
+
+class Platform:
+    """The services one app instance uses; reachable as ``current_app.extensions['crm']``."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.runtime = Runtime(engine)
+        self.metadata = MetadataService(engine, on_change=self.runtime.invalidate)
+        self.records = RecordService(self.runtime)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(Path.cwd() / "instance"), instance_relative_config=True)
+    app.json_provider_class = ExactJSONProvider
+    app.json = ExactJSONProvider(app)
+    app.config.update(load_settings(Path(app.instance_path), config))
+    engine = create_engine(app.config["DATABASE_URL"])
+    app.extensions["crm"] = Platform(engine)
+
+    from .runtime.api import register_api
+    register_api(app)
+    return app

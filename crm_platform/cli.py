@@ -1,0 +1,83 @@
+"""The `crm` command."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .i18n import text_of
+
+
+def _app():
+    from .app import create_app
+    return create_app()
+
+
+@click.group()
+def main():
+    """Low-code CRM platform."""
+
+
+@main.command()
+def init():
+    """Create or upgrade the platform's own tables (Alembic migrations)."""
+    from .migrate import upgrade
+    app = _app()
+    upgrade(app.extensions["crm"].engine)
+    click.echo(f"database ready: {app.extensions['crm'].engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--dev", is_flag=True, help="Flask's development server with the reloader")
+def serve(host, port, workers, dev):
+    """Serve the CRM over HTTP (gunicorn; --dev for Flask's reloader)."""
+    if dev:
+        _app().run(host=host, port=port, debug=True, use_reloader=True)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return _app()
+
+    Server().run()
+
+
+@main.group()
+def entity():
+    """Entities defined in this instance."""
+
+
+@entity.command("list")
+@click.option("--archived", is_flag=True, help="include archived entities")
+def entity_list(archived):
+    """List entities with their field count and row count."""
+    import sqlalchemy as sa
+    app = _app()
+    platform = app.extensions["crm"]
+    model = platform.runtime.current()
+    rows = []
+    with platform.engine.connect() as conn:
+        for e in sorted(model.entities.values(), key=lambda e: e.key):
+            if e.archived and not archived:
+                continue
+            n = conn.execute(sa.select(sa.func.count()).select_from(e.table).where(e.table.c.archived_at.is_(None))).scalar()
+            rows.append((e.key, text_of(e.doc["label"], "en"), len(e.fields), n, "archived" if e.archived else ""))
+    if not rows:
+        click.echo("no entities yet")
+        return
+    width = max(len(r[0]) for r in rows)
+    for key, label, nfields, nrows, state in rows:
+        click.echo(f"{key:<{width}}  {label}  ({nfields} fields, {nrows} records) {state}".rstrip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

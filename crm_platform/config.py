@@ -1,0 +1,40 @@
+"""Configuration read from the environment, with safe defaults for a laptop."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def default_database_url(instance_path: Path) -> str:
+    instance_path.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance_path / 'crm.sqlite'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://) and pick the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
+    overrides = dict(overrides or {})
+    url = overrides.pop("DATABASE_URL", None) or os.environ.get("DATABASE_URL") or default_database_url(instance_path)
+    secret = overrides.pop("SECRET_KEY", None) or os.environ.get("SECRET_KEY")
+    if not secret:
+        # A per-process random key keeps a dev server safe; production sets SECRET_KEY so that
+        # sessions survive restarts and are shared between workers.
+        secret = secrets.token_hex(32)
+    settings = {
+        "DATABASE_URL": normalise_database_url(url),
+        "SECRET_KEY": secret,
+        # Bodies above this size are answered with 413 before they are parsed.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("CRM_MAX_BODY_BYTES", 2 * 1024 * 1024)),
+        "CRM_DEFAULT_PAGE_SIZE": 50,
+        "CRM_MAX_PAGE_SIZE": 500,
+    }
+    settings.update(overrides)
+    return settings

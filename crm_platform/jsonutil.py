@@ -1,0 +1,26 @@
+"""JSON that keeps decimals exact: numbers are parsed as Decimal and written back digit for digit."""
+from __future__ import annotations
+
+import datetime as dt
+
+import simplejson
+
+
+def loads(text: str | bytes):
+    # allow_nan=False: NaN and Infinity are not JSON and have no place in a CRM value.
+    return simplejson.loads(text, use_decimal=True, allow_nan=False)
+
+
+def _default(value):
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value, *, sort_keys: bool = False, indent: int | None = None) -> str:
+    return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, sort_keys=sort_keys, indent=indent,
+                            default=_default, allow_nan=False)

@@ -1,0 +1,129 @@
+"""Validation of definitions: the meta-schema first, then the rules that span definitions."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field as dc_field
+
+from ..errors import Invalid, error
+from . import meta_schemas
+from .field_types import REGISTRY, Invalid as ValueInvalid
+from .keys import SYSTEM_COLUMNS, key_problem
+
+
+@dataclass
+class EntityState:
+    doc: dict
+    archived: bool = False
+
+    @property
+    def fields(self) -> list[dict]:
+        return self.doc.get("fields", [])
+
+    @property
+    def archived_fields(self) -> list[dict]:
+        return self.doc.get("archived_fields", [])
+
+
+@dataclass
+class MetaState:
+    """Every definition as stored, at one revision. Plans are pure functions of it."""
+
+    revision: int = 0
+    entities: dict[str, EntityState] = dc_field(default_factory=dict)
+
+    def entity_is_available(self, key: str) -> bool:
+        state = self.entities.get(key)
+        return state is not None and not state.archived
+
+
+class _Context:
+    def __init__(self, state: MetaState, own_key: str):
+        self.state, self.own_key = state, own_key
+
+    def entity_is_available(self, key: str) -> bool:
+        return key == self.own_key or self.state.entity_is_available(key)
+
+
+def schema_errors(kind: str, doc: object, prefix: str = "") -> list[dict]:
+    out = []
+    for err in sorted(meta_schemas.validator(kind).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        path = _path(doc, list(err.absolute_path))
+        leaf = err
+        if err.context:  # oneOf/anyOf: report the most specific branch error
+            leaf = max(err.context, key=lambda e: len(e.absolute_path))
+            path = _path(doc, list(err.absolute_path) + list(leaf.relative_path)) or path
+        out.append(error(prefix + path if path else (prefix.rstrip(".") or None), leaf.validator, leaf.message))
+    return out
+
+
+def _path(doc, parts: list) -> str:
+    """A readable path: ``fields.age.max_length`` rather than ``fields/3/max_length``."""
+    names, node = [], doc
+    for part in parts:
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            item = node[part]
+            names.append(item["key"] if isinstance(item, dict) and isinstance(item.get("key"), str) else str(part))
+            node = item
+        else:
+            names.append(str(part))
+            node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(names)
+
+
+def normalise_entity(doc: dict) -> dict:
+    """Drop what the platform manages and what is left at its default, so stored docs are canonical."""
+    doc = copy.deepcopy(doc)
+    doc.pop("archived_fields", None)
+    doc.setdefault("fields", [])
+    for f in doc["fields"]:
+        for flag in ("required", "unique", "indexed"):
+            if f.get(flag) is False:
+                del f[flag]
+    return doc
+
+
+def validate_entity(doc: object, state: MetaState) -> list[dict]:
+    """All the reasons ``doc`` cannot be the new definition of its entity (empty when it can)."""
+    if not isinstance(doc, dict):
+        return [error(None, "type", "an entity definition must be a JSON object")]
+    problems = schema_errors("entity", doc)
+    if problems:
+        return problems
+    key = doc["key"]
+    why = key_problem(key, entity=True)
+    if why:
+        problems.append(error("key", "key", f"entity key {why}"))
+    seen: set[str] = set()
+    context = _Context(state, key)
+    for f in doc.get("fields", []):
+        fkey, ftype = f["key"], REGISTRY[f["type"]]
+        where = f"fields.{fkey}"
+        why = key_problem(fkey)
+        if why:
+            problems.append(error(where + ".key", "key", f"field key {why}"))
+        if fkey in SYSTEM_COLUMNS:
+            problems.append(error(where + ".key", "key", f"'{fkey}' is a system column every record has"))
+        if fkey in seen:
+            problems.append(error(where + ".key", "unique", f"two fields have the key '{fkey}'"))
+        seen.add(fkey)
+        for option, message in ftype.definition_problems(f, context):
+            problems.append(error(f"{where}.{option}", "invalid", message))
+        if (f.get("unique") or f.get("indexed")) and not ftype.indexable:
+            problems.append(error(f"{where}.unique" if f.get("unique") else f"{where}.indexed", "invalid",
+                                  f"a {ftype.name} field cannot be unique or indexed"))
+        if "default" in f and f["default"] is not None and not [p for p in problems if p["field"].startswith(where)]:
+            try:
+                ftype.compile_checker(f)(f["default"])
+            except ValueInvalid as exc:
+                problems.append(error(f"{where}.default", exc.code, f"the default {exc.message}"))
+    title = doc.get("title_field")
+    if title is not None and title not in seen:
+        problems.append(error("title_field", "invalid", f"title_field '{title}' is not a field of this entity"))
+    return problems
+
+
+def check_entity(doc: object, state: MetaState) -> dict:
+    problems = validate_entity(doc, state)
+    if problems:
+        raise Invalid(problems)
+    return doc

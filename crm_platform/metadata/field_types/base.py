@@ -1,0 +1,134 @@
+"""The field-type contract: one class per type owns everything about that type.
+
+A type knows its options (for the meta-schema), its SQL column, its record JSON Schema fragment,
+its compiled checker (the fast validator the record service runs), its JSON output, its text
+parsing (CSV import, query-string filters, conversions), its filter operators and the type changes
+that are safe from it. Nothing else in the code base switches on a field's type.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+import sqlalchemy as sa
+
+#: Anchor used at the end of every pattern. Python's ``$`` also matches before a final newline,
+#: ECMAScript's does not; ``$(?!\n)`` means "end of text" in both, so the published schema and the
+#: compiled checker agree.
+END = r"$(?!\n)"
+
+
+class Invalid(Exception):
+    """A value breaks a rule. ``code`` is the JSON Schema keyword that expresses the rule."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Unconvertible(Exception):
+    """A stored value cannot be carried over to a new field type or option set."""
+
+
+Checker = Callable[[Any], Any]
+
+
+class FieldType:
+    name: ClassVar[str]
+    #: Searched by the list endpoint's free-text ``q`` parameter.
+    searchable: ClassVar[bool] = False
+    #: Whether ``indexed`` / ``unique`` make sense for this type.
+    indexable: ClassVar[bool] = True
+    #: Types a field of this type may be changed to; the conversion itself is generic (see convert).
+    converts_to: ClassVar[frozenset[str]] = frozenset()
+    #: Filter operators accepted in list queries, besides is_empty / is_not_empty.
+    operators: ClassVar[tuple[str, ...]] = ("eq", "ne", "in")
+
+    # ---- definition -----------------------------------------------------------------------------
+    def options_schema(self) -> dict:
+        """JSON Schema properties of the options this type accepts in a field definition."""
+        return {}
+
+    def definition_problems(self, field: dict, context) -> list[tuple[str, str]]:
+        """Rules about a definition that JSON Schema cannot express: (option, message) pairs."""
+        return []
+
+    # ---- storage --------------------------------------------------------------------------------
+    def column_type(self, field: dict) -> sa.types.TypeEngine:
+        raise NotImplementedError
+
+    def storage_signature(self, field: dict) -> tuple:
+        """Two fields with equal signatures store values identically: no data rewrite is needed."""
+        return (type(self.column_type(field)).__name__,)
+
+    def foreign_key(self, field: dict):
+        return None
+
+    # ---- validation -----------------------------------------------------------------------------
+    def value_schema(self, field: dict) -> dict:
+        """The JSON Schema of a non-null value of this field."""
+        raise NotImplementedError
+
+    def compile_checker(self, field: dict) -> Checker:
+        """A function that returns the Python value for a JSON value, or raises Invalid.
+
+        It must accept exactly what value_schema accepts: a property test holds the two together.
+        """
+        raise NotImplementedError
+
+    # ---- output ---------------------------------------------------------------------------------
+    def to_json(self, value: Any) -> Any:
+        return value
+
+    def format_text(self, field: dict, value: Any) -> str:
+        """The value as text: CSV export and the source side of conversions."""
+        return "" if value is None else str(value)
+
+    # ---- text input (CSV, filters, conversions) ------------------------------------------------
+    def parse_text(self, field: dict, text: str) -> Any:
+        """Parse a human-typed string into a valid Python value, or raise Invalid."""
+        return self.compile_checker(field)(text)
+
+    def convert(self, old_type: "FieldType", old_field: dict, new_field: dict, value: Any) -> Any:
+        """Carry a stored value over from ``old_field`` to this type; raise Unconvertible if lossy."""
+        if value is None:
+            return None
+        try:
+            return self.parse_text(new_field, old_type.format_text(old_field, value))
+        except Invalid as exc:
+            raise Unconvertible(exc.message) from None
+
+    # ---- queries --------------------------------------------------------------------------------
+    def filter_clause(self, column, op: str, values: list, field: dict, dialect: str):
+        """SQL condition for ``op``; ``values`` are already parsed with parse_text."""
+        return generic_filter(column, op, values)
+
+
+def generic_filter(column, op: str, values: list):
+    v = values[0] if values else None
+    if op == "eq":
+        return column == v
+    if op == "ne":
+        # "not X" includes the rows that have no value, as a user reading a list expects.
+        return sa.or_(column != v, column.is_(None))
+    if op == "in":
+        return column.in_(values)
+    if op == "not_in":
+        return sa.or_(column.not_in(values), column.is_(None))
+    if op == "lt":
+        return column < v
+    if op == "lte":
+        return column <= v
+    if op == "gt":
+        return column > v
+    if op == "gte":
+        return column >= v
+    raise ValueError(op)
+
+
+def like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def type_error(expected: str) -> Invalid:
+    return Invalid("type", f"must be {expected}")

@@ -1,0 +1,181 @@
+"""Choice field types: select (one key) and multi_select (a list of keys)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from ..keys import key_problem
+from .base import FieldType, Invalid, Unconvertible, type_error
+from .label import label_schema_ref
+
+
+def choice_keys(field) -> list[str]:
+    return [c["key"] for c in field.get("choices") or []]
+
+
+def choice_lookup(field) -> dict[str, str]:
+    """Key, and every label in every language (case-folded), to the choice key."""
+    table: dict[str, str] = {}
+    for choice in field.get("choices") or []:
+        label = choice.get("label")
+        labels = label.values() if isinstance(label, dict) else [label]
+        for text in labels:
+            if isinstance(text, str):
+                table.setdefault(text.strip().casefold(), choice["key"])
+    for key in choice_keys(field):
+        table[key.casefold()] = key
+    return table
+
+
+CHOICES_SCHEMA = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": 500,
+    "items": {
+        "type": "object",
+        "required": ["key", "label"],
+        "properties": {
+            "key": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,62}$"},
+            "label": label_schema_ref(),
+            "color": {"type": "string", "pattern": r"^#[0-9a-fA-F]{6}$"},
+        },
+        "additionalProperties": False,
+    },
+}
+
+
+def _choice_problems(field):
+    keys = choice_keys(field)
+    problems = []
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        problems.append(("choices", f"choice keys must be unique; repeated: {', '.join(dupes)}"))
+    for k in keys:
+        why = key_problem(k)
+        if why and "reserved" not in why:  # choice keys are values, not SQL identifiers
+            problems.append(("choices", f"choice key {k!r} {why}"))
+    return problems
+
+
+class Select(FieldType):
+    name = "select"
+    operators = ("eq", "ne", "in", "not_in")
+    converts_to = frozenset({"text", "long_text", "multi_select"})
+
+    def options_schema(self):
+        return {"choices": CHOICES_SCHEMA}
+
+    def definition_problems(self, field, context):
+        if not field.get("choices"):
+            return [("choices", "a select field needs at least one choice")]
+        return _choice_problems(field)
+
+    def column_type(self, field):
+        return sa.Text()
+
+    def value_schema(self, field):
+        return {"type": "string", "enum": choice_keys(field)}
+
+    def compile_checker(self, field):
+        allowed = frozenset(choice_keys(field))
+        listing = ", ".join(choice_keys(field))
+
+        def check(value):
+            if type(value) is not str:
+                raise type_error("one of the choice keys")
+            if value not in allowed:
+                raise Invalid("enum", f"must be one of: {listing}")
+            return value
+
+        return check
+
+    def parse_text(self, field, text):
+        key = choice_lookup(field).get(text.strip().casefold())
+        if key is None:
+            raise Invalid("enum", f"must be one of: {', '.join(choice_keys(field))}")
+        return key
+
+
+class MultiSelect(FieldType):
+    name = "multi_select"
+    indexable = False
+    operators = ("has_any", "has_all", "has_none")
+    converts_to = frozenset({"select", "text", "long_text"})
+
+    def options_schema(self):
+        return {"choices": CHOICES_SCHEMA}
+
+    def definition_problems(self, field, context):
+        if not field.get("choices"):
+            return [("choices", "a multi_select field needs at least one choice")]
+        return _choice_problems(field)
+
+    def column_type(self, field):
+        return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+    def storage_signature(self, field):
+        return ("json",)
+
+    def value_schema(self, field):
+        schema = {"type": "array", "items": {"type": "string", "enum": choice_keys(field)}, "uniqueItems": True}
+        if field.get("required"):
+            schema["minItems"] = 1
+        return schema
+
+    def compile_checker(self, field):
+        allowed = frozenset(choice_keys(field))
+        listing = ", ".join(choice_keys(field))
+        required = bool(field.get("required"))
+
+        def check(value):
+            if type(value) is not list:
+                raise type_error("a list of choice keys")
+            for item in value:
+                if type(item) is not str:
+                    raise type_error("a list of choice keys")
+                if item not in allowed:
+                    raise Invalid("enum", f"must contain only: {listing}")
+            if len(set(value)) != len(value):
+                raise Invalid("uniqueItems", "must not repeat a choice")
+            if required and not value:
+                raise Invalid("minItems", "must have at least one choice")
+            return value
+
+        return check
+
+    def format_text(self, field, value):
+        return "" if value is None else ", ".join(value)
+
+    def parse_text(self, field, text):
+        lookup = choice_lookup(field)
+        keys = []
+        for part in (p.strip() for p in text.replace("，", ",").replace(";", ",").split(",")):
+            if not part:
+                continue
+            key = lookup.get(part.casefold())
+            if key is None:
+                raise Invalid("enum", f"{part!r} is not a choice; choices: {', '.join(choice_keys(field))}")
+            if key not in keys:
+                keys.append(key)
+        return self.compile_checker(field)(keys)
+
+    def convert(self, old_type, old_field, new_field, value):
+        if value is not None and old_type.name == "multi_select" and len(value) > 1:
+            raise Unconvertible("holds more than one choice")
+        return super().convert(old_type, old_field, new_field, value)
+
+    def filter_clause(self, column, op, values, field, dialect):
+        if dialect == "postgresql":
+            array = postgresql.array(values, type_=sa.Text)
+            if op == "has_any":
+                return column.op("?|")(array)
+            if op == "has_all":
+                return column.op("?&")(array)
+            return sa.or_(column.is_(None), sa.not_(column.op("?|")(array)))
+        each = sa.func.json_each(column).table_valued("value")
+        matches = sa.select(sa.func.count(sa.distinct(each.c.value))).where(each.c.value.in_(values)).scalar_subquery()
+        if op == "has_any":
+            return matches > 0
+        if op == "has_all":
+            return matches == len(set(values))
+        return sa.or_(column.is_(None), matches == 0)

@@ -1,0 +1,182 @@
+"""Numeric and boolean field types: integer, decimal, boolean."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import sqlalchemy as sa
+
+from ...sqltypes import DECIMAL_PRECISION, ExactDecimal
+from .base import FieldType, Invalid, type_error
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class Integer(FieldType):
+    name = "integer"
+    operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
+    converts_to = frozenset({"decimal", "text", "long_text"})
+
+    def options_schema(self):
+        return {"min": {"type": "integer"}, "max": {"type": "integer"}}
+
+    def definition_problems(self, field, context):
+        if field.get("min") is not None and field.get("max") is not None and field["min"] > field["max"]:
+            return [("min", "min must not be greater than max")]
+        return []
+
+    def bounds(self, field):
+        lo, hi = field.get("min"), field.get("max")
+        return (INT64_MIN if lo is None else max(lo, INT64_MIN)), (INT64_MAX if hi is None else min(hi, INT64_MAX))
+
+    def column_type(self, field):
+        return sa.BigInteger()
+
+    def value_schema(self, field):
+        lo, hi = self.bounds(field)
+        return {"type": "integer", "minimum": lo, "maximum": hi}
+
+    def compile_checker(self, field):
+        lo, hi = self.bounds(field)
+
+        def check(value):
+            if type(value) is not int:
+                raise type_error("a whole number")
+            if value < lo:
+                raise Invalid("minimum", f"must be at least {lo}")
+            if value > hi:
+                raise Invalid("maximum", f"must be at most {hi}")
+            return value
+
+        return check
+
+    def parse_text(self, field, text):
+        text = text.strip().replace(",", "") if isinstance(text, str) else text
+        try:
+            number = Decimal(text)
+        except (InvalidOperation, TypeError, ValueError):
+            raise type_error("a whole number") from None
+        if not number.is_finite() or number != number.to_integral_value():
+            raise type_error("a whole number")
+        return self.compile_checker(field)(int(number))
+
+
+class DecimalType(FieldType):
+    """Exact decimals with a fixed number of decimal places (``scale``), at most 18 digits."""
+
+    name = "decimal"
+    operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
+    converts_to = frozenset({"integer", "text", "long_text"})
+    default_scale = 2
+
+    def options_schema(self):
+        return {
+            "min": {"type": "number"},
+            "max": {"type": "number"},
+            "scale": {"type": "integer", "minimum": 0, "maximum": 10},
+        }
+
+    def definition_problems(self, field, context):
+        if field.get("min") is not None and field.get("max") is not None and field["min"] > field["max"]:
+            return [("min", "min must not be greater than max")]
+        return []
+
+    def scale(self, field) -> int:
+        s = field.get("scale")
+        return self.default_scale if s is None else s
+
+    def limit(self, field) -> Decimal:
+        # Exclusive bound on the magnitude: DECIMAL_PRECISION digits in all.
+        return Decimal(10) ** (DECIMAL_PRECISION - self.scale(field))
+
+    def column_type(self, field):
+        return ExactDecimal(self.scale(field))
+
+    def storage_signature(self, field):
+        return ("decimal", self.scale(field))
+
+    def value_schema(self, field):
+        limit = self.limit(field)
+        schema = {
+            "type": "number",
+            "multipleOf": Decimal(1).scaleb(-self.scale(field)),
+            "exclusiveMinimum": -limit,
+            "exclusiveMaximum": limit,
+        }
+        if field.get("min") is not None:
+            schema["minimum"] = Decimal(str(field["min"]))
+        if field.get("max") is not None:
+            schema["maximum"] = Decimal(str(field["max"]))
+        return schema
+
+    def compile_checker(self, field):
+        scale = self.scale(field)
+        limit = self.limit(field)
+        lo = None if field.get("min") is None else Decimal(str(field["min"]))
+        hi = None if field.get("max") is None else Decimal(str(field["max"]))
+
+        def check(value):
+            kind = type(value)
+            if kind is int:
+                value = Decimal(value)
+            elif kind is float:  # Python callers; the API parses JSON numbers as Decimal
+                value = Decimal(repr(value))
+            elif kind is not Decimal:
+                raise type_error("a number")
+            if not value.is_finite():
+                raise type_error("a finite number")
+            if value <= -limit or value >= limit:
+                raise Invalid("exclusiveMaximum" if value > 0 else "exclusiveMinimum",
+                              f"must have at most {DECIMAL_PRECISION - scale} digits before the decimal point")
+            if value.as_tuple().exponent < -scale and value != round(value, scale):
+                raise Invalid("multipleOf", f"must have at most {scale} decimal places")
+            if lo is not None and value < lo:
+                raise Invalid("minimum", f"must be at least {lo}")
+            if hi is not None and value > hi:
+                raise Invalid("maximum", f"must be at most {hi}")
+            return value
+
+        return check
+
+    def to_json(self, value):
+        return value  # a Decimal; the JSON encoder writes it as an exact number
+
+    def parse_text(self, field, text):
+        if isinstance(text, str):
+            try:
+                text = Decimal(text.strip().replace(",", ""))
+            except InvalidOperation:
+                raise type_error("a number") from None
+        return self.compile_checker(field)(text)
+
+
+class Boolean(FieldType):
+    name = "boolean"
+    operators = ("eq", "ne")
+    converts_to = frozenset({"text"})
+    TRUE = {"true", "1", "yes", "y", "on", "是", "t"}
+    FALSE = {"false", "0", "no", "n", "off", "否", "f"}
+
+    def column_type(self, field):
+        return sa.Boolean(create_constraint=False)
+
+    def value_schema(self, field):
+        return {"type": "boolean"}
+
+    def compile_checker(self, field):
+        def check(value):
+            if type(value) is not bool:
+                raise type_error("true or false")
+            return value
+
+        return check
+
+    def format_text(self, field, value):
+        return "" if value is None else ("true" if value else "false")
+
+    def parse_text(self, field, text):
+        word = text.strip().lower() if isinstance(text, str) else text
+        if word in self.TRUE:
+            return True
+        if word in self.FALSE:
+            return False
+        raise type_error("true or false (yes/no, 1/0)")

@@ -1,0 +1,130 @@
+"""Date and datetime field types. Datetimes are stored in UTC and written as ISO 8601 with offset."""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+
+import sqlalchemy as sa
+
+from ...sqltypes import UTCDateTime
+from .base import END, FieldType, Invalid, type_error
+
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}" + END
+DATETIME_PATTERN = (
+    r"^([0-9]{4})-(0[1-9]|1[0-2])-([0-9]{2})[Tt]([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9])(\.[0-9]+)?"
+    r"([Zz]|([+-])([01][0-9]|2[0-3]):([0-5][0-9]))" + END
+)
+_DATE_RE = re.compile(DATE_PATTERN)
+_DATETIME_RE = re.compile(DATETIME_PATTERN)
+
+
+def parse_iso_datetime(value: str) -> dt.datetime | None:
+    """RFC 3339 date-time to an aware UTC datetime; None when it is not one."""
+    m = _DATETIME_RE.search(value)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if year == 0 or day < 1 or day > calendar.monthrange(year, month)[1]:
+        return None
+    micro = int((m.group(7) or ".0")[1:7].ljust(6, "0"))
+    if m.group(8) in ("Z", "z"):
+        tz = dt.timezone.utc
+    else:
+        sign = 1 if m.group(9) == "+" else -1
+        tz = dt.timezone(sign * dt.timedelta(hours=int(m.group(10)), minutes=int(m.group(11))))
+    try:
+        return dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=tz).astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+01:00 falls before year 1
+        return None
+
+
+def iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Date(FieldType):
+    name = "date"
+    operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
+    converts_to = frozenset({"datetime", "text", "long_text"})
+
+    def column_type(self, field):
+        return sa.Date()
+
+    def value_schema(self, field):
+        return {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+
+    def compile_checker(self, field):
+        def check(value):
+            if type(value) is not str:
+                raise type_error("a date written YYYY-MM-DD")
+            if _DATE_RE.search(value) is None:
+                raise Invalid("pattern", "must be a date written YYYY-MM-DD")
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise Invalid("format", "is not a calendar date") from None
+
+        return check
+
+    def to_json(self, value):
+        return value.isoformat()
+
+    def format_text(self, field, value):
+        return "" if value is None else value.isoformat()
+
+    def parse_text(self, field, text):
+        text = text.strip()
+        if "T" in text or " " in text:  # a datetime typed into a date column: keep its day
+            parsed = parse_iso_datetime(text.replace(" ", "T"))
+            if parsed is not None:
+                return parsed.date()
+        return self.compile_checker(field)(text)
+
+    def convert(self, old_type, old_field, new_field, value):
+        if value is not None and old_type.name == "datetime":
+            # A datetime becomes a date only when nothing but midnight UTC would be dropped.
+            if value.timetz().replace(tzinfo=None) != dt.time(0, 0):
+                from .base import Unconvertible
+                raise Unconvertible("has a time of day that a date cannot hold")
+            return value.date()
+        return super().convert(old_type, old_field, new_field, value)
+
+
+class DateTime(FieldType):
+    name = "datetime"
+    operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
+    converts_to = frozenset({"date", "text", "long_text"})
+
+    def column_type(self, field):
+        return UTCDateTime()
+
+    def value_schema(self, field):
+        return {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}
+
+    def compile_checker(self, field):
+        def check(value):
+            if type(value) is not str:
+                raise type_error("a date and time in ISO 8601 with an offset, such as 2024-05-01T09:30:00+08:00")
+            parsed = parse_iso_datetime(value)
+            if parsed is None:
+                code = "pattern" if _DATETIME_RE.search(value) is None else "format"
+                raise Invalid(code, "must be a date and time in ISO 8601 with an offset, such as 2024-05-01T09:30:00+08:00")
+            return parsed
+
+        return check
+
+    def to_json(self, value):
+        return iso(value)
+
+    def format_text(self, field, value):
+        return "" if value is None else iso(value)
+
+    def parse_text(self, field, text):
+        text = text.strip()
+        if _DATE_RE.search(text):  # a bare date means midnight UTC
+            return dt.datetime.combine(Date().compile_checker(field)(text), dt.time(0, 0), dt.timezone.utc)
+        candidate = text.replace(" ", "T", 1)
+        if parse_iso_datetime(candidate) is None and re.search(r"T[0-9:.]+$", candidate):
+            candidate += "Z"  # no offset given in a spreadsheet: UTC, stated in the README
+        return self.compile_checker(field)(candidate)

@@ -1,0 +1,110 @@
+"""Text-like field types: text, long_text, email, phone, url."""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from .base import END, FieldType, Invalid, like_escape, type_error
+
+#: PostgreSQL refuses NUL in text; refusing it at validation keeps that a 422, never a 500.
+NO_NUL = r"^[^\u0000]*" + END
+
+
+class TextLike(FieldType):
+    searchable = True
+    operators = ("eq", "ne", "in", "not_in", "contains", "starts_with", "ends_with")
+    default_max_length = 255
+    #: (pattern, message) the value must match, besides the NUL rule.
+    pattern: str | None = None
+    pattern_message = ""
+
+    def options_schema(self):
+        return {"max_length": {"type": "integer", "minimum": 1, "maximum": 1_000_000}}
+
+    def max_length(self, field) -> int:
+        return field.get("max_length") or self.default_max_length
+
+    def column_type(self, field):
+        # Always TEXT: the length is a rule of the record service, so tightening or relaxing it
+        # is a metadata change with a row check, never a table rebuild.
+        return sa.Text()
+
+    def value_schema(self, field):
+        schema = {"type": "string", "maxLength": self.max_length(field), "pattern": self.pattern or NO_NUL}
+        if field.get("required"):
+            schema["minLength"] = 1
+        return schema
+
+    def compile_checker(self, field):
+        max_length = self.max_length(field)
+        min_length = 1 if field.get("required") else 0
+        regex = re.compile(self.pattern or NO_NUL)
+        pattern_message = self.pattern_message or "must not contain NUL characters"
+
+        def check(value):
+            if type(value) is not str:
+                raise type_error("a string")
+            n = len(value)
+            if n > max_length:
+                raise Invalid("maxLength", f"must be at most {max_length} characters long")
+            if n < min_length:
+                raise Invalid("minLength", "must not be empty")
+            if regex.search(value) is None:
+                raise Invalid("pattern", pattern_message)
+            return value
+
+        return check
+
+    def parse_text(self, field, text):
+        return self.compile_checker(field)(text.strip() if self.pattern else text)
+
+    def filter_clause(self, column, op, values, field, dialect):
+        if op in ("contains", "starts_with", "ends_with"):
+            needle = like_escape(values[0])
+            pattern = {"contains": f"%{needle}%", "starts_with": f"{needle}%", "ends_with": f"%{needle}"}[op]
+            return column.ilike(pattern, escape="\\")
+        return super().filter_clause(column, op, values, field, dialect)
+
+
+class Text(TextLike):
+    name = "text"
+    converts_to = frozenset({"long_text", "email", "phone", "url", "select", "multi_select",
+                             "integer", "decimal", "boolean", "date", "datetime"})
+
+
+class LongText(TextLike):
+    name = "long_text"
+    default_max_length = 100_000
+    indexable = False
+    converts_to = frozenset({"text"})
+
+
+class Email(TextLike):
+    name = "email"
+    default_max_length = 254
+    pattern = r"^[^@\s\u0000-\u001f]+@[^@\s\u0000-\u001f.]+(\.[^@\s\u0000-\u001f.]+)+" + END
+    pattern_message = "must be an e-mail address such as name@example.com"
+    converts_to = frozenset({"text", "long_text"})
+
+    def compile_checker(self, field):
+        check = super().compile_checker(field)
+        # Lower-casing the address keeps `unique` and de-duplication meaningful; the rule runs
+        # after validation so the published schema still describes what is accepted.
+        return lambda value: check(value).lower()
+
+
+class Phone(TextLike):
+    name = "phone"
+    default_max_length = 40
+    pattern = r"^\+?[0-9][0-9 ().\-/]{1,38}(( ?(x|ext\.?) ?)[0-9]{1,6})?" + END
+    pattern_message = "must be a phone number: digits, spaces, ( ) . - /, an optional leading + and extension"
+    converts_to = frozenset({"text", "long_text"})
+
+
+class Url(TextLike):
+    name = "url"
+    default_max_length = 2048
+    pattern = r"^https?://[^\s/?#\u0000-\u001f]+[^\s\u0000-\u001f]*" + END
+    pattern_message = "must be a web address starting with http:// or https://"
+    converts_to = frozenset({"text", "long_text"})

@@ -1,0 +1,246 @@
+"""Planning a metadata change: a pure function of (definitions, live row facts, proposed change).
+
+The plan lists the operations that will run and their consequences (rows affected, values that
+would not convert, rows that break a tightened rule). It is shown by dry runs and tested by its
+content; ``runtime.ddl`` applies it. Nothing here writes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field as dc_field
+from typing import Protocol
+
+from .field_types import REGISTRY
+from .keys import table_name
+
+
+@dataclass
+class Operation:
+    op: str
+    entity: str
+    field: str | None = None
+    detail: str = ""
+    rows: int | None = None
+    #: What the applier needs; not part of the human-facing plan.
+    data: dict = dc_field(default_factory=dict, repr=False)
+
+    def public(self) -> dict:
+        out = {"op": self.op, "entity": self.entity, "table": table_name(self.entity), "detail": self.detail}
+        if self.field is not None:
+            out["field"] = self.field
+        if self.rows is not None:
+            out["rows"] = self.rows
+        return out
+
+
+@dataclass
+class Refusal:
+    field: str | None
+    code: str
+    message: str
+    rows: int | None = None
+    sample_ids: list[int] = dc_field(default_factory=list)
+
+    def public(self) -> dict:
+        out = asdict(self)
+        if not self.sample_ids:
+            out.pop("sample_ids")
+        return out
+
+
+@dataclass
+class Plan:
+    kind: str
+    key: str
+    action: str
+    before: dict | None
+    after: dict | None
+    operations: list[Operation] = dc_field(default_factory=list)
+    refusals: list[Refusal] = dc_field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        if not self.operations:
+            return f"{self.action} {self.kind} {self.key}: no change"
+        return "; ".join(op.detail for op in self.operations)
+
+    def public(self) -> dict:
+        return {
+            "kind": self.kind, "key": self.key, "action": self.action, "summary": self.summary,
+            "operations": [op.public() for op in self.operations],
+            "refusals": [r.public() for r in self.refusals],
+        }
+
+
+class Probe(Protocol):
+    """Facts about stored rows that a plan needs. The database implements it; tests may fake it."""
+
+    def row_count(self, entity: str) -> int: ...
+
+    def values(self, entity: str, field: dict):
+        """Yield (id, python value) for every row of the entity, archived rows included."""
+
+    def duplicate_count(self, entity: str, field: dict) -> int: ...
+
+
+def _by_key(fields: list[dict]) -> dict[str, dict]:
+    return {f["key"]: f for f in fields}
+
+
+def _rule_changed(old: dict, new: dict) -> bool:
+    t = REGISTRY[new["type"]]
+    return t.value_schema(old) != t.value_schema(new) or bool(old.get("required")) != bool(new.get("required"))
+
+
+def _index_flags(f: dict) -> tuple[bool, bool]:
+    return bool(f.get("unique")), bool(f.get("indexed")) or f["type"] == "reference"
+
+
+def _scan(probe: Probe, entity: str, stored: dict, check) -> tuple[int, list[int]]:
+    """Count rows whose stored value fails ``check`` (which raises on failure); keep a sample of ids."""
+    bad, sample = 0, []
+    for row_id, value in probe.values(entity, stored):
+        try:
+            check(value)
+        except Exception:  # noqa: BLE001 - any failure of the rule counts the row
+            bad += 1
+            if len(sample) < 10:
+                sample.append(row_id)
+    return bad, sample
+
+
+def plan_entity_change(action: str, before: dict | None, after: dict | None, probe: Probe,
+                       renames: dict[str, str] | None = None) -> Plan:
+    key = (after or before)["key"]
+    plan = Plan("entity", key, action, before, after)
+    ops, refusals = plan.operations, plan.refusals
+
+    if before is None:
+        ops.append(Operation("create_table", key, detail=f"create table {table_name(key)} with {len(after['fields'])} fields",
+                             data={"doc": after}))
+        return plan
+    if action == "archive":
+        ops.append(Operation("archive_entity", key, detail=f"archive entity {key} (table {table_name(key)} and its rows are kept)",
+                             rows=probe.row_count(key)))
+        return plan
+    if action == "restore":
+        ops.append(Operation("restore_entity", key, detail=f"restore entity {key}", rows=probe.row_count(key)))
+        return plan
+
+    renames = renames or {}
+    for old_key, new_key in renames.items():
+        ops.append(Operation("rename_column", key, new_key, detail=f"rename column {old_key} to {new_key} (values kept)",
+                             rows=probe.row_count(key), data={"old": old_key, "new": new_key,
+                                                             "field": _by_key(after["fields"])[new_key]}))
+
+    old_active = _by_key(before.get("fields", []))
+    old_archived = _by_key(before.get("archived_fields", []))
+    for old_key, new_key in renames.items():
+        old_active[new_key] = {**old_active.pop(old_key), "key": new_key}
+    new_active = _by_key(after.get("fields", []))
+    rows = None
+
+    def row_count():
+        nonlocal rows
+        if rows is None:
+            rows = probe.row_count(key)
+        return rows
+
+    for fkey, new in new_active.items():
+        ftype = REGISTRY[new["type"]]
+        if fkey in old_archived and fkey not in old_active:
+            ops.append(Operation("restore_column", key, fkey, detail=f"restore field {fkey} with its stored values",
+                                 rows=row_count()))
+            old = old_archived[fkey]
+            if old["type"] != new["type"] or ftype.storage_signature(old) != ftype.storage_signature(new):
+                refusals.append(Refusal(f"fields.{fkey}", "restore", "restore the field as it was, then change it"))
+            continue
+        if fkey not in old_active:
+            n = row_count()
+            backfill = n > 0 and new.get("required") and new.get("default") is not None
+            if n > 0 and new.get("required") and not backfill:
+                refusals.append(Refusal(f"fields.{fkey}.required", "required",
+                                        f"{n} existing records would have no value for required field '{fkey}': "
+                                        "give the field a default, or add it as optional and fill it first", rows=n))
+            detail = f"add column {fkey} ({ftype.name}) to table {table_name(key)}, {n if backfill else 0} rows affected"
+            ops.append(Operation("add_column", key, fkey, detail=detail, rows=n if backfill else 0,
+                                 data={"field": new, "backfill": bool(backfill)}))
+            continue
+        old = old_active[fkey]
+        old_type = REGISTRY[old["type"]]
+        if old["type"] != new["type"] or old_type.storage_signature(old) != ftype.storage_signature(new):
+            if old["type"] != new["type"] and new["type"] not in old_type.converts_to:
+                allowed = ", ".join(sorted(old_type.converts_to)) or "none"
+                refusals.append(Refusal(f"fields.{fkey}.type", "conversion",
+                                        f"a {old['type']} field cannot become {new['type']}; safe conversions from "
+                                        f"{old['type']}: {allowed}. Add a new field and archive this one instead."))
+                continue
+            check = _convert_check(old_type, old, ftype, new)
+            bad, sample = _scan(probe, key, old, check)
+            if bad:
+                refusals.append(Refusal(f"fields.{fkey}.type", "conversion",
+                                        f"{bad} stored values of '{fkey}' cannot become {new['type']} "
+                                        f"without loss; fix those records first", rows=bad, sample_ids=sample))
+            ops.append(Operation("convert_column", key, fkey, rows=row_count(),
+                                 detail=f"convert column {fkey} from {old_type.name} to {ftype.name}, {row_count()} rows rewritten",
+                                 data={"old": old, "new": new}))
+        elif _rule_changed(old, new):
+            checker = ftype.compile_checker(new)
+            required = bool(new.get("required"))
+
+            def check(value, checker=checker, required=required, ftype=ftype):
+                if value is None:
+                    if required:
+                        raise ValueError("missing")
+                    return
+                checker(ftype.to_json(value))
+
+            bad, sample = _scan(probe, key, old, check)
+            if bad:
+                refusals.append(Refusal(f"fields.{fkey}", "existing_rows",
+                                        f"{bad} existing records break the new rule for '{fkey}'; fix them first",
+                                        rows=bad, sample_ids=sample))
+            ops.append(Operation("check_rows", key, fkey, rows=0,
+                                 detail=f"tighten or relax the rules of {fkey}: {bad} of {row_count()} rows break them"))
+        old_unique, old_indexed = _index_flags(old)
+        new_unique, new_indexed = _index_flags(new)
+        if new_unique and not old_unique:
+            dupes = probe.duplicate_count(key, old)
+            if dupes:
+                refusals.append(Refusal(f"fields.{fkey}.unique", "unique",
+                                        f"{dupes} records share a value of '{fkey}' with another record", rows=dupes))
+        if (old_unique, old_indexed) != (new_unique, new_indexed):
+            ops.append(Operation("reindex", key, fkey, detail=f"{'create' if new_unique or new_indexed else 'drop'} index on {fkey}",
+                                 data={"field": new, "old": old}))
+        if old.get("label") != new.get("label") and not any(o.field == fkey for o in ops):
+            ops.append(Operation("relabel", key, fkey, detail=f"relabel {fkey} (no DDL)"))
+
+    for fkey, old in old_active.items():
+        if fkey not in new_active:
+            ops.append(Operation("archive_column", key, fkey, rows=row_count(),
+                                 detail=f"archive field {fkey} (column and {row_count()} rows of values kept, restorable)"))
+
+    entity_attrs = {k: v for k, v in after.items() if k not in ("fields", "archived_fields")}
+    old_attrs = {k: v for k, v in before.items() if k not in ("fields", "archived_fields")}
+    if entity_attrs != old_attrs:
+        changed = sorted(k for k in set(entity_attrs) | set(old_attrs) if entity_attrs.get(k) != old_attrs.get(k))
+        ops.append(Operation("update_entity", key, detail=f"change {', '.join(changed)} of entity {key} (no DDL)"))
+    if [f["key"] for f in after.get("fields", [])] != [f["key"] for f in before.get("fields", [])] and not any(
+            o.op in ("add_column", "archive_column", "restore_column", "rename_column") for o in ops):
+        ops.append(Operation("reorder_fields", key, detail="reorder fields (no DDL)"))
+    return plan
+
+
+def _convert_check(old_type, old, new_type, new):
+    def check(value):
+        new_type.convert(old_type, old, new, value)
+    return check
+
+
+def canonical(doc: dict | None) -> str | None:
+    import simplejson
+    return None if doc is None else simplejson.dumps(doc, sort_keys=True, ensure_ascii=False, use_decimal=True)
+
+
+def as_json(plan: Plan) -> str:
+    return json.dumps(plan.public(), ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,285 @@
+"""The metadata choke point: every definition change goes through ``MetadataService.apply``.
+
+validate (meta-schema, then across definitions) → plan → apply DDL, save the definition and bump
+the revision in one transaction → drop compiled caches. No other code writes definitions or DDL.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass, field as dc_field
+from typing import Callable
+
+import sqlalchemy as sa
+
+from .. import jsonutil
+from ..errors import Conflict, Invalid, NotFound, error
+from ..tables import definitions, meta_state, revisions
+from . import plan as planning
+from .definitions import EntityState, MetaState, check_entity, normalise_entity
+from .keys import key_problem
+
+
+@dataclass
+class Change:
+    """A proposed change: the entity as it should be after it, plus explicit renames."""
+
+    kind: str
+    key: str
+    action: str
+    build: Callable[[MetaState], tuple[dict | None, dict | None]]
+    renames: dict[str, str] = dc_field(default_factory=dict)
+    archive: bool | None = None  # True: archive the definition; False: restore it
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def load_state(conn: sa.Connection) -> MetaState:
+    revision = conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1)).scalar_one()
+    state = MetaState(revision=revision)
+    for row in conn.execute(sa.select(definitions).where(definitions.c.kind == "entity").order_by(definitions.c.key)):
+        state.entities[row.key] = EntityState(jsonutil.loads(row.body), archived=row.archived_at is not None)
+    return state
+
+
+def current_revision(conn: sa.Connection) -> int:
+    return conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1)).scalar_one()
+
+
+class MetadataService:
+    def __init__(self, engine: sa.Engine, on_change: Callable[[], None] | None = None):
+        self.engine = engine
+        self.on_change = on_change or (lambda: None)
+
+    # ---- reads ----------------------------------------------------------------------------------
+    def state(self) -> MetaState:
+        with self.engine.connect() as conn:
+            return load_state(conn)
+
+    def revisions(self, limit: int = 100, before: int | None = None) -> list[dict]:
+        q = sa.select(revisions).order_by(revisions.c.id.desc()).limit(limit)
+        if before is not None:
+            q = q.where(revisions.c.id < before)
+        with self.engine.connect() as conn:
+            return [{
+                "revision": r.id, "created_at": r.created_at, "actor": r.actor, "kind": r.kind, "key": r.key,
+                "action": r.action, "summary": r.summary,
+                "before": jsonutil.loads(r.before) if r.before else None,
+                "after": jsonutil.loads(r.after) if r.after else None,
+                "plan": jsonutil.loads(r.plan),
+            } for r in conn.execute(q)]
+
+    # ---- the choke point ------------------------------------------------------------------------
+    def apply(self, change: Change, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        from ..runtime.ddl import apply_plan
+        from ..runtime.probe import DatabaseProbe
+
+        with self.engine.connect().execution_options(sqlite_immediate=True) as conn:
+            with conn.begin() as tx:
+                if conn.dialect.name == "postgresql":
+                    # Serialises metadata changes across every process sharing the database.
+                    conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1).with_for_update())
+                state = load_state(conn)
+                before, after = change.build(state)
+                if after is not None:
+                    after = normalise_entity(after)
+                    check_entity(after, state)
+                    if before is not None:
+                        after["archived_fields"] = [f for f in before.get("archived_fields", [])
+                                                    if f["key"] not in {x["key"] for x in after["fields"]}]
+                        for f in before.get("fields", []):
+                            new_key = change.renames.get(f["key"], f["key"])
+                            if new_key not in {x["key"] for x in after["fields"]}:
+                                after["archived_fields"].append(f)
+                        if not after["archived_fields"]:
+                            del after["archived_fields"]
+                action = change.action
+                plan = planning.plan_entity_change(
+                    "archive" if change.archive else "restore" if change.archive is False else action,
+                    before, after if change.archive is None else before, DatabaseProbe(conn), change.renames)
+                plan.action = action
+                if plan.refusals:
+                    raise Conflict([r.public() for r in plan.refusals], extra={"plan": plan.public()})
+                if dry_run:
+                    tx.rollback()
+                    return plan
+                if change.archive is None:
+                    docs = [s.doc for k, s in state.entities.items() if k != change.key] + [after]
+                    apply_plan(conn, plan, docs)
+                revision = state.revision + 1
+                self._save(conn, change, before, after, revision)
+                conn.execute(revisions.insert().values(
+                    id=revision, created_at=now(), actor=actor, kind=change.kind, key=change.key, action=action,
+                    summary=plan.summary, before=planning.canonical(before),
+                    after=planning.canonical(after if change.archive is None else before),
+                    plan=jsonutil.dumps(plan.public(), sort_keys=True)))
+                conn.execute(meta_state.update().where(meta_state.c.id == 1).values(revision=revision))
+        self.on_change()
+        return plan
+
+    def _save(self, conn, change: Change, before, after, revision: int) -> None:
+        t = definitions
+        where = sa.and_(t.c.kind == change.kind, t.c.key == change.key)
+        if change.archive is not None:
+            conn.execute(t.update().where(where).values(archived_at=now() if change.archive else None,
+                                                       revision=revision, updated_at=now()))
+        elif before is None:
+            conn.execute(t.insert().values(kind=change.kind, key=change.key, body=planning.canonical(after),
+                                           archived_at=None, revision=revision, updated_at=now()))
+        else:
+            conn.execute(t.update().where(where).values(body=planning.canonical(after), revision=revision,
+                                                       updated_at=now()))
+
+    # ---- entity-level operations (each builds a Change) -----------------------------------------
+    def create_entity(self, doc: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        if not isinstance(doc, dict):
+            raise Invalid([error(None, "type", "an entity definition must be a JSON object")])
+        key = doc.get("key")
+
+        def build(state: MetaState):
+            if isinstance(key, str) and key in state.entities:
+                where = " (archived: restore it instead)" if state.entities[key].archived else ""
+                raise Conflict([error("key", "exists", f"an entity '{key}' exists already{where}")])
+            return None, doc
+
+        return self.apply(Change("entity", str(key), "create", build), actor=actor, dry_run=dry_run)
+
+    def update_entity(self, key: str, patch: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        """Merge top-level attributes; ``fields``, when given, is the whole desired list of fields."""
+        if not isinstance(patch, dict):
+            raise Invalid([error(None, "type", "the change must be a JSON object")])
+        if "key" in patch and patch["key"] != key:
+            raise Invalid([error("key", "const", "an entity key cannot be changed by PATCH")])
+
+        def build(state):
+            before = self._active(state, key)
+            after = copy.deepcopy(before)
+            after.update({k: v for k, v in patch.items() if v is not None and k != "archived_fields"})
+            for k, v in patch.items():
+                if v is None and k not in ("key", "label", "fields"):
+                    after.pop(k, None)
+            return before, after
+
+        return self.apply(Change("entity", key, "update", build), actor=actor, dry_run=dry_run)
+
+    def archive_entity(self, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        def build(state):
+            before = self._active(state, key)
+            users = [f"{other}.{f['key']}" for other, s in state.entities.items() if other != key and not s.archived
+                     for f in s.fields if f["type"] == "reference" and f.get("target") == key]
+            if users:
+                raise Conflict([error("key", "referenced", f"entity '{key}' is referenced by {', '.join(users)}: "
+                                                          "archive or change those fields first")])
+            return before, None
+
+        return self.apply(Change("entity", key, "archive", build, archive=True), actor=actor, dry_run=dry_run)
+
+    def restore_entity(self, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        def build(state):
+            entity = state.entities.get(key)
+            if entity is None:
+                raise NotFound([error(None, "not_found", f"no entity '{key}'")])
+            if not entity.archived:
+                raise Conflict([error(None, "not_archived", f"entity '{key}' is not archived")])
+            return entity.doc, None
+
+        return self.apply(Change("entity", key, "restore", build, archive=False), actor=actor, dry_run=dry_run)
+
+    # ---- field-level operations -----------------------------------------------------------------
+    def add_field(self, entity: str, field: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        if not isinstance(field, dict):
+            raise Invalid([error(None, "type", "a field definition must be a JSON object")])
+
+        def build(state):
+            before = self._active(state, entity)
+            if any(f["key"] == field.get("key") for f in before.get("fields", [])):
+                raise Conflict([error("key", "exists", f"entity '{entity}' has a field '{field.get('key')}' already")])
+            if any(f["key"] == field.get("key") for f in before.get("archived_fields", [])):
+                raise Conflict([error("key", "archived", f"an archived field of '{entity}' has the key "
+                                                         f"'{field.get('key')}': restore it or choose another key")])
+            after = copy.deepcopy(before)
+            after["fields"] = after.get("fields", []) + [field]
+            return before, after
+
+        return self.apply(Change("entity", entity, "add_field", build), actor=actor, dry_run=dry_run)
+
+    def update_field(self, entity: str, key: str, patch: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        if not isinstance(patch, dict):
+            raise Invalid([error(None, "type", "the change must be a JSON object")])
+        if "key" in patch and patch["key"] != key:
+            raise Invalid([error("key", "const", "use POST .../fields/<key>/rename to rename a field")])
+
+        def build(state):
+            before = self._active(state, entity)
+            after = copy.deepcopy(before)
+            fields = after.get("fields", [])
+            for i, f in enumerate(fields):
+                if f["key"] == key:
+                    merged = {**f, **patch}
+                    fields[i] = {k: v for k, v in merged.items() if v is not None}
+                    break
+            else:
+                raise NotFound([error("field", "not_found", f"entity '{entity}' has no active field '{key}'")])
+            return before, after
+
+        return self.apply(Change("entity", entity, "update_field", build), actor=actor, dry_run=dry_run)
+
+    def archive_field(self, entity: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        def build(state):
+            before = self._active(state, entity)
+            if not any(f["key"] == key for f in before.get("fields", [])):
+                raise NotFound([error("field", "not_found", f"entity '{entity}' has no active field '{key}'")])
+            if before.get("title_field") == key:
+                raise Conflict([error("field", "title_field", f"'{key}' is the title field of '{entity}': choose another title field first")])
+            after = copy.deepcopy(before)
+            after["fields"] = [f for f in after["fields"] if f["key"] != key]
+            return before, after
+
+        return self.apply(Change("entity", entity, "archive_field", build), actor=actor, dry_run=dry_run)
+
+    def restore_field(self, entity: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        def build(state):
+            before = self._active(state, entity)
+            archived = [f for f in before.get("archived_fields", []) if f["key"] == key]
+            if not archived:
+                raise NotFound([error("field", "not_found", f"entity '{entity}' has no archived field '{key}'")])
+            if archived[0]["type"] == "reference" and not state.entity_is_available(archived[0]["target"]):
+                raise Conflict([error("field", "target", f"restore entity '{archived[0]['target']}' first")])
+            after = copy.deepcopy(before)
+            after["fields"] = after.get("fields", []) + archived
+            after["archived_fields"] = [f for f in before["archived_fields"] if f["key"] != key]
+            return before, after
+
+        return self.apply(Change("entity", entity, "restore_field", build), actor=actor, dry_run=dry_run)
+
+    def rename_field(self, entity: str, key: str, new_key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        why = key_problem(new_key)
+        if why:
+            raise Invalid([error("new_key", "key", f"field key {why}")])
+
+        def build(state):
+            before = self._active(state, entity)
+            if not any(f["key"] == key for f in before.get("fields", [])):
+                raise NotFound([error("field", "not_found", f"entity '{entity}' has no active field '{key}'")])
+            taken = {f["key"] for f in before.get("fields", []) + before.get("archived_fields", [])}
+            if new_key in taken:
+                raise Conflict([error("new_key", "exists", f"'{new_key}' is taken by another field of '{entity}'")])
+            after = copy.deepcopy(before)
+            for f in after["fields"]:
+                if f["key"] == key:
+                    f["key"] = new_key
+            if after.get("title_field") == key:
+                after["title_field"] = new_key
+            return before, after
+
+        return self.apply(Change("entity", entity, "rename_field", build, renames={key: new_key}), actor=actor,
+                          dry_run=dry_run)
+
+    @staticmethod
+    def _active(state: MetaState, key: str) -> dict:
+        entity = state.entities.get(key)
+        if entity is None or entity.archived:
+            raise NotFound([error(None, "not_found", f"no active entity '{key}'")])
+        return entity.doc

@@ -1,0 +1,16 @@
+"""The REST API: generic routes that take the entity from the URL (nothing is registered per entity)."""
+from __future__ import annotations
+
+from flask import Flask
+
+from .errors import register_error_handlers
+from .meta_api import meta_api
+from .openapi import openapi_api
+from .records_api import records_api
+
+
+def register_api(app: Flask) -> None:
+    app.register_blueprint(meta_api)
+    app.register_blueprint(records_api)
+    app.register_blueprint(openapi_api)
+    register_error_handlers(app)

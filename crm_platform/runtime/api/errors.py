@@ -1,0 +1,68 @@
+"""Every failure becomes a JSON error body with the right status; nothing leaks a stack trace."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ... import jsonutil
+from ...errors import BadRequest, CrmError, error
+
+log = logging.getLogger("crm_platform")
+
+
+def json_body(*, required: bool = True):
+    """The request body parsed as JSON (decimals exact), or a 400 that says what is wrong."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise BadRequest([error(None, "body", "the request body must be a JSON document")])
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest([error(None, "body", "the request body is not UTF-8 text")]) from None
+    try:
+        return jsonutil.loads(text)
+    except RecursionError:
+        raise BadRequest([error(None, "body", "the JSON document is nested too deeply")]) from None
+    except (ValueError, TypeError) as exc:  # JSONDecodeError, too-long integers, NaN
+        raise BadRequest([error(None, "body", f"the request body is not valid JSON: {str(exc)[:200]}")]) from None
+
+
+def json_object(*, required: bool = True) -> dict:
+    body = json_body(required=required)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest([error(None, "body", "the request body must be a JSON object")])
+    return body
+
+
+def flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("1", "true", "yes")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CrmError)
+    def crm_error(exc: CrmError):
+        return jsonify(exc.body()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if not request.path.startswith("/api/"):
+            return exc
+        messages = {413: f"the request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"}
+        body = {"errors": [error(None, exc.name.lower().replace(" ", "_"), messages.get(exc.code, exc.description))]}
+        return jsonify(body), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return http_error(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        body = {"errors": [error(None, "internal", "something went wrong on our side; the change was not applied")]}
+        if not request.path.startswith("/api/"):
+            return "Something went wrong on our side; the change was not applied.", 500
+        return jsonify(body), 500

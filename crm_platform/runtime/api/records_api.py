@@ -1,0 +1,102 @@
+"""Record endpoints for every entity: /api/records/<entity>[/<id>]."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ...errors import BadRequest, NotFound, error
+from ..query import parse_list_args
+from .context import actor_id, platform
+from .errors import json_body, json_object
+
+records_api = Blueprint("records_api", __name__, url_prefix="/api/records")
+MAX_ID = 2**63 - 1
+
+
+def _check_id(record_id: int) -> int:
+    if record_id > MAX_ID:
+        raise NotFound([error(None, "not_found", f"no record with id {record_id}")])
+    return record_id
+
+
+def _reason(body: dict | None = None) -> str | None:
+    reason = request.headers.get("X-Change-Reason")
+    if body is not None and "_reason" in body:
+        reason = body.pop("_reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
+        raise BadRequest([error("_reason", "type", "the change reason must be text of at most 2000 characters")])
+    return reason
+
+
+def _expected_version() -> int | None:
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    try:
+        return int(header.strip().strip('"').removeprefix("W/").strip('"'))
+    except ValueError:
+        raise BadRequest([error("If-Match", "type", "If-Match must carry the record version, e.g. \"3\"")]) from None
+
+
+@records_api.get("/<entity>")
+def list_records(entity):
+    svc = platform().records
+    with svc.engine.connect() as conn:
+        model = svc.runtime.current(conn)
+        query = parse_list_args(request.args, model.entity(entity),
+                                default_per_page=current_app.config["CRM_DEFAULT_PAGE_SIZE"],
+                                max_per_page=current_app.config["CRM_MAX_PAGE_SIZE"])
+        return jsonify(svc.list(entity, query, conn=conn))
+
+
+@records_api.post("/<entity>")
+def create_record(entity):
+    body = json_object()
+    reason = _reason(body)
+    record = platform().records.create(entity, body, actor_id=actor_id(), reason=reason)
+    response = jsonify(record)
+    response.status_code = 201
+    response.headers["Location"] = f"/api/records/{entity}/{record['id']}"
+    response.headers["ETag"] = f'"{record["version"]}"'
+    return response
+
+
+@records_api.post("/<entity>/bulk")
+def create_records(entity):
+    body = json_body()
+    rows = body.get("records") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        raise BadRequest([error("records", "type", "send {\"records\": [ ... ]}")])
+    count = platform().records.create_many(entity, rows, actor_id=actor_id())
+    return jsonify({"created": count}), 201
+
+
+@records_api.get("/<entity>/<int:record_id>")
+def get_record(entity, record_id):
+    record = platform().records.get(entity, _check_id(record_id))
+    response = jsonify(record)
+    response.headers["ETag"] = f'"{record["version"]}"'
+    return response
+
+
+@records_api.patch("/<entity>/<int:record_id>")
+def update_record(entity, record_id):
+    body = json_object()
+    reason = _reason(body)
+    record = platform().records.update(entity, _check_id(record_id), body, expected_version=_expected_version(),
+                                       actor_id=actor_id(), reason=reason)
+    response = jsonify(record)
+    response.headers["ETag"] = f'"{record["version"]}"'
+    return response
+
+
+@records_api.delete("/<entity>/<int:record_id>")
+def delete_record(entity, record_id):
+    body = json_object(required=False)
+    platform().records.delete(entity, _check_id(record_id), actor_id=actor_id(), reason=_reason(body))
+    return "", 204
+
+
+@records_api.post("/<entity>/<int:record_id>/restore")
+def restore_record(entity, record_id):
+    body = json_object(required=False)
+    return jsonify(platform().records.restore(entity, _check_id(record_id), actor_id=actor_id(), reason=_reason(body)))

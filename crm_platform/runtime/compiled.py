@@ -1,0 +1,123 @@
+"""What definitions compile to, cached per metadata revision and rebuilt whole when it moves.
+
+Every request asks ``Runtime.current(conn)``: one primary-key read of the revision counter. When
+another process has changed the metadata, this process builds a fresh MetaData, tables, validators
+and schemas, and swaps them in; a request in flight keeps the model it started with.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+import sqlalchemy as sa
+
+from ..errors import NotFound, error
+from ..metadata.definitions import MetaState
+from ..metadata.field_types import REGISTRY, FieldType
+from ..metadata.keys import table_name
+from ..metadata.service import current_revision, load_state
+from .record_schema import patch_schema, record_schema
+from .serialise import build_output_schema
+from .table_builder import build_metadata
+from .validation import RecordValidator
+
+
+@dataclass
+class CompiledEntity:
+    doc: dict
+    table: sa.Table
+    archived: bool
+
+    @property
+    def key(self) -> str:
+        return self.doc["key"]
+
+    @cached_property
+    def fields(self) -> list[dict]:
+        return list(self.doc.get("fields", []))
+
+    @cached_property
+    def field_map(self) -> dict[str, dict]:
+        return {f["key"]: f for f in self.fields}
+
+    @cached_property
+    def types(self) -> dict[str, FieldType]:
+        return {f["key"]: REGISTRY[f["type"]] for f in self.fields}
+
+    @cached_property
+    def validator(self) -> RecordValidator:
+        return RecordValidator(self.doc)
+
+    @cached_property
+    def json_schema(self) -> dict:
+        return record_schema(self.doc)
+
+    @cached_property
+    def patch_json_schema(self) -> dict:
+        return patch_schema(self.doc)
+
+    @cached_property
+    def output(self):
+        """The marshmallow schema that writes records as JSON."""
+        return build_output_schema(self)
+
+    @cached_property
+    def columns(self) -> list[sa.Column]:
+        """Columns the API reads: system columns and active fields (archived fields stay hidden)."""
+        t = self.table
+        return [t.c.id, t.c.version, t.c.created_at, t.c.updated_at, t.c.created_by, t.c.updated_by,
+                t.c.owner_id] + [t.c[f["key"]] for f in self.fields]
+
+    @cached_property
+    def references(self) -> dict[str, str]:
+        return {f["key"]: f["target"] for f in self.fields if f["type"] == "reference"}
+
+
+class CompiledModel:
+    def __init__(self, state: MetaState):
+        self.revision = state.revision
+        docs = [s.doc for s in state.entities.values()]
+        self.metadata = build_metadata(docs)
+        self.entities = {
+            key: CompiledEntity(s.doc, self.metadata.tables[table_name(key)], s.archived)
+            for key, s in state.entities.items()
+        }
+
+    def entity(self, key: str) -> CompiledEntity:
+        entity = self.entities.get(key)
+        if entity is None or entity.archived:
+            raise NotFound([error(None, "not_found", f"no entity '{key}'")])
+        return entity
+
+    def active(self) -> list[CompiledEntity]:
+        return [e for e in self.entities.values() if not e.archived]
+
+    def referencing(self, key: str) -> list[tuple[CompiledEntity, dict]]:
+        """(entity, field) pairs of active reference fields that point at ``key``."""
+        return [(e, f) for e in self.active() for f in e.fields if f["type"] == "reference" and f.get("target") == key]
+
+
+class Runtime:
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self._model: CompiledModel | None = None
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        self._model = None
+
+    def current(self, conn: sa.Connection | None = None) -> CompiledModel:
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.current(own)
+        revision = current_revision(conn)
+        model = self._model
+        if model is not None and model.revision == revision:
+            return model
+        with self._lock:
+            model = self._model
+            if model is None or model.revision != revision:
+                model = CompiledModel(load_state(conn))
+                self._model = model
+        return model

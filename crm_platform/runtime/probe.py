@@ -1,0 +1,31 @@
+"""Row facts for plans, read from the live database inside the change's transaction."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..metadata.keys import table_name
+from .table_builder import field_column
+
+
+class DatabaseProbe:
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def _table(self, entity: str, *columns: sa.Column) -> sa.TableClause:
+        return sa.table(table_name(entity), sa.column("id"), sa.column("archived_at"), *columns)
+
+    def row_count(self, entity: str) -> int:
+        return self.conn.execute(sa.select(sa.func.count()).select_from(self._table(entity))).scalar_one()
+
+    def values(self, entity: str, field: dict):
+        col = field_column(field)
+        t = self._table(entity, sa.column(field["key"], col.type))
+        result = self.conn.execution_options(yield_per=5000).execute(sa.select(t.c.id, t.c[field["key"]]).order_by(t.c.id))
+        yield from result
+
+    def duplicate_count(self, entity: str, field: dict) -> int:
+        col = sa.column(field["key"])
+        t = self._table(entity, col)
+        groups = (sa.select(sa.func.count().label("n")).select_from(t)
+                  .where(col.is_not(None), t.c.archived_at.is_(None)).group_by(col).having(sa.func.count() > 1).subquery())
+        return self.conn.execute(sa.select(sa.func.coalesce(sa.func.sum(groups.c.n), 0))).scalar_one()

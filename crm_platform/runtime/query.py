@@ -1,0 +1,165 @@
+"""List queries: paging, sorting, free-text search and typed filters, parsed from a query string.
+
+Syntax (documented in the README):
+    ?page=2&per_page=50&sort=-amount,name&q=zhang
+    &filter[age][gte]=18&filter[status][in]=new,won&filter[email][is_empty]&filter[name]=Li
+Field keys and operators are looked up in the definition; values are parsed by the field's type
+and always reach SQL as bound parameters.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field as dc_field
+
+import sqlalchemy as sa
+
+from ..errors import BadRequest, error
+from ..metadata.field_types import REGISTRY, Invalid
+from .compiled import CompiledEntity
+
+FILTER_PARAM = re.compile(r"^filter\[([^\]]*)\](?:\[([^\]]*)\])?$")
+EMPTINESS = ("is_empty", "is_not_empty")
+SYSTEM_FIELDS = {
+    "id": {"key": "id", "type": "integer"},
+    "created_at": {"key": "created_at", "type": "datetime"},
+    "updated_at": {"key": "updated_at", "type": "datetime"},
+    "owner_id": {"key": "owner_id", "type": "integer"},
+    "created_by": {"key": "created_by", "type": "integer"},
+    "updated_by": {"key": "updated_by", "type": "integer"},
+}
+#: Filter values are compared, not stored: size and range limits of the field do not apply.
+RELAXED = ("required", "max_length", "min", "max")
+
+
+@dataclass
+class Filter:
+    field: dict
+    op: str
+    values: list = dc_field(default_factory=list)
+
+
+@dataclass
+class ListQuery:
+    page: int = 1
+    per_page: int = 50
+    sort: list[tuple[str, bool]] = dc_field(default_factory=list)
+    q: str | None = None
+    filters: list[Filter] = dc_field(default_factory=list)
+    archived: bool = False
+
+
+def _int_param(args, name: str, default: int, lo: int, hi: int) -> int:
+    raw = args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest([error(name, "type", f"'{name}' must be a whole number")]) from None
+    if not lo <= value <= hi:
+        raise BadRequest([error(name, "range", f"'{name}' must be between {lo} and {hi}")])
+    return value
+
+
+def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50, max_per_page: int = 500) -> ListQuery:
+    lq = ListQuery(page=_int_param(args, "page", 1, 1, 10_000_000),
+                   per_page=_int_param(args, "per_page", default_per_page, 1, max_per_page))
+    fields = {**SYSTEM_FIELDS, **entity.field_map}
+    for name in args.keys():
+        if name in ("page", "per_page"):
+            continue
+        if name == "sort":
+            for part in (p.strip() for p in args.get("sort", "").split(",")):
+                if not part:
+                    continue
+                desc = part.startswith("-")
+                key = part.lstrip("-+")
+                if key not in fields:
+                    raise BadRequest([error("sort", "unknown_field", f"cannot sort by '{key}': no such field")])
+                if fields[key]["type"] == "multi_select":
+                    raise BadRequest([error("sort", "not_sortable", f"cannot sort by multi-choice field '{key}'")])
+                lq.sort.append((key, desc))
+        elif name == "q":
+            lq.q = args.get("q", "").strip()[:200] or None
+        elif name == "archived":
+            lq.archived = args.get("archived", "").lower() in ("1", "true", "yes", "only")
+        else:
+            m = FILTER_PARAM.match(name)
+            if not m:
+                raise BadRequest([error(name, "unknown_parameter",
+                                        f"unknown parameter '{name}'; filters are written filter[field][operator]=value")])
+            key, op = m.group(1), m.group(2) or "eq"
+            if key not in fields:
+                raise BadRequest([error(name, "unknown_field", f"cannot filter on '{key}': no such field")])
+            lq.filters.append(_parse_filter(name, fields[key], op, args.getlist(name)))
+    return lq
+
+
+def _parse_filter(param: str, field: dict, op: str, raw_values: list[str]) -> Filter:
+    ftype = REGISTRY[field["type"]]
+    if op in EMPTINESS:
+        return Filter(field, op)
+    if op not in ftype.operators:
+        allowed = ", ".join(ftype.operators + EMPTINESS)
+        raise BadRequest([error(param, "unknown_operator", f"'{op}' does not apply to a {ftype.name} field; use one of: {allowed}")])
+    many = op in ("in", "not_in", "has_any", "has_all", "has_none")
+    parts = [p for raw in raw_values for p in (raw.split(",") if many and len(raw_values) == 1 else [raw])]
+    if not many and len(parts) != 1:
+        raise BadRequest([error(param, "too_many_values", f"'{op}' takes one value")])
+    relaxed = {k: v for k, v in field.items() if k not in RELAXED}
+    values = []
+    for part in parts:
+        if op in ("contains", "starts_with", "ends_with"):
+            values.append(part)
+            continue
+        try:
+            if field["type"] == "multi_select":
+                values.extend(ftype.parse_text(relaxed, part))
+            else:
+                values.append(ftype.parse_text(relaxed, part))
+        except Invalid as exc:
+            raise BadRequest([error(param, exc.code, f"filter value {part!r} {exc.message}")]) from None
+    if not values:
+        raise BadRequest([error(param, "required", f"'{op}' needs a value")])
+    return Filter(field, op, values)
+
+
+def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str) -> list:
+    t = entity.table
+    where = [t.c.archived_at.is_not(None) if lq.archived else t.c.archived_at.is_(None)]
+    for flt in lq.filters:
+        col = t.c[flt.field["key"]]
+        ftype = REGISTRY[flt.field["type"]]
+        if flt.op in EMPTINESS:
+            empty = col.is_(None)
+            if ftype.searchable:
+                empty = sa.or_(empty, col == "")
+            elif flt.field["type"] == "multi_select":
+                empty = sa.or_(empty, sa.func.json_array_length(col) == 0) if dialect == "sqlite" else \
+                    sa.or_(empty, sa.func.jsonb_array_length(col) == 0)
+            where.append(empty if flt.op == "is_empty" else sa.not_(empty))
+        else:
+            where.append(ftype.filter_clause(col, flt.op, flt.values, flt.field, dialect))
+    if lq.q:
+        searchable = [t.c[f["key"]] for f in entity.fields if REGISTRY[f["type"]].searchable]
+        needle = "%" + lq.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(sa.or_(*(c.ilike(needle, escape="\\") for c in searchable)) if searchable else sa.false())
+    return where
+
+
+def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns=None):
+    t = entity.table
+    where = conditions(entity, lq, dialect)
+    order = []
+    for key, desc in lq.sort or [("id", True)]:
+        order.append(t.c[key].desc().nulls_last() if desc else t.c[key].asc().nulls_last())
+    order.append(t.c.id.desc() if (lq.sort or [("id", True)])[-1][1] else t.c.id.asc())
+    rows = (sa.select(*(columns or entity.columns)).where(*where).order_by(*order)
+            .limit(lq.per_page).offset((lq.page - 1) * lq.per_page))
+    count = sa.select(sa.func.count()).select_from(t).where(*where)
+    return rows, count
+
+
+def pages(total: int, per_page: int) -> int:
+    return max(1, math.ceil(total / per_page))

@@ -1,0 +1,54 @@
+"""The record JSON Schema (2020-12) of an entity, derived from its definition.
+
+It is the published contract (``GET /api/meta/entities/<key>/schema``, OpenAPI) and the oracle
+the compiled validator is tested against.
+"""
+from __future__ import annotations
+
+from ..metadata.field_types import REGISTRY
+from ..metadata.field_types.temporal import DATETIME_PATTERN
+from ..i18n import text_of
+
+SYSTEM_PROPERTIES = {
+    "id": {"type": "integer", "readOnly": True, "description": "Record id, assigned by the platform."},
+    "version": {"type": "integer", "minimum": 1,
+                "description": "Row version; send it back on PATCH to be told (409) when someone else changed the record."},
+    "created_at": {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN, "readOnly": True},
+    "updated_at": {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN, "readOnly": True},
+    "created_by": {"type": ["integer", "null"], "readOnly": True},
+    "updated_by": {"type": ["integer", "null"], "readOnly": True},
+    "owner_id": {"type": ["integer", "null"], "minimum": 1, "description": "The user who owns the record."},
+}
+
+
+def field_schema(field: dict) -> dict:
+    value = REGISTRY[field["type"]].value_schema(field)
+    annotations = {"title": text_of(field.get("label") or field["key"], "en")}
+    if field.get("help"):
+        annotations["description"] = text_of(field["help"], "en")
+    if field.get("default") is not None:
+        annotations["default"] = field["default"]
+    if field.get("required"):
+        return {**value, **annotations}
+    return {"anyOf": [value, {"type": "null"}], **annotations}
+
+
+def record_schema(doc: dict) -> dict:
+    fields = doc.get("fields", [])
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"urn:crm:record:{doc['key']}",
+        "title": text_of(doc["label"], "en"),
+        "type": "object",
+        "properties": {**SYSTEM_PROPERTIES, **{f["key"]: field_schema(f) for f in fields}},
+        "required": [f["key"] for f in fields if f.get("required") and f.get("default") is None],
+        "additionalProperties": False,
+    }
+
+
+def patch_schema(doc: dict) -> dict:
+    """PATCH sends only the fields that change: nothing is required, null still is refused where it is."""
+    schema = record_schema(doc)
+    schema["required"] = []
+    schema["$id"] += ":patch"
+    return schema

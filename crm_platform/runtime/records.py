@@ -1,0 +1,294 @@
+"""The record service: the only code that writes to generated tables.
+
+coerce and validate with the entity's compiled validator → (permissions, with access control) →
+write → after-write hooks (stage history, tags and audit plug in here) — in one transaction.
+The API, screens, admin data views, imports and public forms all call this class.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import Conflict, Invalid, NotFound, error
+from ..metadata.field_types import REGISTRY
+from ..metadata.keys import table_name
+from .compiled import CompiledEntity, CompiledModel, Runtime
+from .query import ListQuery, list_statements, pages
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class WriteEvent:
+    """What an after-write hook is told. ``before`` is None on create, ``after`` None on delete."""
+
+    conn: sa.Connection
+    model: CompiledModel
+    entity: CompiledEntity
+    action: str
+    record_id: int
+    before: dict | None
+    after: dict | None
+    actor_id: int | None
+    reason: str | None
+
+
+Hook = Callable[[WriteEvent], None]
+
+
+class RecordService:
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.engine = runtime.engine
+        self.after_write: list[Hook] = []
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _model(self, conn) -> CompiledModel:
+        return self.runtime.current(conn)
+
+    def _dump(self, entity: CompiledEntity, row) -> dict:
+        return entity.output.dump(row._mapping)
+
+    def _check_references(self, conn, model: CompiledModel, entity: CompiledEntity, rows: list[dict],
+                          errors: list[dict], index_of=None) -> None:
+        for key, target in entity.references.items():
+            wanted = {r[key] for r in rows if r.get(key) is not None}
+            if not wanted:
+                continue
+            t = model.entities[target].table
+            found = set()
+            ids = sorted(wanted)
+            for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
+                chunk = ids[start:start + 900]
+                found.update(conn.execute(sa.select(t.c.id).where(t.c.id.in_(chunk), t.c.archived_at.is_(None))).scalars())
+            for n, r in enumerate(rows):
+                if r.get(key) is not None and r[key] not in found:
+                    e = error(key, "reference", f"there is no {target} record with id {r[key]}")
+                    if index_of is not None:
+                        e["row"] = index_of(n)
+                    errors.append(e)
+
+    def _unique_clash(self, conn, entity: CompiledEntity, values: dict, record_id: int | None) -> Conflict:
+        t = entity.table
+        clashes = []
+        for f in entity.fields:
+            if f.get("unique") and values.get(f["key"]) is not None:
+                q = sa.select(t.c.id).where(t.c[f["key"]] == values[f["key"]], t.c.archived_at.is_(None))
+                if record_id is not None:
+                    q = q.where(t.c.id != record_id)
+                other = conn.execute(q.limit(1)).scalar()
+                if other is not None:
+                    clashes.append(error(f["key"], "unique", f"another record (id {other}) has this value", record=other))
+        return Conflict(clashes or [error(None, "conflict", "the change conflicts with stored data")])
+
+    def _run_hooks(self, event: WriteEvent) -> None:
+        for hook in self.after_write:
+            hook(event)
+
+    # ---- reads ----------------------------------------------------------------------------------
+    def get(self, entity_key: str, record_id: int, *, conn=None) -> dict:
+        with self._conn(conn) as c:
+            model = self._model(c)
+            entity = model.entity(entity_key)
+            row = c.execute(sa.select(*entity.columns).where(entity.table.c.id == record_id,
+                                                             entity.table.c.archived_at.is_(None))).first()
+            if row is None:
+                raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id}")])
+            return self._dump(entity, row)
+
+    def list(self, entity_key: str, query: ListQuery | None = None, *, conn=None) -> dict:
+        query = query or ListQuery()
+        with self._conn(conn) as c:
+            model = self._model(c)
+            entity = model.entity(entity_key)
+            rows_q, count_q = list_statements(entity, query, c.dialect.name)
+            total = c.execute(count_q).scalar_one()
+            items = [self._dump(entity, r) for r in c.execute(rows_q)]
+        return {"items": items, "total": total, "page": query.page, "per_page": query.per_page,
+                "pages": pages(total, query.per_page)}
+
+    # ---- writes ---------------------------------------------------------------------------------
+    def create(self, entity_key: str, data: dict, *, actor_id: int | None = None, reason: str | None = None) -> dict:
+        if not isinstance(data, dict):
+            raise Invalid([error(None, "type", "a record must be a JSON object")])
+        with self._write() as conn:
+            model = self._model(conn)
+            entity = model.entity(entity_key)
+            values, system, errors = entity.validator.validate(data)
+            if not errors:
+                self._check_references(conn, model, entity, [values], errors)
+            if errors:
+                raise Invalid(errors)
+            now = utcnow()
+            row = {**values, "created_at": now, "updated_at": now, "created_by": actor_id, "updated_by": actor_id,
+                   "owner_id": system.get("owner_id", actor_id), "version": 1}
+            try:
+                with conn.begin_nested():
+                    created = conn.execute(entity.table.insert().values(row).returning(*entity.columns)).first()
+            except IntegrityError:
+                raise self._unique_clash(conn, entity, values, None) from None
+            record = self._dump(entity, created)
+            self._run_hooks(WriteEvent(conn, model, entity, "create", record["id"], None, record, actor_id, reason))
+        return record
+
+    def create_many(self, entity_key: str, rows: Iterable[dict], *, actor_id: int | None = None,
+                    batch_size: int = 5000) -> int:
+        """Validate every row, then insert them in batches with Core executemany; all or nothing.
+
+        Errors carry ``row`` (0-based position in ``rows``). Hooks do not run for bulk inserts of
+        plain data; imports that need them go through ``create``.
+        """
+        rows = list(rows)
+        with self._write() as conn:
+            model = self._model(conn)
+            entity = model.entity(entity_key)
+            validate = entity.validator.validate
+            keys = [f["key"] for f in entity.fields]
+            now = utcnow()
+            prepared, errors = [], []
+            for n, data in enumerate(rows):
+                if not isinstance(data, dict):
+                    errors.append({**error(None, "type", "a record must be a JSON object"), "row": n})
+                    continue
+                values, system, errs = validate(data)
+                if errs:
+                    for e in errs:
+                        e["row"] = n
+                    errors.extend(errs)
+                    if len(errors) > 1000:
+                        break
+                    continue
+                row = dict.fromkeys(keys)
+                row.update(values)
+                row["created_at"] = row["updated_at"] = now
+                row["created_by"] = row["updated_by"] = actor_id
+                row["owner_id"] = system.get("owner_id", actor_id)
+                row["version"] = 1
+                prepared.append(row)
+            if not errors and entity.references:
+                self._check_references(conn, model, entity, prepared, errors, index_of=lambda n: n)
+            if errors:
+                raise Invalid(errors[:1000])
+            insert = entity.table.insert()
+            try:
+                for start in range(0, len(prepared), batch_size):
+                    conn.execute(insert, prepared[start:start + batch_size])
+            except IntegrityError:
+                raise Conflict([error(None, "unique", "some rows repeat a value that must be unique")]) from None
+        return len(prepared)
+
+    def update(self, entity_key: str, record_id: int, data: dict, *, expected_version: int | None = None,
+               actor_id: int | None = None, reason: str | None = None) -> dict:
+        if not isinstance(data, dict):
+            raise Invalid([error(None, "type", "a record must be a JSON object")])
+        with self._write() as conn:
+            model = self._model(conn)
+            entity = model.entity(entity_key)
+            values, system, errors = entity.validator.validate(data, partial=True)
+            if not errors:
+                self._check_references(conn, model, entity, [values], errors)
+            if errors:
+                raise Invalid(errors)
+            t = entity.table
+            current = conn.execute(sa.select(*entity.columns).where(t.c.id == record_id, t.c.archived_at.is_(None))
+                                   .with_for_update()).first()
+            if current is None:
+                raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id}")])
+            expected = system.get("version", expected_version)
+            if expected is not None and expected != current.version:
+                raise Conflict([error("version", "stale", f"the record was changed by someone else (now version "
+                                                          f"{current.version}, you sent {expected}); reload it")],
+                               extra={"current": self._dump(entity, current)})
+            before = self._dump(entity, current)
+            changes = {**values}
+            if "owner_id" in system:
+                changes["owner_id"] = system["owner_id"]
+            changes.update(updated_at=utcnow(), updated_by=actor_id, version=t.c.version + 1)
+            try:
+                with conn.begin_nested():
+                    row = conn.execute(t.update().where(t.c.id == record_id, t.c.version == current.version)
+                                       .values(changes).returning(*entity.columns)).first()
+            except IntegrityError:
+                raise self._unique_clash(conn, entity, values, record_id) from None
+            if row is None:  # a concurrent writer won between our read and write
+                raise Conflict([error("version", "stale", "the record was changed by someone else; reload it")])
+            after = self._dump(entity, row)
+            self._run_hooks(WriteEvent(conn, model, entity, "update", record_id, before, after, actor_id, reason))
+        return after
+
+    def delete(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None) -> None:
+        """Move a record to the recycle bin, applying each reference field's ``on_delete`` rule."""
+        with self._write() as conn:
+            model = self._model(conn)
+            self._delete(conn, model, model.entity(entity_key), record_id, actor_id, reason, depth=0)
+
+    def _delete(self, conn, model, entity, record_id, actor_id, reason, depth):
+        t = entity.table
+        current = conn.execute(sa.select(*entity.columns).where(t.c.id == record_id, t.c.archived_at.is_(None))).first()
+        if current is None:
+            raise NotFound([error(None, "not_found", f"no {entity.key} record with id {record_id}")])
+        now = utcnow()
+        for other, f in model.referencing(entity.key):
+            ot, col = other.table, other.table.c[f["key"]]
+            live = sa.and_(col == record_id, ot.c.archived_at.is_(None))
+            rule = REGISTRY["reference"].on_delete(f)
+            if rule == "restrict":
+                n = conn.execute(sa.select(sa.func.count()).select_from(ot).where(live)).scalar_one()
+                if n:
+                    raise Conflict([error(None, "referenced", f"{n} {other.key} records refer to this record through "
+                                                              f"'{f['key']}'; change or delete them first", rows=n)])
+            elif rule == "set_null":
+                conn.execute(ot.update().where(live).values({f["key"]: None, "updated_at": now, "updated_by": actor_id,
+                                                             "version": ot.c.version + 1}))
+            elif rule == "cascade" and depth < 20:
+                for child in conn.execute(sa.select(ot.c.id).where(live)).scalars().all():
+                    self._delete(conn, model, other, child, actor_id, reason, depth + 1)
+        conn.execute(t.update().where(t.c.id == record_id).values(archived_at=now, updated_at=now, updated_by=actor_id,
+                                                                   version=t.c.version + 1))
+        self._run_hooks(WriteEvent(conn, model, entity, "delete", record_id, self._dump(entity, current), None,
+                                   actor_id, reason))
+
+    def restore(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None) -> dict:
+        with self._write() as conn:
+            model = self._model(conn)
+            entity = model.entity(entity_key)
+            t = entity.table
+            current = conn.execute(sa.select(*entity.columns).where(t.c.id == record_id, t.c.archived_at.is_not(None))).first()
+            if current is None:
+                raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id} in the recycle bin")])
+            values = dict(current._mapping)
+            try:
+                with conn.begin_nested():
+                    row = conn.execute(t.update().where(t.c.id == record_id).values(
+                        archived_at=None, updated_at=utcnow(), updated_by=actor_id, version=t.c.version + 1)
+                        .returning(*entity.columns)).first()
+            except IntegrityError:
+                raise self._unique_clash(conn, entity, values, record_id) from None
+            after = self._dump(entity, row)
+            self._run_hooks(WriteEvent(conn, model, entity, "restore", record_id, None, after, actor_id, reason))
+        return after
+
+    # ---- plumbing -------------------------------------------------------------------------------
+    @contextmanager
+    def _write(self):
+        # IMMEDIATE on SQLite: a writer takes the write lock before it reads, so two writers queue
+        # behind busy_timeout instead of one failing with "database is locked" on lock upgrade.
+        with self.engine.connect().execution_options(sqlite_immediate=True) as conn:
+            with conn.begin():
+                yield conn
+
+    def _conn(self, conn):
+        if conn is not None:
+            from contextlib import nullcontext
+            return nullcontext(conn)
+        return self.engine.connect()
+
+
+__all__ = ["RecordService", "WriteEvent", "table_name"]

@@ -1,0 +1,84 @@
+"""Entity definitions to SQLAlchemy Core tables: the one place that decides a generated table's shape."""
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+
+from ..db import NAMING_CONVENTION
+from ..metadata.field_types import REGISTRY
+from ..metadata.keys import table_name
+from ..sqltypes import UTCDateTime
+
+MAX_IDENTIFIER = 63
+ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid
+
+
+def identifier(*parts: str) -> str:
+    """Join parts into an SQL identifier, shortened with a hash where PostgreSQL would truncate it."""
+    name = "_".join(parts)
+    if len(name) <= MAX_IDENTIFIER:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[:MAX_IDENTIFIER - 9]}_{digest}"
+
+
+def unique_index_name(entity: str, column: str) -> str:
+    return identifier("uq", table_name(entity), column)
+
+
+def plain_index_name(entity: str, column: str) -> str:
+    return identifier("ix", table_name(entity), column)
+
+
+def field_column(field: dict, name: str | None = None) -> sa.Column:
+    ftype = REGISTRY[field["type"]]
+    fk = ftype.foreign_key(field)
+    args = [fk] if fk is not None else []
+    return sa.Column(name or field["key"], ftype.column_type(field), *args, nullable=True)
+
+
+def field_indexes(entity: str, field: dict, column: sa.Column, archived_at: sa.Column) -> list[sa.Index]:
+    out = []
+    if field.get("unique"):
+        # Unique among live records only: a record in the recycle bin does not block its value.
+        where = archived_at.is_(None)
+        out.append(sa.Index(unique_index_name(entity, field["key"]), column, unique=True,
+                            sqlite_where=where, postgresql_where=where))
+    elif field.get("indexed") or field["type"] == "reference":
+        out.append(sa.Index(plain_index_name(entity, field["key"]), column))
+    return out
+
+
+def system_columns() -> list[sa.Column]:
+    return [
+        sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("created_by", sa.BigInteger, nullable=True),
+        sa.Column("updated_by", sa.BigInteger, nullable=True),
+        sa.Column("owner_id", sa.BigInteger, nullable=True),
+        sa.Column("version", sa.Integer, nullable=False, server_default=sa.text("1")),
+        sa.Column("archived_at", UTCDateTime, nullable=True),
+    ]
+
+
+def build_table(doc: dict, metadata: sa.MetaData) -> sa.Table:
+    """The table of an entity, with active and archived field columns (archived ones keep their data)."""
+    key = doc["key"]
+    fields = list(doc.get("fields", [])) + list(doc.get("archived_fields", []))
+    columns = system_columns()
+    table = sa.Table(table_name(key), metadata, *columns, *(field_column(f) for f in fields))
+    sa.Index(identifier("ix", table.name, "owner_id"), table.c.owner_id)
+    sa.Index(identifier("ix", table.name, "updated_at"), table.c.updated_at)
+    for f in fields:
+        field_indexes(key, f, table.c[f["key"]], table.c.archived_at)
+    return table
+
+
+def build_metadata(docs: list[dict]) -> sa.MetaData:
+    """A fresh MetaData for one revision; built whole and swapped in, never mutated in place."""
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    for doc in docs:
+        build_table(doc, metadata)
+    return metadata

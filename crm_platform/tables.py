@@ -1,0 +1,47 @@
+"""The platform's own tables (definitions, revisions). Generated entity tables live elsewhere."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from .db import NAMING_CONVENTION
+from .sqltypes import UTCDateTime
+
+platform_metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+#: A single row holding the current metadata revision. Every worker reads it (one primary-key
+#: lookup) at the start of a request to know whether its compiled caches are current, and every
+#: metadata change locks it, so changes are serialised across processes.
+meta_state = sa.Table(
+    "crm_meta_state",
+    platform_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+)
+
+#: The current version of every definition (entity, and later taxonomy, pipeline, form, role).
+definitions = sa.Table(
+    "crm_definition",
+    platform_metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("archived_at", UTCDateTime, nullable=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: One row per accepted change: the numbered, append-only history of the configuration.
+revisions = sa.Table(
+    "crm_revision",
+    platform_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("before", sa.Text, nullable=True),
+    sa.Column("after", sa.Text, nullable=True),
+    sa.Column("plan", sa.Text, nullable=False),
+)
