@@ -23,39 +23,25 @@ SYSTEM_COLUMNS = (
     "archived_at",
 )
 
-# Reserved words of SQL:2016, PostgreSQL and SQLite. A key that is one of them would need quoting
-# everywhere and would break hand-written reports, so it is refused up front.
+# Words PostgreSQL reserves, SQLite's keywords that need quoting, and the core of SQL:2016's
+# reserved list. A key that is one of them would need quoting in every hand-written report, so it
+# is refused up front. Words the standard reserves but both databases accept and people use as
+# field names (date, year, value, level, data, position...) stay allowed: generated SQL always
+# quotes where the dialect needs it.
 SQL_RESERVED_WORDS = frozenset(
     """
-    abort abs absolute action add after aggregate all allocate alter always analyse analyze and any are
-    array as asc asensitive assertion asymmetric at atomic attach authorization autoincrement avg before
-    begin between bigint binary bit blob boolean both breadth by call called cardinality cascade cascaded
-    case cast catalog ceil ceiling char character check class close coalesce collate collation collect
-    column commit condition conflict connect connection constraint constraints constructor contains
-    continue convert corr corresponding count create cross cube current current_date current_role
-    current_time current_timestamp current_user cursor cycle data database date day deallocate dec decimal
-    declare default deferrable deferred delete depth deref desc describe descriptor detach deterministic
-    diagnostics disconnect distinct do domain double drop dynamic each element else end equals escape
-    every except exception exclude exclusive exec execute exists exp explain external extract fail false
-    fetch filter first float floor following for foreign found free freeze from full function fusion
-    generated get glob global go goto grant group grouping groups having hold hour identity if ignore
-    ilike immediate in index indexed indicator initially inner inout input insensitive insert instead int
-    integer intersect intersection interval into is isnull isolation join key language large last lateral
-    leading left level like limit ln local localtime localtimestamp lower match materialized max member
-    merge method min minute mod modifies module month multiset names national natural nchar nclob new next
-    no none normalize not nothing notnull null nullif nulls numeric object of offset old on only open
-    option or order ordinality others out outer output over overlaps overlay pad parameter partial
-    partition placing position power pragma preceding precision prepare preserve primary prior privileges
-    procedure public raise range read reads real recursive ref references referencing regexp reindex
-    relative release rename replace restrict result return returning returns revoke right role rollback
-    rollup routine row rows savepoint schema scope scroll search second section select sensitive session
-    session_user set sets similar size smallint some space specific specifictype sql sqlexception sqlstate
-    sqlwarning sqrt start state static submultiset substring sum symmetric system system_user table
-    tablesample temp temporary then ties time timestamp timezone_hour timezone_minute to trailing
-    transaction translate translation treat trigger trim true truncate uescape unbounded under union
-    unique unknown unnest update upper usage user using vacuum value values var_pop var_samp varchar
-    variadic varying verbose view virtual when whenever where width_bucket window with within without
-    work write year zone
+    abort all alter analyse analyze and any array as asc asymmetric attach authorization autoincrement
+    begin between binary both by cascade case cast check collate collation column commit concurrently
+    constraint create cross current_catalog current_date current_role current_schema current_time
+    current_timestamp current_user database default deferrable delete desc detach distinct do drop each
+    else end escape except exclusive exists explain false fetch filter for foreign freeze from full glob
+    grant group having ilike immediate in index indexed inner insert instead intersect into is isnull
+    join lateral leading left like limit localtime localtimestamp match natural not notnull null nulls
+    of offset on only or order outer over overlaps placing pragma primary raise recursive references
+    regexp reindex release rename replace restrict returning revoke right rollback row rows savepoint
+    select session_user set similar some symmetric system_user table tablesample temp temporary then
+    to trailing transaction trigger true union unique update user using vacuum values variadic verbose
+    view virtual when where window with without
     """.split()
 )
 

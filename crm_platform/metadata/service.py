@@ -17,7 +17,10 @@ from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import definitions, meta_state, revisions
 from . import plan as planning
 from .definitions import EntityState, MetaState, check_entity, normalise_entity
+from .field_types import REGISTRY
 from .keys import key_problem
+
+COMMON_FIELD_KEYS = frozenset({"key", "type", "label", "help", "required", "unique", "indexed", "default"})
 
 
 @dataclass
@@ -218,6 +221,10 @@ class MetadataService:
             for i, f in enumerate(fields):
                 if f["key"] == key:
                     merged = {**f, **patch}
+                    if patch.get("type") not in (None, f["type"]) and patch["type"] in REGISTRY:
+                        # Options of the old type mean nothing to the new one (choices on a text field).
+                        keep = COMMON_FIELD_KEYS | set(REGISTRY[patch["type"]].options_schema())
+                        merged = {k: v for k, v in merged.items() if k in keep and (k != "default" or k in patch)}
                     fields[i] = {k: v for k, v in merged.items() if v is not None}
                     break
             else:

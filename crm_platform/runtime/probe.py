@@ -20,7 +20,8 @@ class DatabaseProbe:
     def values(self, entity: str, field: dict):
         col = field_column(field)
         t = self._table(entity, sa.column(field["key"], col.type))
-        result = self.conn.execution_options(yield_per=5000).execute(sa.select(t.c.id, t.c[field["key"]]).order_by(t.c.id))
+        # yield_per on the statement, not the connection: it must not outlive this read (DDL follows).
+        result = self.conn.execute(sa.select(t.c.id, t.c[field["key"]]).order_by(t.c.id).execution_options(yield_per=5000))
         yield from result
 
     def duplicate_count(self, entity: str, field: dict) -> int:
