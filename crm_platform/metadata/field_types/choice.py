@@ -168,10 +168,10 @@ class MultiSelect(FieldType):
         if dialect == "postgresql":
             array = postgresql.array(values, type_=sa.Text)
             if op == "has_any":
-                return column.op("?|")(array)
+                return column.op("?|", return_type=sa.Boolean)(array)
             if op == "has_all":
-                return column.op("?&")(array)
-            return sa.or_(column.is_(None), sa.not_(column.op("?|")(array)))
+                return column.op("?&", return_type=sa.Boolean)(array)
+            return sa.or_(column.is_(None), sa.not_(column.op("?|", return_type=sa.Boolean)(array)))
         each = sa.func.json_each(column).table_valued("value")
         matches = sa.select(sa.func.count(sa.distinct(each.c.value))).where(each.c.value.in_(values)).scalar_subquery()
         if op == "has_any":
