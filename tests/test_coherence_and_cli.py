@@ -118,3 +118,10 @@ def test_crm_serve_runs_gunicorn_workers_that_share_metadata(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_index_lists_entities_and_their_endpoints(client, student):
+    body = client.get("/").get_json()
+    assert body["openapi"] == "/api/openapi.json"
+    assert body["entities"] == [{"key": "student", "label": {"en": "Student", "zh": "学员"},
+                                 "records": "/api/records/student", "schema": "/api/meta/entities/student/schema"}]

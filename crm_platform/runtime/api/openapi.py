@@ -95,3 +95,15 @@ def build_openapi(model) -> dict:
 @openapi_api.get("/api/openapi.json")
 def openapi_document():
     return jsonify(build_openapi(platform().runtime.current()))
+
+
+@openapi_api.get("/")
+@openapi_api.get("/api")
+def api_index():
+    """Where to start: the entities of this instance and their endpoints (screens come with the UI issue)."""
+    model = platform().runtime.current()
+    return jsonify({
+        "name": "CRM platform", "revision": model.revision, "openapi": "/api/openapi.json",
+        "entities": [{"key": e.key, "label": e.doc["label"], "records": f"/api/records/{e.key}",
+                      "schema": f"/api/meta/entities/{e.key}/schema"} for e in sorted(model.active(), key=lambda e: e.key)],
+    })
