@@ -44,6 +44,18 @@ CHOICES_SCHEMA = {
 }
 
 
+class ChoiceType(FieldType):
+    """What select and multi_select share: a list of choices with unique keys."""
+
+    def options_schema(self):
+        return {"choices": CHOICES_SCHEMA}
+
+    def definition_problems(self, field, context):
+        if not field.get("choices"):
+            return [("choices", f"a {self.name} field needs at least one choice")]
+        return _choice_problems(field)
+
+
 def _choice_problems(field):
     keys = choice_keys(field)
     problems = []
@@ -57,18 +69,10 @@ def _choice_problems(field):
     return problems
 
 
-class Select(FieldType):
+class Select(ChoiceType):
     name = "select"
     operators = ("eq", "ne", "in", "not_in")
     converts_to = frozenset({"text", "long_text", "multi_select"})
-
-    def options_schema(self):
-        return {"choices": CHOICES_SCHEMA}
-
-    def definition_problems(self, field, context):
-        if not field.get("choices"):
-            return [("choices", "a select field needs at least one choice")]
-        return _choice_problems(field)
 
     def column_type(self, field):
         return sa.Text()
@@ -96,19 +100,11 @@ class Select(FieldType):
         return key
 
 
-class MultiSelect(FieldType):
+class MultiSelect(ChoiceType):
     name = "multi_select"
     indexable = False
     operators = ("has_any", "has_all", "has_none")
     converts_to = frozenset({"select", "text", "long_text"})
-
-    def options_schema(self):
-        return {"choices": CHOICES_SCHEMA}
-
-    def definition_problems(self, field, context):
-        if not field.get("choices"):
-            return [("choices", "a multi_select field needs at least one choice")]
-        return _choice_problems(field)
 
     def column_type(self, field):
         return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
