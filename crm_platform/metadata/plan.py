@@ -156,7 +156,9 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
                 refusals.append(Refusal(f"fields.{fkey}", "restore", "restore the field as it was, then change it"))
             continue
         if fkey not in old_active:
-            n = row_count()
+            # Only a required field cares how many rows exist; an optional one is added without
+            # counting them, so adding it costs the same on an empty table and on a huge one.
+            n = row_count() if new.get("required") else 0
             backfill = n > 0 and new.get("required") and new.get("default") is not None
             if n > 0 and new.get("required") and not backfill:
                 refusals.append(Refusal(f"fields.{fkey}.required", "required",

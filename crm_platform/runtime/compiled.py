@@ -16,7 +16,7 @@ from ..errors import NotFound, error
 from ..metadata.definitions import MetaState
 from ..metadata.field_types import REGISTRY, FieldType
 from ..metadata.keys import table_name
-from ..metadata.service import current_revision, load_state
+from ..metadata.service import REVISION_QUERY, current_revision, load_state
 from .record_schema import patch_schema, record_schema
 from .serialise import build_output_schema
 from .table_builder import build_metadata
@@ -70,6 +70,23 @@ class CompiledEntity:
                 t.c.owner_id] + [t.c[f["key"]] for f in self.fields]
 
     @cached_property
+    def get_statement(self) -> sa.Select:
+        """SELECT of one live record by ``:record_id``, built once per revision (RecordService.get)."""
+        t = self.table
+        return sa.select(*self.columns).where(t.c.id == sa.bindparam("record_id"), t.c.archived_at.is_(None))
+
+    @cached_property
+    def get_with_revision_statement(self) -> sa.Select:
+        """``get_statement`` that also reads the metadata revision, as its first column ``_revision``.
+
+        The revision check and the record read in one round trip; ``_revision`` cannot clash with
+        a field key (keys start with a letter).
+        """
+        t = self.table
+        return (sa.select(REVISION_QUERY.scalar_subquery().label("_revision"), *self.columns)
+                .where(t.c.id == sa.bindparam("record_id"), t.c.archived_at.is_(None)))
+
+    @cached_property
     def references(self) -> dict[str, str]:
         return {f["key"]: f["target"] for f in self.fields if f["type"] == "reference"}
 
@@ -106,6 +123,11 @@ class Runtime:
 
     def invalidate(self) -> None:
         self._model = None
+
+    @property
+    def cached(self) -> CompiledModel | None:
+        """The last model compiled in this process, possibly stale: check its revision before use."""
+        return self._model
 
     def current(self, conn: sa.Connection | None = None) -> CompiledModel:
         if conn is None:

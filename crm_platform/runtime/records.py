@@ -95,13 +95,38 @@ class RecordService:
     # ---- reads ----------------------------------------------------------------------------------
     def get(self, entity_key: str, record_id: int, *, conn=None) -> dict:
         with self._conn(conn) as c:
+            if conn is None:  # our own connection: the fast path may roll it back
+                record = self._get_fast(c, entity_key, record_id)
+                if record is not None:
+                    return record
             model = self._model(c)
             entity = model.entity(entity_key)
-            row = c.execute(sa.select(*entity.columns).where(entity.table.c.id == record_id,
-                                                             entity.table.c.archived_at.is_(None))).first()
+            row = c.execute(entity.get_statement, {"record_id": record_id}).first()
             if row is None:
                 raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id}")])
             return self._dump(entity, row)
+
+    def _get_fast(self, c, entity_key: str, record_id: int) -> dict | None:
+        """One round trip instead of two: read the revision together with the record.
+
+        Answers only when this process's compiled model is at the revision read in the same
+        statement, which is exactly the model ``get`` would use; anything else (no model yet, a
+        stale model, an unknown entity, no such record, an error because another process changed
+        the table under a stale model) returns None and ``get`` takes the ordinary path, which
+        raises any error that is real.
+        """
+        model = self.runtime.cached
+        entity = model.entities.get(entity_key) if model is not None else None
+        if entity is None or entity.archived:
+            return None
+        try:
+            row = c.execute(entity.get_with_revision_statement, {"record_id": record_id}).first()
+        except Exception:  # noqa: BLE001 - e.g. a stale model's column or result type; the ordinary path decides
+            c.rollback()  # PostgreSQL refuses further statements in a failed transaction
+            return None
+        if row is None or row[0] != model.revision:
+            return None
+        return self._dump(entity, row)
 
     def list(self, entity_key: str, query: ListQuery | None = None, *, conn=None) -> dict:
         query = query or ListQuery()
