@@ -51,7 +51,9 @@ def key_problem(key: object, *, entity: bool = False) -> str | None:
     if not isinstance(key, str):
         return "must be a string"
     pattern = _ENTITY_KEY_RE if entity else _KEY_RE
-    if not pattern.match(key):
+    # fullmatch: Python's `$` also matches before a final newline, and "f1\n" is no key (it reached
+    # SQL as an unquoted f1 followed by a line break).
+    if not pattern.fullmatch(key):
         return f"must match {pattern.pattern} (lower-case letters, digits and _, starting with a letter)"
     if key in SQL_RESERVED_WORDS:
         return f"'{key}' is an SQL reserved word"

@@ -77,8 +77,8 @@ class Probe(Protocol):
 
     def row_count(self, entity: str) -> int: ...
 
-    def values(self, entity: str, field: dict):
-        """Yield (id, python value) for every row of the entity, archived rows included."""
+    def values(self, entity: str, field: dict, live_only: bool = False):
+        """Yield (id, python value) for every row of the entity, archived rows included unless live_only."""
 
     def duplicate_count(self, entity: str, field: dict) -> int: ...
 
@@ -183,6 +183,14 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
                 refusals.append(Refusal(f"fields.{fkey}.type", "conversion",
                                         f"{bad} stored values of '{fkey}' cannot become {new['type']} "
                                         f"without loss; fix those records first", rows=bad, sample_ids=sample))
+            if new.get("unique"):
+                # Distinct values can become equal ("5" and "05" as integers, e-mails lower-cased):
+                # the unique index would fail half-way through the change.
+                dupes = _converted_duplicates(probe, key, old_type, old, ftype, new)
+                if dupes:
+                    refusals.append(Refusal(f"fields.{fkey}.unique", "unique",
+                                            f"{dupes} records would share a value of '{fkey}' with another record "
+                                            f"once converted to {new['type']}", rows=dupes))
             ops.append(Operation("convert_column", key, fkey, rows=row_count(),
                                  detail=f"convert column {fkey} from {old_type.name} to {ftype.name}, {row_count()} rows rewritten",
                                  data={"old": old, "new": new}))
@@ -231,6 +239,19 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
             o.op in ("add_column", "archive_column", "restore_column", "rename_column") for o in ops):
         ops.append(Operation("reorder_fields", key, detail="reorder fields (no DDL)"))
     return plan
+
+
+def _converted_duplicates(probe: Probe, entity: str, old_type, old: dict, new_type, new: dict) -> int:
+    """Live records whose converted value another live record shares (what a unique index refuses)."""
+    counts: dict = {}
+    for _row_id, value in probe.values(entity, old, live_only=True):
+        try:
+            converted = new_type.convert(old_type, old, new, value)
+        except Exception:  # noqa: BLE001 - counted by the conversion scan already
+            continue
+        if converted is not None:
+            counts[converted] = counts.get(converted, 0) + 1
+    return sum(n for n in counts.values() if n > 1)
 
 
 def _convert_check(old_type, old, new_type, new):

@@ -80,7 +80,8 @@ def _convert_column(conn, ops, op, docs):
     old, new = op.data["old"], op.data["new"]
     table, key = table_name(op.entity), new["key"]
     old_type, new_type = REGISTRY[old["type"]], REGISTRY[new["type"]]
-    tmp = f"tmp_{key}"[:63]
+    # No key starts with "_", so the temporary column never meets a field's column (tmp_<key> could).
+    tmp = f"_tmp_{key}"[:63]
     _drop_indexes(conn, ops, op.entity, old)
     ops.add_column(table, field_column(new, tmp))
     src = sa.table(table, sa.column("id"), sa.column(key, field_column(old).type), sa.column(tmp, field_column(new).type))

@@ -17,11 +17,14 @@ class DatabaseProbe:
     def row_count(self, entity: str) -> int:
         return self.conn.execute(sa.select(sa.func.count()).select_from(self._table(entity))).scalar_one()
 
-    def values(self, entity: str, field: dict):
+    def values(self, entity: str, field: dict, live_only: bool = False):
         col = field_column(field)
         t = self._table(entity, sa.column(field["key"], col.type))
+        query = sa.select(t.c.id, t.c[field["key"]]).order_by(t.c.id)
+        if live_only:
+            query = query.where(t.c.archived_at.is_(None))
         # yield_per on the statement, not the connection: it must not outlive this read (DDL follows).
-        result = self.conn.execute(sa.select(t.c.id, t.c[field["key"]]).order_by(t.c.id).execution_options(yield_per=5000))
+        result = self.conn.execute(query.execution_options(yield_per=5000))
         yield from result
 
     def duplicate_count(self, entity: str, field: dict) -> int:

@@ -11,8 +11,13 @@ from ...sqltypes import UTCDateTime
 from .base import END, FieldType, Invalid, type_error
 
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}" + END
+#: The platform stores datetimes in UTC, in years 1-9999. A positive offset on the first day or a
+#: negative one on the last can fall outside them (0001-01-01T00:30:00+01:00 is year 0 in UTC), and
+#: JSON Schema cannot do the arithmetic, so the published pattern refuses those offsets on those two
+#: days (the leading lookahead) and the compiled checker, which uses the same pattern, agrees.
 DATETIME_PATTERN = (
-    r"^([0-9]{4})-(0[1-9]|1[0-2])-([0-9]{2})[Tt]([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9])(\.[0-9]+)?"
+    r"^(?!0001-01-01[Tt][^+]*\+(?!00:00)|9999-12-31[Tt][^-]*-(?!00:00))"
+    r"([0-9]{4})-(0[1-9]|1[0-2])-([0-9]{2})[Tt]([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9])(\.[0-9]+)?"
     r"([Zz]|([+-])([01][0-9]|2[0-3]):([0-5][0-9]))" + END
 )
 _DATE_RE = re.compile(DATE_PATTERN)
