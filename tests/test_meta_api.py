@@ -301,3 +301,16 @@ def test_a_failed_change_leaves_schema_definition_and_revision_untouched(client,
     assert columns(platform, "ent_student") == before_cols
     assert client.get("/api/meta/entities/student").get_json() == before
     assert len(client.get("/api/meta/revisions").get_json()["items"]) == revs
+
+
+@pytest.mark.parametrize("doc, field", [
+    ({"label": "Student\n"}, "label"),
+    ({"label": {"en": "Student\n"}}, "label.en"),
+    ({"label": {"en\n": "Student"}}, "label"),
+    ({"fields": [{"key": "x", "type": "select", "choices": [{"key": "a\n", "label": "A"}]}]}, "fields.x.choices.0.key"),
+    ({"fields": [{"key": "x", "type": "reference", "target": "student\n"}]}, "fields.x.target"),
+])
+def test_meta_schema_patterns_refuse_a_trailing_newline(client, student, doc, field):
+    r = client.post("/api/meta/entities", json={"key": "thing", "label": "Thing", **doc})
+    assert r.status_code == 422, r.get_json()
+    assert any(f and f.startswith(field.split(".")[0]) for f in fields_named(r)), errors_of(r)

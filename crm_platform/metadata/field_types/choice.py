@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from ..keys import key_problem
-from .base import FieldType, Invalid, Unconvertible, type_error
+from .base import END, FieldType, Invalid, Unconvertible, type_error
 from .label import label_schema_ref
 
 
@@ -35,9 +35,9 @@ CHOICES_SCHEMA = {
         "type": "object",
         "required": ["key", "label"],
         "properties": {
-            "key": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,62}$"},
+            "key": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,62}" + END},
             "label": label_schema_ref(),
-            "color": {"type": "string", "pattern": r"^#[0-9a-fA-F]{6}$"},
+            "color": {"type": "string", "pattern": r"^#[0-9a-fA-F]{6}" + END},
         },
         "additionalProperties": False,
     },

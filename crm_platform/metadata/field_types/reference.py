@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..keys import table_name
-from .base import FieldType, Invalid, type_error
+from .base import END, FieldType, Invalid, type_error
 
 ON_DELETE = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
 
@@ -16,7 +16,7 @@ class Reference(FieldType):
 
     def options_schema(self):
         return {
-            "target": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,39}$"},
+            "target": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,39}" + END},
             "on_delete": {"enum": sorted(ON_DELETE)},
         }
 
