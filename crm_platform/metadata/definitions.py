@@ -30,9 +30,18 @@ class MetaState:
 
     revision: int = 0
     entities: dict[str, EntityState] = dc_field(default_factory=dict)
+    taxonomies: dict[str, EntityState] = dc_field(default_factory=dict)
+    pipelines: dict[str, EntityState] = dc_field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> dict[str, EntityState]:
+        return {"entity": self.entities, "taxonomy": self.taxonomies, "pipeline": self.pipelines}[kind]
 
     def entity_is_available(self, key: str) -> bool:
         state = self.entities.get(key)
+        return state is not None and not state.archived
+
+    def taxonomy_is_available(self, key: str) -> bool:
+        state = self.taxonomies.get(key)
         return state is not None and not state.archived
 
 
@@ -42,6 +51,9 @@ class _Context:
 
     def entity_is_available(self, key: str) -> bool:
         return key == self.own_key or self.state.entity_is_available(key)
+
+    def taxonomy_is_available(self, key: str) -> bool:
+        return self.state.taxonomy_is_available(key)
 
 
 def schema_errors(kind: str, doc: object, prefix: str = "") -> list[dict]:

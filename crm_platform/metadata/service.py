@@ -47,8 +47,8 @@ REVISION_QUERY = sa.select(meta_state.c.revision).where(meta_state.c.id == 1)
 def load_state(conn: sa.Connection) -> MetaState:
     revision = conn.execute(REVISION_QUERY).scalar_one()
     state = MetaState(revision=revision)
-    for row in conn.execute(sa.select(definitions).where(definitions.c.kind == "entity").order_by(definitions.c.key)):
-        state.entities[row.key] = EntityState(jsonutil.loads(row.body), archived=row.archived_at is not None)
+    for row in conn.execute(sa.select(definitions).order_by(definitions.c.kind, definitions.c.key)):
+        state.of_kind(row.kind)[row.key] = EntityState(jsonutil.loads(row.body), archived=row.archived_at is not None)
     return state
 
 
@@ -91,41 +91,51 @@ class MetadataService:
                     conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1).with_for_update())
                 state = load_state(conn)
                 before, after = change.build(state)
-                if after is not None:
-                    after = normalise_entity(after)
-                    check_entity(after, state)
-                    if before is not None:
-                        after["archived_fields"] = [f for f in before.get("archived_fields", [])
-                                                    if f["key"] not in {x["key"] for x in after["fields"]}]
-                        for f in before.get("fields", []):
-                            new_key = change.renames.get(f["key"], f["key"])
-                            if new_key not in {x["key"] for x in after["fields"]}:
-                                after["archived_fields"].append(f)
-                        if not after["archived_fields"]:
-                            del after["archived_fields"]
-                action = change.action
-                plan = planning.plan_entity_change(
-                    "archive" if change.archive else "restore" if change.archive is False else action,
-                    before, after if change.archive is None else before, DatabaseProbe(conn), change.renames)
-                plan.action = action
+                if change.kind == "entity":
+                    after, plan = self._plan_entity(change, state, before, after, DatabaseProbe(conn))
+                else:
+                    from .kinds import KINDS
+                    after, plan = KINDS[change.kind].prepare(change, state, before, after, DatabaseProbe(conn))
+                plan.action = change.action
                 if plan.refusals:
                     raise Conflict([r.public() for r in plan.refusals], extra={"plan": plan.public()})
                 if dry_run:
                     tx.rollback()
                     return plan
                 if change.archive is None:
-                    docs = [s.doc for k, s in state.entities.items() if k != change.key] + [after]
-                    apply_plan(conn, plan, docs)
+                    docs = [s.doc for k, s in state.entities.items() if k != change.key or change.kind != "entity"]
+                    if change.kind == "entity":
+                        docs.append(after)
+                    apply_plan(conn, plan, docs, state=state)
                 revision = state.revision + 1
                 self._save(conn, change, before, after, revision)
                 conn.execute(revisions.insert().values(
-                    id=revision, created_at=now(), actor=actor, kind=change.kind, key=change.key, action=action,
+                    id=revision, created_at=now(), actor=actor, kind=change.kind, key=change.key, action=change.action,
                     summary=plan.summary, before=planning.canonical(before),
                     after=planning.canonical(after if change.archive is None else before),
                     plan=jsonutil.dumps(plan.public(), sort_keys=True)))
                 conn.execute(meta_state.update().where(meta_state.c.id == 1).values(revision=revision))
         self.on_change()
         return plan
+
+    @staticmethod
+    def _plan_entity(change: Change, state: MetaState, before, after, probe):
+        if after is not None:
+            after = normalise_entity(after)
+            check_entity(after, state)
+            if before is not None:
+                after["archived_fields"] = [f for f in before.get("archived_fields", [])
+                                            if f["key"] not in {x["key"] for x in after["fields"]}]
+                for f in before.get("fields", []):
+                    new_key = change.renames.get(f["key"], f["key"])
+                    if new_key not in {x["key"] for x in after["fields"]}:
+                        after["archived_fields"].append(f)
+                if not after["archived_fields"]:
+                    del after["archived_fields"]
+        plan = planning.plan_entity_change(
+            "archive" if change.archive else "restore" if change.archive is False else change.action,
+            before, after if change.archive is None else before, probe, change.renames)
+        return after, plan
 
     def _save(self, conn, change: Change, before, after, revision: int) -> None:
         t = definitions
@@ -288,6 +298,70 @@ class MetadataService:
 
         return self.apply(Change("entity", entity, "rename_field", build, renames={key: new_key}), actor=actor,
                           dry_run=dry_run)
+
+    # ---- definitions of other kinds (taxonomies, pipelines, ...) -------------------------------
+    def create_definition(self, kind: str, doc: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        if not isinstance(doc, dict):
+            raise Invalid([error(None, "type", f"a {kind} definition must be a JSON object")])
+        key = doc.get("key")
+
+        def build(state: MetaState):
+            existing = state.of_kind(kind)
+            if isinstance(key, str) and key in existing:
+                where = " (archived: restore it instead)" if existing[key].archived else ""
+                raise Conflict([error("key", "exists", f"a {kind} '{key}' exists already{where}")])
+            return None, doc
+
+        return self.apply(Change(kind, str(key), "create", build), actor=actor, dry_run=dry_run)
+
+    def update_definition(self, kind: str, key: str, patch: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        """Merge top-level attributes into the definition (lists such as tags or stages are replaced)."""
+        if not isinstance(patch, dict):
+            raise Invalid([error(None, "type", "the change must be a JSON object")])
+        if "key" in patch and patch["key"] != key:
+            raise Invalid([error("key", "const", f"a {kind} key cannot be changed")])
+
+        def build(state):
+            before = self._active_of(state, kind, key)
+            after = copy.deepcopy(before)
+            for k, v in patch.items():
+                if v is None:
+                    after.pop(k, None)
+                else:
+                    after[k] = v
+            return before, after
+
+        return self.apply(Change(kind, key, "update", build), actor=actor, dry_run=dry_run)
+
+    def archive_definition(self, kind: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        from .kinds import KINDS
+
+        def build(state):
+            before = self._active_of(state, kind, key)
+            problems = KINDS[kind].archive_problems(key, state)
+            if problems:
+                raise Conflict(problems)
+            return before, None
+
+        return self.apply(Change(kind, key, "archive", build, archive=True), actor=actor, dry_run=dry_run)
+
+    def restore_definition(self, kind: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+        def build(state):
+            found = state.of_kind(kind).get(key)
+            if found is None:
+                raise NotFound([error(None, "not_found", f"no {kind} '{key}'")])
+            if not found.archived:
+                raise Conflict([error(None, "not_archived", f"{kind} '{key}' is not archived")])
+            return found.doc, None
+
+        return self.apply(Change(kind, key, "restore", build, archive=False), actor=actor, dry_run=dry_run)
+
+    @staticmethod
+    def _active_of(state: MetaState, kind: str, key: str) -> dict:
+        found = state.of_kind(kind).get(key)
+        if found is None or found.archived:
+            raise NotFound([error(None, "not_found", f"no active {kind} '{key}'")])
+        return found.doc
 
     @staticmethod
     def _active(state: MetaState, key: str) -> dict:

@@ -19,8 +19,14 @@ from ..metadata.keys import table_name
 from ..metadata.service import REVISION_QUERY, current_revision, load_state
 from .record_schema import patch_schema, record_schema
 from .serialise import build_output_schema
+from ..metadata.field_types.tags import link_table_name
 from .table_builder import build_metadata
 from .validation import RecordValidator
+
+
+def bind_entity(doc: dict, state: MetaState) -> dict:
+    """The entity with each field bound to the definitions it uses (taxonomies, pipelines)."""
+    return {**doc, "fields": [REGISTRY[f["type"]].bind(f, state) for f in doc.get("fields", [])]}
 
 
 @dataclass
@@ -28,6 +34,13 @@ class CompiledEntity:
     doc: dict
     table: sa.Table
     archived: bool
+    metadata: sa.MetaData | None = None
+
+    @cached_property
+    def link_tables(self) -> dict[str, sa.Table]:
+        """Tables holding the values of link-stored fields (tags), by field key."""
+        return {f["key"]: self.metadata.tables[link_table_name(self.key, f["key"])]
+                for f in self.fields if REGISTRY[f["type"]].link_stored}
 
     @property
     def key(self) -> str:
@@ -67,7 +80,7 @@ class CompiledEntity:
         """Columns the API reads: system columns and active fields (archived fields stay hidden)."""
         t = self.table
         return [t.c.id, t.c.version, t.c.created_at, t.c.updated_at, t.c.created_by, t.c.updated_by,
-                t.c.owner_id] + [t.c[f["key"]] for f in self.fields]
+                t.c.owner_id] + [t.c[f["key"]] for f in self.fields if not REGISTRY[f["type"]].link_stored]
 
     @cached_property
     def get_statement(self) -> sa.Select:
@@ -94,10 +107,12 @@ class CompiledEntity:
 class CompiledModel:
     def __init__(self, state: MetaState):
         self.revision = state.revision
+        self.state = state
         docs = [s.doc for s in state.entities.values()]
         self.metadata = build_metadata(docs)
         self.entities = {
-            key: CompiledEntity(s.doc, self.metadata.tables[table_name(key)], s.archived)
+            key: CompiledEntity(bind_entity(s.doc, state), self.metadata.tables[table_name(key)], s.archived,
+                                self.metadata)
             for key, s in state.entities.items()
         }
 

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
 from ..metadata.field_types import REGISTRY
+from ..metadata.field_types.tags import link_table_name
 from ..metadata.keys import table_name
 from ..metadata.plan import Plan
 from .table_builder import build_metadata, field_column, field_indexes, identifier
@@ -17,17 +18,29 @@ from .table_builder import build_metadata, field_column, field_indexes, identifi
 BATCH = 2000
 
 
-def apply_plan(conn: sa.Connection, plan: Plan, all_docs_after: list[dict]) -> None:
+def apply_plan(conn: sa.Connection, plan: Plan, all_docs_after: list[dict], state=None) -> None:
+    """Run the operations of ``plan``; ``state`` is the metadata before the change (for data moves)."""
     ops = Operations(MigrationContext.configure(conn))
     for op in plan.operations:
         handler = _HANDLERS.get(op.op)
         if handler is not None:
             handler(conn, ops, op, all_docs_after)
+        elif op.data.get("run") is not None:
+            # Kinds other than entities (pipelines moving records out of an archived stage, ...)
+            # carry their own step; it runs here, inside the change's transaction.
+            op.data["run"](conn)
 
 
 def _create_table(conn, ops, op, docs):
     metadata = build_metadata(docs)
     metadata.tables[table_name(op.entity)].create(conn)
+    for f in op.data["doc"].get("fields", []):
+        if REGISTRY[f["type"]].link_stored:
+            metadata.tables[link_table_name(op.entity, f["key"])].create(conn)
+
+
+def _link_table(op_entity: str, field: dict, docs) -> sa.Table:
+    return build_metadata(docs).tables[link_table_name(op_entity, field["key"])]
 
 
 def _indexes(entity: str, field: dict) -> list[sa.Index]:
@@ -47,6 +60,9 @@ def _drop_indexes(conn, ops, entity, field):
 
 def _add_column(conn, ops, op, docs):
     field = op.data["field"]
+    if REGISTRY[field["type"]].link_stored:
+        _link_table(op.entity, field, docs).create(conn)
+        return
     table = table_name(op.entity)
     column = field_column(field)
     fk = REGISTRY[field["type"]].foreign_key(field)
@@ -101,6 +117,9 @@ def _convert_column(conn, ops, op, docs):
 
 def _rename_column(conn, ops, op, docs):
     old_key, new_key, field = op.data["old"], op.data["new"], op.data["field"]
+    if REGISTRY[field["type"]].link_stored:
+        ops.rename_table(link_table_name(op.entity, old_key), link_table_name(op.entity, new_key))
+        return
     _drop_indexes(conn, ops, op.entity, {**field, "key": old_key})
     ops.alter_column(table_name(op.entity), old_key, new_column_name=new_key)
     _create_indexes(conn, op.entity, field)

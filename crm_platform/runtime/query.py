@@ -77,7 +77,7 @@ def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50,
                 key = part.lstrip("-+")
                 if key not in fields:
                     raise BadRequest([error("sort", "unknown_field", f"cannot sort by '{key}': no such field")])
-                if fields[key]["type"] == "multi_select":
+                if fields[key]["type"] in ("multi_select", "tags"):
                     raise BadRequest([error("sort", "not_sortable", f"cannot sort by multi-choice field '{key}'")])
                 lq.sort.append((key, desc))
         elif name == "q":
@@ -108,6 +108,11 @@ def _parse_filter(param: str, field: dict, op: str, raw_values: list[str]) -> Fi
     if not many and len(parts) != 1:
         raise BadRequest([error(param, "too_many_values", f"'{op}' takes one value")])
     relaxed = {k: v for k, v in field.items() if k not in RELAXED}
+    if ftype.link_stored:
+        try:
+            return Filter(field, op, [v for raw in raw_values for v in ftype.parse_filter_values(field, raw)])
+        except Invalid as exc:
+            raise BadRequest([error(param, exc.code, exc.message)]) from None
     values = []
     for part in parts:
         if op in ("contains", "starts_with", "ends_with"):
@@ -129,8 +134,16 @@ def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str) -> list:
     t = entity.table
     where = [t.c.archived_at.is_not(None) if lq.archived else t.c.archived_at.is_(None)]
     for flt in lq.filters:
-        col = t.c[flt.field["key"]]
         ftype = REGISTRY[flt.field["type"]]
+        if ftype.link_stored:
+            link = entity.link_tables[flt.field["key"]]
+            if flt.op in EMPTINESS:
+                empty = ftype.empty_filter(t.c.id, link)
+                where.append(empty if flt.op == "is_empty" else sa.not_(empty))
+            else:
+                where.append(ftype.link_filter(t.c.id, link, flt.op, flt.values, flt.field))
+            continue
+        col = t.c[flt.field["key"]]
         if flt.op in EMPTINESS:
             empty = col.is_(None)
             if ftype.searchable:

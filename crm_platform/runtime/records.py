@@ -43,18 +43,43 @@ class WriteEvent:
 Hook = Callable[[WriteEvent], None]
 
 
+@dataclass
+class PendingWrite:
+    """What a before-write hook is told: the validated changes, before they reach the table.
+
+    Hooks may refuse the write (raise a CrmError) or add to ``values`` (e.g. a stage change's
+    bookkeeping). ``before`` is None on create.
+    """
+
+    conn: sa.Connection
+    model: CompiledModel
+    entity: CompiledEntity
+    action: str
+    record_id: int | None
+    before: dict | None
+    values: dict
+    actor_id: int | None
+
+
+BeforeHook = Callable[[PendingWrite], None]
+
+
 class RecordService:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.engine = runtime.engine
+        self.before_write: list[BeforeHook] = []
         self.after_write: list[Hook] = []
 
     # ---- helpers --------------------------------------------------------------------------------
     def _model(self, conn) -> CompiledModel:
         return self.runtime.current(conn)
 
-    def _dump(self, entity: CompiledEntity, row) -> dict:
-        return entity.output.dump(row._mapping)
+    def _dump(self, entity: CompiledEntity, row, conn=None) -> dict:
+        record = entity.output.dump(row._mapping)
+        if conn is not None and entity.link_tables:
+            self._attach_linked(conn, entity, [record])
+        return record
 
     def _check_references(self, conn, model: CompiledModel, entity: CompiledEntity, rows: list[dict],
                           errors: list[dict], index_of=None) -> None:
@@ -92,6 +117,33 @@ class RecordService:
         for hook in self.after_write:
             hook(event)
 
+    def _run_before(self, pending: PendingWrite) -> None:
+        for hook in self.before_write:
+            hook(pending)
+
+    # ---- values kept outside the main table (tags) ------------------------------------------
+    @staticmethod
+    def _split_linked(entity: CompiledEntity, values: dict) -> dict:
+        """Take the values of link-stored fields out of ``values`` (they are not columns)."""
+        return {k: values.pop(k) for k in list(values) if k in entity.link_tables}
+
+    @staticmethod
+    def _write_linked(conn, entity: CompiledEntity, record_id: int, linked: dict) -> None:
+        for key, value in linked.items():
+            REGISTRY[entity.field_map[key]["type"]].write_links(conn, entity.link_tables[key], entity.field_map[key],
+                                                               record_id, value)
+
+    @staticmethod
+    def _attach_linked(conn, entity: CompiledEntity, records: list[dict]) -> list[dict]:
+        if entity.link_tables and records:
+            ids = [r["id"] for r in records]
+            for key, link in entity.link_tables.items():
+                field = entity.field_map[key]
+                found = REGISTRY[field["type"]].read_links(conn, link, field, ids)
+                for r in records:
+                    r[key] = found.get(r["id"], [] if field.get("multiple", True) else None)
+        return records
+
     # ---- reads ----------------------------------------------------------------------------------
     def get(self, entity_key: str, record_id: int, *, conn=None) -> dict:
         with self._conn(conn) as c:
@@ -104,7 +156,7 @@ class RecordService:
             row = c.execute(entity.get_statement, {"record_id": record_id}).first()
             if row is None:
                 raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id}")])
-            return self._dump(entity, row)
+            return self._dump(entity, row, c)
 
     def _get_fast(self, c, entity_key: str, record_id: int) -> dict | None:
         """One round trip instead of two: read the revision together with the record.
@@ -126,7 +178,7 @@ class RecordService:
             return None
         if row is None or row[0] != model.revision:
             return None
-        return self._dump(entity, row)
+        return self._dump(entity, row, c)
 
     def list(self, entity_key: str, query: ListQuery | None = None, *, conn=None) -> dict:
         query = query or ListQuery()
@@ -135,15 +187,17 @@ class RecordService:
             entity = model.entity(entity_key)
             rows_q, count_q = list_statements(entity, query, c.dialect.name)
             total = c.execute(count_q).scalar_one()
-            items = [self._dump(entity, r) for r in c.execute(rows_q)]
+            items = self._attach_linked(c, entity, [self._dump(entity, r) for r in c.execute(rows_q)])
         return {"items": items, "total": total, "page": query.page, "per_page": query.per_page,
                 "pages": pages(total, query.per_page)}
 
     # ---- writes ---------------------------------------------------------------------------------
-    def create(self, entity_key: str, data: dict, *, actor_id: int | None = None, reason: str | None = None) -> dict:
+    def create(self, entity_key: str, data: dict, *, actor_id: int | None = None, reason: str | None = None,
+               conn: sa.Connection | None = None) -> dict:
+        """Create a record. With ``conn``, inside the caller's transaction (follow-ups, imports)."""
         if not isinstance(data, dict):
             raise Invalid([error(None, "type", "a record must be a JSON object")])
-        with self._write() as conn:
+        with self._write(conn) as conn:
             model = self._model(conn)
             entity = model.entity(entity_key)
             values, system, errors = entity.validator.validate(data)
@@ -151,6 +205,8 @@ class RecordService:
                 self._check_references(conn, model, entity, [values], errors)
             if errors:
                 raise Invalid(errors)
+            self._run_before(PendingWrite(conn, model, entity, "create", None, None, values, actor_id))
+            linked = self._split_linked(entity, values)
             now = utcnow()
             row = {**values, "created_at": now, "updated_at": now, "created_by": actor_id, "updated_by": actor_id,
                    "owner_id": system.get("owner_id", actor_id), "version": 1}
@@ -159,7 +215,8 @@ class RecordService:
                     created = conn.execute(entity.table.insert().values(row).returning(*entity.columns)).first()
             except IntegrityError:
                 raise self._unique_clash(conn, entity, values, None) from None
-            record = self._dump(entity, created)
+            self._write_linked(conn, entity, created.id, linked)
+            record = self._dump(entity, created, conn)
             self._run_hooks(WriteEvent(conn, model, entity, "create", record["id"], None, record, actor_id, reason))
         return record
 
@@ -210,10 +267,10 @@ class RecordService:
         return len(prepared)
 
     def update(self, entity_key: str, record_id: int, data: dict, *, expected_version: int | None = None,
-               actor_id: int | None = None, reason: str | None = None) -> dict:
+               actor_id: int | None = None, reason: str | None = None, conn: sa.Connection | None = None) -> dict:
         if not isinstance(data, dict):
             raise Invalid([error(None, "type", "a record must be a JSON object")])
-        with self._write() as conn:
+        with self._write(conn) as conn:
             model = self._model(conn)
             entity = model.entity(entity_key)
             values, system, errors = entity.validator.validate(data, partial=True)
@@ -230,8 +287,10 @@ class RecordService:
             if expected is not None and expected != current.version:
                 raise Conflict([error("version", "stale", f"the record was changed by someone else (now version "
                                                           f"{current.version}, you sent {expected}); reload it")],
-                               extra={"current": self._dump(entity, current)})
-            before = self._dump(entity, current)
+                               extra={"current": self._dump(entity, current, conn)})
+            before = self._dump(entity, current, conn)
+            self._run_before(PendingWrite(conn, model, entity, "update", record_id, before, values, actor_id))
+            linked = self._split_linked(entity, values)
             changes = {**values}
             if "owner_id" in system:
                 changes["owner_id"] = system["owner_id"]
@@ -244,7 +303,8 @@ class RecordService:
                 raise self._unique_clash(conn, entity, values, record_id) from None
             if row is None:  # a concurrent writer won between our read and write
                 raise Conflict([error("version", "stale", "the record was changed by someone else; reload it")])
-            after = self._dump(entity, row)
+            self._write_linked(conn, entity, record_id, linked)
+            after = self._dump(entity, row, conn)
             self._run_hooks(WriteEvent(conn, model, entity, "update", record_id, before, after, actor_id, reason))
         return after
 
@@ -277,7 +337,7 @@ class RecordService:
                     self._delete(conn, model, other, child, actor_id, reason, depth + 1)
         conn.execute(t.update().where(t.c.id == record_id).values(archived_at=now, updated_at=now, updated_by=actor_id,
                                                                    version=t.c.version + 1))
-        self._run_hooks(WriteEvent(conn, model, entity, "delete", record_id, self._dump(entity, current), None,
+        self._run_hooks(WriteEvent(conn, model, entity, "delete", record_id, self._dump(entity, current, conn), None,
                                    actor_id, reason))
 
     def restore(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None) -> dict:
@@ -296,13 +356,16 @@ class RecordService:
                         .returning(*entity.columns)).first()
             except IntegrityError:
                 raise self._unique_clash(conn, entity, values, record_id) from None
-            after = self._dump(entity, row)
+            after = self._dump(entity, row, conn)
             self._run_hooks(WriteEvent(conn, model, entity, "restore", record_id, None, after, actor_id, reason))
         return after
 
     # ---- plumbing -------------------------------------------------------------------------------
     @contextmanager
-    def _write(self):
+    def _write(self, conn: sa.Connection | None = None):
+        if conn is not None:  # the caller's transaction: commit or roll back with it
+            yield conn
+            return
         # IMMEDIATE on SQLite: a writer takes the write lock before it reads, so two writers queue
         # behind busy_timeout instead of one failing with "database is locked" on lock upgrade.
         with self.engine.connect().execution_options(sqlite_immediate=True) as conn:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from ..db import NAMING_CONVENTION
 from ..metadata.field_types import REGISTRY
+from ..metadata.field_types.tags import build_link_table, link_table_name
 from ..metadata.keys import table_name
 from ..sqltypes import UTCDateTime
 
@@ -68,11 +69,15 @@ def build_table(doc: dict, metadata: sa.MetaData) -> sa.Table:
     key = doc["key"]
     fields = list(doc.get("fields", [])) + list(doc.get("archived_fields", []))
     columns = system_columns()
-    table = sa.Table(table_name(key), metadata, *columns, *(field_column(f) for f in fields))
+    in_table = [f for f in fields if not REGISTRY[f["type"]].link_stored]
+    table = sa.Table(table_name(key), metadata, *columns, *(field_column(f) for f in in_table))
     sa.Index(identifier("ix", table.name, "owner_id"), table.c.owner_id)
     sa.Index(identifier("ix", table.name, "updated_at"), table.c.updated_at)
-    for f in fields:
+    for f in in_table:
         field_indexes(key, f, table.c[f["key"]], table.c.archived_at)
+    for f in fields:
+        if REGISTRY[f["type"]].link_stored:
+            build_link_table(key, f["key"], metadata, ID_TYPE)
     return table
 
 

@@ -53,6 +53,18 @@ class FieldType:
         """Rules about a definition that JSON Schema cannot express: (option, message) pairs."""
         return []
 
+    #: Values live in a link table of their own (``ent_x`` has no column for the field).
+    link_stored: ClassVar[bool] = False
+
+    # ---- binding to other definitions -----------------------------------------------------------
+    def bind(self, field: dict, state) -> dict:
+        """The field as the runtime sees it, with what other definitions contribute.
+
+        A tags field learns its taxonomy's tags, a stage field its pipeline's stages. Keys the
+        runtime adds start with ``_``; they are never stored or published.
+        """
+        return field
+
     # ---- storage --------------------------------------------------------------------------------
     def column_type(self, field: dict) -> sa.types.TypeEngine:
         raise NotImplementedError

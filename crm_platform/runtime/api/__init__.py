@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from .definitions_api import definitions_api
 from .errors import register_error_handlers
 from .meta_api import meta_api
 from .openapi import openapi_api
@@ -11,6 +12,7 @@ from .records_api import records_api
 
 def register_api(app: Flask) -> None:
     app.register_blueprint(meta_api)
+    app.register_blueprint(definitions_api)
     app.register_blueprint(records_api)
     app.register_blueprint(openapi_api)
     register_error_handlers(app)

@@ -6,7 +6,6 @@ from flask import Blueprint, jsonify, request
 from ...errors import NotFound, error
 from ...metadata import meta_schemas
 from ...metadata.field_types import REGISTRY
-from ..record_schema import record_schema
 from .context import actor_name, platform
 from .errors import flag, json_object
 
@@ -68,10 +67,7 @@ def restore_entity(key):
 
 @meta_api.get("/entities/<key>/schema")
 def entity_schema(key):
-    entity = platform().metadata.state().entities.get(key)
-    if entity is None or entity.archived:
-        raise NotFound([error(None, "not_found", f"no entity '{key}'")])
-    return jsonify(record_schema(entity.doc))
+    return jsonify(platform().runtime.current().entity(key).json_schema)
 
 
 @meta_api.post("/entities/<key>/fields")

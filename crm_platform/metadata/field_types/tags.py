@@ -1,0 +1,181 @@
+"""Tags fields: values from a taxonomy, stored normalised in a link table per field.
+
+``{"key": "customer_type", "type": "tags", "taxonomy": "customer_type", "multiple": true}``.
+In the API a value is a list of tag keys (or one key, or null, when ``multiple`` is false).
+Tags that a rule applies are shown but cannot be set by hand. Filters match a parent tag's
+descendants too.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+
+from ..keys import table_name
+from .base import END, FieldType, Invalid, type_error
+
+
+def link_table_name(entity: str, field: str) -> str:
+    # A hash keeps the name unique (entity "a_b" + field "c" vs "a" + "b_c") and within 63 bytes.
+    digest = hashlib.sha1(f"{entity}\0{field}".encode()).hexdigest()[:8]
+    return f"tl_{entity}_{field}"[:54] + f"_{digest}"
+
+
+def build_link_table(entity: str, field: str, metadata: sa.MetaData, id_type) -> sa.Table:
+    name = link_table_name(entity, field)
+    return sa.Table(
+        name, metadata,
+        sa.Column("record_id", id_type, sa.ForeignKey(f"{table_name(entity)}.id", ondelete="CASCADE",
+                                                      name=f"fk_{name}"), primary_key=True),
+        sa.Column("tag", sa.String(63), primary_key=True),
+        sa.Index(f"ix_{name}", "tag", "record_id"),
+    )
+
+
+def descendants(tags: list[dict]) -> dict[str, list[str]]:
+    """Each tag key to itself and every tag below it."""
+    children: dict[str, list[str]] = {}
+    for t in tags:
+        if t.get("parent"):
+            children.setdefault(t["parent"], []).append(t["key"])
+    out = {}
+    for t in tags:
+        seen, stack = [], [t["key"]]
+        while stack:
+            k = stack.pop()
+            if k not in seen:
+                seen.append(k)
+                stack.extend(children.get(k, []))
+        out[t["key"]] = seen
+    return out
+
+
+class Tags(FieldType):
+    name = "tags"
+    link_stored = True
+    indexable = False
+    operators = ("has_any", "has_all", "has_none")
+
+    def options_schema(self):
+        return {
+            "taxonomy": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,62}" + END},
+            "multiple": {"type": "boolean"},
+        }
+
+    def definition_problems(self, field, context):
+        if not field.get("taxonomy"):
+            return [("taxonomy", "a tags field needs a taxonomy")]
+        if not context.taxonomy_is_available(field["taxonomy"]):
+            return [("taxonomy", f"there is no active taxonomy '{field['taxonomy']}'")]
+        return []
+
+    def bind(self, field, state):
+        taxonomy = state.taxonomies.get(field.get("taxonomy"))
+        tags = taxonomy.doc.get("tags", []) if taxonomy is not None and not taxonomy.archived else []
+        return {**field, "_tags": [t["key"] for t in tags if not t.get("rule")],
+                "_rule_tags": [t["key"] for t in tags if t.get("rule")],
+                "_descendants": descendants(tags)}
+
+    def column_type(self, field):
+        return None
+
+    def storage_signature(self, field):
+        return ("links", field.get("taxonomy"))
+
+    def multiple(self, field) -> bool:
+        return field.get("multiple", True)
+
+    def value_schema(self, field):
+        item = {"type": "string", "enum": list(field.get("_tags", []))}
+        if not self.multiple(field):
+            return item
+        schema = {"type": "array", "items": item, "uniqueItems": True}
+        if field.get("required"):
+            schema["minItems"] = 1
+        return schema
+
+    def compile_checker(self, field):
+        allowed = frozenset(field.get("_tags", []))
+        by_rule = frozenset(field.get("_rule_tags", []))
+        multiple = self.multiple(field)
+        required = bool(field.get("required"))
+        taxonomy = field.get("taxonomy")
+
+        def one(value):
+            if type(value) is not str:
+                raise type_error("a tag key" if not multiple else "a list of tag keys")
+            if value not in allowed:
+                if value in by_rule:
+                    raise Invalid("enum", f"tag '{value}' is applied by a rule and cannot be set by hand")
+                raise Invalid("enum", f"'{value}' is not a tag of taxonomy '{taxonomy}'")
+            return value
+
+        def check(value):
+            if not multiple:
+                return one(value)
+            if type(value) is not list:
+                raise type_error("a list of tag keys")
+            for item in value:
+                one(item)
+            if len(set(value)) != len(value):
+                raise Invalid("uniqueItems", "must not repeat a tag")
+            if required and not value:
+                raise Invalid("minItems", "must have at least one tag")
+            return value
+
+        return check
+
+    def to_json(self, value):
+        return value
+
+    def format_text(self, field, value):
+        if value is None:
+            return ""
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def parse_text(self, field, text):
+        parts = [p.strip() for p in text.replace("，", ",").replace(";", ",").split(",") if p.strip()]
+        if not self.multiple(field):
+            return self.compile_checker(field)(parts[0] if parts else "")
+        return self.compile_checker(field)(list(dict.fromkeys(parts)))
+
+    # ---- links ------------------------------------------------------------------------------------
+    def write_links(self, conn, link: sa.Table, field: dict, record_id: int, value) -> None:
+        """Replace the hand-set tags of a record; rule-applied tags are left to the rules."""
+        keys = [] if value is None else (value if isinstance(value, list) else [value])
+        manual = list(field.get("_tags", []))
+        conn.execute(link.delete().where(link.c.record_id == record_id, link.c.tag.in_(manual)))
+        if keys:
+            conn.execute(link.insert(), [{"record_id": record_id, "tag": k} for k in keys])
+
+    def read_links(self, conn, link: sa.Table, field: dict, ids: list[int]) -> dict[int, object]:
+        order = {k: n for n, k in enumerate(field.get("_descendants", {}))}
+        found: dict[int, list[str]] = {}
+        for start in range(0, len(ids), 900):
+            rows = conn.execute(sa.select(link.c.record_id, link.c.tag).where(link.c.record_id.in_(ids[start:start + 900])))
+            for record_id, tag in rows:
+                found.setdefault(record_id, []).append(tag)
+        for tags in found.values():
+            tags.sort(key=lambda k: order.get(k, len(order)))
+        if not self.multiple(field):
+            return {k: v[0] for k, v in found.items()}
+        return found
+
+    def parse_filter_values(self, field, raw: str) -> list[str]:
+        known = field.get("_descendants", {})
+        values = [p.strip() for p in raw.split(",") if p.strip()]
+        for v in values:
+            if v not in known:
+                raise Invalid("enum", f"'{v}' is not a tag of taxonomy '{field.get('taxonomy')}'")
+        return values
+
+    def link_filter(self, record_id, link: sa.Table, op: str, values: list[str], field: dict):
+        groups = [field.get("_descendants", {}).get(v, [v]) for v in values]
+        if op == "has_all":
+            return sa.and_(*(record_id.in_(sa.select(link.c.record_id).where(link.c.tag.in_(g))) for g in groups))
+        expanded = sorted({k for g in groups for k in g})
+        matched = record_id.in_(sa.select(link.c.record_id).where(link.c.tag.in_(expanded)))
+        return matched if op == "has_any" else sa.not_(matched)
+
+    def empty_filter(self, record_id, link: sa.Table):
+        return sa.not_(record_id.in_(sa.select(link.c.record_id)))

@@ -1,0 +1,60 @@
+"""Definition kinds other than entities (taxonomies, pipelines...): how each is validated and planned.
+
+Each kind plugs into the one metadata choke point (``MetadataService.apply``) through ``prepare``,
+which returns the normalised definition and its plan. Entities keep their own, richer planner.
+"""
+from __future__ import annotations
+
+import copy
+from typing import ClassVar
+
+from ..errors import Invalid, error
+from . import plan as planning
+from .definitions import MetaState, schema_errors
+from .keys import key_problem
+
+
+class Kind:
+    name: ClassVar[str]
+    #: the meta-schema file under schemas/
+    schema: ClassVar[str]
+
+    def normalise(self, doc: dict) -> dict:
+        return copy.deepcopy(doc)
+
+    def problems(self, doc: dict, state: MetaState) -> list[dict]:
+        """Rules beyond the meta-schema (references to other definitions, trees, ...)."""
+        return []
+
+    def plan(self, change, state: MetaState, before: dict | None, after: dict | None, probe) -> planning.Plan:
+        key = (after or before)["key"]
+        plan = planning.Plan(self.name, key, change.action, before, after)
+        verb = {True: "archive", False: "restore", None: "create" if before is None else "update"}[change.archive]
+        plan.operations.append(planning.Operation(f"{verb}_{self.name}", key, detail=f"{verb} {self.name} {key} (no DDL)"))
+        return plan
+
+    def archive_problems(self, key: str, state: MetaState) -> list[dict]:
+        return []
+
+    def prepare(self, change, state: MetaState, before, after, probe):
+        if after is not None and change.archive is None:
+            if not isinstance(after, dict):
+                raise Invalid([error(None, "type", f"a {self.name} definition must be a JSON object")])
+            after = self.normalise(after)
+            problems = schema_errors(self.schema, after)
+            if not problems:
+                why = key_problem(after["key"])
+                if why:
+                    problems.append(error("key", "key", f"{self.name} key {why}"))
+                problems += self.problems(after, state)
+            if problems:
+                raise Invalid(problems)
+        return after, self.plan(change, state, before, after if change.archive is None else before, probe)
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    KINDS[kind.name] = kind
+    return kind
