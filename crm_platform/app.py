@@ -32,6 +32,8 @@ class Platform:
         self.runtime = Runtime(engine)
         self.metadata = MetadataService(engine, on_change=self.runtime.invalidate)
         self.records = RecordService(self.runtime)
+        from .runtime import tag_rules
+        self.records.after_write.append(tag_rules.after_write)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -79,5 +79,28 @@ def entity_list(archived):
         click.echo(f"{key:<{width}}  {label}  ({nfields} fields, {nrows} records) {state}".rstrip())
 
 
+@main.group()
+def tags():
+    """Tags and their rules."""
+
+
+@tags.command("refresh")
+@click.option("--taxonomy", default=None, help="only the rules of this taxonomy")
+def tags_refresh(taxonomy):
+    """Re-evaluate every rule-driven tag; report how many records gained or lost each tag."""
+    from .runtime import tag_rules
+    platform = _app().extensions["crm"]
+    with platform.engine.connect().execution_options(sqlite_immediate=True) as conn:
+        with conn.begin():
+            model = platform.runtime.current(conn)
+            if taxonomy is not None and taxonomy not in model.state.taxonomies:
+                raise click.BadParameter(f"no taxonomy '{taxonomy}'", param_hint="--taxonomy")
+            report = tag_rules.refresh(conn, model, taxonomy)
+    if not report:
+        click.echo("no rule-driven tags")
+    for tag, counts in sorted(report.items()):
+        click.echo(f"{tag}: +{counts['gained']} -{counts['lost']}")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -58,3 +58,8 @@ KINDS: dict[str, Kind] = {}
 def register(kind: Kind) -> Kind:
     KINDS[kind.name] = kind
     return kind
+
+
+def load_kinds() -> None:
+    """Import the modules that register kinds (they import this module, so not at the top)."""
+    from . import taxonomies  # noqa: F401

@@ -218,6 +218,7 @@ class RecordService:
             self._write_linked(conn, entity, created.id, linked)
             record = self._dump(entity, created, conn)
             self._run_hooks(WriteEvent(conn, model, entity, "create", record["id"], None, record, actor_id, reason))
+            self._attach_linked(conn, entity, [record])  # hooks may have applied rule tags
         return record
 
     def create_many(self, entity_key: str, rows: Iterable[dict], *, actor_id: int | None = None,
@@ -306,6 +307,7 @@ class RecordService:
             self._write_linked(conn, entity, record_id, linked)
             after = self._dump(entity, row, conn)
             self._run_hooks(WriteEvent(conn, model, entity, "update", record_id, before, after, actor_id, reason))
+            self._attach_linked(conn, entity, [after])
         return after
 
     def delete(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None) -> None:
