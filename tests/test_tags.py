@@ -184,3 +184,11 @@ def test_tags_refresh_is_idempotent_and_reports_changes(crm, platform, database_
     assert "activity.active: +0 -0" in out and "activity.dormant: +0 -0" in out
     assert crm.get("/api/records/customer/1").get_json()["activity"] == ["active", "dormant"]
     assert runner.invoke(main, ["tags", "refresh", "--taxonomy", "nope"]).exit_code != 0
+
+
+def test_bulk_create_writes_tags(crm):
+    r = crm.post("/api/records/customer/bulk", json={"records": [{"name": "A", "types": ["won"]}, {"name": "B"}]})
+    assert r.status_code == 201
+    assert names(crm, "filter[types][has_any]=won") == {"A"}
+    r = crm.post("/api/records/customer/bulk", json={"records": [{"name": "C", "types": ["nope"]}]})
+    assert r.status_code == 422 and errors_of(r)[0]["row"] == 0

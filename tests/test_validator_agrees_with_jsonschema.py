@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
 from crm_platform import jsonutil
-from crm_platform.metadata.definitions import MetaState, validate_entity
+from crm_platform.metadata.definitions import EntityState, MetaState, validate_entity
+from crm_platform.runtime.compiled import bind_entity
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.metadata.field_types.numbers import INT64_MAX, INT64_MIN
 from crm_platform.metadata.keys import SYSTEM_COLUMNS, key_problem
@@ -96,7 +97,19 @@ def field_defs(draw, key: str) -> dict:
         f["target"] = ENTITY
         if draw(st.booleans()):
             f["on_delete"] = draw(st.sampled_from(["restrict", "set_null", "cascade"]))
+    elif ftype == "tags":
+        f["taxonomy"] = TAXONOMY["key"]
+        if draw(st.booleans()):
+            f["multiple"] = draw(st.booleans())
     return f
+
+
+#: Definitions the generated entities may use (a tags field needs a taxonomy to bind to).
+TAXONOMY = {"key": "tax", "label": "Tax", "tags": [
+    {"key": "a", "label": "A"}, {"key": "b", "label": "B", "parent": "a"},
+    {"key": "auto", "label": "Auto", "rule": {"entity": "thing", "all": [{"field": "x", "op": "is_empty"}]}}]}
+STATE = MetaState(taxonomies={"tax": EntityState(TAXONOMY)})
+MANUAL_TAGS = ["a", "b"]
 
 
 @st.composite
@@ -279,6 +292,10 @@ def valid_value(f: dict) -> st.SearchStrategy:
         return st.lists(st.sampled_from([c["key"] for c in f["choices"]]), unique=True, min_size=int(required))
     if t == "reference":
         return st.integers(1, 2**63 - 1)
+    if t == "tags":
+        if f.get("multiple", True) is False:
+            return st.sampled_from(MANUAL_TAGS + ["auto"])
+        return st.lists(st.sampled_from(MANUAL_TAGS + ["auto"]), unique=True, min_size=int(required))
     return junk
 
 
@@ -352,7 +369,8 @@ def oracle(doc: dict, partial: bool):
 
 
 def check_agreement(doc: dict, batch: list[tuple[dict, bool]]) -> None:
-    assert validate_entity(doc, MetaState()) == [], "the generator made an illegal definition"
+    assert validate_entity(doc, STATE) == [], "the generator made an illegal definition"
+    doc = bind_entity(doc, STATE)  # what the runtime compiles: fields bound to their taxonomy
     compiled = RecordValidator(doc)
     oracles = {False: oracle(doc, False), True: oracle(doc, True)}
     for data, partial in batch:

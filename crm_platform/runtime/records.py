@@ -260,9 +260,16 @@ class RecordService:
             if errors:
                 raise Invalid(errors[:1000])
             insert = entity.table.insert()
+            linked = [self._split_linked(entity, row) for row in prepared] if entity.link_tables else None
             try:
                 for start in range(0, len(prepared), batch_size):
-                    conn.execute(insert, prepared[start:start + batch_size])
+                    chunk = prepared[start:start + batch_size]
+                    if linked is None:
+                        conn.execute(insert, chunk)
+                        continue
+                    ids = conn.execute(insert.returning(entity.table.c.id, sort_by_parameter_order=True), chunk).scalars().all()
+                    for record_id, values in zip(ids, linked[start:start + batch_size]):
+                        self._write_linked(conn, entity, record_id, values)
             except IntegrityError:
                 raise Conflict([error(None, "unique", "some rows repeat a value that must be unique")]) from None
         return len(prepared)
