@@ -192,3 +192,17 @@ def test_bulk_create_writes_tags(crm):
     assert names(crm, "filter[types][has_any]=won") == {"A"}
     r = crm.post("/api/records/customer/bulk", json={"records": [{"name": "C", "types": ["nope"]}]})
     assert r.status_code == 422 and errors_of(r)[0]["row"] == 0
+
+
+def test_tags_survive_archive_restore_and_rename(crm):
+    crm.post("/api/records/customer", json={"name": "A", "types": ["won", "intended_hot"]})
+    assert crm.delete("/api/meta/entities/customer/fields/types").status_code == 200
+    assert "types" not in crm.get("/api/records/customer/1").get_json()
+    assert crm.post("/api/meta/entities/customer/fields/types/restore").status_code == 200
+    assert crm.get("/api/records/customer/1").get_json()["types"] == ["intended_hot", "won"]
+    r = crm.post("/api/meta/entities/customer/fields/types/rename", json={"new_key": "kinds"})
+    assert r.status_code == 200, r.get_json()
+    assert crm.get("/api/records/customer/1").get_json()["kinds"] == ["intended_hot", "won"]
+    assert names(crm, "filter[kinds][has_any]=intended") == {"A"}
+    r = crm.patch("/api/meta/entities/customer/fields/kinds", json={"type": "text"})
+    assert r.status_code == 409
