@@ -34,6 +34,9 @@ class Platform:
         self.records = RecordService(self.runtime)
         from .runtime import tag_rules
         self.records.after_write.append(tag_rules.after_write)
+        from .runtime import pipelines
+        self.records.before_write.append(pipelines.before_write)
+        self.records.after_write.append(pipelines.AfterWrite(self.records))
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -45,3 +45,20 @@ revisions = sa.Table(
     sa.Column("after", sa.Text, nullable=True),
     sa.Column("plan", sa.Text, nullable=False),
 )
+
+#: Every move of a record between stages of a pipeline (from_stage is null when the record
+#: entered the pipeline, i.e. was created with a stage). Written by the record service's hooks.
+stage_history = sa.Table(
+    "crm_stage_history",
+    platform_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pipeline", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("from_stage", sa.String(64), nullable=True),
+    sa.Column("to_stage", sa.String(64), nullable=False),
+    sa.Column("actor_id", sa.BigInteger, nullable=True),
+    sa.Column("moved_at", UTCDateTime, nullable=False),
+    sa.Index("ix_crm_stage_history_entity_record", "entity", "record_id"),
+    sa.Index("ix_crm_stage_history_pipeline_to", "pipeline", "to_stage"),
+)

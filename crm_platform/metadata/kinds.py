@@ -63,3 +63,7 @@ def register(kind: Kind) -> Kind:
 def load_kinds() -> None:
     """Import the modules that register kinds (they import this module, so not at the top)."""
     from . import taxonomies  # noqa: F401
+
+
+# Pipelines register themselves on import; importing them here keeps the kind always registered.
+from . import pipelines  # noqa: E402,F401

@@ -26,7 +26,9 @@ from .validation import RecordValidator
 
 def bind_entity(doc: dict, state: MetaState) -> dict:
     """The entity with each field bound to the definitions it uses (taxonomies, pipelines)."""
-    return {**doc, "fields": [REGISTRY[f["type"]].bind(f, state) for f in doc.get("fields", [])]}
+    # ``_entity`` tells a field which entity it belongs to (a stage field finds its pipeline by it).
+    return {**doc, "fields": [REGISTRY[f["type"]].bind({**f, "_entity": doc["key"]}, state)
+                              for f in doc.get("fields", [])]}
 
 
 @dataclass

@@ -5,6 +5,7 @@ from .base import FieldType, Invalid, Unconvertible
 from .choice import MultiSelect, Select
 from .numbers import Boolean, DecimalType, Integer
 from .reference import Reference
+from .stage import Stage
 from .tags import Tags
 from .temporal import Date, DateTime
 from .text import Email, LongText, Phone, Text, Url
@@ -13,7 +14,7 @@ REGISTRY: dict[str, FieldType] = {
     t.name: t
     for t in (
         Text(), LongText(), Integer(), DecimalType(), Boolean(), Date(), DateTime(),
-        Email(), Phone(), Url(), Select(), MultiSelect(), Reference(), Tags(),
+        Email(), Phone(), Url(), Select(), MultiSelect(), Reference(), Tags(), Stage(),
     )
 }
 

@@ -15,4 +15,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(definitions_api)
     app.register_blueprint(records_api)
     app.register_blueprint(openapi_api)
+    from ..pipelines import pipelines_api
+    app.register_blueprint(pipelines_api)
     register_error_handlers(app)

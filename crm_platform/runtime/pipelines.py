@@ -1,0 +1,249 @@
+"""Stage pipelines at run time: transition and entry checks, stage history, follow-ups, funnel figures.
+
+Moving a record into a stage goes through the ordinary record service (API PATCH, screens,
+imports). The before-write hook refuses a transition the pipeline does not allow (409) and an entry
+whose required fields are empty (422, one error per field, judged on the merged record: current
+values and the change). The after-write hook records the move in ``crm_stage_history`` and creates
+the stage's ``on_enter`` follow-up through the record service, on the same connection, so the move,
+its history and its follow-up commit or roll back together.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import Blueprint, jsonify, request
+
+from ..errors import BadRequest, Conflict, CrmError, Invalid, NotFound, error
+from ..metadata.field_types import REGISTRY
+from ..metadata.keys import table_name
+from ..sqltypes import UTCDateTime
+from ..tables import stage_history
+from .compiled import CompiledModel
+from .records import PendingWrite, RecordService, WriteEvent
+
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,62})\}")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def pipelines_of(model: CompiledModel, entity_key: str) -> list[dict]:
+    """Active pipelines bound to a stage field of ``entity_key``."""
+    entity = model.entities.get(entity_key)
+    if entity is None:
+        return []
+    out = []
+    for p in model.state.pipelines.values():
+        if p.archived or p.doc.get("entity") != entity_key:
+            continue
+        f = entity.field_map.get(p.doc.get("field"))
+        if f is not None and f["type"] == "stage":
+            out.append(p.doc)
+    return out
+
+
+def _empty(value) -> bool:
+    return value is None or value == "" or value == []
+
+
+# ---- hooks ----------------------------------------------------------------------------------------
+
+def before_write(pending: PendingWrite) -> None:
+    if pending.action not in ("create", "update"):
+        return
+    for p in pipelines_of(pending.model, pending.entity.key):
+        field = p["field"]
+        if field not in pending.values:
+            continue
+        to = pending.values[field]
+        frm = pending.before.get(field) if pending.before else None
+        if to is None or to == frm:
+            continue
+        stages = {s["key"]: s for s in p["stages"]}
+        if frm is not None and frm in stages:
+            allowed = stages[frm].get("allowed_next", "any")
+            if allowed != "any" and to not in allowed:
+                listing = ", ".join(allowed) or "none"
+                raise Conflict([error(field, "transition",
+                                      f"a record in stage '{frm}' cannot move to '{to}' in pipeline '{p['key']}'; "
+                                      f"allowed from '{frm}': {listing}",
+                                      from_stage=frm, to_stage=to, allowed=list(allowed))])
+        merged = {**(pending.before or {}), **pending.values}
+        missing = [k for k in stages[to].get("required_fields", []) if _empty(merged.get(k))]
+        if missing:
+            raise Invalid([error(k, "required", f"is required to enter stage '{to}'", stage=to) for k in missing])
+
+
+class AfterWrite:
+    """The after-write hook; it needs the record service to create follow-ups."""
+
+    def __init__(self, records: RecordService):
+        self.records = records
+
+    def __call__(self, event: WriteEvent) -> None:
+        if event.action not in ("create", "update") or event.after is None:
+            return
+        for p in pipelines_of(event.model, event.entity.key):
+            field = p["field"]
+            to = event.after.get(field)
+            frm = event.before.get(field) if event.before else None
+            if to is None or to == frm:
+                continue
+            event.conn.execute(stage_history.insert().values(
+                pipeline=p["key"], entity=event.entity.key, record_id=event.record_id, from_stage=frm, to_stage=to,
+                actor_id=event.actor_id, moved_at=utcnow()))
+            stage = next((s for s in p["stages"] if s["key"] == to), None)
+            if stage is not None and stage.get("on_enter"):
+                self._follow_up(event, p, stage, event.after)
+
+    def _follow_up(self, event: WriteEvent, pipeline: dict, stage: dict, record: dict) -> None:
+        spec = stage["on_enter"]
+        values = {k: render(v, record) for k, v in (spec.get("values") or {}).items()}
+        if spec.get("due_field") is not None:
+            target = event.model.entity(spec["entity"]).field_map.get(spec["due_field"])
+            due = utcnow() + dt.timedelta(days=spec.get("due_in_days", 0))
+            values[spec["due_field"]] = due.date().isoformat() if target and target["type"] == "date" else \
+                due.isoformat().replace("+00:00", "Z")
+        if spec.get("link_field"):
+            values[spec["link_field"]] = record["id"]
+        if spec.get("assign_to_owner"):
+            values["owner_id"] = record.get("owner_id")
+        try:
+            self.records.create(spec["entity"], values, actor_id=event.actor_id,
+                                reason=f"on entering stage {stage['key']} of pipeline {pipeline['key']}",
+                                conn=event.conn)
+        except CrmError as exc:
+            errors = [{**e, "field": f"on_enter.{e.get('field')}" if e.get("field") else "on_enter",
+                       "message": f"the follow-up {spec['entity']} of stage '{stage['key']}' could not be created: "
+                                  f"{e['message']}"} for e in exc.errors]
+            raise type(exc)(errors, status=exc.status) from None
+
+
+def render(value, record: dict):
+    """Fill ``{field}`` placeholders from the record. A value that is one placeholder keeps its type."""
+    if not isinstance(value, str):
+        return value
+    whole = PLACEHOLDER.fullmatch(value)
+    if whole:
+        return record.get(whole.group(1))
+    return PLACEHOLDER.sub(lambda m: "" if record.get(m.group(1)) is None else str(record.get(m.group(1))), value)
+
+
+# ---- archiving a stage (called by the plan's operation, inside the change's transaction) ---------
+
+def move_all(conn: sa.Connection, pipeline: str, entity: str, field: str, stage: str, target: str,
+             actor_id: int | None = None) -> int:
+    t = sa.table(table_name(entity), sa.column("id"), sa.column(field), sa.column("updated_at", UTCDateTime()),
+                 sa.column("updated_by"), sa.column("version"))
+    ids = conn.execute(sa.select(t.c.id).where(t.c[field] == stage).order_by(t.c.id)).scalars().all()
+    if not ids:
+        return 0
+    now = utcnow()
+    conn.execute(t.update().where(t.c[field] == stage).values(
+        {field: target, "updated_at": now, "updated_by": actor_id, "version": t.c.version + 1}))
+    conn.execute(stage_history.insert(), [
+        {"pipeline": pipeline, "entity": entity, "record_id": i, "from_stage": stage, "to_stage": target,
+         "actor_id": actor_id, "moved_at": now} for i in ids])
+    return len(ids)
+
+
+# ---- API ------------------------------------------------------------------------------------------
+
+pipelines_api = Blueprint("pipelines_api", __name__)
+
+
+def _history_item(row) -> dict:
+    return {"id": row.id, "pipeline": row.pipeline, "from_stage": row.from_stage, "to_stage": row.to_stage,
+            "actor_id": row.actor_id, "moved_at": row.moved_at}
+
+
+@pipelines_api.get("/api/records/<entity>/<int:record_id>/stage-history")
+def record_stage_history(entity, record_id):
+    from .api.context import platform
+    svc = platform().records
+    with svc.engine.connect() as conn:
+        model = svc.runtime.current(conn)
+        t = model.entity(entity).table
+        if record_id > 2**63 - 1 or conn.execute(sa.select(t.c.id).where(t.c.id == record_id)).first() is None:
+            raise NotFound([error(None, "not_found", f"no {entity} record with id {record_id}")])
+        h = stage_history
+        rows = conn.execute(sa.select(h).where(h.c.entity == entity, h.c.record_id == record_id)
+                            .order_by(h.c.moved_at, h.c.id)).all()
+    return jsonify({"items": [_history_item(r) for r in rows]})
+
+
+@pipelines_api.get("/api/pipelines/<key>/summary")
+def pipeline_summary(key):
+    from .api.context import platform
+    svc = platform().records
+    with svc.engine.connect() as conn:
+        model = svc.runtime.current(conn)
+        found = model.state.pipelines.get(key)
+        if found is None or found.archived:
+            raise NotFound([error(None, "not_found", f"no active pipeline '{key}'")])
+        return jsonify(summary(conn, model, found.doc, request.args.get("amount") or None, utcnow()))
+
+
+def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: str | None, now: dt.datetime) -> dict:
+    entity = model.entity(pipeline["entity"])
+    t, field = entity.table, pipeline["field"]
+    amount = amount or pipeline.get("amount_field")
+    amount_field = None
+    if amount is not None:
+        amount_field = entity.field_map.get(amount)
+        if amount_field is None or amount_field["type"] not in ("integer", "decimal"):
+            raise BadRequest([error("amount", "invalid", f"'{amount}' is not an integer or decimal field of "
+                                                         f"{entity.key}")])
+    stages = [s for s in pipeline["stages"] if not s.get("archived")]
+    keys = [s["key"] for s in stages]
+    col = t.c[field]
+    columns = [col, sa.func.count()]
+    if amount_field is not None:
+        columns.append(sa.func.sum(t.c[amount], type_=t.c[amount].type))
+    counts, sums = {}, {}
+    for row in conn.execute(sa.select(*columns).where(t.c.archived_at.is_(None), col.in_(keys)).group_by(col)):
+        counts[row[0]] = row[1]
+        if amount_field is not None:
+            sums[row[0]] = row[2]
+    zero = None
+    if amount_field is not None:
+        zero = 0 if amount_field["type"] == "integer" else \
+            Decimal(0).quantize(Decimal(1).scaleb(-REGISTRY["decimal"].scale(amount_field)))
+
+    # Intervals from the history: a row starts a stay in to_stage; the record's next row ends it.
+    h = stage_history
+    entered: dict[str, set] = {k: set() for k in keys}
+    spent: dict[str, list[float]] = {k: [] for k in keys}
+    rows = conn.execute(sa.select(h.c.record_id, h.c.to_stage, h.c.moved_at).where(h.c.pipeline == pipeline["key"])
+                        .order_by(h.c.record_id, h.c.moved_at, h.c.id)).all()
+    for n, row in enumerate(rows):
+        if row.to_stage not in entered:
+            continue
+        entered[row.to_stage].add(row.record_id)
+        nxt = rows[n + 1] if n + 1 < len(rows) and rows[n + 1].record_id == row.record_id else None
+        end = nxt.moved_at if nxt is not None else now
+        spent[row.to_stage].append((end - row.moved_at).total_seconds())
+
+    out = []
+    for i, s in enumerate(stages):
+        following = next((x for x in stages[i + 1:] if x.get("category", "open") in ("open", "won")), None)
+        here = len(entered[s["key"]])
+        conversion = None
+        if following is not None and here:
+            conversion = (Decimal(len(entered[following["key"]])) / Decimal(here)).quantize(Decimal("0.0001"))
+        days = spent[s["key"]]
+        item = {
+            "key": s["key"], "label": s["label"], "category": s.get("category", "open"),
+            "probability": s.get("probability"), "count": counts.get(s["key"], 0), "entered": here,
+            "next_stage": following["key"] if following is not None else None, "conversion": conversion,
+            "avg_days": (Decimal(sum(days)) / Decimal(86400 * len(days))).quantize(Decimal("0.01")) if days else None,
+        }
+        if amount_field is not None:
+            item["amount"] = sums.get(s["key"]) if sums.get(s["key"]) is not None else zero
+        out.append(item)
+    return {"pipeline": pipeline["key"], "entity": entity.key, "field": field, "amount_field": amount,
+            "stages": out}
