@@ -37,6 +37,7 @@ class Platform:
         from .runtime import pipelines
         self.records.before_write.append(pipelines.before_write)
         self.records.after_write.append(pipelines.AfterWrite(self.records))
+        self.records.row_by_row.append(pipelines.has_pipeline)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -46,6 +46,11 @@ def pipelines_of(model: CompiledModel, entity_key: str) -> list[dict]:
     return out
 
 
+def has_pipeline(model: CompiledModel, entity) -> bool:
+    """Bulk creates of this entity must run the pipeline hooks (history, checks, follow-ups)."""
+    return bool(pipelines_of(model, entity.key))
+
+
 def _empty(value) -> bool:
     return value is None or value == "" or value == []
 
@@ -191,6 +196,9 @@ def pipeline_summary(key):
 def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: str | None, now: dt.datetime) -> dict:
     entity = model.entity(pipeline["entity"])
     t, field = entity.table, pipeline["field"]
+    if entity.field_map.get(field, {}).get("type") != "stage":
+        raise Conflict([error("field", "invalid", f"{entity.key}.{field} is no longer an active stage field; "
+                                                  f"restore it to see the figures of pipeline '{pipeline['key']}'")])
     amount = amount or pipeline.get("amount_field")
     amount_field = None
     if amount is not None:

@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import Conflict, Invalid, NotFound, error
+from ..errors import Conflict, CrmError, Invalid, NotFound, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
 from .compiled import CompiledEntity, CompiledModel, Runtime
@@ -70,6 +70,9 @@ class RecordService:
         self.engine = runtime.engine
         self.before_write: list[BeforeHook] = []
         self.after_write: list[Hook] = []
+        #: Predicates (model, entity) -> bool: entities whose bulk creates must go row by row
+        #: through ``create`` so the hooks run (e.g. a stage field bound to a pipeline).
+        self.row_by_row: list[Callable[[CompiledModel, CompiledEntity], bool]] = []
 
     # ---- helpers --------------------------------------------------------------------------------
     def _model(self, conn) -> CompiledModel:
@@ -232,6 +235,8 @@ class RecordService:
         with self._write() as conn:
             model = self._model(conn)
             entity = model.entity(entity_key)
+            if any(wants(model, entity) for wants in self.row_by_row):
+                return self._create_each(conn, entity_key, rows, actor_id)
             validate = entity.validator.validate
             keys = [f["key"] for f in entity.fields]
             now = utcnow()
@@ -273,6 +278,17 @@ class RecordService:
             except IntegrityError:
                 raise Conflict([error(None, "unique", "some rows repeat a value that must be unique")]) from None
         return len(prepared)
+
+    def _create_each(self, conn, entity_key: str, rows: list, actor_id: int | None) -> int:
+        """Bulk rows one at a time through ``create`` (hooks run); all or nothing, errors carry ``row``."""
+        for n, data in enumerate(rows):
+            try:
+                self.create(entity_key, data, actor_id=actor_id, conn=conn)
+            except CrmError as exc:
+                for e in exc.errors:
+                    e.setdefault("row", n)
+                raise
+        return len(rows)
 
     def update(self, entity_key: str, record_id: int, data: dict, *, expected_version: int | None = None,
                actor_id: int | None = None, reason: str | None = None, conn: sa.Connection | None = None) -> dict:
