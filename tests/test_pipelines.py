@@ -438,3 +438,10 @@ def test_summary_of_a_pipeline_whose_stage_field_was_archived_is_409(b2b):
     assert b2b.delete("/api/meta/entities/opportunity/fields/stage").status_code == 200
     r = b2b.get("/api/pipelines/sales/summary")
     assert r.status_code == 409 and errors_of(r)[0]["field"] == "field"
+
+
+def test_restoring_a_pipeline_whose_field_another_pipeline_took_is_refused(b2b):
+    assert b2b.delete("/api/meta/pipelines/sales").status_code == 200
+    assert b2b.post("/api/meta/pipelines", json={**SALES, "key": "sales2"}).status_code == 201
+    r = b2b.post("/api/meta/pipelines/sales/restore")
+    assert r.status_code == 409 and "sales2" in errors_of(r)[0]["message"]

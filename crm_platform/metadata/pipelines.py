@@ -13,7 +13,7 @@ import re
 
 import sqlalchemy as sa
 
-from ..errors import error
+from ..errors import Conflict, error
 from . import plan as planning
 from .definitions import MetaState
 from .keys import table_name
@@ -78,6 +78,11 @@ class PipelineKind(Kind):
     schema = "pipeline"
 
     def prepare(self, change, state, before, after, probe):
+        if change.archive is False and before is not None:
+            other = bound_to(state, before["entity"], before["field"], other_than=before["key"])
+            if other is not None:
+                raise Conflict([error("field", "unique", f"{before['entity']}.{before['field']} is used by pipeline "
+                                                         f"'{other}' now: archive that one first")])
         if after is not None and change.archive is None and before is not None and isinstance(after, dict):
             # A stage left out of the list is archived, never dropped: its history still names it.
             stages = after.get("stages")
