@@ -166,7 +166,13 @@ def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns
     where = conditions(entity, lq, dialect)
     order = []
     for key, desc in lq.sort or [("id", True)]:
-        order.append(t.c[key].desc().nulls_last() if desc else t.c[key].asc().nulls_last())
+        col = t.c[key]
+        if not col.nullable:
+            # NOT NULL (id, created_at, updated_at): no NULLS LAST, so that PostgreSQL can read the order
+            # from an index (its DESC puts NULLs first) instead of sorting every match; same order.
+            order.append(col.desc() if desc else col.asc())
+        else:
+            order.append(col.desc().nulls_last() if desc else col.asc().nulls_last())
     order.append(t.c.id.desc() if (lq.sort or [("id", True)])[-1][1] else t.c.id.asc())
     rows = (sa.select(*(columns or entity.columns)).where(*where).order_by(*order)
             .limit(lq.per_page).offset((lq.page - 1) * lq.per_page))
