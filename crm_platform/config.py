@@ -35,6 +35,8 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": int(os.environ.get("CRM_MAX_BODY_BYTES", 2 * 1024 * 1024)),
         "CRM_DEFAULT_PAGE_SIZE": 50,
         "CRM_MAX_PAGE_SIZE": 500,
+        # Lists count matches exactly up to this many, then say "at least" (total_exact: false).
+        "CRM_COUNT_LIMIT": int(os.environ.get("CRM_COUNT_LIMIT", 10_000)),
     }
     settings.update(overrides)
     return settings

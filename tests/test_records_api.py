@@ -307,3 +307,17 @@ def test_no_stack_trace_reaches_the_client(client, student, monkeypatch):
     assert r.status_code == 500
     assert b"secret" not in r.data and b"Traceback" not in r.data
     assert errors_of(r)[0]["code"] == "internal"
+
+
+def test_totals_are_exact_up_to_the_count_limit(app, client, student):
+    client.post("/api/records/student/bulk", json={"records": [{"name": f"S{i}"} for i in range(30)]})
+    app.config["CRM_COUNT_LIMIT"] = 10
+    body = client.get("/api/records/student?per_page=5").get_json()
+    assert (body["total"], body["total_exact"], body["pages"], len(body["items"])) == (10, False, 2, 5)
+    body = client.get("/api/records/student?per_page=5&exact_total=1").get_json()
+    assert (body["total"], body["total_exact"], body["pages"]) == (30, True, 6)
+    body = client.get("/api/records/student?filter[name][starts_with]=S1").get_json()
+    assert (body["total"], body["total_exact"]) == (10, False)
+    body = client.get("/api/records/student?filter[name]=S1").get_json()
+    assert (body["total"], body["total_exact"]) == (1, True)
+    assert client.get("/api/records/student?page=4&per_page=5").get_json()["items"][0]["name"] == "S14"

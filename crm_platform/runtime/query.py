@@ -47,6 +47,10 @@ class ListQuery:
     q: str | None = None
     filters: list[Filter] = dc_field(default_factory=list)
     archived: bool = False
+    #: Count matches exactly up to this many; past it, ``total`` is this number and ``total_exact``
+    #: is false ("10,000+"). None counts everything. Counting half a million matches costs hundreds
+    #: of milliseconds; a list screen needs the first page fast, not the exact size of a huge result.
+    count_limit: int | None = 10_000
 
 
 def _int_param(args, name: str, default: int, lo: int, hi: int) -> int:
@@ -62,9 +66,10 @@ def _int_param(args, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50, max_per_page: int = 500) -> ListQuery:
+def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50, max_per_page: int = 500,
+                    count_limit: int | None = 10_000) -> ListQuery:
     lq = ListQuery(page=_int_param(args, "page", 1, 1, 10_000_000),
-                   per_page=_int_param(args, "per_page", default_per_page, 1, max_per_page))
+                   per_page=_int_param(args, "per_page", default_per_page, 1, max_per_page), count_limit=count_limit)
     fields = {**SYSTEM_FIELDS, **entity.field_map}
     for name in args.keys():
         if name in ("page", "per_page"):
@@ -82,6 +87,9 @@ def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50,
                 lq.sort.append((key, desc))
         elif name == "q":
             lq.q = args.get("q", "").strip()[:200] or None
+        elif name == "exact_total":
+            if args.get("exact_total", "").lower() in ("1", "true", "yes"):
+                lq.count_limit = None
         elif name == "archived":
             lq.archived = args.get("archived", "").lower() in ("1", "true", "yes", "only")
         else:
@@ -176,7 +184,11 @@ def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns
     order.append(t.c.id.desc() if (lq.sort or [("id", True)])[-1][1] else t.c.id.asc())
     rows = (sa.select(*(columns or entity.columns)).where(*where).order_by(*order)
             .limit(lq.per_page).offset((lq.page - 1) * lq.per_page))
-    count = sa.select(sa.func.count()).select_from(t).where(*where)
+    if lq.count_limit is None:
+        count = sa.select(sa.func.count()).select_from(t).where(*where)
+    else:
+        capped = sa.select(t.c.id).where(*where).limit(lq.count_limit + 1).subquery()
+        count = sa.select(sa.func.count()).select_from(capped)
     return rows, count
 
 

@@ -190,8 +190,10 @@ class RecordService:
             entity = model.entity(entity_key)
             rows_q, count_q = list_statements(entity, query, c.dialect.name)
             total = c.execute(count_q).scalar_one()
+            exact = query.count_limit is None or total <= query.count_limit
+            total = total if exact else query.count_limit
             items = self._attach_linked(c, entity, [self._dump(entity, r) for r in c.execute(rows_q)])
-        return {"items": items, "total": total, "page": query.page, "per_page": query.per_page,
+        return {"items": items, "total": total, "total_exact": exact, "page": query.page, "per_page": query.per_page,
                 "pages": pages(total, query.per_page)}
 
     # ---- writes ---------------------------------------------------------------------------------

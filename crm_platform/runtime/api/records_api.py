@@ -44,7 +44,8 @@ def list_records(entity):
         model = svc.runtime.current(conn)
         query = parse_list_args(request.args, model.entity(entity),
                                 default_per_page=current_app.config["CRM_DEFAULT_PAGE_SIZE"],
-                                max_per_page=current_app.config["CRM_MAX_PAGE_SIZE"])
+                                max_per_page=current_app.config["CRM_MAX_PAGE_SIZE"],
+                                count_limit=current_app.config["CRM_COUNT_LIMIT"])
         return jsonify(svc.list(entity, query, conn=conn))
 
 
