@@ -206,3 +206,17 @@ def test_tags_survive_archive_restore_and_rename(crm):
     assert names(crm, "filter[kinds][has_any]=intended") == {"A"}
     r = crm.patch("/api/meta/entities/customer/fields/kinds", json={"type": "text"})
     assert r.status_code == 409
+
+
+def test_common_tag_filters_give_the_same_answers(crm, monkeypatch):
+    """SQLite switches has_any to a correlated EXISTS when the tags are common; the answer must not change."""
+    from crm_platform.runtime import query
+    for n, types in enumerate([["potential"], ["intended_hot", "won"], ["intended"], [], ["lost", "intended"]]):
+        crm.post("/api/records/customer", json={"name": f"C{n}", "types": types})
+    queries = ["filter[types][has_any]=intended", "filter[types][has_any]=won,potential&sort=name",
+               "filter[types][has_any]=intended&per_page=1&page=2", "filter[types][has_none]=intended"]
+    before = [crm.get(f"/api/records/customer?{q}").get_json() for q in queries]
+    monkeypatch.setattr(query, "COMMON_TAGS", 1)
+    after = [crm.get(f"/api/records/customer?{q}").get_json() for q in queries]
+    assert after == before
+    assert [x["name"] for x in after[0]["items"]] == ["C4", "C2", "C1"]

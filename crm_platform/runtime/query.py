@@ -138,7 +138,22 @@ def _parse_filter(param: str, field: dict, op: str, raw_values: list[str]) -> Fi
     return Filter(field, op, values)
 
 
-def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str) -> list:
+#: A tag set carried by at least this many links counts as common (see ``_tags_are_common``).
+COMMON_TAGS = 20_000
+
+
+def _tags_are_common(conn, link, tags: list[str]) -> bool:
+    """Whether a has_any filter matches many records, read from the link index (at most COMMON_TAGS entries).
+
+    SQLite runs ``id IN (SELECT record_id ...)`` by collecting every match first, which is slow
+    when half the table matches; a correlated EXISTS walking the table in page order is then fast,
+    but slow for a rare tag. SQLite does not weigh the two, so this probe does (PostgreSQL does).
+    """
+    probe = sa.select(link.c.record_id).where(link.c.tag.in_(tags)).limit(COMMON_TAGS).subquery()
+    return conn.execute(sa.select(sa.func.count()).select_from(probe)).scalar_one() >= COMMON_TAGS
+
+
+def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str, conn=None) -> list:
     t = entity.table
     where = [t.c.archived_at.is_not(None) if lq.archived else t.c.archived_at.is_(None)]
     for flt in lq.filters:
@@ -149,7 +164,9 @@ def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str) -> list:
                 empty = ftype.empty_filter(t.c.id, link)
                 where.append(empty if flt.op == "is_empty" else sa.not_(empty))
             else:
-                where.append(ftype.link_filter(t.c.id, link, flt.op, flt.values, flt.field))
+                common = (dialect == "sqlite" and conn is not None and flt.op == "has_any"
+                          and _tags_are_common(conn, link, ftype.expand(flt.field, flt.values)))
+                where.append(ftype.link_filter(t.c.id, link, flt.op, flt.values, flt.field, common=common))
             continue
         col = t.c[flt.field["key"]]
         if flt.op in EMPTINESS:
@@ -169,9 +186,9 @@ def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str) -> list:
     return where
 
 
-def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns=None):
+def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns=None, conn=None):
     t = entity.table
-    where = conditions(entity, lq, dialect)
+    where = conditions(entity, lq, dialect, conn)
     order = []
     for key, desc in lq.sort or [("id", True)]:
         col = t.c[key]

@@ -188,7 +188,7 @@ class RecordService:
         with self._conn(conn) as c:
             model = self._model(c)
             entity = model.entity(entity_key)
-            rows_q, count_q = list_statements(entity, query, c.dialect.name)
+            rows_q, count_q = list_statements(entity, query, c.dialect.name, conn=c)
             total = c.execute(count_q).scalar_one()
             exact = query.count_limit is None or total <= query.count_limit
             total = total if exact else query.count_limit

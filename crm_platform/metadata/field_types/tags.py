@@ -169,11 +169,18 @@ class Tags(FieldType):
                 raise Invalid("enum", f"'{v}' is not a tag of taxonomy '{field.get('taxonomy')}'")
         return values
 
-    def link_filter(self, record_id, link: sa.Table, op: str, values: list[str], field: dict):
-        groups = [field.get("_descendants", {}).get(v, [v]) for v in values]
+    def expand(self, field: dict, values: list[str]) -> list[str]:
+        """The tags and all their descendants: a parent tag matches its children."""
+        return sorted({k for v in values for k in field.get("_descendants", {}).get(v, [v])})
+
+    def link_filter(self, record_id, link: sa.Table, op: str, values: list[str], field: dict, common: bool = False):
+        """``common``: the tags match many records; a correlated EXISTS then finds a page sooner."""
         if op == "has_all":
-            return sa.and_(*(record_id.in_(sa.select(link.c.record_id).where(link.c.tag.in_(g))) for g in groups))
-        expanded = sorted({k for g in groups for k in g})
+            return sa.and_(*(record_id.in_(sa.select(link.c.record_id).where(link.c.tag.in_(self.expand(field, [v]))))
+                             for v in values))
+        expanded = self.expand(field, values)
+        if common and op == "has_any":
+            return sa.exists().where(link.c.record_id == record_id, link.c.tag.in_(expanded))
         matched = record_id.in_(sa.select(link.c.record_id).where(link.c.tag.in_(expanded)))
         return matched if op == "has_any" else sa.not_(matched)
 
