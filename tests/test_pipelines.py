@@ -434,10 +434,13 @@ def test_bulk_create_runs_the_pipeline_checks_history_and_follow_ups(b2b):
     assert b2b.get("/api/records/opportunity").get_json()["total"] == 3  # all or nothing
 
 
-def test_summary_of_a_pipeline_whose_stage_field_was_archived_is_409(b2b):
+def test_a_pipeline_whose_stage_field_was_archived_cannot_be_restored(b2b):
+    # The field cannot be archived under an active pipeline, but it can while the pipeline is archived.
+    assert b2b.delete("/api/meta/pipelines/sales").status_code == 200
     assert b2b.delete("/api/meta/entities/opportunity/fields/stage").status_code == 200
-    r = b2b.get("/api/pipelines/sales/summary")
+    r = b2b.post("/api/meta/pipelines/sales/restore")
     assert r.status_code == 409 and errors_of(r)[0]["field"] == "field"
+    assert b2b.get("/api/meta/pipelines/sales").get_json()["archived"] is True
 
 
 def test_restoring_a_pipeline_whose_field_another_pipeline_took_is_refused(b2b):
@@ -445,3 +448,15 @@ def test_restoring_a_pipeline_whose_field_another_pipeline_took_is_refused(b2b):
     assert b2b.post("/api/meta/pipelines", json={**SALES, "key": "sales2"}).status_code == 201
     r = b2b.post("/api/meta/pipelines/sales/restore")
     assert r.status_code == 409 and "sales2" in errors_of(r)[0]["message"]
+
+
+def test_a_stage_field_in_use_cannot_be_archived_renamed_or_retyped(b2b):
+    field = SALES["field"]
+    for call in (lambda: b2b.delete(f"/api/meta/entities/opportunity/fields/{field}"),
+                 lambda: b2b.post(f"/api/meta/entities/opportunity/fields/{field}/rename", json={"new_key": "phase"}),
+                 lambda: b2b.patch(f"/api/meta/entities/opportunity/fields/{field}", json={"type": "text"})):
+        r = call()
+        assert r.status_code == 409, r.get_json()
+        assert "archive the pipeline first" in " ".join(e["message"] for e in errors_of(r))
+    assert b2b.delete(f"/api/meta/pipelines/{SALES['key']}").status_code == 200
+    assert b2b.delete(f"/api/meta/entities/opportunity/fields/{field}").status_code == 200

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import ClassVar
 
-from ..errors import Invalid, error
+from ..errors import Conflict, Invalid, error
 from . import plan as planning
 from .definitions import MetaState, schema_errors
 from .keys import key_problem
@@ -37,6 +37,11 @@ class Kind:
         return []
 
     def prepare(self, change, state: MetaState, before, after, probe):
+        if change.archive is False and before is not None:
+            # What it refers to may have changed while it was archived: restore only what is still valid.
+            problems = self.problems(before, state)
+            if problems:
+                raise Conflict(problems)
         if after is not None and change.archive is None:
             if not isinstance(after, dict):
                 raise Invalid([error(None, "type", f"a {self.name} definition must be a JSON object")])

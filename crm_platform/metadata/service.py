@@ -56,6 +56,22 @@ def current_revision(conn: sa.Connection) -> int:
     return conn.execute(REVISION_QUERY).scalar_one()
 
 
+def _bound_stage_field_refusals(state: MetaState, before: dict, after: dict, renames: dict) -> list:
+    """A stage field an active pipeline uses may not be archived, renamed or retyped from under it."""
+    kept = {f["key"]: f for f in after.get("fields", [])}
+    out = []
+    for p in state.pipelines.values():
+        doc = p.doc
+        if p.archived or doc.get("entity") != before["key"]:
+            continue
+        key = doc.get("field")
+        now = kept.get(renames.get(key, key))
+        if key in renames or now is None or now["type"] != "stage":
+            out.append(planning.Refusal(f"fields.{key}", "pipeline",
+                                        f"pipeline '{doc['key']}' uses stage field '{key}': archive the pipeline first"))
+    return out
+
+
 class MetadataService:
     def __init__(self, engine: sa.Engine, on_change: Callable[[], None] | None = None):
         self.engine = engine
@@ -136,6 +152,8 @@ class MetadataService:
         plan = planning.plan_entity_change(
             "archive" if change.archive else "restore" if change.archive is False else change.action,
             before, after if change.archive is None else before, probe, change.renames)
+        if before is not None and after is not None and change.archive is None:
+            plan.refusals += _bound_stage_field_refusals(state, before, after, change.renames)
         return after, plan
 
     def _save(self, conn, change: Change, before, after, revision: int) -> None:
