@@ -38,6 +38,9 @@ class Platform:
         self.records.before_write.append(pipelines.before_write)
         self.records.after_write.append(pipelines.AfterWrite(self.records))
         self.records.row_by_row.append(pipelines.has_pipeline)
+        from .runtime import audit
+        self.records.before_write.append(audit.before_write)
+        self.records.after_write.append(audit.after_write)
 
 
 def create_app(config: dict | None = None) -> Flask:

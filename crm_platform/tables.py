@@ -62,3 +62,20 @@ stage_history = sa.Table(
     sa.Index("ix_crm_stage_history_entity_record", "entity", "record_id"),
     sa.Index("ix_crm_stage_history_pipeline_to", "pipeline", "to_stage"),
 )
+
+#: The audit trail: one row per record create, update, delete, restore and bulk stage move, written
+#: in the write's transaction. ``changes`` is JSON text {field: [old, new]} (crm_platform.jsonutil,
+#: so decimals stay exact). Append-only through the product: no code path updates or deletes rows.
+audit_log = sa.Table(
+    "crm_audit",
+    platform_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("actor_id", sa.BigInteger, nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("changes", sa.Text, nullable=False),
+    sa.Index("ix_crm_audit_entity_record", "entity", "record_id"),
+)

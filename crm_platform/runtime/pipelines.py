@@ -153,6 +153,10 @@ def move_all(conn: sa.Connection, pipeline: str, entity: str, field: str, stage:
     conn.execute(stage_history.insert(), [
         {"pipeline": pipeline, "entity": entity, "record_id": i, "from_stage": stage, "to_stage": target,
          "actor_id": actor_id, "moved_at": now} for i in ids])
+    from . import audit
+    audit.write_many(conn, [
+        {"entity": entity, "record_id": i, "action": "stage", "changes": {field: [stage, target]}, "actor_id": actor_id,
+         "reason": f"stage '{stage}' of pipeline '{pipeline}' archived", "at": now} for i in ids])
     return len(ids)
 
 

@@ -59,6 +59,7 @@ class PendingWrite:
     before: dict | None
     values: dict
     actor_id: int | None
+    reason: str | None = None
 
 
 BeforeHook = Callable[[PendingWrite], None]
@@ -210,7 +211,7 @@ class RecordService:
                 self._check_references(conn, model, entity, [values], errors)
             if errors:
                 raise Invalid(errors)
-            self._run_before(PendingWrite(conn, model, entity, "create", None, None, values, actor_id))
+            self._run_before(PendingWrite(conn, model, entity, "create", None, None, values, actor_id, reason))
             linked = self._split_linked(entity, values)
             now = utcnow()
             row = {**values, "created_at": now, "updated_at": now, "created_by": actor_id, "updated_by": actor_id,
@@ -315,7 +316,7 @@ class RecordService:
                                                           f"{current.version}, you sent {expected}); reload it")],
                                extra={"current": self._dump(entity, current, conn)})
             before = self._dump(entity, current, conn)
-            self._run_before(PendingWrite(conn, model, entity, "update", record_id, before, values, actor_id))
+            self._run_before(PendingWrite(conn, model, entity, "update", record_id, before, values, actor_id, reason))
             linked = self._split_linked(entity, values)
             changes = {**values}
             if "owner_id" in system:
@@ -346,6 +347,8 @@ class RecordService:
         current = conn.execute(sa.select(*entity.columns).where(t.c.id == record_id, t.c.archived_at.is_(None))).first()
         if current is None:
             raise NotFound([error(None, "not_found", f"no {entity.key} record with id {record_id}")])
+        before = self._dump(entity, current, conn)
+        self._run_before(PendingWrite(conn, model, entity, "delete", record_id, before, {}, actor_id, reason))
         now = utcnow()
         for other, f in model.referencing(entity.key):
             ot, col = other.table, other.table.c[f["key"]]
@@ -364,8 +367,7 @@ class RecordService:
                     self._delete(conn, model, other, child, actor_id, reason, depth + 1)
         conn.execute(t.update().where(t.c.id == record_id).values(archived_at=now, updated_at=now, updated_by=actor_id,
                                                                    version=t.c.version + 1))
-        self._run_hooks(WriteEvent(conn, model, entity, "delete", record_id, self._dump(entity, current, conn), None,
-                                   actor_id, reason))
+        self._run_hooks(WriteEvent(conn, model, entity, "delete", record_id, before, None, actor_id, reason))
 
     def restore(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None) -> dict:
         with self._write() as conn:

@@ -17,4 +17,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(openapi_api)
     from ..pipelines import pipelines_api
     app.register_blueprint(pipelines_api)
+    from ..audit import audit_api
+    app.register_blueprint(audit_api)
     register_error_handlers(app)

@@ -1,0 +1,142 @@
+"""The audit trail: who changed which record, when, which fields (old and new values) and why.
+
+The after-write hook writes one ``crm_audit`` row per create, update, delete and restore, on the
+write's own connection, so the change and its audit row commit or roll back together. ``changes``
+is JSON text ``{field: [old, new]}`` written with :mod:`crm_platform.jsonutil` (decimals exact):
+
+- create and restore: every field holding a value, as ``[null, value]``;
+- update: only the fields whose value changed (a stage move is a change of the stage field);
+- delete: every field the record held when it went to the recycle bin, as ``[value, null]``.
+
+Stages moved in bulk when a pipeline stage is archived are written with action ``stage``.
+
+An entity whose definition says ``"require_change_reason": true`` refuses an update or a delete
+without a reason (422, field ``_reason``); the before-write hook checks it before anything is
+written. ``GET /api/records/<entity>/<id>/history`` lists a record's rows, newest first. No
+endpoint or code path updates or deletes audit rows: the trail is append-only through the product.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify, request
+
+from .. import jsonutil
+from ..errors import BadRequest, Invalid, NotFound, error
+from ..tables import audit_log
+from .query import pages
+from .records import PendingWrite, WriteEvent
+
+#: Columns every generated table carries that are bookkeeping, not the record's content.
+BOOKKEEPING = frozenset({"id", "created_at", "updated_at", "created_by", "updated_by", "version", "archived_at"})
+MAX_ID = 2**63 - 1
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _audited_keys(entity, *records: dict | None) -> list[str]:
+    """The entity's fields and owner_id, in definition order, that appear in the given dumps."""
+    keys = [f["key"] for f in entity.fields] + ["owner_id"]
+    present = set().union(*(r.keys() for r in records if r))
+    return [k for k in keys if k in present and k not in BOOKKEEPING]
+
+
+def _empty(value) -> bool:
+    return value is None or value == []
+
+
+def diff(entity, action: str, before: dict | None, after: dict | None) -> dict:
+    """``{field: [old, new]}`` for one write (see the module docstring for each action)."""
+    out = {}
+    if action == "update":
+        for k in _audited_keys(entity, before, after):
+            old, new = (before or {}).get(k), (after or {}).get(k)
+            if old != new:
+                out[k] = [old, new]
+    elif action == "delete":
+        for k in _audited_keys(entity, before):
+            if not _empty(before.get(k)):
+                out[k] = [before[k], None]
+    else:  # create, restore
+        for k in _audited_keys(entity, after):
+            if not _empty(after.get(k)):
+                out[k] = [None, after[k]]
+    return out
+
+
+def write(conn: sa.Connection, entity: str, record_id: int, action: str, changes: dict, *,
+          actor_id: int | None, reason: str | None, at: dt.datetime | None = None) -> None:
+    conn.execute(audit_log.insert().values(entity=entity, record_id=record_id, action=action, actor_id=actor_id,
+                                           at=at or utcnow(), reason=reason, changes=jsonutil.dumps(changes)))
+
+
+def write_many(conn: sa.Connection, rows: list[dict]) -> None:
+    """Rows of ``entity, record_id, action, changes (dict), actor_id, reason, at``, in one executemany."""
+    if rows:
+        conn.execute(audit_log.insert(), [{**r, "changes": jsonutil.dumps(r["changes"])} for r in rows])
+
+
+# ---- hooks ----------------------------------------------------------------------------------------
+
+def before_write(pending: PendingWrite) -> None:
+    """Refuse an update or a delete without a reason on an entity that requires one."""
+    if pending.action not in ("update", "delete") or not pending.entity.doc.get("require_change_reason"):
+        return
+    if pending.reason is None or not str(pending.reason).strip():
+        raise Invalid([error("_reason", "required",
+                             f"changes to {pending.entity.key} records need a reason: send it in the X-Change-Reason "
+                             f"header or as \"_reason\" in the body")])
+
+
+def after_write(event: WriteEvent) -> None:
+    write(event.conn, event.entity.key, event.record_id, event.action,
+          diff(event.entity, event.action, event.before, event.after),
+          actor_id=event.actor_id, reason=event.reason)
+
+
+# ---- API ------------------------------------------------------------------------------------------
+
+audit_api = Blueprint("audit_api", __name__)
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest([error(name, "type", f"{name} must be a whole number")]) from None
+    if not low <= value <= high:
+        raise BadRequest([error(name, "range", f"{name} must be between {low} and {high}")])
+    return value
+
+
+def _item(row) -> dict:
+    return {"id": row.id, "entity": row.entity, "record_id": row.record_id, "action": row.action,
+            "actor_id": row.actor_id, "at": row.at, "reason": row.reason, "changes": jsonutil.loads(row.changes)}
+
+
+@audit_api.get("/api/records/<entity>/<int:record_id>/history")
+def record_history(entity, record_id):
+    """A record's audit trail, newest first; records in the recycle bin included."""
+    from .api.context import platform
+    per_page = _int_arg("per_page", current_app.config["CRM_DEFAULT_PAGE_SIZE"], 1,
+                        current_app.config["CRM_MAX_PAGE_SIZE"])
+    page = _int_arg("page", 1, 1, 10**9)
+    svc = platform().records
+    with svc.engine.connect() as conn:
+        model = svc.runtime.current(conn)
+        t = model.entity(entity).table
+        if record_id > MAX_ID or conn.execute(sa.select(t.c.id).where(t.c.id == record_id)).first() is None:
+            raise NotFound([error(None, "not_found", f"no {entity} record with id {record_id}")])
+        a = audit_log
+        where = sa.and_(a.c.entity == entity, a.c.record_id == record_id)
+        total = conn.execute(sa.select(sa.func.count()).select_from(a).where(where)).scalar_one()
+        rows = conn.execute(sa.select(a).where(where).order_by(a.c.at.desc(), a.c.id.desc())
+                            .limit(per_page).offset((page - 1) * per_page)).all()
+    return jsonify({"items": [_item(r) for r in rows], "total": total, "page": page, "per_page": per_page,
+                    "pages": pages(total, per_page)})
