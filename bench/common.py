@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
 
 from crm_platform import create_app  # noqa: E402
 from crm_platform.config import normalise_database_url  # noqa: E402
@@ -77,9 +78,19 @@ def bench_database(url: str | None):
 
 
 def make_app(url: str):
-    """The app as the tests build it: create_app, then the platform's own tables."""
+    """The app as the tests build it: create_app, the platform's own tables, and an administrator
+    whose API token every test client of the app sends (the API requires one)."""
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True})
     upgrade(app.extensions["crm"].engine)
+    users = app.extensions["crm"].users
+    token = users.issue_token(users.get_by_name("bench") or users.create("bench", "bench-password", is_admin=True))
+
+    class TokenClient(app.test_client_class or FlaskClient):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+
+    app.test_client_class = TokenClient
     return app
 
 

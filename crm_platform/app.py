@@ -32,6 +32,8 @@ class Platform:
         self.runtime = Runtime(engine)
         self.metadata = MetadataService(engine, on_change=self.runtime.invalidate)
         self.records = RecordService(self.runtime)
+        from .auth.users import UserService
+        self.users = UserService(engine)
         from .runtime import tag_rules
         self.records.after_write.append(tag_rules.after_write)
         from .runtime import pipelines
@@ -51,6 +53,8 @@ def create_app(config: dict | None = None) -> Flask:
     engine = create_engine(app.config["DATABASE_URL"])
     app.extensions["crm"] = Platform(engine)
 
+    from .auth.web import init_auth
     from .runtime.api import register_api
+    init_auth(app)
     register_api(app)
     return app

@@ -80,6 +80,27 @@ def entity_list(archived):
 
 
 @main.group()
+def user():
+    """People who sign in."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--password", required=True, help="at least 8 characters")
+@click.option("--role", "roles", multiple=True, help="a role key; repeat for several")
+@click.option("--admin", is_flag=True, help="may change definitions and reach the admin designer")
+def user_create(name, password, roles, admin):
+    """Create a user who can sign in at /login or get an API token."""
+    from .errors import CrmError
+    platform = _app().extensions["crm"]
+    try:
+        created = platform.users.create(name, password, is_admin=admin, roles=list(roles))
+    except CrmError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {created.username} created (id {created.id}{', administrator' if admin else ''})")
+
+
+@main.group()
 def tags():
     """Tags and their rules."""
 

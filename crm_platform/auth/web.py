@@ -1,0 +1,151 @@
+"""Sign-in for people (Flask-Login session, /login) and for programs (Bearer tokens on /api).
+
+Every path requires a signed-in user except /login, /api/auth/token and public web forms (/f/).
+The REST API accepts only Bearer tokens, never the session cookie, so no page of another site can
+make a signed-in browser call it (no CSRF exposure); browser forms carry a CSRF token instead.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFProtect
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ..errors import BadRequest, CrmError, error
+from .users import UserService
+
+auth_bp = Blueprint("auth", __name__)
+limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+csrf = CSRFProtect()
+PUBLIC_PREFIXES = ("/login", "/api/auth/token", "/f/", "/static/")
+
+
+class Unauthorized(CrmError):
+    status = 401
+
+
+class Forbidden(CrmError):
+    status = 403
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=150)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+
+
+def users() -> UserService:
+    return current_app.extensions["crm"].users
+
+
+def _bearer_user():
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized([error(None, "unauthorized", "send Authorization: Bearer <token>")])
+    user = users().by_token(token.strip())
+    if user is None:
+        raise Unauthorized([error(None, "unauthorized", "the token is not valid")])
+    return user
+
+
+def require_user():
+    """before_request: who is calling, or 401 (API) / a redirect to /login (pages)."""
+    path = request.path
+    is_api = path.startswith("/api/") or path == "/api"
+    if not is_api and request.method not in ("GET", "HEAD", "OPTIONS") and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()  # every browser form post, public forms and /login included
+    if path.startswith(PUBLIC_PREFIXES):
+        return None
+    if is_api:
+        user = _bearer_user()
+        if user is None:
+            raise Unauthorized([error(None, "unauthorized", "sign in: POST /api/auth/token, then send "
+                                                            "Authorization: Bearer <token>")])
+        g.user = user
+        if path.startswith("/api/meta/") and request.method not in ("GET", "HEAD", "OPTIONS") and not user.is_admin:
+            raise Forbidden([error(None, "forbidden", "only administrators change definitions")])
+        return None
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=path))
+    g.user = current_user._get_current_object()
+    return None
+
+
+@auth_bp.post("/api/auth/token")
+@limiter.limit(lambda: current_app.config["CRM_SIGNIN_RATE"])
+def issue_token():
+    from ..runtime.api.errors import json_object
+    body = json_object()
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise BadRequest([error("username", "required", "send {\"username\": ..., \"password\": ...}")])
+    user = users().authenticate(username, password)
+    if user is None:
+        raise Unauthorized([error(None, "unauthorized", "wrong user name or password")])
+    return jsonify({"token": users().issue_token(user)}), 201
+
+
+@auth_bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["CRM_SIGNIN_RATE"], methods=["POST"])
+def login():
+    form = LoginForm()
+    message = None
+    if form.validate_on_submit():
+        user = users().authenticate(form.username.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            target = request.args.get("next") or "/"
+            # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
+            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+        message = "Wrong user name or password."
+    elif request.method == "POST":
+        message = "Please fill in both fields."
+    return render_template("login.html", form=form, message=message), 200 if request.method == "GET" or not message else 401
+
+
+@auth_bp.post("/logout")
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+def init_auth(app: Flask) -> None:
+    import os
+    app.config.setdefault("CRM_SIGNIN_RATE", os.environ.get("CRM_SIGNIN_RATE", "10 per minute"))
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    # The API is Bearer-only, so CSRF is checked in require_user for browser posts, not app-wide.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+
+    @manager.user_loader
+    def load_user(user_id):
+        try:
+            return app.extensions["crm"].users.get(int(user_id))
+        except ValueError:
+            return None
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    # Only the sign-in views carry limits, and their decorators check them; the extension's
+    # before-request hook would otherwise cost every request a quarter of a millisecond.
+    app.before_request_funcs[None] = [f for f in app.before_request_funcs.get(None, [])
+                                      if getattr(f, "__self__", None) is not limiter]
+    app.after_request_funcs[None] = [f for f in app.after_request_funcs.get(None, [])
+                                     if getattr(f, "args", (None,))[0] is not limiter]
+    app.teardown_request_funcs[None] = [f for f in app.teardown_request_funcs.get(None, [])
+                                        if getattr(f, "__self__", None) is not limiter]
+    app.register_blueprint(auth_bp)
+    app.before_request(require_user)
+
+    @app.errorhandler(429)
+    def too_many(exc):
+        if request.path.startswith("/api/"):
+            return jsonify({"errors": [error(None, "rate_limited", "too many sign-in attempts; wait a minute")]}), 429
+        return render_template("login.html", form=LoginForm(), message="Too many attempts; wait a minute."), 429

@@ -1,0 +1,109 @@
+"""Sign-in: API tokens, the /login page, administrators, rate limits and cookie flags."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import ADMIN_PASSWORD, STUDENT, make_app
+
+NO_AUTH = {"Authorization": None}
+
+
+@pytest.fixture
+def csrf_app(database_url):
+    app = make_app(database_url)
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield app
+    app.extensions["crm"].engine.dispose()
+
+
+@pytest.mark.parametrize("path", ["/api/meta/entities", "/api/records/student", "/api/openapi.json", "/api/meta/revisions",
+                                  "/api"])
+def test_api_without_a_token_is_401(client, student, path):
+    r = client.get(path, headers=NO_AUTH)
+    assert r.status_code == 401 and r.get_json()["errors"][0]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize("header", ["Bearer nope", "Bearer ", "Basic YWRtaW46eA==", "token", "Bearer ' OR 1=1 --"])
+def test_wrong_or_malformed_tokens_are_401(client, student, header):
+    r = client.get("/api/records/student", headers={"Authorization": header})
+    assert r.status_code == 401
+
+
+def test_token_issue_and_use(client, student):
+    r = client.post("/api/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}, headers=NO_AUTH)
+    assert r.status_code == 201
+    token = r.get_json()["token"]
+    assert client.get("/api/records/student", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.post("/api/auth/token", json={"username": "admin", "password": "wrong-one"}, headers=NO_AUTH).status_code == 401
+    assert client.post("/api/auth/token", json={"username": "ghost", "password": "whatever1"}, headers=NO_AUTH).status_code == 401
+    assert client.post("/api/auth/token", json={"username": 1}, headers=NO_AUTH).status_code == 400
+    assert client.post("/api/auth/token", data="nope", headers=NO_AUTH).status_code == 400
+
+
+def test_only_administrators_change_definitions(app, client, student):
+    users = app.extensions["crm"].users
+    clerk = users.create("clerk", "clerk-password", roles=["sales"])
+    headers = {"Authorization": f"Bearer {users.issue_token(clerk)}"}
+    assert client.get("/api/meta/entities", headers=headers).status_code == 200
+    r = client.post("/api/meta/entities/student/fields", json={"key": "x", "type": "text"}, headers=headers)
+    assert r.status_code == 403 and "administrators" in r.get_json()["errors"][0]["message"]
+    assert client.delete("/api/meta/entities/student", headers=headers).status_code == 403
+    assert client.post("/api/meta/taxonomies", json={"key": "t", "label": "T", "tags": []}, headers=headers).status_code == 403
+    assert client.get("/api/meta/entities/student").get_json()["archived"] is False
+
+
+def test_revisions_say_who_changed_the_metadata(client, student):
+    assert client.get("/api/meta/revisions").get_json()["items"][0]["actor"] == "admin"
+
+
+def test_records_remember_who_created_them(app, client, student):
+    admin_id = app.extensions["crm"].users.get_by_name("admin").id
+    body = client.post("/api/records/student", json={"name": "Li"}).get_json()
+    assert body["created_by"] == admin_id and body["owner_id"] == admin_id
+
+
+def test_login_page_with_csrf_then_session(csrf_app):
+    c = csrf_app.test_client()
+    assert c.get("/", headers=NO_AUTH).status_code == 302
+    page = c.get("/login", headers=NO_AUTH)
+    assert page.status_code == 200 and b'name="username"' in page.data and b'name="password"' in page.data
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
+    r = c.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD}, headers=NO_AUTH)
+    assert r.status_code == 400  # no CSRF token
+    r = c.post("/login", data={"username": "admin", "password": "wrong-password", "csrf_token": token}, headers=NO_AUTH)
+    assert r.status_code == 401 and b"Wrong user name or password" in r.data
+    r = c.post("/login?next=//evil.example/x", data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token},
+               headers=NO_AUTH)
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    cookie = r.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert c.get("/", headers=NO_AUTH).status_code == 200
+    # the session cookie alone never opens the API (it is Bearer-only, so no CSRF through it)
+    assert c.get("/api/meta/entities", headers=NO_AUTH).status_code == 401
+    assert c.post("/logout", data={"csrf_token": token}, headers=NO_AUTH).status_code == 302
+    assert c.get("/", headers=NO_AUTH).status_code == 302
+
+
+def test_sign_in_is_rate_limited(client):
+    codes = [client.post("/api/auth/token", json={"username": "admin", "password": "wrong-pass"}, headers=NO_AUTH).status_code
+             for _ in range(12)]
+    assert codes[:10] == [401] * 10 and codes[-1] == 429
+
+
+def test_cli_user_create(database_url, tmp_path, monkeypatch):
+    from crm_platform.cli import main
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    result = runner.invoke(main, ["user", "create", "wang", "--password", "wang-password", "--role", "sales", "--admin"])
+    assert result.exit_code == 0 and "user wang created" in result.output and "administrator" in result.output
+    assert runner.invoke(main, ["user", "create", "wang", "--password", "wang-password"]).exit_code != 0
+    assert "at least 8" in runner.invoke(main, ["user", "create", "li", "--password", "short"]).output
+    app = make_app(database_url)
+    user = app.extensions["crm"].users.authenticate("wang", "wang-password")
+    assert user is not None and user.is_admin and user.roles == ["sales"]
+    app.extensions["crm"].engine.dispose()
