@@ -6,7 +6,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from conftest import ADMIN_PASSWORD, STUDENT, make_app
+from conftest import ADMIN_PASSWORD, make_app
 
 NO_AUTH = {"Authorization": None}
 

@@ -65,10 +65,6 @@ def register(kind: Kind) -> Kind:
     return kind
 
 
-def load_kinds() -> None:
-    """Import the modules that register kinds (they import this module, so not at the top)."""
-    from . import taxonomies  # noqa: F401
-
-
-# Pipelines register themselves on import; importing them here keeps the kind always registered.
-from . import pipelines  # noqa: E402,F401
+# Each kind registers itself when its module is imported; those modules import this one, so they
+# come last. Importing kinds therefore always yields every kind.
+from . import pipelines, taxonomies  # noqa: E402,F401

@@ -110,8 +110,7 @@ class MetadataService:
                 if change.kind == "entity":
                     after, plan = self._plan_entity(change, state, before, after, DatabaseProbe(conn))
                 else:
-                    from .kinds import KINDS, load_kinds
-                    load_kinds()
+                    from .kinds import KINDS
                     after, plan = KINDS[change.kind].prepare(change, state, before, after, DatabaseProbe(conn))
                 plan.action = change.action
                 if plan.refusals:

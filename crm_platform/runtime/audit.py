@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import jsonutil
-from ..errors import BadRequest, Invalid, NotFound, error
+from ..errors import Invalid, NotFound, error
 from ..tables import audit_log
-from .query import pages
+from .query import int_param, pages
 from .records import PendingWrite, WriteEvent
 
 #: Columns every generated table carries that are bookkeeping, not the record's content.
@@ -102,19 +102,6 @@ def after_write(event: WriteEvent) -> None:
 audit_api = Blueprint("audit_api", __name__)
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest([error(name, "type", f"{name} must be a whole number")]) from None
-    if not low <= value <= high:
-        raise BadRequest([error(name, "range", f"{name} must be between {low} and {high}")])
-    return value
-
-
 def _item(row) -> dict:
     return {"id": row.id, "entity": row.entity, "record_id": row.record_id, "action": row.action,
             "actor_id": row.actor_id, "at": row.at, "reason": row.reason, "changes": jsonutil.loads(row.changes)}
@@ -124,9 +111,9 @@ def _item(row) -> dict:
 def record_history(entity, record_id):
     """A record's audit trail, newest first; records in the recycle bin included."""
     from .api.context import platform
-    per_page = _int_arg("per_page", current_app.config["CRM_DEFAULT_PAGE_SIZE"], 1,
+    per_page = int_param(request.args, "per_page", current_app.config["CRM_DEFAULT_PAGE_SIZE"], 1,
                         current_app.config["CRM_MAX_PAGE_SIZE"])
-    page = _int_arg("page", 1, 1, 10**9)
+    page = int_param(request.args, "page", 1, 1, 10**9)
     svc = platform().records
     with svc.engine.connect() as conn:
         model = svc.runtime.current(conn)

@@ -53,9 +53,10 @@ class ListQuery:
     count_limit: int | None = 10_000
 
 
-def _int_param(args, name: str, default: int, lo: int, hi: int) -> int:
+def int_param(args, name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number query parameter within [lo, hi], or a 400 naming it."""
     raw = args.get(name)
-    if raw is None:
+    if raw is None or raw == "":
         return default
     try:
         value = int(raw)
@@ -68,8 +69,8 @@ def _int_param(args, name: str, default: int, lo: int, hi: int) -> int:
 
 def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50, max_per_page: int = 500,
                     count_limit: int | None = 10_000) -> ListQuery:
-    lq = ListQuery(page=_int_param(args, "page", 1, 1, 10_000_000),
-                   per_page=_int_param(args, "per_page", default_per_page, 1, max_per_page), count_limit=count_limit)
+    lq = ListQuery(page=int_param(args, "page", 1, 1, 10_000_000),
+                   per_page=int_param(args, "per_page", default_per_page, 1, max_per_page), count_limit=count_limit)
     fields = {**SYSTEM_FIELDS, **entity.field_map}
     for name in args.keys():
         if name in ("page", "per_page"):

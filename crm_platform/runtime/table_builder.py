@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from ..db import NAMING_CONVENTION
 from ..metadata.field_types import REGISTRY
-from ..metadata.field_types.tags import build_link_table, link_table_name
+from ..metadata.field_types.tags import build_link_table
 from ..metadata.keys import table_name
 from ..sqltypes import UTCDateTime
 
