@@ -7,6 +7,7 @@ that are safe from it. Nothing else in the code base switches on a field's type.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Callable, ClassVar
 
 import sqlalchemy as sa
@@ -109,6 +110,35 @@ class FieldType:
             return self.parse_text(new_field, old_type.format_text(old_field, value))
         except Invalid as exc:
             raise Unconvertible(exc.message) from None
+
+    # ---- screens (generated forms, list filters) ------------------------------------------------
+    #: The control a generated form shows for a value: an HTML input type (text, textarea, number,
+    #: decimal, email, tel, url, date, datetime-local), "boolean" (yes / no / empty), "choice" (one
+    #: of ``options``), "choices" (several of ``options``) or "record" (a record of another entity).
+    control: ClassVar[str] = "text"
+
+    def control_of(self, field: dict) -> str:
+        """The control of this field (a tags field holding one tag is a "choice", several "choices")."""
+        return self.control
+
+    def options(self, field: dict, state) -> list[tuple[str, Any]]:
+        """(value, label) pairs a choice control offers; labels are label objects ({"en", "zh"})."""
+        return []
+
+    def form_text(self, field: dict, value: Any, tz: dt.tzinfo = dt.timezone.utc) -> Any:
+        """A stored value as its form control shows it (a list for "choices")."""
+        return self.format_text(field, value)
+
+    def from_form(self, field: dict, raw: Any, tz: dt.tzinfo = dt.timezone.utc) -> Any:
+        """What a form posted (text, or a list for "choices") as the JSON value the record service checks.
+
+        Text that does not parse is passed on unchanged, so the record service names the broken
+        rule exactly as it does for the API; nothing here is a second validator.
+        """
+        if raw is None:
+            return None
+        text = raw.strip() if isinstance(raw, str) else raw
+        return text if text != "" else None
 
     # ---- queries --------------------------------------------------------------------------------
     def filter_clause(self, column, op: str, values: list, field: dict, dialect: str):

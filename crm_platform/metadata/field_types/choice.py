@@ -47,6 +47,9 @@ CHOICES_SCHEMA = {
 class ChoiceType(FieldType):
     """What select and multi_select share: a list of choices with unique keys."""
 
+    def options(self, field, state):
+        return [(c["key"], c["label"]) for c in field.get("choices") or []]
+
     def options_schema(self):
         return {"choices": CHOICES_SCHEMA}
 
@@ -54,6 +57,12 @@ class ChoiceType(FieldType):
         if not field.get("choices"):
             return [("choices", f"a {self.name} field needs at least one choice")]
         return _choice_problems(field)
+
+
+def multiple_from_form(raw):
+    """Several posted choices as a list (None when none was picked)."""
+    picked = [v.strip() for v in (raw if isinstance(raw, list) else [raw]) if isinstance(v, str) and v.strip()]
+    return list(dict.fromkeys(picked)) or None
 
 
 def _choice_problems(field):
@@ -71,6 +80,7 @@ def _choice_problems(field):
 
 class Select(ChoiceType):
     name = "select"
+    control = "choice"
     operators = ("eq", "ne", "in", "not_in")
     converts_to = frozenset({"text", "long_text", "multi_select"})
 
@@ -102,6 +112,7 @@ class Select(ChoiceType):
 
 class MultiSelect(ChoiceType):
     name = "multi_select"
+    control = "choices"
     indexable = False
     operators = ("has_any", "has_all", "has_none")
     converts_to = frozenset({"select", "text", "long_text"})
@@ -141,6 +152,12 @@ class MultiSelect(ChoiceType):
 
     def format_text(self, field, value):
         return "" if value is None else ", ".join(value)
+
+    def form_text(self, field, value, tz=None):
+        return list(value or [])
+
+    def from_form(self, field, raw, tz=None):
+        return multiple_from_form(raw)
 
     def parse_text(self, field, text):
         lookup = choice_lookup(field)

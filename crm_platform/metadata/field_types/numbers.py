@@ -13,6 +13,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 class Integer(FieldType):
     name = "integer"
+    control = "number"
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"decimal", "text", "long_text"})
 
@@ -59,11 +60,19 @@ class Integer(FieldType):
             raise type_error("a whole number")
         return self.compile_checker(field)(int(number))
 
+    def from_form(self, field, raw, tz=None):
+        text = super().from_form(field, raw)
+        try:
+            return self.parse_text({}, text) if text is not None else None
+        except Invalid:
+            return text  # the record service says what is wrong with it
+
 
 class DecimalType(FieldType):
     """Exact decimals with a fixed number of decimal places (``scale``), at most 18 digits."""
 
     name = "decimal"
+    control = "decimal"
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"integer", "text", "long_text"})
     default_scale = 2
@@ -148,9 +157,17 @@ class DecimalType(FieldType):
                 raise type_error("a number") from None
         return self.compile_checker(field)(text)
 
+    def from_form(self, field, raw, tz=None):
+        text = super().from_form(field, raw)
+        try:
+            return Decimal(text.replace(",", "")) if text is not None else None
+        except InvalidOperation:
+            return text  # the record service says what is wrong with it
+
 
 class Boolean(FieldType):
     name = "boolean"
+    control = "boolean"
     operators = ("eq", "ne")
     converts_to = frozenset({"text"})
     TRUE = {"true", "1", "yes", "y", "on", "是", "t"}
@@ -180,3 +197,10 @@ class Boolean(FieldType):
         if word in self.FALSE:
             return False
         raise type_error("true or false (yes/no, 1/0)")
+
+    def from_form(self, field, raw, tz=None):
+        text = super().from_form(field, raw)
+        if text is None:
+            return None
+        word = text.lower()
+        return True if word in self.TRUE else False if word in self.FALSE else text

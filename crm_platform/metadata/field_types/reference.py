@@ -11,6 +11,7 @@ ON_DELETE = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE
 
 class Reference(FieldType):
     name = "reference"
+    control = "record"
     operators = ("eq", "ne", "in", "not_in")
     converts_to = frozenset()
 
@@ -58,3 +59,7 @@ class Reference(FieldType):
             return self.compile_checker(field)(int(text.strip()))
         except ValueError:
             raise type_error("the id of a record") from None
+
+    def from_form(self, field, raw, tz=None):
+        text = super().from_form(field, raw)
+        return int(text) if text is not None and text.isascii() and text.isdigit() else text

@@ -23,6 +23,7 @@ def bound_pipeline(state, entity: str | None, field_key: str):
 
 class Stage(FieldType):
     name = "stage"
+    control = "choice"
     operators = ("eq", "ne", "in", "not_in")
     converts_to = frozenset({"text"})
 
@@ -35,6 +36,11 @@ class Stage(FieldType):
 
     def column_type(self, field):
         return sa.Text()
+
+    def options(self, field, state):
+        pipeline = state.pipelines.get(field.get("_pipeline") or "")
+        stages = pipeline.doc.get("stages", []) if pipeline is not None else []
+        return [(s["key"], s["label"]) for s in stages if not s.get("archived")]
 
     def value_schema(self, field):
         return {"type": "string", "enum": list(field.get("_stages", []))}

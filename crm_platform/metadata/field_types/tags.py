@@ -79,6 +79,32 @@ class Tags(FieldType):
     def column_type(self, field):
         return None
 
+    control = "choices"
+
+    def control_of(self, field):
+        return "choices" if self.multiple(field) else "choice"
+
+    def options(self, field, state):
+        """Every tag of the taxonomy: rule tags too, so lists can filter by them and show their labels.
+
+        Forms leave out the ones in ``field["_rule_tags"]`` (a rule applies them, not a person).
+        """
+        taxonomy = state.taxonomies.get(field.get("taxonomy"))
+        tags = taxonomy.doc.get("tags", []) if taxonomy is not None and not taxonomy.archived else []
+        return [(t["key"], t["label"]) for t in tags]
+
+    def form_text(self, field, value, tz=None):
+        if not self.multiple(field):
+            return value or ""
+        return list(value or [])
+
+    def from_form(self, field, raw, tz=None):
+        from .choice import multiple_from_form
+        picked = multiple_from_form(raw)
+        if not self.multiple(field):
+            return picked[0] if picked else None
+        return picked
+
     def storage_signature(self, field):
         return ("links", field.get("taxonomy"))
 

@@ -21,6 +21,8 @@ DATETIME_PATTERN = (
     r"([Zz]|([+-])([01][0-9]|2[0-3]):([0-5][0-9]))" + END
 )
 _DATE_RE = re.compile(DATE_PATTERN)
+#: What an HTML datetime-local control posts: wall-clock time, no offset.
+_LOCAL_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?" + END)
 _DATETIME_RE = re.compile(DATETIME_PATTERN)
 
 
@@ -50,6 +52,7 @@ def iso(value: dt.datetime) -> str:
 
 class Date(FieldType):
     name = "date"
+    control = "date"
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"datetime", "text", "long_text"})
 
@@ -98,6 +101,7 @@ class Date(FieldType):
 
 class DateTime(FieldType):
     name = "datetime"
+    control = "datetime-local"
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"date", "text", "long_text"})
 
@@ -133,3 +137,14 @@ class DateTime(FieldType):
         if parse_iso_datetime(candidate) is None and re.search(r"T[0-9:.]+$", candidate):
             candidate += "Z"  # no offset given in a spreadsheet: UTC, stated in the README
         return self.compile_checker(field)(candidate)
+
+    def form_text(self, field, value, tz=dt.timezone.utc):
+        # datetime-local shows wall-clock time without an offset: the user's own zone.
+        return "" if value is None else value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+    def from_form(self, field, raw, tz=dt.timezone.utc):
+        text = super().from_form(field, raw)
+        if text is None or not _LOCAL_RE.search(text):
+            return text
+        local = dt.datetime.fromisoformat(text).replace(tzinfo=tz)
+        return iso(local)

@@ -75,6 +75,7 @@ class Text(TextLike):
 
 class LongText(TextLike):
     name = "long_text"
+    control = "textarea"
     default_max_length = 100_000
     indexable = False
     converts_to = frozenset({"text"})
@@ -82,6 +83,7 @@ class LongText(TextLike):
 
 class Email(TextLike):
     name = "email"
+    control = "email"
     default_max_length = 254
     pattern = r"^[^@\s\u0000-\u001f]+@[^@\s\u0000-\u001f.]+(\.[^@\s\u0000-\u001f.]+)+" + END
     pattern_message = "must be an e-mail address such as name@example.com"
@@ -96,6 +98,7 @@ class Email(TextLike):
 
 class Phone(TextLike):
     name = "phone"
+    control = "tel"
     default_max_length = 40
     pattern = r"^\+?[0-9][0-9 ().\-/]{1,38}(( ?(x|ext\.?) ?)[0-9]{1,6})?" + END
     pattern_message = "must be a phone number: digits, spaces, ( ) . - /, an optional leading + and extension"
@@ -104,6 +107,7 @@ class Phone(TextLike):
 
 class Url(TextLike):
     name = "url"
+    control = "url"
     default_max_length = 2048
     pattern = r"^https?://[^\s/?#\u0000-\u001f]+[^\s\u0000-\u001f]*" + END
     pattern_message = "must be a web address starting with http:// or https://"
