@@ -26,6 +26,14 @@ class BadRequest(CrmError):
     status = 400
 
 
+class Unauthorized(CrmError):
+    status = 401
+
+
+class Forbidden(CrmError):
+    status = 403
+
+
 class NotFound(CrmError):
     status = 404
 

@@ -108,7 +108,7 @@ def field_defs(draw, key: str) -> dict:
 TAXONOMY = {"key": "tax", "label": "Tax", "tags": [
     {"key": "a", "label": "A"}, {"key": "b", "label": "B", "parent": "a"},
     {"key": "auto", "label": "Auto", "rule": {"entity": "thing", "all": [{"field": "x", "op": "is_empty"}]}}]}
-STATE = MetaState(taxonomies={"tax": EntityState(TAXONOMY)})
+STATE = MetaState(by_kind={"taxonomy": {"tax": EntityState(TAXONOMY)}})
 MANUAL_TAGS = ["a", "b"]
 
 

@@ -29,12 +29,27 @@ class MetaState:
     """Every definition as stored, at one revision. Plans are pure functions of it."""
 
     revision: int = 0
-    entities: dict[str, EntityState] = dc_field(default_factory=dict)
-    taxonomies: dict[str, EntityState] = dc_field(default_factory=dict)
-    pipelines: dict[str, EntityState] = dc_field(default_factory=dict)
+    #: kind → key → stored definition; any kind (roles, forms, ...) lands here without code changes
+    by_kind: dict[str, dict[str, EntityState]] = dc_field(default_factory=dict)
 
     def of_kind(self, kind: str) -> dict[str, EntityState]:
-        return {"entity": self.entities, "taxonomy": self.taxonomies, "pipeline": self.pipelines}[kind]
+        return self.by_kind.setdefault(kind, {})
+
+    @property
+    def entities(self) -> dict[str, EntityState]:
+        return self.of_kind("entity")
+
+    @property
+    def taxonomies(self) -> dict[str, EntityState]:
+        return self.of_kind("taxonomy")
+
+    @property
+    def pipelines(self) -> dict[str, EntityState]:
+        return self.of_kind("pipeline")
+
+    @property
+    def roles(self) -> dict[str, EntityState]:
+        return self.of_kind("role")
 
     def entity_is_available(self, key: str) -> bool:
         state = self.entities.get(key)

@@ -67,4 +67,4 @@ def register(kind: Kind) -> Kind:
 
 # Each kind registers itself when its module is imported; those modules import this one, so they
 # come last. Importing kinds therefore always yields every kind.
-from . import pipelines, taxonomies  # noqa: E402,F401
+from . import forms, pipelines, roles, taxonomies  # noqa: E402,F401

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import threading
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field as dc_field
 from typing import Callable
 
@@ -15,7 +17,7 @@ import sqlalchemy as sa
 from .. import jsonutil
 from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import definitions, meta_state, revisions
-from . import plan as planning
+from . import plan as planning, roles
 from .definitions import EntityState, MetaState, check_entity, normalise_entity
 from .field_types import REGISTRY
 from .keys import key_problem
@@ -76,6 +78,7 @@ class MetadataService:
     def __init__(self, engine: sa.Engine, on_change: Callable[[], None] | None = None):
         self.engine = engine
         self.on_change = on_change or (lambda: None)
+        self._local = threading.local()  # the connection of a batch() in progress on this thread
 
     # ---- reads ----------------------------------------------------------------------------------
     def state(self) -> MetaState:
@@ -100,8 +103,8 @@ class MetadataService:
         from ..runtime.ddl import apply_plan
         from ..runtime.probe import DatabaseProbe
 
-        with self.engine.connect().execution_options(sqlite_immediate=True) as conn:
-            with conn.begin() as tx:
+        with self._connection() as conn:
+            with self._transaction(conn) as tx:
                 if conn.dialect.name == "postgresql":
                     # Serialises metadata changes across every process sharing the database.
                     conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1).with_for_update())
@@ -134,6 +137,42 @@ class MetadataService:
         self.on_change()
         return plan
 
+    # ---- several changes in one transaction (bundle imports) ------------------------------------
+    @contextmanager
+    def batch(self, *, dry_run: bool = False):
+        """Every change applied inside the block commits together, or none does.
+
+        Each change still goes through ``apply`` (same validation, DDL path and one revision per
+        change, so the history says what happened to each definition); it runs in a savepoint of
+        the batch's transaction and sees the changes before it. A refused change raises and rolls
+        everything back. With ``dry_run`` the whole batch is rolled back at the end: its plans are
+        exact because every step really ran. Yields the connection, so record writes (sample
+        data) can join the same transaction.
+        """
+        with self.engine.connect().execution_options(sqlite_immediate=True) as conn:
+            tx = conn.begin()
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1).with_for_update())
+            self._local.conn = conn
+            try:
+                yield conn
+                tx.rollback() if dry_run else tx.commit()
+            except BaseException:
+                tx.rollback()
+                raise
+            finally:
+                self._local.conn = None
+                self.on_change()  # caches may have compiled uncommitted definitions: drop them
+
+    def _connection(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return nullcontext(conn)
+        return self.engine.connect().execution_options(sqlite_immediate=True)
+
+    def _transaction(self, conn: sa.Connection):
+        return conn.begin_nested() if getattr(self._local, "conn", None) is conn else conn.begin()
+
     @staticmethod
     def _plan_entity(change: Change, state: MetaState, before, after, probe):
         if after is not None:
@@ -153,6 +192,7 @@ class MetadataService:
             before, after if change.archive is None else before, probe, change.renames)
         if before is not None and after is not None and change.archive is None:
             plan.refusals += _bound_stage_field_refusals(state, before, after, change.renames)
+            plan.refusals += roles.renamed_field_refusals(state, before["key"], change.renames)
         return after, plan
 
     def _save(self, conn, change: Change, before, after, revision: int) -> None:

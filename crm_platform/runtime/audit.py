@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import jsonutil
-from ..errors import Invalid, NotFound, error
+from ..errors import Invalid, error
 from ..tables import audit_log
 from .query import int_param, pages
 from .records import PendingWrite, WriteEvent
@@ -102,28 +102,28 @@ def after_write(event: WriteEvent) -> None:
 audit_api = Blueprint("audit_api", __name__)
 
 
-def _item(row) -> dict:
+def _item(row, hidden: frozenset = frozenset()) -> dict:
+    """One audit row; changes to fields the reader may not read are left out."""
+    changes = {k: v for k, v in jsonutil.loads(row.changes).items() if k not in hidden}
     return {"id": row.id, "entity": row.entity, "record_id": row.record_id, "action": row.action,
-            "actor_id": row.actor_id, "at": row.at, "reason": row.reason, "changes": jsonutil.loads(row.changes)}
+            "actor_id": row.actor_id, "at": row.at, "reason": row.reason, "changes": changes}
 
 
 @audit_api.get("/api/records/<entity>/<int:record_id>/history")
 def record_history(entity, record_id):
     """A record's audit trail, newest first; records in the recycle bin included."""
-    from .api.context import platform
+    from .api.context import access, platform
     per_page = int_param(request.args, "per_page", current_app.config["CRM_DEFAULT_PAGE_SIZE"], 1,
                         current_app.config["CRM_MAX_PAGE_SIZE"])
     page = int_param(request.args, "page", 1, 1, 10**9)
     svc = platform().records
     with svc.engine.connect() as conn:
-        model = svc.runtime.current(conn)
-        t = model.entity(entity).table
-        if record_id > MAX_ID or conn.execute(sa.select(t.c.id).where(t.c.id == record_id)).first() is None:
-            raise NotFound([error(None, "not_found", f"no {entity} record with id {record_id}")])
+        model, found = svc.visible(conn, entity, record_id, access())
+        hidden = access().rights(entity, model).hidden
         a = audit_log
         where = sa.and_(a.c.entity == entity, a.c.record_id == record_id)
         total = conn.execute(sa.select(sa.func.count()).select_from(a).where(where)).scalar_one()
         rows = conn.execute(sa.select(a).where(where).order_by(a.c.at.desc(), a.c.id.desc())
                             .limit(per_page).offset((page - 1) * per_page)).all()
-    return jsonify({"items": [_item(r) for r in rows], "total": total, "page": page, "per_page": per_page,
+    return jsonify({"items": [_item(r, hidden) for r in rows], "total": total, "page": page, "per_page": per_page,
                     "pages": pages(total, per_page)})

@@ -110,6 +110,8 @@ class CompiledModel:
     def __init__(self, state: MetaState):
         self.revision = state.revision
         self.state = state
+        #: (role keys, entity key) → access.Rights, filled as users ask (roles are part of the state)
+        self.rights_cache: dict = {}
         docs = [s.doc for s in state.entities.values()]
         self.metadata = build_metadata(docs)
         self.entities = {

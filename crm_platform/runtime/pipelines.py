@@ -21,6 +21,7 @@ from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
 from ..sqltypes import UTCDateTime
 from ..tables import stage_history
+from .access import SYSTEM, Access
 from .compiled import CompiledModel
 from .records import PendingWrite, RecordService, WriteEvent
 
@@ -172,13 +173,10 @@ def _history_item(row) -> dict:
 
 @pipelines_api.get("/api/records/<entity>/<int:record_id>/stage-history")
 def record_stage_history(entity, record_id):
-    from .api.context import platform
+    from .api.context import access, platform
     svc = platform().records
     with svc.engine.connect() as conn:
-        model = svc.runtime.current(conn)
-        t = model.entity(entity).table
-        if record_id > 2**63 - 1 or conn.execute(sa.select(t.c.id).where(t.c.id == record_id)).first() is None:
-            raise NotFound([error(None, "not_found", f"no {entity} record with id {record_id}")])
+        svc.visible(conn, entity, record_id, access())
         h = stage_history
         rows = conn.execute(sa.select(h).where(h.c.entity == entity, h.c.record_id == record_id)
                             .order_by(h.c.moved_at, h.c.id)).all()
@@ -187,23 +185,30 @@ def record_stage_history(entity, record_id):
 
 @pipelines_api.get("/api/pipelines/<key>/summary")
 def pipeline_summary(key):
-    from .api.context import platform
+    from .api.context import access, platform
     svc = platform().records
     with svc.engine.connect() as conn:
         model = svc.runtime.current(conn)
         found = model.state.pipelines.get(key)
         if found is None or found.archived:
             raise NotFound([error(None, "not_found", f"no active pipeline '{key}'")])
-        return jsonify(summary(conn, model, found.doc, request.args.get("amount") or None, utcnow()))
+        return jsonify(summary(conn, model, found.doc, request.args.get("amount") or None, utcnow(), access()))
 
 
-def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: str | None, now: dt.datetime) -> dict:
+def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: str | None, now: dt.datetime,
+            access: Access = SYSTEM) -> dict:
+    """Per stage: records now in it, records ever entering it, conversion to the next stage, average
+    days spent and the amount total, over the records ``access`` may read."""
     entity = model.entity(pipeline["entity"])
     t, field = entity.table, pipeline["field"]
     if entity.field_map.get(field, {}).get("type") != "stage":
         raise Conflict([error("field", "invalid", f"{entity.key}.{field} is no longer an active stage field; "
                                                   f"restore it to see the figures of pipeline '{pipeline['key']}'")])
+    only = access.read_clause(entity, model)
+    access.check_query_fields(entity, model, [field] + ([amount] if amount else []))
     amount = amount or pipeline.get("amount_field")
+    if amount is not None and not access.can_read_field(entity.key, amount, model):
+        amount = None  # the default amount field is hidden from this user: figures without it
     amount_field = None
     if amount is not None:
         amount_field = entity.field_map.get(amount)
@@ -217,7 +222,8 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
     if amount_field is not None:
         columns.append(sa.func.sum(t.c[amount], type_=t.c[amount].type))
     counts, sums = {}, {}
-    for row in conn.execute(sa.select(*columns).where(t.c.archived_at.is_(None), col.in_(keys)).group_by(col)):
+    live = [t.c.archived_at.is_(None)] + ([only] if only is not None else [])
+    for row in conn.execute(sa.select(*columns).where(*live, col.in_(keys)).group_by(col)):
         counts[row[0]] = row[1]
         if amount_field is not None:
             sums[row[0]] = row[2]
@@ -230,8 +236,10 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
     h = stage_history
     entered: dict[str, set] = {k: set() for k in keys}
     spent: dict[str, list[float]] = {k: [] for k in keys}
-    rows = conn.execute(sa.select(h.c.record_id, h.c.to_stage, h.c.moved_at).where(h.c.pipeline == pipeline["key"])
-                        .order_by(h.c.record_id, h.c.moved_at, h.c.id)).all()
+    moves = sa.select(h.c.record_id, h.c.to_stage, h.c.moved_at).where(h.c.pipeline == pipeline["key"])
+    if only is not None:
+        moves = moves.where(h.c.record_id.in_(sa.select(t.c.id).where(only)))
+    rows = conn.execute(moves.order_by(h.c.record_id, h.c.moved_at, h.c.id)).all()
     for n, row in enumerate(rows):
         if row.to_stage not in entered:
             continue

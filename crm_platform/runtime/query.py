@@ -154,9 +154,14 @@ def _tags_are_common(conn, link, tags: list[str]) -> bool:
     return conn.execute(sa.select(sa.func.count()).select_from(probe)).scalar_one() >= COMMON_TAGS
 
 
-def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str, conn=None) -> list:
+def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str, conn=None, only=None,
+               hidden: frozenset = frozenset()) -> list:
+    """WHERE clauses of a list. ``only`` limits it to the records the user may read; ``hidden``
+    fields (which the user may not read) are left out of free-text search, or a match would reveal them."""
     t = entity.table
     where = [t.c.archived_at.is_not(None) if lq.archived else t.c.archived_at.is_(None)]
+    if only is not None:
+        where.append(only)
     for flt in lq.filters:
         ftype = REGISTRY[flt.field["type"]]
         if ftype.link_stored:
@@ -181,15 +186,16 @@ def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str, conn=None) -
         else:
             where.append(ftype.filter_clause(col, flt.op, flt.values, flt.field, dialect))
     if lq.q:
-        searchable = [t.c[f["key"]] for f in entity.fields if REGISTRY[f["type"]].searchable]
+        searchable = [t.c[f["key"]] for f in entity.fields if REGISTRY[f["type"]].searchable and f["key"] not in hidden]
         needle = "%" + lq.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(sa.or_(*(c.ilike(needle, escape="\\") for c in searchable)) if searchable else sa.false())
     return where
 
 
-def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns=None, conn=None):
+def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns=None, conn=None, only=None,
+                    hidden: frozenset = frozenset()):
     t = entity.table
-    where = conditions(entity, lq, dialect, conn)
+    where = conditions(entity, lq, dialect, conn, only, hidden)
     order = []
     for key, desc in lq.sort or [("id", True)]:
         col = t.c[key]

@@ -1,8 +1,9 @@
 """The record service: the only code that writes to generated tables.
 
-coerce and validate with the entity's compiled validator → (permissions, with access control) →
-write → after-write hooks (stage history, tags and audit plug in here) — in one transaction.
-The API, screens, admin data views, imports and public forms all call this class.
+coerce and validate with the entity's compiled validator → access rights (``access.py``) →
+before-write hooks → write → after-write hooks (stage history, tags and audit plug in here) — in
+one transaction. The API, screens, admin data views, imports and public forms all call this class,
+each passing the ``Access`` of whoever acts; without one (scripts, hooks) everything is allowed.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from typing import Callable, Iterable
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import Conflict, CrmError, Invalid, NotFound, error
+from ..errors import Conflict, CrmError, Forbidden, Invalid, NotFound, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
+from .access import SYSTEM, Access
 from .compiled import CompiledEntity, CompiledModel, Runtime
 from .query import ListQuery, list_statements, pages
 
@@ -149,18 +151,37 @@ class RecordService:
         return records
 
     # ---- reads ----------------------------------------------------------------------------------
-    def get(self, entity_key: str, record_id: int, *, conn=None) -> dict:
+    def get(self, entity_key: str, record_id: int, *, conn=None, access: Access | None = None) -> dict:
+        access = access or SYSTEM
         with self._conn(conn) as c:
             if conn is None:  # our own connection: the fast path may roll it back
                 record = self._get_fast(c, entity_key, record_id)
                 if record is not None:
-                    return record
+                    model = self.runtime.cached
+                    return record if access is SYSTEM else access.readable(model.entities[entity_key], model, record)
             model = self._model(c)
             entity = model.entity(entity_key)
+            access.require("read", entity, model)
             row = c.execute(entity.get_statement, {"record_id": record_id}).first()
             if row is None:
                 raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id}")])
-            return self._dump(entity, row, c)
+            return access.readable(entity, model, self._dump(entity, row, c))
+
+    def visible(self, conn, entity_key: str, record_id: int, access: Access | None = None):
+        """(model, entity) of a record ``access`` may read, live or in the recycle bin; 404 otherwise.
+
+        For endpoints about a record (its history, its stage moves) that must not reveal records
+        the user may not see.
+        """
+        access = access or SYSTEM
+        model = self._model(conn)
+        entity = model.entity(entity_key)
+        access.require("read", entity, model)
+        t = entity.table
+        row = None if record_id > 2**63 - 1 else conn.execute(sa.select(t.c.owner_id).where(t.c.id == record_id)).first()
+        if row is None or not access.allows("read", entity_key, {"owner_id": row.owner_id}, model):
+            raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id}")])
+        return model, entity
 
     def _get_fast(self, c, entity_key: str, record_id: int) -> dict | None:
         """One round trip instead of two: read the revision together with the record.
@@ -184,28 +205,43 @@ class RecordService:
             return None
         return self._dump(entity, row, c)
 
-    def list(self, entity_key: str, query: ListQuery | None = None, *, conn=None) -> dict:
+    def list(self, entity_key: str, query: ListQuery | None = None, *, conn=None, access: Access | None = None) -> dict:
+        """A page of records and the total, both limited to what ``access`` may read."""
         query = query or ListQuery()
+        access = access or SYSTEM
         with self._conn(conn) as c:
             model = self._model(c)
             entity = model.entity(entity_key)
-            rows_q, count_q = list_statements(entity, query, c.dialect.name, conn=c)
+            only = access.read_clause(entity, model)
+            hidden = access.rights(entity_key, model).hidden
+            access.check_query_fields(entity, model, [f.field["key"] for f in query.filters] + [k for k, _ in query.sort])
+            rows_q, count_q = list_statements(entity, query, c.dialect.name, conn=c, only=only, hidden=hidden)
             total = c.execute(count_q).scalar_one()
             exact = query.count_limit is None or total <= query.count_limit
             total = total if exact else query.count_limit
             items = self._attach_linked(c, entity, [self._dump(entity, r) for r in c.execute(rows_q)])
+            if hidden:
+                items = [access.redact(entity, model, r) for r in items]
         return {"items": items, "total": total, "total_exact": exact, "page": query.page, "per_page": query.per_page,
                 "pages": pages(total, query.per_page)}
 
     # ---- writes ---------------------------------------------------------------------------------
     def create(self, entity_key: str, data: dict, *, actor_id: int | None = None, reason: str | None = None,
-               conn: sa.Connection | None = None) -> dict:
-        """Create a record. With ``conn``, inside the caller's transaction (follow-ups, imports)."""
+               conn: sa.Connection | None = None, access: Access | None = None) -> dict:
+        """Create a record. With ``conn``, inside the caller's transaction (follow-ups, imports).
+
+        The creator owns the record unless ``owner_id`` names another owner, which needs the right
+        to create records for anyone.
+        """
         if not isinstance(data, dict):
             raise Invalid([error(None, "type", "a record must be a JSON object")])
+        access = access or SYSTEM
+        actor_id = access.user_id if actor_id is None else actor_id
         with self._write(conn) as conn:
             model = self._model(conn)
             entity = model.entity(entity_key)
+            if access is not SYSTEM:
+                self._check_create(access, entity, model, data, actor_id)
             values, system, errors = entity.validator.validate(data)
             if not errors:
                 self._check_references(conn, model, entity, [values], errors)
@@ -225,19 +261,42 @@ class RecordService:
             record = self._dump(entity, created, conn)
             self._run_hooks(WriteEvent(conn, model, entity, "create", record["id"], None, record, actor_id, reason))
             self._attach_linked(conn, entity, [record])  # hooks may have applied rule tags
-        return record
+        return self._as_seen(access, entity, model, record)
+
+    @staticmethod
+    def _check_create(access: Access, entity: CompiledEntity, model: CompiledModel, data: dict, actor_id) -> None:
+        access.require("create", entity, model)
+        access.check_writable(entity, model, [k for k in data if k in entity.field_map])
+        if "owner_id" in data:
+            access.check_owner("create", entity, model, data["owner_id"], actor_id)
+
+    @staticmethod
+    def _as_seen(access: Access, entity: CompiledEntity, model: CompiledModel, record: dict) -> dict:
+        """What the writer gets back: the record without the fields they may not read."""
+        return record if access is SYSTEM else access.redact(entity, model, record)
 
     def create_many(self, entity_key: str, rows: Iterable[dict], *, actor_id: int | None = None,
-                    batch_size: int = 5000) -> int:
+                    batch_size: int = 5000, access: Access | None = None) -> int:
         """Validate every row, then insert them in batches with Core executemany; all or nothing.
 
         Errors carry ``row`` (0-based position in ``rows``). Hooks do not run for bulk inserts of
         plain data; imports that need them go through ``create``.
         """
         rows = list(rows)
+        access = access or SYSTEM
+        actor_id = access.user_id if actor_id is None else actor_id
         with self._write() as conn:
             model = self._model(conn)
             entity = model.entity(entity_key)
+            if access is not SYSTEM:
+                for n, data in enumerate(rows):
+                    if isinstance(data, dict):
+                        try:
+                            self._check_create(access, entity, model, data, actor_id)
+                        except CrmError as exc:
+                            for e in exc.errors:
+                                e["row"] = n
+                            raise
             if any(wants(model, entity) for wants in self.row_by_row):
                 return self._create_each(conn, entity_key, rows, actor_id)
             validate = entity.validator.validate
@@ -294,12 +353,17 @@ class RecordService:
         return len(rows)
 
     def update(self, entity_key: str, record_id: int, data: dict, *, expected_version: int | None = None,
-               actor_id: int | None = None, reason: str | None = None, conn: sa.Connection | None = None) -> dict:
+               actor_id: int | None = None, reason: str | None = None, conn: sa.Connection | None = None,
+               access: Access | None = None) -> dict:
         if not isinstance(data, dict):
             raise Invalid([error(None, "type", "a record must be a JSON object")])
+        access = access or SYSTEM
+        actor_id = access.user_id if actor_id is None else actor_id
         with self._write(conn) as conn:
             model = self._model(conn)
             entity = model.entity(entity_key)
+            if access is not SYSTEM:
+                access.require("update", entity, model)
             values, system, errors = entity.validator.validate(data, partial=True)
             if not errors:
                 self._check_references(conn, model, entity, [values], errors)
@@ -310,6 +374,8 @@ class RecordService:
                                    .with_for_update()).first()
             if current is None:
                 raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id}")])
+            if access is not SYSTEM:
+                self._check_update(conn, access, entity, model, record_id, current, data, values, system)
             expected = system.get("version", expected_version)
             if expected is not None and expected != current.version:
                 raise Conflict([error("version", "stale", f"the record was changed by someone else (now version "
@@ -334,13 +400,50 @@ class RecordService:
             after = self._dump(entity, row, conn)
             self._run_hooks(WriteEvent(conn, model, entity, "update", record_id, before, after, actor_id, reason))
             self._attach_linked(conn, entity, [after])
-        return after
+        return self._as_seen(access, entity, model, after)
 
-    def delete(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None) -> None:
-        """Move a record to the recycle bin, applying each reference field's ``on_delete`` rule."""
+    def _check_update(self, conn, access: Access, entity, model, record_id, current, data, values, system) -> None:
+        owner = {"owner_id": current.owner_id}
+        if not access.allows("read", entity.key, owner, model):
+            raise NotFound([error(None, "not_found", f"no {entity.key} record with id {record_id}")])
+        if not access.allows("update", entity.key, owner, model):
+            raise Forbidden([error(None, "forbidden", f"you may only change your own {entity.key} records")])
+        before = dict(current._mapping)
+        if any(k in entity.link_tables for k in data):
+            self._attach_linked(conn, entity, [before])
+        access.check_writable(entity, model, [k for k in data if k in entity.field_map], before, values)
+        if "owner_id" in system:
+            access.check_owner("update", entity, model, system["owner_id"], current.owner_id)
+
+    def delete(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None,
+               access: Access | None = None) -> None:
+        """Move a record to the recycle bin, applying each reference field's ``on_delete`` rule.
+
+        Rights are checked on this record; the ``on_delete`` rules then apply as defined, to
+        records the user may not see as well (the design, not the user, chose them).
+        """
+        access = access or SYSTEM
+        actor_id = access.user_id if actor_id is None else actor_id
         with self._write() as conn:
             model = self._model(conn)
-            self._delete(conn, model, model.entity(entity_key), record_id, actor_id, reason, depth=0)
+            entity = model.entity(entity_key)
+            if access is not SYSTEM:
+                self._check_owned_op(conn, access, "delete", entity, model, record_id, archived=False)
+            self._delete(conn, model, entity, record_id, actor_id, reason, depth=0)
+
+    @staticmethod
+    def _check_owned_op(conn, access: Access, op: str, entity, model, record_id: int, *, archived: bool) -> None:
+        access.require(op, entity, model)
+        t = entity.table
+        live = t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None)
+        owner = conn.execute(sa.select(t.c.owner_id).where(t.c.id == record_id, live)).first()
+        if owner is None:
+            return  # the operation itself reports the missing record
+        record = {"owner_id": owner.owner_id}
+        if not access.allows("read", entity.key, record, model):
+            raise NotFound([error(None, "not_found", f"no {entity.key} record with id {record_id}")])
+        if not access.allows(op, entity.key, record, model):
+            raise Forbidden([error(None, "forbidden", f"you may only {op} your own {entity.key} records")])
 
     def _delete(self, conn, model, entity, record_id, actor_id, reason, depth):
         t = entity.table
@@ -369,10 +472,15 @@ class RecordService:
                                                                    version=t.c.version + 1))
         self._run_hooks(WriteEvent(conn, model, entity, "delete", record_id, before, None, actor_id, reason))
 
-    def restore(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None) -> dict:
+    def restore(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None,
+                access: Access | None = None) -> dict:
+        access = access or SYSTEM
+        actor_id = access.user_id if actor_id is None else actor_id
         with self._write() as conn:
             model = self._model(conn)
             entity = model.entity(entity_key)
+            if access is not SYSTEM:
+                self._check_owned_op(conn, access, "delete", entity, model, record_id, archived=True)
             t = entity.table
             current = conn.execute(sa.select(*entity.columns).where(t.c.id == record_id, t.c.archived_at.is_not(None))).first()
             if current is None:
@@ -387,7 +495,7 @@ class RecordService:
                 raise self._unique_clash(conn, entity, values, record_id) from None
             after = self._dump(entity, row, conn)
             self._run_hooks(WriteEvent(conn, model, entity, "restore", record_id, None, after, actor_id, reason))
-        return after
+        return self._as_seen(access, entity, model, after)
 
     # ---- plumbing -------------------------------------------------------------------------------
     @contextmanager

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import current_app, g
 
+from ..access import Access
+
 
 def platform():
     return current_app.extensions["crm"]
@@ -16,3 +18,14 @@ def actor_name() -> str:
 def actor_id() -> int | None:
     user = g.get("user")
     return user.id if user is not None else None
+
+
+def access() -> Access:
+    """The signed-in user's rights; a request without a user has none (public forms act as the system
+    explicitly, for the fields their definition declares)."""
+    found = g.get("access")
+    if found is None:
+        user = g.get("user")
+        found = Access.for_user(user, platform().runtime) if user is not None else Access(None)
+        g.access = found
+    return found

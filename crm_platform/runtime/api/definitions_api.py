@@ -10,7 +10,9 @@ from .errors import flag, json_object
 definitions_api = Blueprint("definitions_api", __name__, url_prefix="/api/meta")
 
 #: URL segment → definition kind
-KIND_PATHS = {"taxonomies": "taxonomy", "pipelines": "pipeline"}
+KIND_PATHS = {"taxonomies": "taxonomy", "pipelines": "pipeline", "roles": "role", "forms": "form"}
+#: the URL rule of a kind's collection, e.g. /api/meta/<any(taxonomies, pipelines, ...):plural>
+PLURAL = f"<any({', '.join(KIND_PATHS)}):plural>"
 
 
 def _kind(plural: str) -> str:
@@ -29,7 +31,7 @@ def _answer(kind, plan, status=200):
     return jsonify(body), status
 
 
-@definitions_api.get("/<any(taxonomies, pipelines):plural>")
+@definitions_api.get(f"/{PLURAL}")
 def list_definitions(plural):
     kind = _kind(plural)
     state = platform().metadata.state()
@@ -37,14 +39,14 @@ def list_definitions(plural):
     return jsonify({"items": items, "revision": state.revision})
 
 
-@definitions_api.post("/<any(taxonomies, pipelines):plural>")
+@definitions_api.post(f"/{PLURAL}")
 def create_definition(plural):
     kind = _kind(plural)
     return _answer(kind, platform().metadata.create_definition(kind, json_object(), actor=actor_name(),
                                                                dry_run=flag("dry_run")), 201)
 
 
-@definitions_api.get("/<any(taxonomies, pipelines):plural>/<key>")
+@definitions_api.get(f"/{PLURAL}/<key>")
 def get_definition(plural, key):
     kind = _kind(plural)
     found = platform().metadata.state().of_kind(kind).get(key)
@@ -53,20 +55,20 @@ def get_definition(plural, key):
     return jsonify({**found.doc, "archived": found.archived})
 
 
-@definitions_api.patch("/<any(taxonomies, pipelines):plural>/<key>")
+@definitions_api.patch(f"/{PLURAL}/<key>")
 def update_definition(plural, key):
     kind = _kind(plural)
     return _answer(kind, platform().metadata.update_definition(kind, key, json_object(), actor=actor_name(),
                                                                dry_run=flag("dry_run")))
 
 
-@definitions_api.delete("/<any(taxonomies, pipelines):plural>/<key>")
+@definitions_api.delete(f"/{PLURAL}/<key>")
 def archive_definition(plural, key):
     kind = _kind(plural)
     return _answer(kind, platform().metadata.archive_definition(kind, key, actor=actor_name(), dry_run=flag("dry_run")))
 
 
-@definitions_api.post("/<any(taxonomies, pipelines):plural>/<key>/restore")
+@definitions_api.post(f"/{PLURAL}/<key>/restore")
 def restore_definition(plural, key):
     kind = _kind(plural)
     return _answer(kind, platform().metadata.restore_definition(kind, key, actor=actor_name(), dry_run=flag("dry_run")))

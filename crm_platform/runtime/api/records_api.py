@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ...errors import BadRequest, NotFound, error
 from ..query import parse_list_args
-from .context import actor_id, platform
+from .context import access, platform
 from .errors import json_body, json_object
 
 records_api = Blueprint("records_api", __name__, url_prefix="/api/records")
@@ -46,14 +46,14 @@ def list_records(entity):
                                 default_per_page=current_app.config["CRM_DEFAULT_PAGE_SIZE"],
                                 max_per_page=current_app.config["CRM_MAX_PAGE_SIZE"],
                                 count_limit=current_app.config["CRM_COUNT_LIMIT"])
-        return jsonify(svc.list(entity, query, conn=conn))
+        return jsonify(svc.list(entity, query, conn=conn, access=access()))
 
 
 @records_api.post("/<entity>")
 def create_record(entity):
     body = json_object()
     reason = _reason(body)
-    record = platform().records.create(entity, body, actor_id=actor_id(), reason=reason)
+    record = platform().records.create(entity, body, access=access(), reason=reason)
     response = jsonify(record)
     response.status_code = 201
     response.headers["Location"] = f"/api/records/{entity}/{record['id']}"
@@ -67,13 +67,13 @@ def create_records(entity):
     rows = body.get("records") if isinstance(body, dict) else None
     if not isinstance(rows, list):
         raise BadRequest([error("records", "type", "send {\"records\": [ ... ]}")])
-    count = platform().records.create_many(entity, rows, actor_id=actor_id())
+    count = platform().records.create_many(entity, rows, access=access())
     return jsonify({"created": count}), 201
 
 
 @records_api.get("/<entity>/<int:record_id>")
 def get_record(entity, record_id):
-    record = platform().records.get(entity, _check_id(record_id))
+    record = platform().records.get(entity, _check_id(record_id), access=access())
     response = jsonify(record)
     response.headers["ETag"] = f'"{record["version"]}"'
     return response
@@ -84,7 +84,7 @@ def update_record(entity, record_id):
     body = json_object()
     reason = _reason(body)
     record = platform().records.update(entity, _check_id(record_id), body, expected_version=_expected_version(),
-                                       actor_id=actor_id(), reason=reason)
+                                       access=access(), reason=reason)
     response = jsonify(record)
     response.headers["ETag"] = f'"{record["version"]}"'
     return response
@@ -93,11 +93,11 @@ def update_record(entity, record_id):
 @records_api.delete("/<entity>/<int:record_id>")
 def delete_record(entity, record_id):
     body = json_object(required=False)
-    platform().records.delete(entity, _check_id(record_id), actor_id=actor_id(), reason=_reason(body))
+    platform().records.delete(entity, _check_id(record_id), access=access(), reason=_reason(body))
     return "", 204
 
 
 @records_api.post("/<entity>/<int:record_id>/restore")
 def restore_record(entity, record_id):
     body = json_object(required=False)
-    return jsonify(platform().records.restore(entity, _check_id(record_id), actor_id=actor_id(), reason=_reason(body)))
+    return jsonify(platform().records.restore(entity, _check_id(record_id), access=access(), reason=_reason(body)))
