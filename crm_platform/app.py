@@ -57,4 +57,6 @@ def create_app(config: dict | None = None) -> Flask:
     from .runtime.api import register_api
     init_auth(app)
     register_api(app)
+    from .web import register_web  # generated screens (/app) and public web forms (/f/<slug>)
+    register_web(app)
     return app

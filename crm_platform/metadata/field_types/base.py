@@ -126,8 +126,12 @@ class FieldType:
         return []
 
     def form_text(self, field: dict, value: Any, tz: dt.tzinfo = dt.timezone.utc) -> Any:
-        """A stored value as its form control shows it (a list for "choices")."""
-        return self.format_text(field, value)
+        """A record's value as the API writes it (JSON) as its form control shows it (a list for "choices")."""
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
 
     def from_form(self, field: dict, raw: Any, tz: dt.tzinfo = dt.timezone.utc) -> Any:
         """What a form posted (text, or a list for "choices") as the JSON value the record service checks.

@@ -140,6 +140,8 @@ class DateTime(FieldType):
 
     def form_text(self, field, value, tz=dt.timezone.utc):
         # datetime-local shows wall-clock time without an offset: the user's own zone.
+        if isinstance(value, str):
+            value = parse_iso_datetime(value)
         return "" if value is None else value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
 
     def from_form(self, field, raw, tz=dt.timezone.utc):

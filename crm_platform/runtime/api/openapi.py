@@ -97,10 +97,9 @@ def openapi_document():
     return jsonify(build_openapi(platform().runtime.current()))
 
 
-@openapi_api.get("/")
 @openapi_api.get("/api")
 def api_index():
-    """Where to start: the entities of this instance and their endpoints (screens come with the UI issue)."""
+    """Where to start: the entities of this instance and their endpoints (``/`` is the screens' menu)."""
     model = platform().runtime.current()
     return jsonify({
         "name": "CRM platform", "revision": model.revision, "openapi": "/api/openapi.json",

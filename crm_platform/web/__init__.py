@@ -1,0 +1,12 @@
+"""Generated screens for end users (lists, record pages and forms, kanban boards) and public web forms."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_web(app: Flask) -> None:
+    from . import board  # noqa: F401 - its routes join the screens blueprint
+    from .public import public_forms
+    from .screens import screens
+    app.register_blueprint(screens)
+    app.register_blueprint(public_forms)

@@ -1,0 +1,83 @@
+"""The screens' language: Chinese or English, from the page's switch (a cookie) or Accept-Language.
+
+Labels of definitions carry their own languages (``text_of``); the words of the screens themselves
+are here, one entry per message, so a missing translation is one line to add.
+"""
+from __future__ import annotations
+
+from flask import request
+
+from ..i18n import text_of
+
+LANGUAGES = ("en", "zh")
+COOKIE = "crm_lang"
+
+MESSAGES = {
+    "app": {"en": "CRM", "zh": "客户管理"},
+    "menu": {"en": "Menu", "zh": "菜单"},
+    "sign_out": {"en": "Sign out", "zh": "退出"},
+    "new": {"en": "New", "zh": "新增"},
+    "edit": {"en": "Edit", "zh": "编辑"},
+    "save": {"en": "Save", "zh": "保存"},
+    "cancel": {"en": "Cancel", "zh": "取消"},
+    "search": {"en": "Search", "zh": "搜索"},
+    "filters": {"en": "Filters", "zh": "筛选"},
+    "apply": {"en": "Apply", "zh": "应用"},
+    "clear": {"en": "Clear", "zh": "清除"},
+    "columns": {"en": "Columns", "zh": "显示列"},
+    "any": {"en": "Any", "zh": "全部"},
+    "yes": {"en": "Yes", "zh": "是"},
+    "no": {"en": "No", "zh": "否"},
+    "from": {"en": "from", "zh": "从"},
+    "to": {"en": "to", "zh": "到"},
+    "contains": {"en": "contains", "zh": "包含"},
+    "total": {"en": "{n} records", "zh": "共 {n} 条"},
+    "total_more": {"en": "more than {n} records", "zh": "超过 {n} 条"},
+    "page_of": {"en": "Page {page} of {pages}", "zh": "第 {page} / {pages} 页"},
+    "previous": {"en": "Previous", "zh": "上一页"},
+    "next": {"en": "Next", "zh": "下一页"},
+    "nothing": {"en": "Nothing here yet.", "zh": "暂无记录。"},
+    "no_entities": {"en": "No entities are defined yet.", "zh": "还没有定义任何实体。"},
+    "board": {"en": "Board", "zh": "看板"},
+    "list": {"en": "List", "zh": "列表"},
+    "related": {"en": "Related records", "zh": "相关记录"},
+    "see_all": {"en": "See all", "zh": "查看全部"},
+    "stage_history": {"en": "Stage history", "zh": "阶段记录"},
+    "created": {"en": "Created", "zh": "创建时间"},
+    "updated": {"en": "Updated", "zh": "更新时间"},
+    "saved": {"en": "Saved.", "zh": "已保存。"},
+    "created_ok": {"en": "Created.", "zh": "已创建。"},
+    "fix_errors": {"en": "Please correct the fields marked below.", "zh": "请修改下方标出的字段。"},
+    "not_allowed": {"en": "You may not do this.", "zh": "您没有权限执行此操作。"},
+    "not_found": {"en": "Not found.", "zh": "未找到。"},
+    "read_only": {"en": "read-only", "zh": "只读"},
+    "required": {"en": "required", "zh": "必填"},
+    "moved": {"en": "Moved.", "zh": "已移动。"},
+    "submit": {"en": "Submit", "zh": "提交"},
+    "thanks": {"en": "Thank you, we received your answers.", "zh": "提交成功，谢谢！"},
+    "too_many": {"en": "Too many submissions from your address; please wait a minute.",
+                 "zh": "提交过于频繁，请稍候一分钟再试。"},
+    "choose": {"en": "— choose —", "zh": "— 请选择 —"},
+    "no_pipeline": {"en": "No pipeline uses a stage field of this entity.", "zh": "此实体没有绑定阶段流程。"},
+    "amount": {"en": "Total", "zh": "金额合计"},
+    "time_zone": {"en": "Times are in your time zone.", "zh": "时间按您所在时区显示。"},
+    "language": {"en": "中文", "zh": "English"},
+    "bad_query": {"en": "This list cannot be shown with these settings:", "zh": "无法按这些条件显示列表："},
+    "id": {"en": "ID", "zh": "编号"},
+}
+
+
+def current_language() -> str:
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
+
+
+def translate(key: str, lang: str, **values) -> str:
+    text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
+    return text.format(**values) if values else text
+
+
+def label(value, lang: str) -> str:
+    return text_of(value, lang)

@@ -1,0 +1,176 @@
+"""What every screen needs: the current model, the user's rights, language, time zone, titles."""
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+
+import sqlalchemy as sa
+from flask import current_app, g, render_template, request
+
+from ..errors import Forbidden, NotFound, error
+from ..metadata.field_types import REGISTRY
+from ..runtime.query import SYSTEM_FIELDS, Filter, ListQuery
+from .i18n import current_language, label as label_of, translate
+
+#: Cookie the page's script sets to the browser's offset from UTC in minutes (east positive), so
+#: datetime-local controls show and post wall-clock time in the user's zone.
+TZ_COOKIE = "crm_tz"
+
+
+def platform():
+    return current_app.extensions["crm"]
+
+
+def user_access():
+    """The signed-in user's rights (access control); None before that code is present."""
+    try:
+        from ..runtime.api.context import access
+    except ImportError:  # pragma: no cover - the access-control issue provides it
+        return None
+    return access()
+
+
+def as_user() -> dict:
+    """Keyword arguments that make a record service call act as the signed-in user."""
+    user = g.get("user")
+    kwargs = {"actor_id": user.id if user is not None else None}
+    acc = user_access()
+    if acc is not None:
+        kwargs["access"] = acc
+    return kwargs
+
+
+def reading() -> dict:
+    acc = user_access()
+    return {"access": acc} if acc is not None else {}
+
+
+def user_tz() -> dt.tzinfo:
+    raw = request.cookies.get(TZ_COOKIE, "")
+    try:
+        minutes = int(raw)
+    except ValueError:
+        return dt.timezone.utc
+    if not -14 * 60 <= minutes <= 14 * 60:
+        return dt.timezone.utc
+    return dt.timezone(dt.timedelta(minutes=minutes))
+
+
+class Screen:
+    """One entity as the signed-in user may see it, at the revision read for this request."""
+
+    def __init__(self, entity_key: str):
+        self.svc = platform().records
+        self.model = self.svc.runtime.current()
+        self.state = self.model.state
+        entity = self.model.entities.get(entity_key)
+        if entity is None or entity.archived:
+            raise NotFound([error(None, "not_found", f"no entity '{entity_key}'")])
+        self.entity = entity
+        self.key = entity_key
+        self.lang = current_language()
+        self.access = user_access()
+
+    def can(self, op: str, entity_key: str | None = None) -> bool:
+        return self.access is None or self.access.can(op, entity_key or self.key)
+
+    def require(self, op: str) -> None:
+        if not self.can(op):
+            raise Forbidden([error(None, "forbidden", translate("not_allowed", self.lang))])
+
+    def readable(self, field_key: str, entity_key: str | None = None) -> bool:
+        return self.access is None or self.access.can_read_field(entity_key or self.key, field_key)
+
+    def writable(self, field_key: str) -> bool:
+        return self.access is None or self.access.can_write_field(self.key, field_key)
+
+    @cached_property
+    def fields(self) -> list[dict]:
+        """The fields this user may read, in definition order."""
+        return [f for f in self.entity.fields if self.readable(f["key"])]
+
+    @property
+    def label(self) -> str:
+        return entity_label(self.entity.doc, self.lang, plural=True)
+
+    @property
+    def singular(self) -> str:
+        return entity_label(self.entity.doc, self.lang)
+
+    def title_of(self, record: dict) -> str:
+        key = title_field(self.entity.doc)
+        value = record.get(key) if key and self.readable(key) else None
+        return str(value) if value not in (None, "") else f"#{record['id']}"
+
+    def titles(self, fields: list[dict], records: list[dict]) -> dict:
+        """(target entity, id) → title for the reference values of ``records``, one query per field."""
+        found: dict = {}
+        for f in fields:
+            if f["type"] != "reference":
+                continue
+            ids = sorted({r.get(f["key"]) for r in records if isinstance(r.get(f["key"]), int)})
+            target = f.get("target")
+            if ids and target in self.model.entities and self.can("read", target):
+                found.update({(target, rid): title for rid, title in record_titles(self, target, ids).items()})
+        return found
+
+
+def entity_label(doc: dict, lang: str, *, plural: bool = False) -> str:
+    value = (doc.get("plural_label") if plural else None) or doc.get("label")
+    return label_of(value, lang) if value else doc["key"].replace("_", " ").capitalize()
+
+
+def title_field(doc: dict) -> str | None:
+    """The field that names a record: ``title_field``, else the first text field."""
+    if doc.get("title_field"):
+        return doc["title_field"]
+    return next((f["key"] for f in doc.get("fields", []) if f["type"] == "text"), None)
+
+
+def record_titles(screen: Screen, target: str, ids: list[int]) -> dict[int, str]:
+    entity = screen.model.entity(target)
+    key = title_field(entity.doc)
+    lq = ListQuery(per_page=len(ids), filters=[Filter(SYSTEM_FIELDS["id"], "in", ids)], count_limit=len(ids))
+    items = screen.svc.list(target, lq, **reading())["items"]
+    return {r["id"]: (str(r[key]) if key and r.get(key) not in (None, "") else f"#{r['id']}") for r in items}
+
+
+def record_options(screen: Screen, field: dict):
+    """Choices of a reference control: up to RECORD_CHOICES records of the target, by title; None
+    (a plain id input) when the target holds more or the user may not read it."""
+    from .controls import RECORD_CHOICES
+    target = field.get("target")
+    if target not in screen.model.entities or screen.model.entities[target].archived or not screen.can("read", target):
+        return None
+    entity = screen.model.entity(target)
+    key = title_field(entity.doc)
+    sort = [(key, False)] if key and REGISTRY[entity.field_map[key]["type"]].searchable else []
+    page = screen.svc.list(target, ListQuery(per_page=RECORD_CHOICES, sort=sort, count_limit=RECORD_CHOICES),
+                           **reading())
+    if not page["total_exact"] or page["total"] > RECORD_CHOICES:
+        return None
+    return [(str(r["id"]), str(r[key]) if key and r.get(key) not in (None, "") else f"#{r['id']}") for r in page["items"]]
+
+
+def menu(lang: str) -> list[dict]:
+    """Entities the user may read, for the navigation."""
+    model = platform().records.runtime.current()
+    acc = user_access()
+    items = []
+    for e in model.active():
+        if acc is None or acc.can("read", e.key):
+            items.append({"key": e.key, "label": entity_label(e.doc, lang, plural=True)})
+    return sorted(items, key=lambda i: i["label"].casefold())
+
+
+def render(template: str, status: int = 200, **context):
+    lang = context.pop("lang", None) or current_language()
+    return render_template(template, lang=lang, t=lambda key, **v: translate(key, lang, **v),
+                           label=lambda value: label_of(value, lang), menu=menu(lang), user=g.get("user"),
+                           **context), status
+
+
+def stage_history_of(conn, entity: str, record_id: int) -> list:
+    from ..tables import stage_history as h
+    return conn.execute(sa.select(h).where(h.c.entity == entity, h.c.record_id == record_id)
+                        .order_by(h.c.moved_at, h.c.id)).all()

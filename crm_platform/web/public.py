@@ -1,0 +1,102 @@
+"""Public web forms at /f/<slug>: anyone may fill them in, without signing in.
+
+Guards: only the fields the form declares are read (``accept`` drops the rest); CSRF (checked for
+every browser post in ``auth.web.require_user``); a honeypot field that people never see and
+robots fill in; a rate limit per client address on submissions (``CRM_PUBLIC_FORM_RATE``, default
+20 a minute). The record is written by the record service acting as the system, which the form's
+declared fields bound.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, current_app, request
+
+from ..auth.web import limiter
+from ..errors import CrmError, NotFound, error
+from ..metadata.forms import accept, public_form, resolve
+from .controls import build_form, form_data, posted_values
+from .i18n import label as label_of, translate
+from .pages import platform, render, user_tz
+
+public_forms = Blueprint("public_forms", __name__, template_folder="templates")
+#: The honeypot: a text input hidden from people (CSS, aria-hidden, no tab stop); robots fill it.
+HONEYPOT = "website"
+
+
+def _rate() -> str:
+    return current_app.config.get("CRM_PUBLIC_FORM_RATE") or os.environ.get("CRM_PUBLIC_FORM_RATE", "20 per minute")
+
+
+@public_forms.errorhandler(429)
+def too_many(exc):
+    return render("web/public_done.html", 429, message=translate("too_many", _lang()), public=True)
+
+
+@public_forms.errorhandler(CrmError)
+def crm_error(exc: CrmError):
+    return render("web/error.html", exc.status, errors=exc.errors, public=True)
+
+
+def _lang() -> str:
+    from .i18n import current_language
+    return current_language()
+
+
+def _form(slug: str):
+    model = platform().records.runtime.current()
+    doc = public_form(model.state, slug)
+    entity = model.entities.get(doc["entity"]) if doc is not None else None
+    if doc is None or entity is None or entity.archived:
+        raise NotFound([error(None, "not_found", f"no public form '{slug}'")])
+    form = resolve(doc, entity.doc)
+    shown = [ff for ff in form.fields if not ff.hidden]
+    read_only = {ff.key for ff in shown if ff.read_only}
+    return model, form, shown, read_only
+
+
+@public_forms.route("/f/<slug>", methods=["GET", "POST"])
+@limiter.limit(_rate, methods=["POST"])
+def fill(slug):
+    model, form, shown, read_only = _form(slug)
+    lang = _lang()
+    tz = user_tz()
+    context = dict(form=form, title=label_of(form.label, lang), public=True, honeypot=HONEYPOT,
+                   description=label_of(form.doc.get("description"), lang) if form.doc.get("description") else None,
+                   submit=label_of(form.doc.get("submit_label"), lang) if form.doc.get("submit_label") else None)
+    sections = [(s.title, [ff for ff in s.fields if ff in shown]) for s in form.sections]
+    conditions = form.conditions
+    if request.method == "GET":
+        defaults = {f["key"]: f["default"] for f in model.entity(form.entity).fields if f.get("default") is not None}
+        wtform = build_form(form, state=model.state, lang=lang, shown=shown, read_only=read_only,
+                            data=form_data(defaults, shown, tz))
+        return render("web/public_form.html", wtform=wtform, sections=sections, conditions=conditions,
+                      field_errors={}, general_errors=[], read_only=read_only, **context)
+    wtform = build_form(form, state=model.state, lang=lang, shown=shown, read_only=read_only, formdata=request.form)
+    done = label_of(form.doc.get("success_message"), lang) if form.doc.get("success_message") else translate("thanks", lang)
+    if request.form.get(HONEYPOT, "").strip():
+        # A robot: answer as if all went well, so it learns nothing, and write nothing.
+        return render("web/public_done.html", message=done, **context)
+    writable = {ff.key for ff in shown} - read_only
+    try:
+        values = accept(form, posted_values(wtform, shown, writable, tz))
+        values = {k: v for k, v in values.items() if v is not None}
+        platform().records.create(form.entity, values, **_as_system(), reason=f"public form {form.key}")
+    except CrmError as exc:
+        keys = {ff.key for ff in shown}
+        field_errors, general = {}, []
+        for e in exc.errors:
+            (field_errors.setdefault(e["field"], []) if e.get("field") in keys else general).append(e)
+        return render("web/public_form.html", exc.status, wtform=wtform, sections=sections, conditions=conditions,
+                      field_errors=field_errors, general_errors=general, read_only=read_only, **context)
+    return render("web/public_done.html", message=done, **context)
+
+
+def _as_system() -> dict:
+    """The record service acting as the system: the public has no user, the form bounds the fields."""
+    try:
+        from ..runtime.access import Access
+    except ImportError:  # pragma: no cover - before access control
+        return {"actor_id": None}
+    system = getattr(Access, "system", None)
+    return {"actor_id": None, **({"access": system()} if system is not None else {})}

@@ -1,0 +1,288 @@
+"""The generated screens: a menu of entities, lists, record pages and record forms.
+
+Routes are generic (``/app/<entity>``): Flask refuses new routes after the first request, and every
+screen is built at request time from the current metadata revision, so a field added a minute ago
+is already on every screen. Every write goes through the record service (as the API's do), with
+the form's own rules applied first by ``metadata.forms.accept``.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, flash, jsonify, redirect, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from ..errors import BadRequest, CrmError, Invalid, error
+from ..metadata.field_types import REGISTRY
+from ..metadata.forms import accept, form_for
+from ..runtime.pipelines import pipelines_of
+from ..runtime.query import parse_list_args
+from .controls import build_form, display, form_data, options_of, posted_values
+from .i18n import COOKIE, LANGUAGES, current_language, translate
+from .pages import Screen, as_user, reading, record_options, render, stage_history_of, title_field, user_tz
+
+screens = Blueprint("screens", __name__, template_folder="templates", static_folder="static",
+                    static_url_path="/static/web")
+
+#: Query parameters of the list screen that are not list-query parameters.
+UI_PARAMS = ("columns",)
+DEFAULT_COLUMNS = 6
+PER_PAGE = 25
+RELATED_ROWS = 10
+
+
+@screens.errorhandler(CrmError)
+def crm_error(exc: CrmError):
+    if request.accept_mimetypes.best == "application/json" or request.is_json:
+        return jsonify(exc.body()), exc.status
+    return render("web/error.html", exc.status, errors=exc.errors)
+
+
+@screens.get("/")
+@screens.get("/app")
+def index():
+    return render("web/index.html")
+
+
+@screens.get("/lang/<code>")
+def switch_language(code):
+    target = request.args.get("next") or "/app"
+    response = redirect(target if target.startswith("/") and not target.startswith("//") else "/app")
+    if code in LANGUAGES:
+        response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+# ---- list ---------------------------------------------------------------------------------------
+def _list_args() -> MultiDict:
+    """The query string without the screen's own parameters and without empty filter inputs."""
+    return MultiDict([(k, v) for k, v in request.args.items(multi=True)
+                      if k not in UI_PARAMS and not (k.startswith("filter[") and v.strip() == "")])
+
+
+def _columns(screen: Screen) -> list[dict]:
+    chosen = [c for c in request.args.get("columns", "").split(",") if c]
+    by_key = {f["key"]: f for f in screen.fields}
+    picked = [by_key[c] for c in chosen if c in by_key]
+    if picked:
+        return picked
+    return [f for f in screen.fields if REGISTRY[f["type"]].control_of(f) != "textarea"][:DEFAULT_COLUMNS]
+
+
+def _filter_controls(screen: Screen, args: MultiDict) -> list[dict]:
+    """One filter per readable field, fitting its type (what its operators allow)."""
+    controls = []
+    for f in screen.fields:
+        ftype = REGISTRY[f["type"]]
+        control = ftype.control_of(f)
+        key = f["key"]
+        item = {"key": key, "label": screen_label(f, screen.lang), "control": control}
+        if control == "textarea":
+            continue
+        if "has_any" in ftype.operators:
+            item.update(kind="choices", name=f"filter[{key}][has_any]", options=options_of(f, screen.state, screen.lang),
+                        values=[v for raw in args.getlist(f"filter[{key}][has_any]") for v in raw.split(",")])
+        elif control in ("choice", "boolean"):
+            item.update(kind="choice", name=f"filter[{key}]", options=options_of(f, screen.state, screen.lang),
+                        value=args.get(f"filter[{key}]", ""))
+        elif "gte" in ftype.operators:
+            item.update(kind="range", input="date" if control in ("date", "datetime-local") else "number",
+                        step="any" if control == "decimal" else "1",
+                        low=(f"filter[{key}][gte]", args.get(f"filter[{key}][gte]", "")),
+                        high=(f"filter[{key}][lte]", args.get(f"filter[{key}][lte]", "")))
+        elif "contains" in ftype.operators:
+            item.update(kind="text", name=f"filter[{key}][contains]", value=args.get(f"filter[{key}][contains]", ""))
+        else:
+            item.update(kind="text", name=f"filter[{key}]", value=args.get(f"filter[{key}]", ""))
+        controls.append(item)
+    return controls
+
+
+def screen_label(field: dict, lang: str) -> str:
+    from .i18n import label
+    return label(field.get("label"), lang) if field.get("label") else field["key"].replace("_", " ").capitalize()
+
+
+@screens.get("/app/<entity>")
+def list_page(entity):
+    screen = Screen(entity)
+    screen.require("read")
+    args = _list_args()
+    columns = _columns(screen)
+    problems, result = [], None
+    try:
+        query = parse_list_args(args, screen.entity, default_per_page=PER_PAGE, max_per_page=200)
+        result = screen.svc.list(entity, query, **reading())
+    except BadRequest as exc:  # a hand-edited address: say what is wrong and show the form to fix it
+        problems = exc.errors
+    items = result["items"] if result else []
+    titles = screen.titles(columns, items)
+    rows = [{"id": r["id"], "title": screen.title_of(r),
+             "cells": [display(f, r.get(f["key"]), state=screen.state, lang=screen.lang, titles=titles) for f in columns]}
+            for r in items]
+    sort = args.get("sort", "")
+    return render("web/list.html", 400 if problems else 200, screen=screen, columns=columns, rows=rows, result=result,
+                  problems=problems, filters=_filter_controls(screen, args), sort=sort, args=args,
+                  column_keys=[f["key"] for f in columns], filters_active=any(k.startswith("filter[") for k in args),
+                  has_board=bool(pipelines_of(screen.model, entity)),
+                  page_url=lambda **change: _url_with(change))
+
+
+def _url_with(change: dict) -> str:
+    args = MultiDict(request.args)
+    for key, value in change.items():
+        args.setlist(key, [str(value)] if value not in (None, "") else [])
+    query = "&".join(f"{_quote(k)}={_quote(v)}" for k, v in args.items(multi=True))
+    return f"{request.path}?{query}" if query else request.path
+
+
+def _quote(text) -> str:
+    from urllib.parse import quote
+    return quote(str(text), safe="[]-_,")
+
+
+# ---- record page --------------------------------------------------------------------------------
+@screens.get("/app/<entity>/<int:record_id>")
+def record_page(entity, record_id):
+    screen = Screen(entity)
+    screen.require("read")
+    record = screen.svc.get(entity, record_id, **reading())
+    form = form_for(screen.state, screen.entity.doc, request.args.get("form"))
+    sections = []
+    for section in form.sections:
+        shown = [ff for ff in section.fields if screen.readable(ff.key) and not ff.hidden]
+        if shown:
+            sections.append((section.title, shown))
+    titles = screen.titles([ff.field for _, shown in sections for ff in shown], [record])
+
+    def value_of(ff):
+        value = record.get(ff.key)
+        if ff.field["type"] == "reference" and isinstance(value, int):
+            return {"text": display(ff.field, value, state=screen.state, lang=screen.lang, titles=titles),
+                    "href": url_for("screens.record_page", entity=ff.field["target"], record_id=value)}
+        if REGISTRY[ff.field["type"]].control_of(ff.field) == "choices":
+            labels = dict(options_of(ff.field, screen.state, screen.lang) or [])
+            return {"chips": [labels.get(v, v) for v in value or []]}
+        if ff.field["type"] == "datetime" and value:
+            return {"datetime": value}
+        return {"text": display(ff.field, value, state=screen.state, lang=screen.lang)}
+
+    related = []
+    for other, f in screen.model.referencing(entity):
+        if not screen.can("read", other.key) or not screen.readable(f["key"], other.key):
+            continue
+        other_screen = Screen(other.key)
+        args = MultiDict([(f"filter[{f['key']}]", str(record_id)), ("per_page", str(RELATED_ROWS))])
+        page = screen.svc.list(other.key, parse_list_args(args, other, count_limit=1000), **reading())
+        related.append({"entity": other.key, "label": other_screen.label, "via": screen_label(f, screen.lang),
+                        "total": page["total"], "items": [(r["id"], other_screen.title_of(r)) for r in page["items"]],
+                        "href": url_for("screens.list_page", entity=other.key, **{f"filter[{f['key']}]": record_id})})
+    history = []
+    if any(screen.readable(p["field"]) for p in pipelines_of(screen.model, entity)):
+        with screen.svc.engine.connect() as conn:
+            history = stage_history_of(conn, entity, record_id)
+    stage_labels = {}
+    for p in pipelines_of(screen.model, entity):
+        stage_labels.update({s["key"]: s["label"] for s in p.get("stages", [])})
+    return render("web/record.html", screen=screen, record=record, title=screen.title_of(record), sections=sections,
+                  value_of=value_of, related=related, history=history, stage_labels=stage_labels,
+                  can_edit=screen.can("update"))
+
+
+# ---- record forms -------------------------------------------------------------------------------
+def _form_screen(screen: Screen, record: dict | None):
+    form = form_for(screen.state, screen.entity.doc, request.values.get("form"))
+    shown = [ff for ff in form.fields if screen.readable(ff.key) and not ff.hidden]
+    read_only = {ff.key for ff in shown if ff.read_only or not screen.writable(ff.key)}
+    return form, shown, read_only
+
+
+def _defaults(screen: Screen) -> dict:
+    return {f["key"]: f["default"] for f in screen.entity.fields if f.get("default") is not None}
+
+
+def _render_form(screen: Screen, form, shown, read_only, wtform, *, record=None, errors=(), status=200):
+    by_field = {}
+    general = []
+    keys = {ff.key for ff in shown}
+    for e in errors:
+        (by_field.setdefault(e["field"], []) if e.get("field") in keys else general).append(e)
+    sections = []
+    for section in form.sections:
+        placed = [ff for ff in section.fields if ff.key in keys]
+        if placed:
+            sections.append((section.title, placed))
+    conditions = [c for c in form.conditions if c["field"] in keys and c["when"]["field"] in keys]
+    return render("web/form.html", status, screen=screen, form=form, wtform=wtform, sections=sections,
+                  read_only=read_only, field_errors=by_field, general_errors=general, record=record,
+                  conditions=conditions, title=screen.title_of(record) if record else None)
+
+
+@screens.route("/app/<entity>/new", methods=["GET", "POST"])
+def new_record(entity):
+    screen = Screen(entity)
+    screen.require("create")
+    form, shown, read_only = _form_screen(screen, None)
+    records = lambda f: record_options(screen, f)  # noqa: E731
+    tz = user_tz()
+    if request.method == "GET":
+        wtform = build_form(form, state=screen.state, lang=screen.lang, shown=shown, read_only=read_only,
+                            records=records, data=form_data(_defaults(screen), shown, tz))
+        return _render_form(screen, form, shown, read_only, wtform)
+    wtform = build_form(form, state=screen.state, lang=screen.lang, shown=shown, read_only=read_only,
+                        records=records, formdata=request.form)
+    writable = {ff.key for ff in shown} - read_only
+    try:
+        values = accept(form, posted_values(wtform, shown, writable, tz))
+        values = {k: v for k, v in values.items() if v is not None}
+        created = screen.svc.create(entity, values, **as_user())
+    except CrmError as exc:
+        return _render_form(screen, form, shown, read_only, wtform, errors=exc.errors, status=exc.status)
+    flash(translate("created_ok", screen.lang))
+    return redirect(url_for("screens.record_page", entity=entity, record_id=created["id"]), 303)
+
+
+@screens.route("/app/<entity>/<int:record_id>/edit", methods=["GET", "POST"])
+def edit_record(entity, record_id):
+    screen = Screen(entity)
+    screen.require("update")
+    record = screen.svc.get(entity, record_id, **reading())
+    form, shown, read_only = _form_screen(screen, record)
+    records = lambda f: record_options(screen, f)  # noqa: E731
+    tz = user_tz()
+    if request.method == "GET":
+        wtform = build_form(form, state=screen.state, lang=screen.lang, shown=shown, read_only=read_only,
+                            records=records, data=form_data(record, shown, tz))
+        return _render_form(screen, form, shown, read_only, wtform, record=record)
+    wtform = build_form(form, state=screen.state, lang=screen.lang, shown=shown, read_only=read_only,
+                        records=records, formdata=request.form)
+    writable = {ff.key for ff in shown} - read_only
+    try:
+        version = _version(request.form.get("version"))
+        posted = posted_values(wtform, shown, writable, tz)
+        changed = {k: v for k, v in posted.items() if not _same(shown, k, v, record.get(k), tz)}
+        values = accept(form, changed, before=record)
+        if values:
+            screen.svc.update(entity, record_id, values, expected_version=version, **as_user())
+    except CrmError as exc:
+        return _render_form(screen, form, shown, read_only, wtform, record=record, errors=exc.errors,
+                            status=exc.status)
+    flash(translate("saved", screen.lang))
+    return redirect(url_for("screens.record_page", entity=entity, record_id=record_id), 303)
+
+
+def _version(raw):
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit():
+        raise Invalid([error("version", "type", "must be a whole number")])
+    return int(raw)
+
+
+def _same(shown, key, posted, stored, tz) -> bool:
+    """Whether a posted value is what the record holds already (as the control shows it)."""
+    ff = next(ff for ff in shown if ff.key == key)
+    ftype = REGISTRY[ff.field["type"]]
+    return ftype.form_text(ff.field, posted, tz) == ftype.form_text(ff.field, stored, tz)
+
+
+def language_context():
+    return {"lang": current_language()}

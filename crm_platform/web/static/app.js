@@ -1,0 +1,156 @@
+/* The screens' script: time zone, local times, form conditions, kanban moves. No framework.
+   Everything here is comfort: the server enforces every rule (conditions, stage moves) itself. */
+(function () {
+  "use strict";
+
+  // The server shows and reads datetime-local controls in the browser's zone (minutes east of UTC).
+  var offset = String(-new Date().getTimezoneOffset());
+  if (document.cookie.indexOf("crm_tz=" + offset) === -1) {
+    document.cookie = "crm_tz=" + offset + "; path=/; SameSite=Lax; max-age=31536000";
+  }
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function localTimes() {
+    document.querySelectorAll("time[datetime]").forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d)) { return; }
+      el.textContent = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+        pad(d.getHours()) + ":" + pad(d.getMinutes());
+    });
+  }
+
+  // ---- form conditions: show / require a field while another field has certain values ----------
+  function valuesOf(form, key) {
+    var out = [];
+    form.querySelectorAll('[name="f-' + key + '"]').forEach(function (el) {
+      if ((el.type === "checkbox" || el.type === "radio") && !el.checked) { return; }
+      if (el.value !== "") { out.push(el.value); }
+    });
+    return out;
+  }
+  function holds(form, when) {
+    var wanted = (when.op === "in" ? when.value : [when.value]).map(String);
+    return valuesOf(form, when.field).some(function (v) { return wanted.indexOf(v) !== -1; });
+  }
+  function applyConditions(form) {
+    form.querySelectorAll(".field[data-conditions]").forEach(function (row) {
+      var conditions = JSON.parse(row.getAttribute("data-conditions"));
+      var show = true, require = false;
+      conditions.forEach(function (c) {
+        var ok = holds(form, c.when);
+        if (c.effect === "show" && !ok) { show = false; }
+        if (c.effect === "require" && ok) { require = true; }
+      });
+      row.hidden = !show;
+      row.classList.toggle("required-now", require);
+      var mark = row.querySelector(".req.conditional");
+      var title = row.querySelector("label, legend");
+      if (require && !mark && title) {
+        mark = document.createElement("span");
+        mark.className = "req conditional";
+        mark.textContent = " *";
+        title.appendChild(mark);
+      } else if (!require && mark) {
+        mark.remove();
+      }
+      row.querySelectorAll("input, select, textarea").forEach(function (el) {
+        if (require) { el.setAttribute("aria-required", "true"); } else { el.removeAttribute("aria-required"); }
+      });
+    });
+  }
+
+  // ---- lists: leave empty filter inputs out of the address -----------------------------------
+  function dropEmpty(form) {
+    form.addEventListener("submit", function () {
+      form.querySelectorAll("input, select").forEach(function (el) {
+        if (el.name && el.value === "" && el.type !== "checkbox") { el.disabled = true; }
+      });
+    });
+  }
+
+  // ---- kanban: drag a card to another column, or pick the stage on a phone ----------------------
+  function board(root) {
+    if (!root.hasAttribute("data-can-move")) { return; }
+    var url = root.getAttribute("data-move-url"), csrf = root.getAttribute("data-csrf");
+    var field = root.getAttribute("data-field");
+    var dragged = null;
+
+    function count(column, delta) {
+      var n = column.querySelector("[data-count]");
+      n.textContent = String(parseInt(n.textContent, 10) + delta);
+    }
+    function move(card, column) {
+      var from = card.closest(".column");
+      if (!column || column === from) { return; }
+      var error = card.querySelector(".card-error");
+      error.textContent = "";
+      card.classList.remove("refused");
+      fetch(url + "/" + card.getAttribute("data-id") + "/stage", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
+        body: JSON.stringify({field: field, stage: column.getAttribute("data-stage"),
+                              version: parseInt(card.getAttribute("data-version"), 10)})
+      }).then(function (response) {
+        return response.json().then(function (body) { return {ok: response.ok, body: body}; });
+      }).then(function (answer) {
+        if (!answer.ok) {
+          error.textContent = (answer.body.errors || []).map(function (e) {
+            return (e.field && e.field !== field ? e.field + ": " : "") + e.message;
+          }).join("; ") || "refused";
+          card.classList.add("refused");
+          var select = card.querySelector("[data-move]");
+          if (select) { select.value = from.getAttribute("data-stage"); }
+          return;
+        }
+        card.setAttribute("data-version", String(answer.body.version));
+        column.querySelector("ol.cards").prepend(card);
+        count(from, -1);
+        count(column, 1);
+        var select = card.querySelector("[data-move]");
+        if (select) { select.value = column.getAttribute("data-stage"); }
+      }).catch(function () {
+        error.textContent = "network error";
+        card.classList.add("refused");
+      });
+    }
+
+    root.addEventListener("dragstart", function (e) {
+      dragged = e.target.closest(".kcard");
+      if (!dragged) { return; }
+      dragged.classList.add("dragging");
+      e.dataTransfer.effectAllowed = "move";
+      e.dataTransfer.setData("text/plain", dragged.getAttribute("data-id"));
+    });
+    root.addEventListener("dragend", function () {
+      if (dragged) { dragged.classList.remove("dragging"); }
+      root.querySelectorAll(".drop-target").forEach(function (c) { c.classList.remove("drop-target"); });
+    });
+    root.querySelectorAll(".column").forEach(function (column) {
+      column.addEventListener("dragover", function (e) { e.preventDefault(); column.classList.add("drop-target"); });
+      column.addEventListener("dragleave", function () { column.classList.remove("drop-target"); });
+      column.addEventListener("drop", function (e) {
+        e.preventDefault();
+        column.classList.remove("drop-target");
+        var id = e.dataTransfer.getData("text/plain");
+        var card = dragged || root.querySelector('.kcard[data-id="' + id + '"]');
+        if (card) { move(card, column); }
+      });
+    });
+    root.addEventListener("change", function (e) {
+      if (!e.target.matches("[data-move]")) { return; }
+      var card = e.target.closest(".kcard");
+      move(card, root.querySelector('.column[data-stage="' + e.target.value + '"]'));
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes();
+    document.querySelectorAll("form.record-form").forEach(function (form) {
+      applyConditions(form);
+      form.addEventListener("change", function () { applyConditions(form); });
+      form.addEventListener("input", function () { applyConditions(form); });
+    });
+    document.querySelectorAll("form[data-drop-empty]").forEach(dropEmpty);
+    document.querySelectorAll("[data-board]").forEach(board);
+  });
+}());
