@@ -43,6 +43,7 @@ class Platform:
         from .runtime import audit
         self.records.before_write.append(audit.before_write)
         self.records.after_write.append(audit.after_write)
+        self.records.after_create_many.append(audit.after_create_many)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -59,4 +60,6 @@ def create_app(config: dict | None = None) -> Flask:
     register_api(app)
     from .web import register_web  # generated screens (/app) and public web forms (/f/<slug>)
     register_web(app)
+    from admin import init_admin  # the Flask-Admin designer and data views under /admin
+    init_admin(app)
     return app

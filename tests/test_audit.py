@@ -252,3 +252,35 @@ def test_cascaded_deletes_write_a_row_per_record(client, platform):
     top = history(client, ct, "contact")["items"][0]
     assert top["action"] == "delete" and top["reason"] == "closed"
     assert top["changes"]["company"] == [co, None]
+
+
+def test_clearing_references_on_delete_writes_an_update_row_per_record(client, platform):
+    """on_delete set_null used to clear the references without a trace in the trail."""
+    client.post("/api/meta/entities", json={"key": "company", "label": "Company", "fields": [
+        {"key": "name", "type": "text"}]})
+    client.post("/api/meta/entities", json={"key": "contact", "label": "Contact", "fields": [
+        {"key": "name", "type": "text"},
+        {"key": "company", "type": "reference", "target": "company", "on_delete": "set_null"}]})
+    co = client.post("/api/records/company", json={"name": "Acme"}).get_json()["id"]
+    ids = [client.post("/api/records/contact", json={"name": n, "company": co}).get_json()["id"] for n in ("Ann", "Bo")]
+    assert client.delete(f"/api/records/company/{co}").status_code == 204
+    for ct in ids:
+        top = history(client, ct, "contact")["items"][0]
+        assert (top["action"], top["changes"], top["reason"]) == ("update", {"company": [co, None]},
+                                                                   f"company {co} was deleted")
+        assert top["actor_id"] == admin_id(platform)
+        assert client.get(f"/api/records/contact/{ct}").get_json()["version"] == 2
+
+
+def test_bulk_creates_write_a_create_row_per_record(crm, platform):
+    """Bulk creates used to leave no audit rows at all."""
+    rows = [{"name": "A", "amount": Decimal("1.50")}, {"name": "B", "seats": 2}]
+    assert crm.post("/api/records/deal/bulk", json={"records": rows}).status_code == 201
+    got = audit_rows(platform)
+    assert [(r.action, r.actor_id, jsonutil.loads(r.changes)) for r in got] == [
+        ("create", admin_id(platform), {"name": [None, "A"], "amount": [None, Decimal("1.50")],
+                                        "owner_id": [None, admin_id(platform)]}),
+        ("create", admin_id(platform), {"name": [None, "B"], "seats": [None, 2], "owner_id": [None, admin_id(platform)]}),
+    ]
+    ids = [r["id"] for r in crm.get("/api/records/deal?sort=id").get_json()["items"]]
+    assert [r.record_id for r in got] == ids

@@ -76,6 +76,9 @@ class RecordService:
         #: Predicates (model, entity) -> bool: entities whose bulk creates must go row by row
         #: through ``create`` so the hooks run (e.g. a stage field bound to a pipeline).
         self.row_by_row: list[Callable[[CompiledModel, CompiledEntity], bool]] = []
+        #: Hooks (conn, model, entity, rows with their ids, actor_id) after each batch of a bulk
+        #: create, in its transaction: the audit trail records every bulk-created row this way.
+        self.after_create_many: list[Callable] = []
 
     # ---- helpers --------------------------------------------------------------------------------
     def _model(self, conn) -> CompiledModel:
@@ -326,20 +329,39 @@ class RecordService:
                 self._check_references(conn, model, entity, prepared, errors, index_of=lambda n: n)
             if errors:
                 raise Invalid(errors[:1000])
-            insert = entity.table.insert()
             linked = [self._split_linked(entity, row) for row in prepared] if entity.link_tables else None
             try:
                 for start in range(0, len(prepared), batch_size):
                     chunk = prepared[start:start + batch_size]
-                    if linked is None:
-                        conn.execute(insert, chunk)
-                        continue
-                    ids = conn.execute(insert.returning(entity.table.c.id, sort_by_parameter_order=True), chunk).scalars().all()
-                    for record_id, values in zip(ids, linked[start:start + batch_size]):
-                        self._write_linked(conn, entity, record_id, values)
+                    ids = self._insert_many(conn, entity.table, chunk)
+                    if linked is not None:
+                        for record_id, values in zip(ids, linked[start:start + batch_size]):
+                            self._write_linked(conn, entity, record_id, values)
+                    written = [{**row, **(linked[start + n] if linked else {}), "id": record_id}
+                               for n, (row, record_id) in enumerate(zip(chunk, ids))]
+                    for hook in self.after_create_many:
+                        hook(conn, model, entity, written, actor_id)
             except IntegrityError:
                 raise Conflict([error(None, "unique", "some rows repeat a value that must be unique")]) from None
         return len(prepared)
+
+    @staticmethod
+    def _insert_many(conn, table: sa.Table, rows: list[dict]) -> list[int]:
+        """Insert rows with one executemany; their ids, in the order of ``rows``.
+
+        PostgreSQL returns them in order from batched INSERT ... RETURNING. SQLAlchemy cannot do
+        that in batches on SQLite and falls back to a statement per row (5x slower), so there the
+        ids are read back: the transaction holds the write lock (BEGIN IMMEDIATE), nobody else
+        inserts, and SQLite numbers new rows upwards from the current maximum id.
+        """
+        if conn.dialect.name != "sqlite":
+            return conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        last = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+        conn.execute(table.insert(), rows)
+        ids = conn.execute(sa.select(table.c.id).where(table.c.id > last).order_by(table.c.id)).scalars().all()
+        if len(ids) != len(rows):  # not expected while we hold the write lock; never audit the wrong rows
+            raise RuntimeError(f"inserted {len(rows)} rows into {table.name} but found {len(ids)} new ids")
+        return ids
 
     def _create_each(self, conn, entity_key: str, rows: list, actor_id: int | None) -> int:
         """Bulk rows one at a time through ``create`` (hooks run); all or nothing, errors carry ``row``."""
@@ -463,8 +485,18 @@ class RecordService:
                     raise Conflict([error(None, "referenced", f"{n} {other.key} records refer to this record through "
                                                               f"'{f['key']}'; change or delete them first", rows=n)])
             elif rule == "set_null":
-                conn.execute(ot.update().where(live).values({f["key"]: None, "updated_at": now, "updated_by": actor_id,
-                                                             "version": ot.c.version + 1}))
+                # Each cleared record is an update like any other: its audit row and rule tags follow.
+                befores = [self._dump(other, r, conn) for r in conn.execute(sa.select(*other.columns).where(live))]
+                if befores:
+                    ids = [b["id"] for b in befores]
+                    conn.execute(ot.update().where(live).values({f["key"]: None, "updated_at": now,
+                                                                 "updated_by": actor_id, "version": ot.c.version + 1}))
+                    afters = {r.id: r for r in conn.execute(sa.select(*other.columns).where(ot.c.id.in_(ids)))}
+                    why = reason or f"{entity.key} {record_id} was deleted"
+                    for before in befores:
+                        after = self._dump(other, afters[before["id"]], conn)
+                        self._run_hooks(WriteEvent(conn, model, other, "update", before["id"], before, after,
+                                                   actor_id, why))
             elif rule == "cascade" and depth < 20:
                 for child in conn.execute(sa.select(ot.c.id).where(live)).scalars().all():
                     self._delete(conn, model, other, child, actor_id, reason, depth + 1)
