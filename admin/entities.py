@@ -1,0 +1,289 @@
+"""Entity and field designer: list, create, edit, reorder, archive and restore — each save planned first."""
+from __future__ import annotations
+
+from flask import abort, request, url_for
+from flask_admin import BaseView, expose
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from crm_platform.metadata.field_types import REGISTRY
+from crm_platform.metadata.keys import table_name
+
+from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_text, platform
+from .field_forms import SPARE_ROWS, field_data, field_doc, field_form_class, locate_field_error, type_title
+from .plan_flow import attach_errors, going_back, run_change
+from .rows import posted_rows
+
+
+class EntityForm(DesignerForm):
+    key = StringField("Key (letters, digits, _; the table name)", validators=[Optional(), Length(max=40)])
+    label_en = StringField("Name (English)", validators=[Optional(), Length(max=200)])
+    label_zh = StringField("Name (中文)", validators=[Optional(), Length(max=200)])
+    plural_label_en = StringField("Plural (English)", validators=[Optional(), Length(max=200)])
+    plural_label_zh = StringField("Plural (中文)", validators=[Optional(), Length(max=200)])
+    title_field = SelectField("Title field (names a record in lists and references)", choices=[], validate_choice=False)
+    require_change_reason = BooleanField("Changes and deletions must give a reason")
+
+
+class RenameForm(DesignerForm):
+    new_key = StringField("New key", validators=[Optional(), Length(max=63)])
+
+
+def entity_doc_from(form, key: str | None = None) -> dict:
+    data = form.data
+    doc = {"key": key or (data.get("key") or "").strip()}
+    label = label_from(data, "label")
+    if label:
+        doc["label"] = label
+    plural = label_from(data, "plural_label")
+    doc["plural_label"] = plural
+    doc["title_field"] = data.get("title_field") or None
+    doc["require_change_reason"] = True if data.get("require_change_reason") else None
+    return doc
+
+
+class EntityDesignerView(AdminOnly, BaseView):
+    # ---- reading ---------------------------------------------------------------------------------
+    def _state(self):
+        return platform().metadata.state()
+
+    def _entity(self, key: str, *, active: bool = True):
+        found = self._state().entities.get(key)
+        if found is None or (active and found.archived):
+            abort(404)
+        return found
+
+    @expose("/")
+    def index(self):
+        state = self._state()
+        counts = _record_counts([k for k, s in state.entities.items() if not s.archived])
+        rows = [{"key": k, "label": label_text(s.doc.get("label")), "label_zh": label_text(s.doc.get("label"), "zh"),
+                 "fields": len(s.fields), "archived": s.archived, "records": counts.get(k)}
+                for k, s in state.entities.items()]
+        return self.render("crm_admin/entities.html", rows=rows, revision=state.revision)
+
+    @expose("/<key>/")
+    def detail(self, key):
+        entity = self._entity(key, active=False)
+        doc = entity.doc
+        fields = [{"key": f["key"], "type": f["type"], "type_title": type_title(f["type"]),
+                   "label": label_text(f.get("label")) or f["key"], "label_zh": label_text(f.get("label"), "zh"),
+                   "required": f.get("required", False), "unique": f.get("unique", False),
+                   "summary": _option_summary(f)} for f in entity.fields]
+        archived = [{"key": f["key"], "type": type_title(f["type"]), "label": label_text(f.get("label")) or f["key"]}
+                    for f in entity.archived_fields]
+        return self.render("crm_admin/entity.html", key=key, doc=doc, archived=entity.archived, fields=fields,
+                           archived_fields=archived, table=table_name(key),
+                           types=[(name, type_title(name)) for name in REGISTRY])
+
+    # ---- entity-level changes --------------------------------------------------------------------
+    @expose("/new", methods=("GET", "POST"))
+    def create(self):
+        form = EntityForm(request.form if request.method == "POST" else None)
+        form.title_field.choices = [SelectChoice("", "(none yet)")]
+
+        def render_form(errors=(), plan=None):
+            attach_errors(form, list(errors), _locate_entity_error)
+            return self.render("crm_admin/entity_form.html", form=form, errors=list(errors), plan=plan, creating=True)
+
+        if request.method == "GET" or going_back():
+            return render_form()
+        doc = entity_doc_from(form)
+        doc = {k: v for k, v in doc.items() if v is not None}
+        doc.setdefault("fields", [])
+
+        def change(dry_run):
+            return platform().metadata.create_entity(doc, actor=actor(), dry_run=dry_run)
+
+        return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=doc["key"] or "_"),
+                          title=f"Create entity {doc['key']}")
+
+    @expose("/<key>/edit", methods=("GET", "POST"))
+    def edit(self, key):
+        entity = self._entity(key)
+        doc = entity.doc
+        form = EntityForm(request.form if request.method == "POST" else None,
+                          data=None if request.method == "POST" else {
+                              **label_data(doc.get("label"), "label"), **label_data(doc.get("plural_label"), "plural_label"),
+                              "title_field": doc.get("title_field", ""),
+                              "require_change_reason": doc.get("require_change_reason", False)})
+        form.title_field.choices = [SelectChoice("", "(none)")] + [
+            SelectChoice(f["key"], f"{label_text(f.get('label')) or f['key']} ({f['key']})") for f in entity.fields]
+
+        def render_form(errors=(), plan=None):
+            attach_errors(form, list(errors), _locate_entity_error)
+            return self.render("crm_admin/entity_form.html", form=form, errors=list(errors), plan=plan, creating=False, key=key)
+
+        if request.method == "GET" or going_back():
+            return render_form()
+        patch = entity_doc_from(form, key)
+        patch.pop("key")
+
+        def change(dry_run):
+            return platform().metadata.update_entity(key, patch, actor=actor(), dry_run=dry_run)
+
+        return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
+                          title=f"Change entity {key}")
+
+    @expose("/<key>/archive", methods=("POST",))
+    def archive(self, key):
+        return self._simple(lambda dry: platform().metadata.archive_entity(key, actor=actor(), dry_run=dry),
+                            url_for(".index"), f"Archive entity {key}")
+
+    @expose("/<key>/restore", methods=("POST",))
+    def restore(self, key):
+        return self._simple(lambda dry: platform().metadata.restore_entity(key, actor=actor(), dry_run=dry),
+                            url_for(".detail", key=key), f"Restore entity {key}")
+
+    @expose("/<key>/move", methods=("POST",))
+    def move(self, key):
+        """Move a field one place up or down (a metadata change with no DDL, planned like any other)."""
+        field_key, direction = request.form.get("field", ""), request.form.get("direction", "")
+
+        def change(dry_run):
+            keys = [f["key"] for f in self._entity(key).fields]
+            if field_key not in keys or direction not in ("up", "down"):
+                from crm_platform.errors import Invalid, error
+                raise Invalid([error("field", "invalid", f"no field '{field_key}' to move {direction}")])
+            i = keys.index(field_key)
+            j = max(0, i - 1) if direction == "up" else min(len(keys) - 1, i + 1)
+            fields = list(self._entity(key).fields)
+            fields[i], fields[j] = fields[j], fields[i]
+            return platform().metadata.update_entity(key, {"fields": fields}, actor=actor(), dry_run=dry_run)
+
+        return self._simple(change, url_for(".detail", key=key), f"Move field {field_key} {direction}")
+
+    # ---- field-level changes ---------------------------------------------------------------------
+    @expose("/<key>/fields/new", methods=("GET", "POST"))
+    def add_field(self, key):
+        self._entity(key)
+        type_name = request.values.get("type", "text")
+        if type_name not in REGISTRY:
+            abort(404)
+        state = self._state()
+        form_class = field_form_class(type_name, state, key, choice_rows=max(posted_rows("choices"), SPARE_ROWS))
+        form = form_class(request.form if request.method == "POST" else None)
+
+        def render_form(errors=(), plan=None):
+            attach_errors(form, list(errors), locate_field_error)
+            return self.render("crm_admin/field_form.html", form=form, errors=list(errors), plan=plan, key=key,
+                               type_name=type_name, type_title=type_title(type_name), creating=True)
+
+        if request.method == "GET" or going_back() or not form.validate():
+            return render_form()
+        try:
+            doc = field_doc(form, type_name)
+        except Exception as exc:  # noqa: BLE001 - an Invalid default value
+            return render_form(getattr(exc, "errors", [])), 422
+
+        def change(dry_run):
+            return platform().metadata.add_field(key, doc, actor=actor(), dry_run=dry_run)
+
+        return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
+                          title=f"Add field {doc['key']} to {key}")
+
+    @expose("/<key>/fields/<field>/edit", methods=("GET", "POST"))
+    def edit_field(self, key, field):
+        entity = self._entity(key)
+        current = next((f for f in entity.fields if f["key"] == field), None)
+        if current is None:
+            abort(404)
+        type_name = request.form.get("type") or request.args.get("type") or current["type"]
+        safe = [current["type"]] + sorted(REGISTRY[current["type"]].converts_to)
+        if type_name not in safe:
+            type_name = current["type"]
+        form_class = field_form_class(type_name, self._state(), key, type_choices=safe,
+                                      choice_rows=max(posted_rows("choices"), len(current.get("choices", [])) + SPARE_ROWS))
+        if request.method == "POST":
+            form = form_class(request.form)
+        else:
+            form = form_class(data={**field_data(current), "type": type_name})
+        form.key.render_kw = {"readonly": True}
+
+        def render_form(errors=(), plan=None):
+            attach_errors(form, list(errors), locate_field_error)
+            return self.render("crm_admin/field_form.html", form=form, errors=list(errors), plan=plan, key=key, field=field,
+                               type_name=type_name, type_title=type_title(type_name), creating=False)
+
+        if request.method == "GET" or going_back() or request.form.get("_retype") or not form.validate():
+            return render_form()
+        try:
+            doc = field_doc(form, type_name)
+        except Exception as exc:  # noqa: BLE001 - an Invalid default value
+            return render_form(getattr(exc, "errors", [])), 422
+        doc["key"] = field
+        # Options left blank go back to the type's default: send them as null so the merge drops them.
+        patch = {**{k: None for k in current if k not in ("key", "type")}, **doc}
+
+        def change(dry_run):
+            return platform().metadata.update_field(key, field, patch, actor=actor(), dry_run=dry_run)
+
+        return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
+                          title=f"Change field {field} of {key}")
+
+    @expose("/<key>/fields/<field>/rename", methods=("GET", "POST"))
+    def rename_field(self, key, field):
+        self._entity(key)
+        form = RenameForm(request.form if request.method == "POST" else None)
+
+        def render_form(errors=(), plan=None):
+            attach_errors(form, list(errors))
+            return self.render("crm_admin/rename_form.html", form=form, errors=list(errors), plan=plan, key=key, field=field)
+
+        if request.method == "GET" or going_back():
+            return render_form()
+        new_key = (form.new_key.data or "").strip()
+
+        def change(dry_run):
+            return platform().metadata.rename_field(key, field, new_key, actor=actor(), dry_run=dry_run)
+
+        return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
+                          title=f"Rename field {field} of {key} to {new_key}")
+
+    @expose("/<key>/fields/<field>/archive", methods=("POST",))
+    def archive_field(self, key, field):
+        return self._simple(lambda dry: platform().metadata.archive_field(key, field, actor=actor(), dry_run=dry),
+                            url_for(".detail", key=key), f"Archive field {field} of {key}")
+
+    @expose("/<key>/fields/<field>/restore", methods=("POST",))
+    def restore_field(self, key, field):
+        return self._simple(lambda dry: platform().metadata.restore_field(key, field, actor=actor(), dry_run=dry),
+                            url_for(".detail", key=key), f"Restore field {field} of {key}")
+
+    def _simple(self, change, done_url: str, title: str):
+        """A change with no form of its own: refusals are shown on the plan page itself."""
+        def render_refusal(errors=(), plan=None):
+            return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=title, fields=[],
+                               action=None, cancel_url=done_url)
+
+        return run_change(self, change, render_form=render_refusal, done_url=done_url, title=title)
+
+
+def _locate_entity_error(path: str) -> str | None:
+    parts = path.split(".")
+    if parts[0] in ("label", "plural_label") and len(parts) == 2:
+        return f"{parts[0]}_{parts[1]}"
+    return parts[0] or None
+
+
+def _option_summary(field: dict) -> str:
+    """A short, readable line of a field's own options (choices, scale, target...)."""
+    bits = []
+    if field.get("choices"):
+        bits.append(", ".join(label_text(c.get("label")) or c["key"] for c in field["choices"][:6])
+                    + ("…" if len(field["choices"]) > 6 else ""))
+    for option in ("max_length", "min", "max", "scale", "target", "on_delete", "taxonomy"):
+        if field.get(option) is not None:
+            bits.append(f"{option.replace('_', ' ')}: {field[option]}")
+    if field.get("multiple"):
+        bits.append("multiple")
+    return "; ".join(bits)
+
+
+def _record_counts(keys: list[str]) -> dict[str, int]:
+    """Live records per entity for the entity list, counted by the record service (capped like lists)."""
+    from crm_platform.runtime.api.context import access
+    from crm_platform.runtime.query import ListQuery
+    records = platform().records
+    return {key: records.list(key, ListQuery(per_page=1), access=access())["total"] for key in keys}

@@ -1,0 +1,64 @@
+"""Metadata history: every revision with a readable diff, and restore of whatever is archived."""
+from __future__ import annotations
+
+from flask import abort, request, url_for
+from flask_admin import BaseView, expose
+
+from crm_platform.metadata.kinds import KINDS
+
+from .common import AdminOnly, actor, label_text, platform
+from .diff import diff_lines
+from .plan_flow import run_change
+
+PAGE = 25
+
+
+class HistoryView(AdminOnly, BaseView):
+    @expose("/")
+    def index(self):
+        try:
+            before = int(request.args["before"]) if request.args.get("before") else None
+        except ValueError:
+            abort(400)
+        revisions = platform().metadata.revisions(limit=PAGE, before=before)
+        for r in revisions:
+            r["diff"] = diff_lines(r["before"], r["after"]) if r["action"] not in ("archive", "restore") else []
+        older = revisions[-1]["revision"] if len(revisions) == PAGE else None
+        return self.render("crm_admin/history.html", revisions=revisions, older=older, archived=self._archived())
+
+    def _archived(self) -> list[dict]:
+        """Everything that can be brought back: archived definitions of every kind, archived fields."""
+        state = platform().metadata.state()
+        out = []
+        for kind in ("entity", *KINDS):
+            for key, s in state.of_kind(kind).items():
+                if s.archived:
+                    out.append({"kind": kind, "key": key, "field": "", "label": label_text(s.doc.get("label")) or key})
+        for key, s in state.entities.items():
+            if not s.archived:
+                for f in s.archived_fields:
+                    out.append({"kind": "field", "key": key, "field": f["key"],
+                                "label": f"{label_text(s.doc.get('label')) or key}: {label_text(f.get('label')) or f['key']}"})
+        return out
+
+    @expose("/restore", methods=("POST",))
+    def restore(self):
+        kind, key, field = request.form.get("kind", ""), request.form.get("key", ""), request.form.get("field", "")
+        metadata = platform().metadata
+        if kind == "field":
+            change = lambda dry: metadata.restore_field(key, field, actor=actor(), dry_run=dry)  # noqa: E731
+            title = f"Restore field {field} of {key}"
+        elif kind == "entity":
+            change = lambda dry: metadata.restore_entity(key, actor=actor(), dry_run=dry)  # noqa: E731
+            title = f"Restore entity {key}"
+        elif kind in KINDS:
+            change = lambda dry: metadata.restore_definition(kind, key, actor=actor(), dry_run=dry)  # noqa: E731
+            title = f"Restore {kind} {key}"
+        else:
+            abort(404)
+
+        def render_refusal(errors=(), plan=None):
+            return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=title, fields=[],
+                               action=None, cancel_url=url_for(".index"))
+
+        return run_change(self, change, render_form=render_refusal, done_url=url_for(".index"), title=title)

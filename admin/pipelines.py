@@ -1,0 +1,220 @@
+"""Pipeline designer: ordered stages with probability, category, required fields, allowed next
+stages and a follow-up record on entry. Stages are ordered by their position numbers."""
+from __future__ import annotations
+
+import json
+
+from flask import abort, request, url_for
+from flask_admin import BaseView, expose
+from wtforms import (BooleanField, FieldList, Form, FormField, IntegerField, SelectField, SelectMultipleField,
+                     StringField, TextAreaField)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+
+from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_text, platform
+from .plan_flow import attach_errors, going_back, run_change
+from .rows import blank, keyed_locator, posted_rows
+
+SPARE_STAGES = 2
+CATEGORIES = [("open", "open 进行中"), ("won", "won 赢单"), ("lost", "lost 输单")]
+
+
+def _opt(values, blank_label=None):
+    head = [SelectChoice("", blank_label)] if blank_label is not None else []
+    return head + [SelectChoice(v, t) for v, t in values]
+
+
+def _entity_choices(state):
+    return [(k, f"{label_text(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived]
+
+
+def pipeline_form_class(state, entity_key: str, stage_keys: list[str], rows: int):
+    entity = state.entities.get(entity_key)
+    fields = entity.fields if entity is not None else []
+    field_choices = [(f["key"], f"{label_text(f.get('label')) or f['key']} ({f['key']})") for f in fields]
+
+    class StageRow(Form):
+        position = IntegerField("Order", validators=[Optional()], render_kw={"style": "width:5em"})
+        key = StringField("Key", validators=[Optional(), Length(max=63)])
+        label_en = StringField("English", validators=[Optional(), Length(max=200)])
+        label_zh = StringField("中文", validators=[Optional(), Length(max=200)])
+        probability = IntegerField("Probability %", validators=[Optional()])
+        category = SelectField("Category", choices=_opt(CATEGORIES), validate_choice=False)
+        required_fields = SelectMultipleField("Required to enter", choices=_opt(field_choices), validate_choice=False)
+        any_next = BooleanField("Any stage may follow", default=True)
+        allowed_next = SelectMultipleField("…or only these", choices=_opt([(k, k) for k in stage_keys]),
+                                           validate_choice=False)
+        follow_entity = SelectField("Follow-up record in", choices=_opt(_entity_choices(state), "(none)"),
+                                    validate_choice=False)
+        follow_values = TextAreaField("Follow-up values, one per line: field = value ({field} of the moved record)",
+                                      render_kw={"rows": 2})
+        due_in_days = IntegerField("Due in days", validators=[Optional()])
+        due_field = StringField("Due date field", validators=[Optional(), Length(max=63)])
+        assign_to_owner = BooleanField("Assign to the record's owner")
+        link_field = StringField("Link field (reference to this record)", validators=[Optional(), Length(max=63)])
+        archived = BooleanField("Archived")
+        move_to = SelectField("Move its records to", choices=_opt([(k, k) for k in stage_keys], "—"),
+                              validate_choice=False)
+
+    class PipelineForm(DesignerForm):
+        key = StringField("Key", validators=[Optional(), Length(max=63)])
+        label_en = StringField("Name (English)", validators=[Optional(), Length(max=200)])
+        label_zh = StringField("Name (中文)", validators=[Optional(), Length(max=200)])
+        entity = SelectField("Entity", choices=_opt(_entity_choices(state), "—"), validate_choice=False)
+        field = SelectField("Stage field", choices=_opt([(f["key"], f["key"]) for f in fields if f["type"] == "stage"], "—"),
+                            validate_choice=False)
+        amount_field = SelectField("Amount field (summed in the funnel)", validate_choice=False, choices=_opt(
+            [(f["key"], f["key"]) for f in fields if f["type"] in ("integer", "decimal")], "(none)"))
+        stages = FieldList(FormField(StageRow), label="Stages 阶段", min_entries=rows)
+
+    return PipelineForm
+
+
+def _values_from_lines(text: str) -> dict:
+    """``field = value`` lines as a dict; a value that reads as a JSON number/true/false keeps its type."""
+    values = {}
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        name, _, value = line.partition("=")
+        value = value.strip()
+        try:
+            parsed = json.loads(value)
+            values[name.strip()] = parsed if isinstance(parsed, (int, float, bool)) else value
+        except ValueError:
+            values[name.strip()] = value
+    return values
+
+
+def _lines_from_values(values: dict) -> str:
+    return "\n".join(f"{k} = {json.dumps(v) if isinstance(v, (bool, int, float)) else v}" for k, v in (values or {}).items())
+
+
+def pipeline_doc(form, key: str | None = None) -> dict:
+    data = form.data
+    doc = {"key": key or (data.get("key") or "").strip(), "label": label_from(data, "label"),
+           "entity": data.get("entity") or "", "field": data.get("field") or ""}
+    if data.get("amount_field"):
+        doc["amount_field"] = data["amount_field"]
+    rows = [r for r in data["stages"] if not blank(r, "key", "label_en", "label_zh")]
+    # Stable sort: rows without a position keep their place after the numbered ones.
+    rows.sort(key=lambda r: (r.get("position") is None, r.get("position") or 0))
+    stages = []
+    for r in rows:
+        stage = {"key": (r.get("key") or "").strip(), "label": label_from(r, "label") or (r.get("key") or "").strip()}
+        if r.get("probability") is not None:
+            stage["probability"] = r["probability"]
+        if r.get("category"):
+            stage["category"] = r["category"]
+        picked = [v for v in r.get("required_fields") or [] if v]
+        if picked:
+            stage["required_fields"] = picked
+        if not r.get("any_next"):
+            stage["allowed_next"] = [v for v in r.get("allowed_next") or [] if v]
+        if r.get("follow_entity"):
+            follow = {"entity": r["follow_entity"], "values": _values_from_lines(r.get("follow_values"))}
+            if r.get("due_in_days") is not None:
+                follow["due_in_days"] = r["due_in_days"]
+            if (r.get("due_field") or "").strip():
+                follow["due_field"] = r["due_field"].strip()
+            if r.get("assign_to_owner"):
+                follow["assign_to_owner"] = True
+            if (r.get("link_field") or "").strip():
+                follow["link_field"] = r["link_field"].strip()
+            stage["on_enter"] = follow
+        if r.get("archived"):
+            stage["archived"] = True
+            if r.get("move_to"):
+                stage["move_to"] = r["move_to"]
+        stages.append(stage)
+    doc["stages"] = stages
+    if doc["label"] is None:
+        doc.pop("label")
+    return doc
+
+
+def pipeline_data(doc: dict) -> dict:
+    stages = []
+    for n, s in enumerate(doc.get("stages", []), start=1):
+        follow = s.get("on_enter") or {}
+        allowed = s.get("allowed_next", "any")
+        stages.append({"position": n, "key": s["key"], **label_data(s.get("label"), "label"),
+                       "probability": s.get("probability"), "category": s.get("category", ""),
+                       "required_fields": s.get("required_fields", []), "any_next": allowed == "any",
+                       "allowed_next": [] if allowed == "any" else allowed, "follow_entity": follow.get("entity", ""),
+                       "follow_values": _lines_from_values(follow.get("values")), "due_in_days": follow.get("due_in_days"),
+                       "due_field": follow.get("due_field", ""), "assign_to_owner": follow.get("assign_to_owner", False),
+                       "link_field": follow.get("link_field", ""), "archived": s.get("archived", False)})
+    return {"key": doc["key"], **label_data(doc.get("label"), "label"), "entity": doc.get("entity", ""),
+            "field": doc.get("field", ""), "amount_field": doc.get("amount_field", ""), "stages": stages}
+
+
+class PipelineDesignerView(AdminOnly, BaseView):
+    @expose("/")
+    def index(self):
+        state = platform().metadata.state()
+        items = [{"key": k, "doc": s.doc, "archived": s.archived} for k, s in state.pipelines.items()]
+        return self.render("crm_admin/pipelines.html", items=items, label_text=label_text)
+
+    def _edit(self, doc: dict | None):
+        state = platform().metadata.state()
+        creating = doc is None
+        entity_key = (doc or {}).get("entity") or request.values.get("entity", "")
+        stored = (doc or {}).get("stages", [])
+        posted_keys = [v.strip() for k, v in request.form.items() if k.startswith("stages-") and k.endswith("-key") and v.strip()]
+        stage_keys = list(dict.fromkeys([s["key"] for s in stored] + posted_keys))
+        rows = max(posted_rows("stages"), len(stored) + SPARE_STAGES)
+        form_class = pipeline_form_class(state, entity_key, stage_keys, rows)
+        if request.method == "POST":
+            form = form_class(request.form)
+        else:
+            form = form_class(data=pipeline_data(doc) if doc else {"entity": entity_key})
+        if not creating:
+            # entity and field cannot change once the pipeline exists
+            form.entity.render_kw = form.field.render_kw = {"disabled": True}
+            form.entity.data, form.field.data = doc["entity"], doc["field"]
+
+        def render_form(errors=(), plan=None):
+            keys = [(r.get("key") or "").strip() for r in form.data["stages"]]
+            attach_errors(form, list(errors), keyed_locator("stages", keys, {"on_enter.entity": "follow_entity",
+                                                                             "on_enter.values": "follow_values"}))
+            return self.render("crm_admin/pipeline_form.html", form=form, errors=list(errors), plan=plan,
+                               creating=creating, key=None if creating else doc["key"], entity_key=entity_key)
+
+        if request.method == "GET" or going_back() or not entity_key:
+            return render_form()
+        new = pipeline_doc(form, None if creating else doc["key"])
+        metadata = platform().metadata
+        if creating:
+            def change(dry_run):
+                return metadata.create_definition("pipeline", new, actor=actor(), dry_run=dry_run)
+        else:
+            patch = {k: v for k, v in new.items() if k not in ("key", "entity", "field")}
+            patch.setdefault("amount_field", None)
+
+            def change(dry_run):
+                return metadata.update_definition("pipeline", doc["key"], patch, actor=actor(), dry_run=dry_run)
+        return run_change(self, change, render_form=render_form, done_url=url_for(".index"),
+                          title=f"{'Create' if creating else 'Change'} pipeline {new['key']}")
+
+    @expose("/new", methods=("GET", "POST"))
+    def create(self):
+        return self._edit(None)
+
+    @expose("/<key>/edit", methods=("GET", "POST"))
+    def edit(self, key):
+        found = platform().metadata.state().pipelines.get(key)
+        if found is None or found.archived:
+            abort(404)
+        return self._edit(found.doc)
+
+    @expose("/<key>/archive", methods=("POST",))
+    def archive(self, key):
+        def render_refusal(errors=(), plan=None):
+            return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=f"Archive pipeline {key}",
+                               fields=[], action=None, cancel_url=url_for(".index"))
+        return run_change(self, lambda dry: platform().metadata.archive_definition("pipeline", key, actor=actor(), dry_run=dry),
+                          render_form=render_refusal, done_url=url_for(".index"), title=f"Archive pipeline {key}")
+
+

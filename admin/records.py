@@ -1,0 +1,268 @@
+"""One Flask-Admin model view over the record service, serving the records of every entity.
+
+Flask refuses new routes after the first request, so nothing is registered per entity: the view is
+registered once at ``/admin/records/<entity>/`` and, per request, hands the work to a view built for
+that entity at the current metadata revision (cached per revision, rebuilt when definitions change).
+An entity created a minute ago is browsable at once, without a restart. Reads and writes go through
+``RecordService`` with the signed-in user's access, so validation and messages are the API's.
+"""
+from __future__ import annotations
+
+import threading
+
+from flask import abort, flash, g, request
+from flask_admin import helpers as h
+from flask_admin.helpers import get_form_data
+from flask_admin.model import BaseModelView
+from flask_admin.model.filters import BaseFilter
+from werkzeug.datastructures import MultiDict
+
+from crm_platform.errors import CrmError, NotFound
+from crm_platform.metadata.field_types import REGISTRY
+from crm_platform.runtime.api.context import access
+from crm_platform.runtime.query import SYSTEM_FIELDS, parse_list_args
+
+from .common import AdminOnly, actor_id, label_text, platform
+from .plan_flow import attach_errors
+from .record_form import REASON, form_data, record_form_class, record_values
+
+#: Columns a list shows besides ``id``: the first fields of the definition.
+LIST_FIELDS = 8
+SYSTEM_DETAILS = ("version", "created_at", "updated_at", "created_by", "updated_by", "owner_id")
+OPERATOR_NAMES = {
+    "eq": "equals", "ne": "not equal", "in": "is one of (a,b)", "not_in": "is none of (a,b)", "lt": "less than",
+    "lte": "at most", "gt": "greater than", "gte": "at least", "contains": "contains", "starts_with": "starts with",
+    "ends_with": "ends with", "has_any": "has any of", "has_all": "has all of", "has_none": "has none of",
+    "is_empty": "is empty", "is_not_empty": "is not empty",
+}
+
+
+class RecordFilter(BaseFilter):
+    """A list filter: ``filter[<field>][<op>]=value`` of the REST API, picked from a menu."""
+
+    def __init__(self, field_key: str, op: str, name: str, options=None):
+        super().__init__(name, options=options)
+        self.field_key, self.op = field_key, op
+
+    def operation(self):
+        return OPERATOR_NAMES.get(self.op, self.op)
+
+    def validate(self, value) -> bool:
+        return True  # the record service parses the value by the field's type and names what is wrong
+
+
+class RecordView(AdminOnly, BaseModelView):
+    can_view_details = True
+    can_set_page_size = True
+    page_size = 20
+    page_size_options = (20, 50, 100)
+    named_filter_urls = True
+    details_modal = False
+
+    def __init__(self, entity=None, model=None):
+        #: None for the view registered with Flask-Admin; a CompiledEntity for the per-entity views.
+        self.entity, self.compiled = entity, model
+        self._views: dict[tuple[str, int], RecordView] = {}
+        self._lock = threading.Lock()
+        name = label_text(entity.doc.get("label")) or entity.key if entity is not None else "Records"
+        super().__init__(dict, name=name, endpoint="records", url="/admin/records/<entity>")
+
+    # ---- one registered view, a view per entity behind it ------------------------------------------
+    def is_visible(self) -> bool:
+        return False  # reached from the home page and the entity designer, one link per entity
+
+    def create_blueprint(self, admin):
+        blueprint = super().create_blueprint(admin)
+
+        @blueprint.url_value_preprocessor
+        def take_entity(endpoint, values):
+            g.admin_entity = (values or {}).pop("entity", None)
+
+        @blueprint.url_defaults
+        def keep_entity(endpoint, values):
+            if "entity" not in values and g.get("admin_entity"):
+                values["entity"] = g.admin_entity
+
+        return blueprint
+
+    def _run_view(self, fn, *args, **kwargs):
+        view = self._for(g.get("admin_entity"))
+        h.set_current_view(view)
+        return fn(view, *args, **kwargs)
+
+    def _for(self, key: str | None) -> "RecordView":
+        records = platform().records
+        model = records.runtime.current()
+        entity = model.entities.get(key or "")
+        if entity is None or entity.archived or not access().can("read", entity.key, model):
+            abort(404)
+        found = self._views.get((entity.key, model.revision))
+        if found is None:
+            found = RecordView(entity, model)
+            found.admin, found.blueprint, found.url = self.admin, self.blueprint, self.url
+            found.static_url_path = self.static_url_path
+            with self._lock:
+                if len(self._views) > 500:  # old revisions: drop them all, the live ones rebuild
+                    self._views.clear()
+                self._views[(entity.key, model.revision)] = found
+        return found
+
+    # ---- scaffolding from the entity definition --------------------------------------------------
+    def _fields(self) -> list[dict]:
+        if self.entity is None:
+            return []
+        a = access()
+        return [f for f in self.entity.fields if a.can_read_field(self.entity.key, f["key"], self.compiled)]
+
+    def get_pk_value(self, model):
+        return model["id"]
+
+    def scaffold_list_columns(self):
+        return ["id"] + [f["key"] for f in self._fields()][:LIST_FIELDS]
+
+    def get_details_columns(self):
+        keys = ["id"] + [f["key"] for f in self._fields()] + list(SYSTEM_DETAILS)
+        return [(k, self.get_column_name(k)) for k in keys]
+
+    def get_export_columns(self):
+        return self.get_list_columns()
+
+    def scaffold_sortable_columns(self):
+        keys = ["id", "created_at", "updated_at"] + [
+            f["key"] for f in self._fields() if f["type"] not in ("multi_select", "tags")]
+        return {k: k for k in keys}
+
+    def get_column_name(self, field):
+        if self.entity is not None and field in self.entity.field_map:
+            label = self.entity.field_map[field].get("label")
+            if label:
+                text, zh = label_text(label), label_text(label, "zh")
+                return f"{text} {zh}" if zh != text else text
+        return self._prettify_name(field)
+
+    def init_search(self):
+        return any(REGISTRY[f["type"]].searchable for f in self._fields())
+
+    def search_placeholder(self):
+        return "Search 搜索"
+
+    def get_filters(self):
+        if self.entity is None:
+            return None
+        out = []
+        for f in self._fields():
+            ftype = REGISTRY[f["type"]]
+            options = None
+            if ftype.control_of(f) in ("choice", "choices"):
+                options = [(v, label_text(lab) or v) for v, lab in ftype.options(f, self.compiled.state)]
+            for op in ftype.operators + ("is_empty", "is_not_empty"):
+                out.append(RecordFilter(f["key"], op, self.get_column_name(f["key"]),
+                                        options if op in ("eq", "ne") else None))
+        return out
+
+    def scaffold_form(self):
+        # The real form is built per request (reference choices and field rights change); see _form.
+        return type("EmptyRecordForm", (self.form_base_class,), {})
+
+    def scaffold_list_form(self, widget=None, validators=None):
+        return self.scaffold_form()
+
+    def _form(self, record: dict | None = None):
+        records = platform().records
+        form_class = record_form_class(self.entity, self.compiled, records, access(), self.form_base_class)
+        formdata = get_form_data()
+        return form_class(formdata, data=None if formdata or record is None else form_data(self.entity, record))
+
+    def create_form(self, obj=None):
+        return self._form()
+
+    def edit_form(self, obj=None):
+        return self._form(obj)
+
+    # ---- values in lists and details -------------------------------------------------------------
+    def _get_field_value(self, model, name):
+        value = model.get(name)
+        field = self.entity.field_map.get(name) if self.entity is not None else None
+        if field is None or value is None:
+            return value
+        ftype = REGISTRY[field["type"]]
+        if ftype.control_of(field) in ("choice", "choices"):
+            labels = {v: label_text(lab) or v for v, lab in ftype.options(field, self.compiled.state)}
+            values = value if isinstance(value, list) else [value]
+            return ", ".join(labels.get(v, v) for v in values)
+        if isinstance(value, list):
+            return ", ".join(map(str, value))
+        if field["type"] == "reference":
+            return f"#{value}"
+        return value
+
+    # ---- reads through the record service --------------------------------------------------------
+    def get_list(self, page, sort_field, sort_desc, search, filters, page_size=None):
+        args = MultiDict({"page": str((page or 0) + 1), "per_page": str(page_size or self.page_size)})
+        if sort_field:
+            args["sort"] = f"-{sort_field}" if sort_desc else sort_field
+        if search:
+            args["q"] = search
+        for idx, _name, value in filters or []:
+            flt = self._filters[idx]
+            param = f"filter[{flt.field_key}][{flt.op}]"
+            if flt.op in ("is_empty", "is_not_empty"):
+                args.add(param, "")
+            else:
+                args.add(param, value)
+        records = platform().records
+        try:
+            query = parse_list_args(args, self.entity, max_per_page=500)
+            page_of = records.list(self.entity.key, query, access=access())
+        except CrmError as exc:
+            for e in exc.errors:
+                flash(e["message"], "error")
+            return 0, []
+        return page_of["total"], page_of["items"]
+
+    def get_one(self, id):
+        try:
+            return platform().records.get(self.entity.key, int(id), access=access())
+        except (NotFound, ValueError, OverflowError):
+            return None
+
+    # ---- writes through the record service -------------------------------------------------------
+    def _refused(self, form, exc: CrmError) -> bool:
+        for e in attach_errors(form, exc.errors):
+            flash(f"{e['field']}: {e['message']}" if e.get("field") else e["message"], "error")
+        return False
+
+    def create_model(self, form):
+        a = access()
+        values = record_values(self.entity, form, self.compiled, a)
+        try:
+            return platform().records.create(self.entity.key, values, actor_id=actor_id(), access=a,
+                                             reason=_reason(form))
+        except CrmError as exc:
+            return self._refused(form, exc)
+
+    def update_model(self, form, model):
+        a = access()
+        values = record_values(self.entity, form, self.compiled, a, before=model)
+        try:
+            updated = platform().records.update(self.entity.key, model["id"], values, expected_version=model["version"],
+                                                actor_id=actor_id(), access=a, reason=_reason(form))
+        except CrmError as exc:
+            return self._refused(form, exc)
+        model.update(updated)
+        return True
+
+    def delete_model(self, model):
+        try:
+            platform().records.delete(self.entity.key, model["id"], actor_id=actor_id(), access=access(),
+                                      reason=request.form.get(REASON) or None)
+        except CrmError as exc:
+            for e in exc.errors:
+                flash(e["message"], "error")
+            return False
+        return True
+
+
+def _reason(form) -> str | None:
+    text = (form[REASON].data or "").strip() if REASON in form else ""
+    return text or None
