@@ -113,6 +113,17 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def security_headers(response):
+    """Headers every answer carries: no MIME sniffing (a JSON value is never run as HTML), no
+    referrer leaving the site, and no framing by other sites, except public web forms, which
+    businesses embed in their own pages."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith("/f/"):
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
 def init_auth(app: Flask) -> None:
     import os
     app.config.setdefault("CRM_SIGNIN_RATE", os.environ.get("CRM_SIGNIN_RATE", "10 per minute"))
@@ -141,6 +152,7 @@ def init_auth(app: Flask) -> None:
                                         if getattr(f, "__self__", None) is not limiter]
     app.register_blueprint(auth_bp)
     app.before_request(require_user)
+    app.after_request(security_headers)
 
     @app.errorhandler(429)
     def too_many(exc):
