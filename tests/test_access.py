@@ -315,3 +315,51 @@ def test_a_field_a_role_restricts_cannot_be_renamed_from_under_it(crm):
 def test_duplicate_role_is_a_conflict(crm):
     r = crm.admin.post("/api/meta/roles", json={"key": "sales", "label": "Again"})
     assert r.status_code == 409
+
+
+# ---- users, for administrators ---------------------------------------------------------------------
+
+def test_administrators_manage_users_and_roles_take_effect(crm):
+    r = crm.admin.post("/api/users", json={"username": "lily", "password": "lily-password", "roles": ["sales"]})
+    assert r.status_code == 201, r.get_json()
+    lily = r.get_json()
+    assert lily["roles"] == ["sales"] and lily["is_admin"] is False and "password_hash" not in lily
+    token = crm.admin.post("/api/auth/token", json={"username": "lily", "password": "lily-password"},
+                           headers={"Authorization": None}).get_json()["token"]
+    as_lily = {"Authorization": f"Bearer {token}"}
+    crm.as_("bob", "POST", "/api/records/customer", json={"name": "Bob's"})
+    assert crm.admin.get("/api/records/customer", headers=as_lily).get_json()["total"] == 0
+
+    r = crm.admin.patch(f"/api/users/{lily['id']}", json={"roles": ["service"]})
+    assert r.status_code == 200 and r.get_json()["roles"] == ["service"]
+    assert crm.admin.get("/api/records/customer", headers=as_lily).get_json()["total"] == 1
+
+    # Deactivating revokes her tokens at once.
+    assert crm.admin.patch(f"/api/users/{lily['id']}", json={"active": False}).status_code == 200
+    assert crm.admin.get("/api/records/customer", headers=as_lily).status_code == 401
+    assert [u["username"] for u in crm.admin.get("/api/users").get_json()["items"]][:2] == ["admin", "alice"]
+
+
+@pytest.mark.parametrize("method, url, body, field, status", [
+    ("POST", "/api/users", {"username": "x", "password": "short"}, "password", 422),
+    ("POST", "/api/users", {"username": "x"}, "password", 422),
+    ("POST", "/api/users", {"username": "x", "password": "long-enough", "roles": ["ghost"]}, "roles", 422),
+    ("POST", "/api/users", {"username": "x", "password": "long-enough", "roles": "sales"}, "roles", 422),
+    ("POST", "/api/users", {"username": "x", "password": "long-enough", "is_admin": "yes"}, "is_admin", 422),
+    ("POST", "/api/users", {"username": "alice", "password": "long-enough"}, "username", 409),
+    ("PATCH", "/api/users/2", {"roles": ["ghost"]}, "roles", 422),
+    ("PATCH", "/api/users/2", {"username": "renamed"}, "username", 422),
+    ("PATCH", "/api/users/2", {"active": "no"}, "active", 422),
+    ("PATCH", "/api/users/999", {"active": False}, None, 404),
+])
+def test_bad_user_changes_are_refused(crm, method, url, body, field, status):
+    r = crm.admin.open(url, method=method, json=body)
+    assert r.status_code == status, r.get_json()
+    assert r.get_json()["errors"][0]["field"] == field
+    assert crm.admin.get("/api/users/2").get_json()["roles"] == ["sales"]
+
+
+def test_only_administrators_manage_users(crm):
+    assert crm.as_("mia", "GET", "/api/users").status_code == 403
+    assert crm.as_("mia", "PATCH", f"/api/users/{crm.ids['mia']}", json={"is_admin": True}).status_code == 403
+    assert crm.admin.get(f"/api/users/{crm.ids['mia']}").get_json()["is_admin"] is False

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .. import jsonutil
-from ..errors import Conflict, Invalid, error
+from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import api_tokens, users
 
 _hasher = PasswordHasher()
@@ -76,6 +76,62 @@ class UserService:
                 username=username, password_hash=_hasher.hash(password), is_admin=is_admin,
                 roles=jsonutil.dumps(sorted(set(roles or []))), active=True, created_at=_now())).inserted_primary_key[0]
         return User(new_id, username, is_admin, sorted(set(roles or [])))
+
+    def list(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(users).order_by(users.c.username)).all()
+        return [self.public(r) for r in rows]
+
+    @staticmethod
+    def public(row) -> dict:
+        """What the API shows of a user (never the password hash)."""
+        return {"id": row.id, "username": row.username, "is_admin": bool(row.is_admin),
+                "roles": jsonutil.loads(row.roles or "[]"), "active": bool(row.active), "created_at": row.created_at}
+
+    def row(self, user_id: int):
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+        if found is None:
+            raise NotFound([error(None, "not_found", f"no user with id {user_id}")])
+        return found
+
+    def update(self, user_id: int, patch: dict) -> dict:
+        """Change roles, the administrator flag, whether the user may sign in, or the password.
+
+        Deactivating a user or changing the password revokes their API tokens.
+        """
+        allowed = {"roles", "is_admin", "active", "password"}
+        problems = [error(k, "unknown", f"'{k}' cannot be changed; use one of {sorted(allowed)}") for k in patch
+                    if k not in allowed]
+        values = {}
+        if "roles" in patch:
+            roles = patch["roles"]
+            if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
+                problems.append(error("roles", "type", "roles is a list of role keys"))
+            else:
+                values["roles"] = jsonutil.dumps(sorted(set(roles)))
+        for flag in ("is_admin", "active"):
+            if flag in patch:
+                if not isinstance(patch[flag], bool):
+                    problems.append(error(flag, "type", f"{flag} is true or false"))
+                else:
+                    values[flag] = patch[flag]
+        if "password" in patch:
+            if not isinstance(patch["password"], str) or len(patch["password"]) < 8:
+                problems.append(error("password", "minLength", "a password has at least 8 characters"))
+            else:
+                values["password_hash"] = _hasher.hash(patch["password"])
+        if problems:
+            raise Invalid(problems)
+        self.row(user_id)
+        with self.engine.begin() as conn:
+            if values:
+                conn.execute(users.update().where(users.c.id == user_id).values(values))
+            if values.get("active") is False or "password_hash" in values:
+                conn.execute(api_tokens.update().where(api_tokens.c.user_id == user_id,
+                                                       api_tokens.c.revoked_at.is_(None)).values(revoked_at=_now()))
+        self._token_cache.clear()  # roles and flags take effect on this worker's next request
+        return self.public(self.row(user_id))
 
     def authenticate(self, username: str, password: str) -> User | None:
         if not isinstance(username, str) or not isinstance(password, str):
