@@ -7,13 +7,14 @@ fields); the page shows its refusal on the card and puts the card back.
 from __future__ import annotations
 
 from flask import jsonify, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from ..errors import BadRequest, CrmError, NotFound, error
 from ..runtime.pipelines import pipelines_of, summary, utcnow
 from ..runtime.query import parse_list_args
 from .controls import display
 from .i18n import label as label_of
-from .pages import Screen, as_user, reading, render, user_access
+from .pages import Screen, as_user, reading, render, title_field, user_access
 from .screens import screens
 
 #: Cards shown per column; the column's count says how many there are in all.
@@ -46,10 +47,11 @@ def board(entity):
         from ..runtime.access import Access
         figures = summary(conn, screen.model, pipeline, None, utcnow(), user_access() or Access.system())
     by_stage = {s["key"]: s for s in figures["stages"]}
-    shown = [f for f in screen.fields if f["key"] != field and f["type"] not in ("long_text",)][:CARD_FIELDS]
+    title = title_field(screen.entity.doc)
+    shown = [f for f in screen.fields if f["key"] not in (field, title) and f["type"] != "long_text"][:CARD_FIELDS]
     columns = []
     for stage in [s for s in pipeline["stages"] if not s.get("archived")]:
-        query = parse_list_args({f"filter[{field}]": stage["key"], "per_page": str(CARDS_PER_COLUMN)}, screen.entity,
+        query = parse_list_args(MultiDict({f"filter[{field}]": stage["key"], "per_page": str(CARDS_PER_COLUMN)}), screen.entity,
                                 max_per_page=CARDS_PER_COLUMN)
         page = screen.svc.list(entity, query, **reading())
         titles = screen.titles(shown, page["items"])

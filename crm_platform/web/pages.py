@@ -72,17 +72,17 @@ class Screen:
         self.access = user_access()
 
     def can(self, op: str, entity_key: str | None = None) -> bool:
-        return self.access is None or self.access.can(op, entity_key or self.key)
+        return self.access is None or self.access.can(op, entity_key or self.key, self.model)
 
     def require(self, op: str) -> None:
         if not self.can(op):
             raise Forbidden([error(None, "forbidden", translate("not_allowed", self.lang))])
 
     def readable(self, field_key: str, entity_key: str | None = None) -> bool:
-        return self.access is None or self.access.can_read_field(entity_key or self.key, field_key)
+        return self.access is None or self.access.can_read_field(entity_key or self.key, field_key, self.model)
 
     def writable(self, field_key: str) -> bool:
-        return self.access is None or self.access.can_write_field(self.key, field_key)
+        return self.access is None or self.access.can_write_field(self.key, field_key, self.model)
 
     @cached_property
     def fields(self) -> list[dict]:
@@ -153,12 +153,14 @@ def record_options(screen: Screen, field: dict):
 
 
 def menu(lang: str) -> list[dict]:
-    """Entities the user may read, for the navigation."""
+    """Entities the user may read, for the navigation (none on public pages: nobody is signed in)."""
+    if g.get("user") is None:
+        return []
     model = platform().records.runtime.current()
     acc = user_access()
     items = []
     for e in model.active():
-        if acc is None or acc.can("read", e.key):
+        if acc is None or acc.can("read", e.key, model):
             items.append({"key": e.key, "label": entity_label(e.doc, lang, plural=True)})
     return sorted(items, key=lambda i: i["label"].casefold())
 

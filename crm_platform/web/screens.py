@@ -59,7 +59,8 @@ def _list_args() -> MultiDict:
 
 
 def _columns(screen: Screen) -> list[dict]:
-    chosen = [c for c in request.args.get("columns", "").split(",") if c]
+    # ?columns=a,b or the chooser's checkboxes (columns=a&columns=b)
+    chosen = [c for raw in request.args.getlist("columns") for c in raw.split(",") if c]
     by_key = {f["key"]: f for f in screen.fields}
     picked = [by_key[c] for c in chosen if c in by_key]
     if picked:
