@@ -103,3 +103,28 @@ audit_log = sa.Table(
     sa.Column("changes", sa.Text, nullable=False),
     sa.Index("ix_crm_audit_entity_record", "entity", "record_id"),
 )
+
+#: Bundles (templates, imported configurations) installed here: name, version, checksum, and
+#: when their sample data was loaded (it is loaded once per bundle name).
+bundles = sa.Table(
+    "crm_bundle",
+    platform_metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("checksum", sa.String(80), nullable=False),
+    sa.Column("installed_at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("sample_data_at", UTCDateTime, nullable=True),
+)
+
+#: Each definition as a bundle last installed it (canonical JSON and its checksum): the common
+#: ancestor that tells an admin's local change from the bundle's own, so an upgrade merges both.
+bundle_definitions = sa.Table(
+    "crm_bundle_definition",
+    platform_metadata,
+    sa.Column("bundle", sa.String(64), sa.ForeignKey("crm_bundle.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("checksum", sa.String(80), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)

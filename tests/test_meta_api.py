@@ -57,7 +57,8 @@ def test_bad_entity_keys_are_refused_with_422(client, platform, bad_key):
     assert r.status_code == 422
     assert "key" in fields_named(r)
     assert sorted(sa.inspect(platform.engine).get_table_names()) == sorted(
-        ["crm_alembic_version", "crm_definition", "crm_meta_state", "crm_revision", "crm_stage_history", "crm_user", "crm_api_token"] + [t for t in sa.inspect(platform.engine).get_table_names() if t == "crm_audit"])
+        ["crm_alembic_version", "crm_definition", "crm_meta_state", "crm_revision", "crm_stage_history", "crm_user", "crm_api_token",
+         "crm_bundle", "crm_bundle_definition"] + [t for t in sa.inspect(platform.engine).get_table_names() if t == "crm_audit"])
 
 
 @pytest.mark.parametrize("bad_key", ["select", "1abc", "a;drop table x", "id", "version", "created_at"])
