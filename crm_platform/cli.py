@@ -98,6 +98,10 @@ def user_create(name, password, roles, admin):
     except CrmError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"user {created.username} created (id {created.id}{', administrator' if admin else ''})")
+    known = platform.metadata.state().roles
+    for role in roles:
+        if role not in known or known[role].archived:
+            click.echo(f"warning: there is no active role '{role}' yet; it grants nothing until one exists", err=True)
 
 
 @main.group()

@@ -101,6 +101,7 @@ def test_cli_user_create(database_url, tmp_path, monkeypatch):
     assert runner.invoke(main, ["init"]).exit_code == 0
     result = runner.invoke(main, ["user", "create", "wang", "--password", "wang-password", "--role", "sales", "--admin"])
     assert result.exit_code == 0 and "user wang created" in result.output and "administrator" in result.output
+    assert "there is no active role 'sales' yet" in result.output
     assert runner.invoke(main, ["user", "create", "wang", "--password", "wang-password"]).exit_code != 0
     assert "at least 8" in runner.invoke(main, ["user", "create", "li", "--password", "short"]).output
     app = make_app(database_url)
