@@ -1,0 +1,95 @@
+"""The admin designer in Debian's Chromium: design an entity with three fields, see each plan, apply
+it, and find the fields on the generated end-user form; a change that would break stored rows is
+refused with the count; a record created in the admin data view is returned by the REST API."""
+from __future__ import annotations
+
+import re
+
+TEACHER = {"key": "teacher", "label": {"en": "Teacher", "zh": "老师"}, "title_field": "name",
+           "fields": [{"key": "name", "type": "text", "label": "Name"}]}
+
+
+def _plan_then_apply(page, expected: str):
+    page.get_by_test_id("preview").click()
+    plan = page.get_by_test_id("plan")
+    assert expected in plan.inner_text()
+    page.get_by_test_id("apply").click()
+    page.wait_for_url(re.compile(r"/admin/entities/\w+/$"))
+
+
+def _add_field(page, type_name: str, fill: dict, expected_plan: str):
+    page.select_option("#new-field-type", type_name)
+    page.get_by_test_id("add-field").click()
+    for name, value in fill.items():
+        if page.locator(f'select[name="{name}"]').count():
+            page.select_option(f'select[name="{name}"]', value)
+        else:
+            page.fill(f'[name="{name}"]', value)
+    _plan_then_apply(page, expected_plan)
+
+
+def test_an_admin_designs_an_entity_and_the_end_user_form_shows_its_fields(page, live_server, screenshot):
+    assert live_server.api.post("/api/meta/entities", json=TEACHER).status_code == 201
+    page.goto(f"{live_server.url}/admin/entities/")
+    page.get_by_test_id("new-entity").click()
+    page.fill("#key", "course")
+    page.fill("#label_en", "Course")
+    page.fill("#label_zh", "课程")
+    page.get_by_test_id("preview").click()
+    assert "create table ent_course" in page.get_by_test_id("plan").inner_text()
+    assert "course" not in live_server.platform.metadata.state().entities  # nothing before Apply
+    screenshot(page, "admin_plan_create_entity")
+    page.get_by_test_id("apply").click()
+    page.wait_for_url(re.compile(r"/admin/entities/course/$"))
+
+    _add_field(page, "select", {"key": "course_type", "label_en": "Course type", "label_zh": "课程类型",
+                                "choices-0-key": "online", "choices-0-label_en": "Online", "choices-0-label_zh": "线上",
+                                "choices-1-key": "offline", "choices-1-label_en": "Offline", "choices-1-label_zh": "线下"},
+               "add column course_type (select) to table ent_course, 0 rows affected")
+    _add_field(page, "decimal", {"key": "price", "label_en": "Price", "label_zh": "价格", "scale": "2"},
+               "add column price (decimal) to table ent_course")
+    _add_field(page, "reference", {"key": "teacher", "label_en": "Teacher", "label_zh": "老师", "target": "teacher"},
+               "add column teacher (reference) to table ent_course")
+    rows = page.locator("[data-testid=fields] tbody tr")
+    assert [rows.nth(i).get_attribute("data-field") for i in range(rows.count())] == ["course_type", "price", "teacher"]
+    screenshot(page, "admin_entity_course")
+
+    page.goto(f"{live_server.url}/app/course/new")
+    for label in ("Course type", "Price", "Teacher"):
+        assert page.get_by_label(label).count() == 1, label
+    assert "Online" in page.get_by_label("Course type").inner_text()  # the choices designed above
+
+
+def test_a_change_that_would_break_stored_rows_is_refused_with_the_count(page, live_server, screenshot):
+    live_server.api.post("/api/meta/entities", json={"key": "student", "label": {"en": "Student", "zh": "学员"},
+                                                     "fields": [{"key": "name", "type": "text", "label": "Name"},
+                                                                {"key": "phone", "type": "phone", "label": "Phone"}]})
+    for n in range(12):
+        live_server.api.post("/api/records/student", json={"name": f"Student {n}"})
+    before = live_server.platform.metadata.state().entities["student"].doc
+    page.goto(f"{live_server.url}/admin/entities/student/fields/phone/edit")
+    page.check("#required")
+    page.get_by_test_id("preview").click()
+    refusal = page.get_by_test_id("refusals").inner_text()
+    assert "12 existing records break the new rule for 'phone'" in refusal
+    screenshot(page, "admin_refused_required_phone")
+    assert page.get_by_test_id("apply").count() == 0  # a refused plan cannot be applied
+    assert live_server.platform.metadata.state().entities["student"].doc == before
+
+
+def test_a_record_created_in_the_admin_data_view_is_returned_by_the_api(page, live_server):
+    live_server.api.post("/api/meta/entities", json={"key": "course", "label": "Course", "fields": [
+        {"key": "title", "type": "text", "label": "Title", "required": True},
+        {"key": "price", "type": "decimal", "label": "Price", "scale": 2}]})
+    page.goto(f"{live_server.url}/admin/records/course/new/")
+    page.fill("#title", "Calligraphy 书法")
+    page.fill("#price", "12.345")
+    page.locator("input[type=submit][value=Save]").click()
+    assert "must have at most 2 decimal places" in page.content()  # the API's message, nothing written
+    assert live_server.api.get("/api/records/course").get_json()["total"] == 0
+    page.fill("#price", "128.50")
+    page.locator("input[type=submit][value=Save]").click()
+    page.wait_for_url(re.compile(r"/admin/records/course/(\?.*)?$"))
+    items = live_server.api.get("/api/records/course").get_json()["items"]
+    assert [(i["title"], str(i["price"])) for i in items] == [("Calligraphy 书法", "128.50")]
+    assert "Calligraphy 书法" in page.content()
