@@ -11,6 +11,7 @@ from flask import Blueprint, Flask
 from flask_admin import Admin
 
 from .entities import EntityDesignerView
+from .forms_designer import FormDesignerView
 from .history import HistoryView
 from .home import HomeView
 from .pipelines import PipelineDesignerView
@@ -26,6 +27,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(EntityDesignerView(name="Entities", endpoint="entities", url="/admin/entities"))
     admin.add_view(TaxonomyDesignerView(name="Taxonomies", endpoint="taxonomies", url="/admin/taxonomies"))
     admin.add_view(PipelineDesignerView(name="Pipelines", endpoint="pipelines", url="/admin/pipelines"))
+    admin.add_view(FormDesignerView(name="Forms", endpoint="forms", url="/admin/forms"))
     admin.add_view(HistoryView(name="History", endpoint="history", url="/admin/history"))
     admin.add_view(RecordView())
     return admin

@@ -12,5 +12,5 @@ class HomeView(AdminOnly, AdminIndexView):
         state = platform().metadata.state()
         entities = [{"key": k, "label": label_text(s.doc.get("label")), "label_zh": label_text(s.doc.get("label"), "zh"),
                      "fields": len(s.fields)} for k, s in state.entities.items() if not s.archived]
-        counts = {kind: sum(1 for s in state.of_kind(kind).values() if not s.archived) for kind in ("taxonomy", "pipeline")}
+        counts = {kind: sum(1 for s in state.of_kind(kind).values() if not s.archived) for kind in ("taxonomy", "pipeline", "form")}
         return self.render("crm_admin/home.html", entities=entities, counts=counts, revision=state.revision)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import request
 
+from crm_platform.metadata.field_types import REGISTRY
+
 
 def posted_rows(name: str) -> int:
     """How many rows of the list input ``name`` were posted, so a re-shown form keeps every row."""
@@ -46,3 +48,18 @@ def keyed_locator(list_name: str, keys: list[str], sub: dict[str, str] | None = 
             return f"label_{parts[1]}"
         return parts[0] if len(parts) == 1 else None
     return locate
+
+
+def typed_value(field: dict | None, text: str):
+    """A value typed into a rule or condition, as the JSON value of ``field`` ("30" → 30, a date stays
+    ISO text); text that does not parse is kept, and the definition's validator says what is wrong."""
+    if field is None:
+        return text
+    ftype = REGISTRY[field["type"]]
+    if ftype.control_of(field) in ("choice", "choices"):
+        return text  # a choice, tag or stage key
+    relaxed = {k: v for k, v in field.items() if k not in ("required", "min", "max", "max_length")}
+    try:
+        return ftype.to_json(ftype.parse_text(relaxed, text))
+    except Exception:  # noqa: BLE001 - see the docstring
+        return text

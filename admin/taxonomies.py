@@ -11,11 +11,9 @@ from wtforms import FieldList, Form, FormField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from crm_platform.metadata.field_types import REGISTRY
-
 from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_text, platform
 from .plan_flow import attach_errors, going_back, run_change
-from .rows import blank, keyed_locator, posted_rows, split_list
+from .rows import blank, keyed_locator, posted_rows, split_list, typed_value
 
 SPARE_TAGS = 3
 SPARE_CONDITIONS = 1
@@ -70,17 +68,7 @@ def _typed_value(state, rule_entity: str, row: dict):
         return int(text) if text.lstrip("-").isdigit() else text
     entity = state.entities.get(row.get("related_entity") or rule_entity)
     field = next((f for f in entity.fields if f["key"] == row.get("field")), None) if entity else None
-    texts = split_list(text) if op == "in" else [text]
-
-    def parse(t):
-        if field is None:
-            return t
-        ftype = REGISTRY[field["type"]]
-        try:
-            return ftype.to_json(ftype.parse_text({k: v for k, v in field.items() if k != "required"}, t))
-        except Exception:  # noqa: BLE001 - the taxonomy validator names what is wrong with it
-            return t
-    values = [parse(t) for t in texts]
+    values = [typed_value(field, t) for t in (split_list(text) if op == "in" else [text])]
     return values if op == "in" else values[0]
 
 

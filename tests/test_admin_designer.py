@@ -323,3 +323,40 @@ def test_the_diff_matches_list_items_by_key():
                         {"key": "c", "type": "date"}]}
     assert diff_lines(before, after) == [("~", "fields.b.max: 5 → 9"), ("+", 'fields.c: {"key": "c", "type": "date"}'),
                                          ("↕", "fields: order a, b → b, a")]
+
+
+# ---- forms -------------------------------------------------------------------------------------
+
+def test_a_form_is_laid_out_in_sections_with_overrides_and_conditions(admin, platform, client, student):
+    page = admin.get("/admin/forms/new?entity=student").get_data(as_text=True)
+    assert 'name="fields-0-section"' in page and 'value="Details"' in page  # starts with every field in one section
+    keys = [f["key"] for f in entity(platform, "student").fields]  # name, age, email, course, enrolled_on
+    form = {"entity": "student", "key": "trial", "label_en": "Trial lesson", "label_zh": "试听报名",
+            "public": "y", "slug": "trial", "success_message_en": "Thank you!", "success_message_zh": "提交成功",
+            "sections-0-title_en": "You", "sections-0-title_zh": "学员", "sections-1-title_en": "Contact",
+            "sections-2-title_en": ""}
+    placement = {"name": ("1", "2"), "age": ("1", "1"), "email": ("2", "1"), "course": ("1", "3"), "enrolled_on": ("", "")}
+    for n, key in enumerate(keys):
+        form[f"fields-{n}-key"] = key
+        form[f"fields-{n}-section"], form[f"fields-{n}-position"] = placement[key]
+    form["fields-1-help_en"] = "Years"
+    form["fields-1-placeholder_en"] = "8"
+    form.update({"conditions-0-field": "email", "conditions-0-effect": "require", "conditions-0-when_field": "age",
+                 "conditions-0-op": "in", "conditions-0-value": "3, 4, 5"})
+    r = admin.post("/admin/forms/new", data=form)
+    assert r.status_code == 200 and "create form trial" in text_of(r)
+    assert admin.post("/admin/forms/new", data={**form, "_confirm": "1"}).status_code == 302
+    doc = platform.metadata.state().of_kind("form")["trial"].doc
+    assert doc["layout"] == [{"title": {"en": "You", "zh": "学员"}, "fields": ["age", "name", "course"]},
+                             {"title": {"en": "Contact"}, "fields": ["email"]}]
+    assert doc["overrides"] == {"age": {"help": {"en": "Years"}, "placeholder": {"en": "8"}}}
+    assert doc["conditions"] == [{"field": "email", "effect": "require",
+                                  "when": {"field": "age", "op": "in", "value": [3, 4, 5]}}]
+    assert doc["public"] is True and doc["slug"] == "trial"
+
+    # A public form must let people fill in every required field: refused, nothing changed.
+    r = admin.post("/admin/forms/trial/edit", data={**form, "fields-0-section": "", "_confirm": "1"})
+    assert r.status_code == 422 and "'name' is required by student" in text_of(r)
+    assert platform.metadata.state().of_kind("form")["trial"].doc == doc
+    edit = admin.get("/admin/forms/trial/edit").get_data(as_text=True)
+    assert 'value="3, 4, 5"' in edit and 'value="学员"' in edit

@@ -1,0 +1,227 @@
+"""Form designer: lay out an entity's fields in sections, in order, with per-field overrides
+(label, help, placeholder, read-only, hidden) and show/require conditions — without JSON."""
+from __future__ import annotations
+
+from flask import abort, request, url_for
+from flask_admin import BaseView, expose
+from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_text, platform
+from .plan_flow import attach_errors, going_back, run_change
+from .rows import blank, posted_rows, split_list, typed_value
+
+SPARE_SECTIONS = 1
+SPARE_CONDITIONS = 2
+OVERRIDE_TEXTS = ("label", "help", "placeholder")
+
+
+def _opt(values, blank_label=None):
+    head = [SelectChoice("", blank_label)] if blank_label is not None else []
+    return head + [SelectChoice(v, t) for v, t in values]
+
+
+def _text(label, max_length=200):
+    return StringField(label, validators=[Optional(), Length(max=max_length)])
+
+
+def form_designer_class(state, entity_key: str, n_sections: int, n_conditions: int):
+    entity = state.entities.get(entity_key)
+    entity_fields = entity.fields if entity is not None and not entity.archived else []
+    field_choices = [(f["key"], f"{label_text(f.get('label')) or f['key']} ({f['key']})") for f in entity_fields]
+
+    class SectionRow(Form):
+        title_en = _text("Section title (English)")
+        title_zh = _text("Section title (中文)")
+
+    class FieldRow(Form):
+        key = HiddenField()
+        section = SelectField("Section", choices=_opt([(str(n), f"Section {n}") for n in range(1, n_sections + 1)],
+                                                      "— not on this form"), validate_choice=False)
+        position = IntegerField("Order", validators=[Optional()], render_kw={"style": "width:5em"})
+        label_en, label_zh = _text("Label (English)"), _text("Label (中文)")
+        help_en, help_zh = _text("Help (English)", 4000), _text("Help (中文)", 4000)
+        placeholder_en, placeholder_zh = _text("Placeholder (English)"), _text("Placeholder (中文)")
+        read_only = BooleanField("Read-only")
+        hidden = BooleanField("Hidden")
+
+    class ConditionRow(Form):
+        field = SelectField("Field", choices=_opt(field_choices, "—"), validate_choice=False)
+        effect = SelectField("Effect", choices=_opt([("show", "is shown only"), ("require", "is required")], "—"),
+                             validate_choice=False)
+        when_field = SelectField("when", choices=_opt(field_choices, "—"), validate_choice=False)
+        op = SelectField("is", choices=_opt([("eq", "equal to"), ("in", "one of (a, b)")]), validate_choice=False)
+        value = _text("Value", 1000)
+
+    class FormDesignerForm(DesignerForm):
+        key = _text("Key", 63)
+        label_en, label_zh = _text("Name (English)"), _text("Name (中文)")
+        entity = SelectField("Entity", validate_choice=False, choices=_opt(
+            [(k, f"{label_text(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived], "—"))
+        default = BooleanField("The form of this entity's own new and edit screens")
+        public = BooleanField("Public: anyone may fill it in at /f/<slug>, without signing in")
+        slug = _text("Slug (public address)", 63)
+        submit_label_en, submit_label_zh = _text("Submit button (English)"), _text("Submit button (中文)")
+        success_message_en, success_message_zh = _text("Thank-you message (English)", 4000), _text("Thank-you message (中文)", 4000)
+        sections = FieldList(FormField(SectionRow), min_entries=n_sections)
+        fields = FieldList(FormField(FieldRow), min_entries=len(entity_fields))
+        conditions = FieldList(FormField(ConditionRow), min_entries=n_conditions)
+
+    return FormDesignerForm, entity_fields
+
+
+def form_doc(form, state, key: str | None = None) -> dict:
+    data = form.data
+    doc = {"key": key or (data.get("key") or "").strip(), "entity": data.get("entity") or ""}
+    label = label_from(data, "label")
+    if label:
+        doc["label"] = label
+    for flag in ("default", "public"):
+        if data.get(flag):
+            doc[flag] = True
+    if (data.get("slug") or "").strip():
+        doc["slug"] = data["slug"].strip()
+    for name in ("submit_label", "success_message"):
+        text = label_from(data, name)
+        if text:
+            doc[name] = text
+    placed: dict[int, list] = {}
+    overrides = {}
+    for order, row in enumerate(data["fields"]):
+        if row.get("section"):
+            placed.setdefault(int(row["section"]), []).append((row.get("position") is None, row.get("position") or 0,
+                                                               order, row["key"]))
+        override = {name: label_from(row, name) for name in OVERRIDE_TEXTS}
+        override = {k: v for k, v in override.items() if v}
+        override.update({flag: True for flag in ("read_only", "hidden") if row.get(flag)})
+        if override:
+            overrides[row["key"]] = override
+    layout = []
+    for n, section in enumerate(data["sections"], start=1):
+        if n not in placed and blank(section, "title_en", "title_zh"):
+            continue
+        layout.append({"title": label_from(section, "title") or f"Section {n}",
+                       "fields": [k for *_, k in sorted(placed.get(n, []))]})
+    doc["layout"] = layout
+    if overrides:
+        doc["overrides"] = overrides
+    entity = state.entities.get(doc["entity"])
+    fields = {f["key"]: f for f in entity.fields} if entity is not None else {}
+    conditions = []
+    for c in data["conditions"]:
+        if blank(c, "field", "effect", "when_field", "value"):
+            continue
+        texts = split_list(c.get("value")) if c.get("op") == "in" else [(c.get("value") or "").strip()]
+        values = [typed_value(fields.get(c.get("when_field")), t) for t in texts]
+        conditions.append({"field": c.get("field") or "", "effect": c.get("effect") or "",
+                           "when": {"field": c.get("when_field") or "", "op": c.get("op") or "eq",
+                                    "value": values if c.get("op") == "in" else values[0]}})
+    if conditions:
+        doc["conditions"] = conditions
+    return doc
+
+
+def form_data(doc: dict | None, fields: list[dict]) -> dict:
+    doc = doc or {}
+    where = {}
+    for n, section in enumerate(doc.get("layout", []), start=1):
+        for m, key in enumerate(section["fields"], start=1):
+            where[key] = (str(n), m)
+    overrides = doc.get("overrides", {})
+    rows = []
+    for f in fields:
+        o = overrides.get(f["key"], {})
+        section, position = where.get(f["key"], ("", None))
+        rows.append({"key": f["key"], "section": section, "position": position,
+                     "read_only": o.get("read_only", False), "hidden": o.get("hidden", False),
+                     **{k: v for name in OVERRIDE_TEXTS for k, v in label_data(o.get(name), name).items()}})
+    return {"key": doc.get("key", ""), **label_data(doc.get("label"), "label"), "entity": doc.get("entity", ""),
+            "default": doc.get("default", False), "public": doc.get("public", False), "slug": doc.get("slug", ""),
+            **label_data(doc.get("submit_label"), "submit_label"), **label_data(doc.get("success_message"), "success_message"),
+            "sections": [label_data(s.get("title"), "title") for s in doc.get("layout", [])],
+            "fields": rows,
+            "conditions": [{"field": c["field"], "effect": c["effect"], "when_field": c["when"]["field"],
+                            "op": c["when"]["op"], "value": ", ".join(map(str, c["when"]["value"]))
+                            if isinstance(c["when"]["value"], list) else str(c["when"]["value"])}
+                           for c in doc.get("conditions", [])]}
+
+
+def locate_form_error(path: str) -> str | None:
+    parts = path.split(".")
+    if parts[0] == "conditions" and len(parts) >= 3 and parts[1].isdigit():
+        name = "when_field" if parts[2:4] == ["when", "field"] else "value" if parts[2:4] == ["when", "value"] else parts[2]
+        return f"conditions-{parts[1]}-{name}"
+    if parts[0] in ("label", "submit_label", "success_message") and len(parts) == 2:
+        return f"{parts[0]}_{parts[1]}"
+    return parts[0] if len(parts) == 1 else None
+
+
+class FormDesignerView(AdminOnly, BaseView):
+    @expose("/")
+    def index(self):
+        state = platform().metadata.state()
+        items = [{"key": k, "doc": s.doc, "archived": s.archived} for k, s in state.of_kind("form").items()]
+        return self.render("crm_admin/forms.html", items=items, label_text=label_text)
+
+    def _edit(self, doc: dict | None):
+        state = platform().metadata.state()
+        creating = doc is None
+        entity_key = (doc or {}).get("entity") or request.values.get("entity", "")
+        sections = max(posted_rows("sections"), len((doc or {}).get("layout", [])) + SPARE_SECTIONS)
+        conditions = max(posted_rows("conditions"), len((doc or {}).get("conditions", [])) + SPARE_CONDITIONS)
+        form_class, fields = form_designer_class(state, entity_key, sections, conditions)
+        if request.method == "POST":
+            form = form_class(request.form)
+        else:
+            data = form_data(doc, fields)
+            if creating:  # a new form starts with every field in one section, in definition order
+                data["sections"] = [{"title_en": "Details", "title_zh": "详情"}]
+                data["entity"] = entity_key
+                for n, row in enumerate(data["fields"], start=1):
+                    row.update(section="1", position=n)
+            form = form_class(data=data)
+        labels = {f["key"]: f"{label_text(f.get('label')) or f['key']}" for f in fields}
+
+        def render_form(errors=(), plan=None):
+            attach_errors(form, list(errors), locate_form_error)
+            return self.render("crm_admin/form_form.html", form=form, errors=list(errors), plan=plan, creating=creating,
+                               key=None if creating else doc["key"], entity_key=entity_key, labels=labels)
+
+        if request.method == "GET" or going_back() or not entity_key:
+            return render_form()
+        new = form_doc(form, state, None if creating else doc["key"])
+        new["entity"] = entity_key
+        metadata = platform().metadata
+        if creating:
+            def change(dry_run):
+                return metadata.create_definition("form", new, actor=actor(), dry_run=dry_run)
+        else:
+            # Every optional attribute is sent, as null when cleared, so the merge drops it.
+            patch = {k: None for k in ("default", "public", "slug", "overrides", "conditions", "submit_label",
+                                       "success_message")}
+            patch.update({k: v for k, v in new.items() if k != "key"})
+
+            def change(dry_run):
+                return metadata.update_definition("form", doc["key"], patch, actor=actor(), dry_run=dry_run)
+        return run_change(self, change, render_form=render_form, done_url=url_for(".index"),
+                          title=f"{'Create' if creating else 'Change'} form {new['key']}")
+
+    @expose("/new", methods=("GET", "POST"))
+    def create(self):
+        return self._edit(None)
+
+    @expose("/<key>/edit", methods=("GET", "POST"))
+    def edit(self, key):
+        found = platform().metadata.state().of_kind("form").get(key)
+        if found is None or found.archived:
+            abort(404)
+        return self._edit(found.doc)
+
+    @expose("/<key>/archive", methods=("POST",))
+    def archive(self, key):
+        def render_refusal(errors=(), plan=None):
+            return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=f"Archive form {key}",
+                               fields=[], action=None, cancel_url=url_for(".index"))
+        return run_change(self, lambda dry: platform().metadata.archive_definition("form", key, actor=actor(), dry_run=dry),
+                          render_form=render_refusal, done_url=url_for(".index"), title=f"Archive form {key}")
