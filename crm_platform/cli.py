@@ -127,5 +127,10 @@ def tags_refresh(taxonomy):
         click.echo(f"{tag}: +{counts['gained']} -{counts['lost']}")
 
 
+from .bundles.cli import register as _register_bundle_commands  # noqa: E402
+
+_register_bundle_commands(main)  # crm export, crm import, crm template ...
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,4 +19,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(pipelines_api)
     from ..audit import audit_api
     app.register_blueprint(audit_api)
+    from ...bundles.api import bundle_api
+    app.register_blueprint(bundle_api)
     register_error_handlers(app)

@@ -1,0 +1,78 @@
+"""/api/bundle: export the configuration, import a bundle (dry run first), the template library.
+
+Administrators only, reads included: a bundle exposes the whole design of the instance.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from ..errors import BadRequest, CrmError, error
+from ..runtime.api.context import actor_id, actor_name, platform
+from ..runtime.api.errors import flag
+from . import exporter, importer, installs, templates
+from .format import check, meta_schema, parse, serialise
+
+bundle_api = Blueprint("bundle_api", __name__, url_prefix="/api/bundle")
+
+
+@bundle_api.before_request
+def administrators_only():
+    user = g.get("user")
+    if user is None or not user.is_admin:
+        raise CrmError([error(None, "forbidden", "only administrators export or import bundles")], status=403)
+
+
+def _import_options() -> dict:
+    on_conflict = request.args.get("on_conflict") or None
+    if on_conflict is not None and on_conflict not in importer.ON_CONFLICT:
+        raise BadRequest([error("on_conflict", "enum", f"on_conflict is {' or '.join(importer.ON_CONFLICT)}")])
+    return {"actor": actor_name(), "actor_id": actor_id(), "dry_run": flag("dry_run"), "on_conflict": on_conflict,
+            "sample_data": flag("sample_data")}
+
+
+@bundle_api.get("")
+def export_bundle():
+    only = [k.strip() for k in request.args.get("only", "").split(",") if k.strip()] or None
+    bundle = exporter.export(platform(), name=request.args.get("name") or "export",
+                             version=request.args.get("version") or "1.0.0", only=only,
+                             sample_data=flag("sample_data"))
+    # Checked like an imported bundle: a name or version from the query string must be valid too.
+    check(bundle)
+    response = Response(serialise(bundle), mimetype="application/json")
+    response.headers["ETag"] = f"\"{bundle['checksum']}\""
+    return response
+
+
+@bundle_api.post("")
+def import_bundle():
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raise BadRequest([error(None, "body", "send the bundle (JSON) as the request body")])
+    return jsonify(importer.run(platform(), parse(raw), **_import_options()))
+
+
+@bundle_api.get("/installed")
+def installed_bundles():
+    with platform().engine.connect() as conn:
+        return jsonify({"items": installs.listing(conn)})
+
+
+@bundle_api.get("/schema")
+def bundle_schema():
+    return jsonify(meta_schema())
+
+
+@bundle_api.get("/templates")
+def template_list():
+    items = []
+    for name in templates.names():
+        b = templates.load(name)
+        items.append({"name": name, "version": b["version"], "label": b.get("label"), "description": b.get("description"),
+                      "checksum": b["checksum"], "definitions": {k: len(v) for k, v in b["definitions"].items()},
+                      "sample_records": sum(len(v) for v in b.get("sample_data", {}).values())})
+    return jsonify({"items": items})
+
+
+@bundle_api.post("/templates/<name>/install")
+def template_install(name):
+    return jsonify(importer.run(platform(), templates.load(name), **_import_options()))
