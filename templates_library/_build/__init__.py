@@ -1,0 +1,1 @@
+"""Writes the template bundles deterministically: ``python -m templates_library._build``."""

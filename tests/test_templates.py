@@ -1,0 +1,117 @@
+"""The industry template library: valid bundles with Chinese and English labels, installed with
+sample data on their own and side by side, idempotent, upgradable, reproducible from the generator."""
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import make_app
+from crm_platform.bundles import importer, templates
+from crm_platform.bundles.format import parse, seal, serialise
+from crm_platform.cli import main
+from crm_platform.runtime.query import ListQuery
+from test_bundles import export_text, revision_count
+
+NAMES = ["b2b", "ecommerce", "education"]
+
+
+def all_records(platform, entity: str) -> list[dict]:
+    return platform.records.list(entity, ListQuery(per_page=500, count_limit=None))["items"]
+
+
+def test_the_library_holds_the_three_templates_as_the_generator_writes_them():
+    from templates_library._build.__main__ import main as build
+    assert templates.names() == NAMES
+    assert build(["--check"]) == 0  # bundle.json files are exactly what the generator writes
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_label_is_in_chinese_and_english_and_the_readme_speaks_both(name):
+    bundle = templates.load(name)
+    labelled = []
+    for kind, docs in bundle["definitions"].items():
+        for doc in docs:
+            labelled.append((f"{kind}.{doc['key']}", doc["label"]))
+            for item in doc.get("fields", []) + doc.get("tags", []) + doc.get("stages", []):
+                labelled.append((f"{kind}.{doc['key']}.{item['key']}", item["label"]))
+    missing = [where for where, label in labelled if not (isinstance(label, dict) and {"en", "zh"} <= set(label))]
+    assert missing == []
+    readme = templates.readme(name)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in readme) and "crm template install" in readme
+    assert sum(len(v) for v in bundle["sample_data"].values()) >= 300
+
+
+def test_the_three_templates_install_side_by_side_with_sample_data(platform):
+    plans = {name: importer.run(platform, templates.load(name), actor="test", sample_data=True) for name in NAMES}
+    assert plans["b2b"]["summary"]["clashes"] == 0
+    # Shared definitions (communication, task...) are merged; the clash is named in the plan.
+    assert plans["ecommerce"]["summary"]["clashes"] > 0 and plans["ecommerce"]["summary"]["unresolved"] == 0
+    communication = {f["key"] for f in platform.metadata.state().entities["communication"].doc["fields"]}
+    assert {"company", "contact", "opportunity", "customer", "student"} <= communication
+
+    stages = Counter(r["stage"] for r in all_records(platform, "opportunity"))
+    assert len(stages) == 5 and sum(stages.values()) >= 100
+    companies = all_records(platform, "company")
+    assert {"key_account"} <= {t for c in companies for t in ([c["account_level"]] if c["account_level"] else [])}
+    assert sum(1 for c in companies if c["pain_points"]) >= 20
+    customers = all_records(platform, "customer")
+    assert len(customers) >= 100
+    assert Counter(c["value_segment"] for c in customers).keys() >= {"high_value", "ordinary"}
+    assert Counter(c["activity"] for c in customers).keys() >= {"active", "dormant"}
+    students = all_records(platform, "student")
+    assert len({s["stage"] for s in students}) == 6 and len({s["age_group"] for s in students}) >= 4
+    follow_ups = [t for t in all_records(platform, "task") if t.get("student") and t["content"].startswith("Confirm")]
+    assert follow_ups  # entering the trial-lesson stage created a task through the pipeline
+
+    revs = revision_count(platform)
+    again = importer.run(platform, templates.load("b2b"), actor="test", sample_data=True)
+    assert again["steps"] == [] and "skipped" in again["sample_data"] and revision_count(platform) == revs
+
+
+def test_upgrading_a_template_keeps_what_the_admin_added(platform):
+    importer.run(platform, templates.load("b2b"), actor="test")
+    platform.metadata.add_field("company", {"key": "tax_id", "type": "text", "label": {"en": "Tax id", "zh": "税号"}},
+                                actor="admin")
+    pains = platform.metadata.state().taxonomies["pain_points"].doc["tags"]
+    platform.metadata.update_definition("taxonomy", "pain_points", {"tags": pains + [
+        {"key": "slow_payment", "label": {"en": "Pays late", "zh": "回款慢"}}]}, actor="admin")
+    newer = copy.deepcopy(templates.load("b2b"))
+    newer["version"] = "1.1.0"
+    company = next(d for d in newer["definitions"]["entity"] if d["key"] == "company")
+    company["fields"].append({"key": "employees", "type": "integer", "label": {"en": "Employees", "zh": "员工人数"}})
+    plan = importer.run(platform, seal(newer), actor="test")
+    assert plan["installed_version"] == "1.0.0" and plan["conflicts"] == []
+    fields = [f["key"] for f in platform.metadata.state().entities["company"].doc["fields"]]
+    assert fields[-2:] == ["employees", "tax_id"]
+    tags = [t["key"] for t in platform.metadata.state().taxonomies["pain_points"].doc["tags"]]
+    assert "slow_payment" in tags and "budget_tight" in tags
+
+
+def test_the_configuration_of_all_templates_round_trips(platform, tmp_path):
+    for name in NAMES:
+        importer.run(platform, templates.load(name), actor="test")
+    text = export_text(platform)
+    other = make_app(f"sqlite:///{tmp_path / 'other.sqlite'}").extensions["crm"]
+    importer.run(other, parse(text), actor="test")
+    assert export_text(other) == text
+    other.engine.dispose()
+
+
+def test_template_commands(app, database_url):
+    runner = CliRunner()
+    env = {"DATABASE_URL": database_url}
+    listed = runner.invoke(main, ["template", "list"], env=env)
+    assert listed.exit_code == 0 and "education  1.0.0" in listed.output and "not installed" in listed.output
+    shown = runner.invoke(main, ["template", "show", "education"], env=env)
+    assert shown.exit_code == 0 and "学员年龄段" in shown.output and "pipeline: enrolment" in shown.output
+    done = runner.invoke(main, ["template", "install", "education", "--sample-data"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "sample data:" in done.output and "160 student" in done.output
+    assert "installed 1.0.0" in runner.invoke(main, ["template", "list"], env=env).output
+    again = runner.invoke(main, ["template", "install", "education", "--sample-data"], env=env)
+    assert "0 created, 0 changed" in again.output and "loaded only once" in again.output
+    missing = runner.invoke(main, ["template", "install", "crm9000"], env=env)
+    assert missing.exit_code == 1 and "no template 'crm9000'" in missing.output
