@@ -12,4 +12,11 @@ if .venv/bin/crm user create admin --password "$password" --admin >/dev/null 2>&
   echo "Administrator created: sign in at http://${HOST:-127.0.0.1}:${PORT:-5000}/login as admin / $password"
   echo "API token: curl -X POST -H 'Content-Type: application/json' -d '{\"username\": \"admin\", \"password\": \"$password\"}' http://${HOST:-127.0.0.1}:${PORT:-5000}/api/auth/token"
 fi
+# A working CRM at once: an industry template with sample data, on the first run only (installing
+# the same version again would change nothing anyway). CRM_TEMPLATE=education|ecommerce|none.
+template=${CRM_TEMPLATE:-b2b}
+installed=$(.venv/bin/crm template list)
+if [ "$template" != "none" ] && ! grep -q "^$template .*(installed " <<<"$installed"; then
+  .venv/bin/crm template install "$template" --sample-data
+fi
 exec .venv/bin/crm serve --host "${HOST:-127.0.0.1}" --port "${PORT:-5000}"
