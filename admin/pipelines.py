@@ -44,7 +44,7 @@ def pipeline_form_class(state, entity_key: str, stage_keys: list[str], rows: int
         required_fields = SelectMultipleField("Required to enter", choices=_opt(field_choices), validate_choice=False)
         any_next = BooleanField("Any stage may follow", default=True)
         allowed_next = SelectMultipleField("…or only these", choices=_opt([(k, k) for k in stage_keys]),
-                                           validate_choice=False)
+                                           validate_choice=False, render_kw={"data-options-from": "stages"})
         follow_entity = SelectField("Follow-up record in", choices=_opt(_entity_choices(state), "(none)"),
                                     validate_choice=False)
         follow_values = TextAreaField("Follow-up values, one per line: field = value ({field} of the moved record)",
@@ -55,7 +55,7 @@ def pipeline_form_class(state, entity_key: str, stage_keys: list[str], rows: int
         link_field = StringField("Link field (reference to this record)", validators=[Optional(), Length(max=63)])
         archived = BooleanField("Archived")
         move_to = SelectField("Move its records to", choices=_opt([(k, k) for k in stage_keys], "—"),
-                              validate_choice=False)
+                              validate_choice=False, render_kw={"data-options-from": "stages"})
 
     class PipelineForm(DesignerForm):
         key = StringField("Key", validators=[Optional(), Length(max=63)])

@@ -44,7 +44,8 @@ def taxonomy_form_class(state, tag_keys: list[str], rows: int, condition_rows: i
         key = StringField("Key", validators=[Optional(), Length(max=63)])
         label_en = StringField("English", validators=[Optional(), Length(max=200)])
         label_zh = StringField("中文", validators=[Optional(), Length(max=200)])
-        parent = SelectField("Parent", choices=_choices([(k, k) for k in tag_keys], "(top)"), validate_choice=False)
+        parent = SelectField("Parent", choices=_choices([(k, k) for k in tag_keys], "(top)"), validate_choice=False,
+                             render_kw={"data-options-from": "tags"})
         color = StringField("Colour", validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5"})
         rule_entity = SelectField("Rule applies to", choices=_choices(entities, "(set by hand)"), validate_choice=False)
         conditions = FieldList(FormField(ConditionRow), min_entries=condition_rows)

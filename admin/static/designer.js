@@ -26,3 +26,28 @@ document.addEventListener("click", function (event) {
   copy.querySelectorAll(".invalid-feedback").forEach(function (el) { el.remove(); });
   body.appendChild(copy);
 });
+
+// A select of keys typed in the same form (a tag's parent, a stage's next stages): its options are
+// the keys of the rows as they are now, so a tag added a moment ago can already be a parent.
+function refreshKeyOptions(select) {
+  var list = select.getAttribute("data-options-from");
+  var pattern = new RegExp("^" + list + "-\\d+-key$");
+  var keys = [];
+  document.querySelectorAll("input[name]").forEach(function (input) {
+    var v = input.value.trim();
+    if (pattern.test(input.name) && v && keys.indexOf(v) < 0) keys.push(v);
+  });
+  var chosen = Array.prototype.filter.call(select.options, function (o) { return o.selected && o.value; })
+    .map(function (o) { return o.value; });
+  Array.prototype.slice.call(select.options).forEach(function (o) { if (o.value) o.remove(); });
+  keys.concat(chosen.filter(function (v) { return keys.indexOf(v) < 0; })).forEach(function (key) {
+    var option = new Option(key, key, false, chosen.indexOf(key) >= 0);
+    select.add(option);
+  });
+}
+["focusin", "mousedown"].forEach(function (type) {
+  document.addEventListener(type, function (event) {
+    var select = event.target.closest && event.target.closest("select[data-options-from]");
+    if (select) refreshKeyOptions(select);
+  });
+});

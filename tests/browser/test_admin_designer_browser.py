@@ -93,3 +93,34 @@ def test_a_record_created_in_the_admin_data_view_is_returned_by_the_api(page, li
     items = live_server.api.get("/api/records/course").get_json()["items"]
     assert [(i["title"], str(i["price"])) for i in items] == [("Calligraphy 书法", "128.50")]
     assert "Calligraphy 书法" in page.content()
+
+
+def test_a_tag_tree_is_built_row_by_row_in_the_browser(page, live_server, screenshot):
+    page.goto(f"{live_server.url}/admin/taxonomies/new")
+    page.fill("#key", "customer_type")
+    page.fill("#label_en", "Customer type")
+    page.fill("#label_zh", "客户类型")
+    page.fill('[name="tags-0-key"]', "intended")
+    page.fill('[name="tags-0-label_en"]', "Intended")
+    page.fill('[name="tags-0-label_zh"]', "意向客户")
+    page.fill('[name="tags-0-color"]', "#ff9800")
+    page.fill('[name="tags-1-key"]', "hot")
+    page.fill('[name="tags-1-label_en"]', "Hot lead")
+    page.click('[name="tags-1-parent"]')  # its options are the keys typed above
+    page.select_option('[name="tags-1-parent"]', "intended")
+    rows = page.locator('table[data-rows="tags"] > tbody > tr')
+    before = rows.count()
+    page.get_by_role("button", name="+ Add a tag").click()
+    assert rows.count() == before + 1
+    page.fill(f'[name="tags-{before}-key"]', "lost")
+    page.fill(f'[name="tags-{before}-label_en"]', "Lost")
+    page.fill(f'[name="tags-{before}-label_zh"]', "流失客户")
+    page.get_by_test_id("preview").click()
+    assert "create taxonomy customer_type" in page.get_by_test_id("plan").inner_text()
+    page.get_by_test_id("apply").click()
+    page.wait_for_url(re.compile(r"/admin/taxonomies/$"))
+    screenshot(page, "admin_tag_tree")
+    tags = live_server.platform.metadata.state().taxonomies["customer_type"].doc["tags"]
+    assert [(t["key"], t.get("parent"), t.get("color")) for t in tags] == [
+        ("intended", None, "#ff9800"), ("hot", "intended", None), ("lost", None, None)]
+    assert "Hot lead" in page.get_by_test_id("tag-tree").inner_text()
