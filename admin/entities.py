@@ -7,8 +7,11 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from crm_platform.errors import CrmError, Invalid, error
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.metadata.keys import table_name
+from crm_platform.runtime.api.context import access
+from crm_platform.runtime.query import ListQuery
 
 from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_text, platform
 from .field_forms import SPARE_ROWS, field_data, field_doc, field_form_class, locate_field_error, type_title
@@ -144,7 +147,6 @@ class EntityDesignerView(AdminOnly, BaseView):
         def change(dry_run):
             keys = [f["key"] for f in self._entity(key).fields]
             if field_key not in keys or direction not in ("up", "down"):
-                from crm_platform.errors import Invalid, error
                 raise Invalid([error("field", "invalid", f"no field '{field_key}' to move {direction}")])
             i = keys.index(field_key)
             j = max(0, i - 1) if direction == "up" else min(len(keys) - 1, i + 1)
@@ -170,12 +172,14 @@ class EntityDesignerView(AdminOnly, BaseView):
             return self.render("crm_admin/field_form.html", form=form, errors=list(errors), plan=plan, key=key,
                                type_name=type_name, type_title=type_title(type_name), creating=True)
 
-        if request.method == "GET" or going_back() or not form.validate():
+        if request.method == "GET" or going_back():
             return render_form()
+        if not form.validate():  # an option that is not a number, a label too long
+            return render_form(), 422
         try:
             doc = field_doc(form, type_name)
-        except Exception as exc:  # noqa: BLE001 - an Invalid default value
-            return render_form(getattr(exc, "errors", [])), 422
+        except CrmError as exc:  # a default value the field's type cannot read
+            return render_form(exc.errors), exc.status
 
         def change(dry_run):
             return platform().metadata.add_field(key, doc, actor=actor(), dry_run=dry_run)
@@ -206,12 +210,14 @@ class EntityDesignerView(AdminOnly, BaseView):
             return self.render("crm_admin/field_form.html", form=form, errors=list(errors), plan=plan, key=key, field=field,
                                type_name=type_name, type_title=type_title(type_name), creating=False)
 
-        if request.method == "GET" or going_back() or request.form.get("_retype") or not form.validate():
+        if request.method == "GET" or going_back() or request.form.get("_retype"):
             return render_form()
+        if not form.validate():  # an option that is not a number, a label too long
+            return render_form(), 422
         try:
             doc = field_doc(form, type_name)
-        except Exception as exc:  # noqa: BLE001 - an Invalid default value
-            return render_form(getattr(exc, "errors", [])), 422
+        except CrmError as exc:  # a default value the field's type cannot read
+            return render_form(exc.errors), exc.status
         doc["key"] = field
         # Options left blank go back to the type's default: send them as null so the merge drops them.
         patch = {**{k: None for k in current if k not in ("key", "type")}, **doc}
@@ -283,7 +289,5 @@ def _option_summary(field: dict) -> str:
 
 def _record_counts(keys: list[str]) -> dict[str, int]:
     """Live records per entity for the entity list, counted by the record service (capped like lists)."""
-    from crm_platform.runtime.api.context import access
-    from crm_platform.runtime.query import ListQuery
     records = platform().records
     return {key: records.list(key, ListQuery(per_page=1), access=access())["total"] for key in keys}

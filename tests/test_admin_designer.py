@@ -360,3 +360,25 @@ def test_a_form_is_laid_out_in_sections_with_overrides_and_conditions(admin, pla
     assert platform.metadata.state().of_kind("form")["trial"].doc == doc
     edit = admin.get("/admin/forms/trial/edit").get_data(as_text=True)
     assert 'value="3, 4, 5"' in edit and 'value="学员"' in edit
+
+
+def test_bad_option_values_and_defaults_are_refused_on_the_form(admin, platform, student):
+    r = add_field(admin, "student", "integer", {"key": "grade", "max": "ten"})
+    assert r.status_code == 422 and "Not a valid integer value" in text_of(r)
+    r = add_field(admin, "student", "integer", {"key": "grade", "default": "ten"})
+    assert r.status_code == 422 and "the default must be a whole number" in text_of(r)
+    r = add_field(admin, "student", "integer", {"key": "grade", "min": "1", "max": "12", "default": "3"})
+    assert r.status_code == 302
+    grade = next(f for f in entity(platform, "student").fields if f["key"] == "grade")
+    assert grade == {"key": "grade", "type": "integer", "min": 1, "max": 12, "default": 3}
+
+
+def test_unknown_things_in_the_designer_are_404(admin, student):
+    for path in ("/admin/entities/nothing/", "/admin/entities/nothing/edit", "/admin/entities/student/fields/nothing/edit",
+                 "/admin/entities/student/fields/new?type=nothing", "/admin/taxonomies/nothing/edit",
+                 "/admin/pipelines/nothing/edit", "/admin/forms/nothing/edit"):
+        assert admin.get(path).status_code == 404, path
+    assert admin.post("/admin/history/restore", data={"kind": "nothing", "key": "x"}).status_code == 404
+    r = admin.post("/admin/history/restore", data={"kind": "entity", "key": "student", "_confirm": "1"})
+    assert r.status_code == 409 and "is not archived" in text_of(r)
+    assert admin.get("/admin/history/?before=abc").status_code == 400
