@@ -122,7 +122,8 @@ def list_page(entity):
     sort = args.get("sort", "")
     return render("web/list.html", 400 if problems else 200, screen=screen, columns=columns, rows=rows, result=result,
                   problems=problems, filters=_filter_controls(screen, args), sort=sort, args=args,
-                  column_keys=[f["key"] for f in columns], filters_active=any(k.startswith("filter[") for k in args),
+                  column_keys=[f["key"] for f in columns], column_labels=[screen_label(f, screen.lang) for f in columns],
+                  record_url=url_for("screens.list_page", entity=entity) + "/", filters_active=any(k.startswith("filter[") for k in args),
                   has_board=bool(pipelines_of(screen.model, entity)),
                   page_url=lambda **change: _url_with(change))
 
