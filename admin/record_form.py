@@ -7,7 +7,7 @@ the record service does, so the admin sees exactly the API's messages next to ea
 """
 from __future__ import annotations
 
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from crm_platform.metadata.field_types import REGISTRY
@@ -18,6 +18,8 @@ from .common import label_text
 #: The input of the change reason kept in the audit trail. Field keys are lower case, so this
 #: name never clashes with a field (and WTForms ignores names that start with "_").
 REASON = "Reason"
+#: The version of the record the edit form was filled from: saving over a newer version is refused.
+VERSION = "Version"
 #: A reference shows a dropdown while the target has at most this many records, else an id input.
 MAX_REFERENCE_CHOICES = 200
 HTML_TYPES = {"number": "number", "decimal": "text", "email": "email", "tel": "tel", "url": "url",
@@ -83,6 +85,7 @@ def record_form_class(entity, model, records, access, base):
             continue
         readonly = not access.can_write_field(entity.key, field["key"], model)
         attrs[field["key"]] = form_input(field, model, records, access, readonly)
+    attrs[VERSION] = HiddenField()
     attrs[REASON] = StringField("Reason for the change (kept in the audit trail) 变更原因",
                                 description="required for this entity" if entity.doc.get("require_change_reason") else "")
     return type(f"{entity.key.title()}RecordForm", (base,), attrs)
@@ -90,7 +93,7 @@ def record_form_class(entity, model, records, access, base):
 
 def form_data(entity, record: dict) -> dict:
     """A record (as the API writes it) as form data."""
-    out = {}
+    out = {VERSION: record.get("version")}
     for field in entity.fields:
         if field["key"] in record:
             out[field["key"]] = REGISTRY[field["type"]].form_text(field, record[field["key"]])
@@ -123,3 +126,9 @@ def _same(posted, stored) -> bool:
     if isinstance(posted, list) or isinstance(stored, list):
         return sorted(posted or []) == sorted(stored or [])
     return (posted or "") == (stored or "")
+
+
+def expected_version(form, record: dict) -> int:
+    """The version the form was filled from (a stale form is refused), else the record's own."""
+    posted = str(form[VERSION].data or "") if VERSION in form else ""
+    return int(posted) if posted.isdigit() and len(posted) < 19 else record["version"]

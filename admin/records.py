@@ -24,7 +24,7 @@ from crm_platform.runtime.query import SYSTEM_FIELDS, parse_list_args
 
 from .common import AdminOnly, actor_id, label_text, platform
 from .plan_flow import attach_errors
-from .record_form import REASON, form_data, record_form_class, record_values
+from .record_form import REASON, expected_version, form_data, record_form_class, record_values
 
 #: Columns a list shows besides ``id``: the first fields of the definition.
 LIST_FIELDS = 8
@@ -245,7 +245,8 @@ class RecordView(AdminOnly, BaseModelView):
         a = access()
         values = record_values(self.entity, form, self.compiled, a, before=model)
         try:
-            updated = platform().records.update(self.entity.key, model["id"], values, expected_version=model["version"],
+            updated = platform().records.update(self.entity.key, model["id"], values,
+                                                expected_version=expected_version(form, model),
                                                 actor_id=actor_id(), access=a, reason=_reason(form))
         except CrmError as exc:
             return self._refused(form, exc)

@@ -164,3 +164,34 @@ def test_references_tags_and_stages_get_their_own_controls(admin, client):
     assert item["teacher"] == teacher and sorted(item["levels"]) == ["advanced", "beginner"] and item["open"] is True
     listing = page_text(admin.get("/admin/records/course/"))
     assert "Beginner" in listing and f"#{teacher}" in listing
+
+
+def test_saving_a_form_filled_from_an_older_version_is_refused(admin, client, students):
+    first = students[0]
+    form = admin.get(f"/admin/records/student/edit/?id={first}").get_data(as_text=True)
+    assert re.search(r'name="Version"[^>]*value="1"|value="1"[^>]*name="Version"', form)
+    client.patch(f"/api/records/student/{first}", json={"age": 11})  # someone else, meanwhile
+    r = admin.post(f"/admin/records/student/edit/?id={first}",
+                   data={"Version": "1", "name": "Zhang Wei", "age": "10"})
+    assert r.status_code == 200 and "changed by someone else" in page_text(r)
+    assert client.get(f"/api/records/student/{first}").get_json()["age"] == 11
+    r = admin.post(f"/admin/records/student/edit/?id={first}", data={"Version": "2", "name": "Zhang Wei", "age": "10"})
+    assert r.status_code == 302 and client.get(f"/api/records/student/{first}").get_json()["age"] == 10
+
+
+def test_a_stage_move_the_pipeline_forbids_is_refused_with_its_reason(admin, client):
+    client.post("/api/meta/entities", json={"key": "deal", "label": "Deal", "fields": [
+        {"key": "name", "type": "text"}, {"key": "contract_no", "type": "text"}, {"key": "stage", "type": "stage"}]})
+    client.post("/api/meta/pipelines", json={"key": "sales", "label": "Sales", "entity": "deal", "field": "stage",
+                                             "stages": [{"key": "lead", "label": "Lead", "allowed_next": ["quote"]},
+                                                        {"key": "quote", "label": "Quote"},
+                                                        {"key": "won", "label": "Won", "required_fields": ["contract_no"]}]})
+    deal = client.post("/api/records/deal", json={"name": "Big", "stage": "lead"}).get_json()["id"]
+    form = admin.get(f"/admin/records/deal/edit/?id={deal}").get_data(as_text=True)
+    assert re.search(r'<select[^>]*name="stage"', form) and 'value="quote"' in form
+    r = admin.post(f"/admin/records/deal/edit/?id={deal}", data={"name": "Big", "stage": "won"})
+    assert r.status_code == 200
+    assert "a record in stage 'lead' cannot move to 'won' in pipeline 'sales'; allowed from 'lead': quote" in page_text(r)
+    assert client.get(f"/api/records/deal/{deal}").get_json()["stage"] == "lead"
+    r = admin.post(f"/admin/records/deal/edit/?id={deal}", data={"name": "Big", "stage": "quote"})
+    assert r.status_code == 302 and client.get(f"/api/records/deal/{deal}").get_json()["stage"] == "quote"
