@@ -382,3 +382,12 @@ def test_unknown_things_in_the_designer_are_404(admin, student):
     r = admin.post("/admin/history/restore", data={"kind": "entity", "key": "student", "_confirm": "1"})
     assert r.status_code == 409 and "is not archived" in text_of(r)
     assert admin.get("/admin/history/?before=abc").status_code == 400
+
+
+def test_a_role_marked_admin_opens_the_designer_and_other_roles_do_not(app, platform, client):
+    assert client.post("/api/meta/roles", json={"key": "designers", "label": "Designers", "admin": True}).status_code == 201
+    assert client.post("/api/meta/roles", json={"key": "sales", "label": "Sales"}).status_code == 201
+    platform.users.create("mei", "mei-password", roles=["designers"])
+    platform.users.create("bo", "bo-password", roles=["sales"])
+    assert sign_in(app.test_client(), "mei", "mei-password").get("/admin/entities/").status_code == 200
+    assert sign_in(app.test_client(), "bo", "bo-password").get("/admin/entities/").status_code == 403
