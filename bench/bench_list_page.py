@@ -146,8 +146,7 @@ def main(argv=None) -> int:
         crm = app.extensions["crm"]
         doc = contact_entity(ENTITY)
         crm.metadata.create_entity(doc, actor="bench")
-        for start in range(0, args.rows, 20_000):
-            crm.records.create_many(ENTITY, contact_rows(min(20_000, args.rows - start), seed=start))
+        crm.records.create_many(ENTITY, contact_rows(args.rows))
         from crm_platform.web.screens import DEFAULT_COLUMNS
         columns = [f["key"] for f in doc["fields"] if f["type"] != "long_text"][:DEFAULT_COLUMNS]
         base_app, base_engine = handwritten_app(url, crm.runtime.current().entity(ENTITY).doc, columns)

@@ -349,3 +349,11 @@ def test_unicode_everywhere(pages, client, student):
     client.post("/api/records/student", json={"name": "欧阳娜娜 😀", "course": "art"})
     r = pages.get("/app/student?q=娜娜", headers={"Accept-Language": "zh"})
     assert "欧阳娜娜 😀" in text(r) and "美术" in text(r)
+
+
+def test_errors_speak_the_page_language(pages, client, student):
+    r = pages.post("/app/student/new", data={"f-name": "", "f-age": "200"}, headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 422
+    assert field_error(r, "age") == "不能大于 120" and field_error(r, "name") == "此项为必填项"
+    r = pages.post("/app/student/new", data={"f-name": "A", "f-age": "200"}, headers={"Accept-Language": "en"})
+    assert field_error(r, "age") == "must be at most 120"

@@ -13,7 +13,7 @@ from ..errors import BadRequest, CrmError, NotFound, error
 from ..runtime.pipelines import pipelines_of, summary, utcnow
 from ..runtime.query import parse_list_args
 from .controls import display
-from .i18n import label as label_of
+from .i18n import label as label_of, localise
 from .pages import Screen, as_user, reading, render, title_field, user_access
 from .screens import screens
 
@@ -85,5 +85,5 @@ def move_card(entity, record_id):
     try:
         record = screen.svc.update(entity, record_id, {field: body["stage"]}, expected_version=version, **as_user())
     except CrmError as exc:
-        return jsonify(exc.body()), exc.status
+        return jsonify({**exc.body(), "errors": localise(exc.errors, screen.lang)}), exc.status
     return jsonify({"id": record["id"], "version": record["version"], "stage": record.get(field)})

@@ -16,7 +16,7 @@ from ..auth.web import limiter
 from ..errors import CrmError, NotFound, error
 from ..metadata.forms import accept, public_form, resolve
 from .controls import build_form, form_data, posted_values
-from .i18n import label as label_of, translate
+from .i18n import label as label_of, localise, translate
 from .pages import platform, render, user_tz
 
 public_forms = Blueprint("public_forms", __name__, template_folder="templates")
@@ -35,7 +35,7 @@ def too_many(exc):
 
 @public_forms.errorhandler(CrmError)
 def crm_error(exc: CrmError):
-    return render("web/error.html", exc.status, errors=exc.errors, public=True)
+    return render("web/error.html", exc.status, errors=localise(exc.errors, _lang()), public=True)
 
 
 def _lang() -> str:
@@ -85,7 +85,7 @@ def fill(slug):
     except CrmError as exc:
         keys = {ff.key for ff in shown}
         field_errors, general = {}, []
-        for e in exc.errors:
+        for e in localise(exc.errors, lang):
             (field_errors.setdefault(e["field"], []) if e.get("field") in keys else general).append(e)
         return render("web/public_form.html", exc.status, wtform=wtform, sections=sections, conditions=conditions,
                       field_errors=field_errors, general_errors=general, read_only=read_only, **context)

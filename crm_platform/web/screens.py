@@ -16,7 +16,7 @@ from ..metadata.forms import accept, form_for
 from ..runtime.pipelines import pipelines_of
 from ..runtime.query import parse_list_args
 from .controls import build_form, display, form_data, options_of, posted_values
-from .i18n import COOKIE, LANGUAGES, current_language, translate
+from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
 from .pages import Screen, as_user, reading, record_options, render, stage_history_of, title_field, user_tz
 
 screens = Blueprint("screens", __name__, template_folder="templates", static_folder="static",
@@ -31,9 +31,10 @@ RELATED_ROWS = 10
 
 @screens.errorhandler(CrmError)
 def crm_error(exc: CrmError):
+    lang = current_language()
     if request.accept_mimetypes.best == "application/json" or request.is_json:
-        return jsonify(exc.body()), exc.status
-    return render("web/error.html", exc.status, errors=exc.errors)
+        return jsonify({**exc.body(), "errors": localise(exc.errors, lang)}), exc.status
+    return render("web/error.html", exc.status, errors=localise(exc.errors, lang))
 
 
 @screens.get("/")
@@ -113,7 +114,7 @@ def list_page(entity):
         query = parse_list_args(args, screen.entity, default_per_page=PER_PAGE, max_per_page=200)
         result = screen.svc.list(entity, query, **reading())
     except BadRequest as exc:  # a hand-edited address: say what is wrong and show the form to fix it
-        problems = exc.errors
+        problems = localise(exc.errors, screen.lang)
     items = result["items"] if result else []
     titles = screen.titles(columns, items)
     rows = [{"id": r["id"], "title": screen.title_of(r),
@@ -205,7 +206,7 @@ def _render_form(screen: Screen, form, shown, read_only, wtform, *, record=None,
     by_field = {}
     general = []
     keys = {ff.key for ff in shown}
-    for e in errors:
+    for e in localise(list(errors), screen.lang):
         (by_field.setdefault(e["field"], []) if e.get("field") in keys else general).append(e)
     sections = []
     for section in form.sections:
