@@ -284,3 +284,29 @@ def test_bad_sample_data_names_the_record_and_field_and_applies_nothing(platform
     bundle["sample_data"]["customer"][1]["spend"] = "a lot"
     errors = refused(platform, seal(bundle))
     assert errors[0]["field"] == "sample_data.customer.1.spend"
+
+
+def test_a_field_the_admin_archived_stays_archived_unless_the_import_is_told_otherwise(platform):
+    install(platform, make_bundle())
+    platform.metadata.archive_field("customer", "last_purchase_on", actor="admin")
+    again = install(platform, make_bundle())  # the same version: the admin's archive stands
+    assert again["conflicts"] == [] and again["steps"] == []
+    v2 = copy.deepcopy(CUSTOMER)
+    v2["fields"][2]["label"] = "Last purchase"
+    bundle = make_bundle(version="2.0.0", entity=[v2, MANAGER])
+    with pytest.raises(Conflict) as refused:
+        install(platform, bundle)
+    assert refused.value.errors[0]["field"] == "definitions.entity.customer.fields.last_purchase_on"
+    assert "archived in this instance" in refused.value.errors[0]["message"]
+    install(platform, bundle, on_conflict="keep-local")
+    assert "last_purchase_on" not in [f["key"] for f in platform.metadata.state().entities["customer"].doc["fields"]]
+
+
+def test_take_incoming_restores_a_field_the_admin_archived(platform):
+    install(platform, make_bundle(), sample_data=True)
+    platform.metadata.archive_field("customer", "last_purchase_on", actor="admin")
+    v2 = copy.deepcopy(CUSTOMER)
+    v2["fields"][2]["label"] = "Last purchase"
+    install(platform, make_bundle(version="2.0.0", entity=[v2, MANAGER]), on_conflict="take-incoming")
+    li = next(r for r in platform.records.list("customer")["items"] if r["name"] == "Li")
+    assert li["last_purchase_on"] is not None  # restored with its stored values

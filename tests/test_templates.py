@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from conftest import make_app
 from crm_platform.bundles import importer, templates
-from crm_platform.bundles.format import parse, seal, serialise
+from crm_platform.bundles.format import parse, seal
 from crm_platform.cli import main
 from crm_platform.runtime.query import ListQuery
 from test_bundles import export_text, revision_count

@@ -27,7 +27,7 @@ from ..errors import Conflict, CrmError, Invalid, error
 from ..metadata.definitions import normalise_entity
 from ..metadata.service import load_state
 from . import installs, sample
-from .format import check, digest, kinds
+from .format import check, kinds
 from .merge import KEEP_LOCAL, TAKE_INCOMING, merge
 
 ON_CONFLICT = (KEEP_LOCAL, TAKE_INCOMING)
@@ -247,15 +247,20 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
         unresolved = [c for i in items for c in i.conflicts if c["resolution"] == "unresolved"]
         if unresolved and not dry_run:
             raise Conflict([error(f"definitions.{i.kind}.{i.key}" + (f".{c['path']}" if c["path"] else ""), "conflict",
-                                  "changed here and in the bundle: choose on_conflict keep-local or take-incoming")
-                            for i in items for c in i.conflicts if c["resolution"] == "unresolved"],
-                           extra={"plan": result})
+                                  _conflict_message(c)) for i in items for c in i.conflicts
+                            if c["resolution"] == "unresolved"], extra={"plan": result})
         changed = any(i.action not in ("unchanged", "kept") for i in items) or loaded
         if not dry_run and (changed or installed is None or installed.checksum != bundle["checksum"]):
             docs = {(kind, d["key"]): normalised(kind, d) for kind, ds in bundle["definitions"].items() for d in ds}
             installs.record(conn, bundle, docs, actor=actor, now=dt.datetime.now(dt.timezone.utc),
                             sample_data_loaded=bool(loaded))
     return result
+
+
+def _conflict_message(conflict: dict) -> str:
+    why = conflict.get("note") or ("changed here and in the bundle since it was installed" if "installed" in conflict
+                                   else "defined differently here, and this bundle did not install it")
+    return f"{why}: choose on_conflict keep-local or take-incoming"
 
 
 def _apply(runner: _Runner, conn, items: list[Item]) -> None:
@@ -309,4 +314,4 @@ def _report(bundle, installed, items, steps, dry_run, loaded, skipped) -> dict:
     return out
 
 
-__all__ = ["run", "compare", "digest"]
+__all__ = ["run", "compare", "ON_CONFLICT"]
