@@ -357,3 +357,25 @@ def test_errors_speak_the_page_language(pages, client, student):
     assert field_error(r, "age") == "不能大于 120" and field_error(r, "name") == "此项为必填项"
     r = pages.post("/app/student/new", data={"f-name": "A", "f-age": "200"}, headers={"Accept-Language": "en"})
     assert field_error(r, "age") == "must be at most 120"
+
+
+def test_tags_are_filtered_shown_as_chips_and_set_through_the_form(pages, client):
+    r = client.post("/api/meta/taxonomies", json={"key": "customer_type", "label": {"en": "Type", "zh": "客户类型"}, "tags": [
+        {"key": "intended", "label": {"en": "Intended", "zh": "意向客户"}},
+        {"key": "intended_hot", "label": {"en": "Hot lead", "zh": "高意向"}, "parent": "intended"},
+        {"key": "won", "label": {"en": "Won", "zh": "成交客户"}}]})
+    assert r.status_code == 201, r.get_json()
+    client.post("/api/meta/entities", json={"key": "customer", "label": "Customer", "title_field": "name", "fields": [
+        {"key": "name", "type": "text", "required": True},
+        {"key": "types", "type": "tags", "taxonomy": "customer_type", "label": "Types"}]})
+    r = pages.post("/app/customer/new", data={"f-name": "Hot one", "f-types": ["intended_hot"]})
+    assert r.status_code == 303
+    client.post("/api/records/customer", json={"name": "Done deal", "types": ["won"]})
+    page = text(pages.get("/app/customer?filter[types][has_any]=intended"))  # a parent matches its children
+    assert "Hot one" in page and "Done deal" not in page and "1 records" in page
+    hot = [x for x in rows(client, "customer") if x["name"] == "Hot one"][0]
+    assert hot["types"] == ["intended_hot"]
+    detail = text(pages.get(f"/app/customer/{hot['id']}", headers={"Accept-Language": "zh"}))
+    assert '<span class="chip">高意向</span>' in detail
+    r = pages.post("/app/customer/new", data={"f-name": "Bad", "f-types": ["nope"]})
+    assert r.status_code == 422 and "is not a tag" in field_error(r, "types")

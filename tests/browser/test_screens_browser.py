@@ -187,3 +187,34 @@ def test_language_switch_and_accept_language(browser, live_server, page):
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "客户"
     assert page.locator("text=+ 新增").count() == 1
+
+
+def test_lists_and_boards_work_on_a_phone(browser, live_server, screenshot):
+    _define(live_server, CUSTOMER, OPPORTUNITY)
+    assert live_server.api.post("/api/meta/pipelines", json=SALES).status_code == 201
+    for i in range(3):
+        live_server.api.post("/api/records/customer", json={"name": f"客户 {i} with a rather long name", "age": 30 + i})
+    deal = live_server.api.post("/api/records/opportunity",
+                                json={"name": "Phone deal", "contract_no": "HT-9", "stage": "quote"}).get_json()
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        phone = context.new_page()
+        phone.goto(f"{live_server.url}/login")
+        phone.fill("#username", "admin")
+        phone.fill("#password", "admin-password")
+        phone.click("button[type=submit]")
+        phone.goto(f"{live_server.url}/app/customer")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+        assert phone.locator("table.records tbody tr").count() == 3
+        screenshot(phone, "list_customers_phone")
+        phone.locator("summary", has_text="CRM").click()  # the menu
+        phone.get_by_role("link", name="Opportunity").click()
+        phone.wait_for_url(re.compile(r"/app/opportunity$"))
+        phone.goto(f"{live_server.url}/app/opportunity/board")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 375  # columns scroll inside the board
+        phone.locator(f".kcard[data-id='{deal['id']}'] select[data-move]").select_option("signed")
+        phone.locator(f"section[data-stage=signed] .kcard[data-id='{deal['id']}']").wait_for()
+        screenshot(phone, "board_phone")
+    finally:
+        context.close()
+    assert live_server.api.get(f"/api/records/opportunity/{deal['id']}").get_json()["stage"] == "signed"
