@@ -310,3 +310,15 @@ def test_take_incoming_restores_a_field_the_admin_archived(platform):
     install(platform, make_bundle(version="2.0.0", entity=[v2, MANAGER]), on_conflict="take-incoming")
     li = next(r for r in platform.records.list("customer")["items"] if r["name"] == "Li")
     assert li["last_purchase_on"] is not None  # restored with its stored values
+
+
+def test_a_sample_reference_to_a_missing_record_names_the_field(platform):
+    bundle = make_bundle()
+    bundle["sample_data"]["customer"][1]["referrer"] = {"ref": "m1"}  # a manager's _key, not a customer's
+    errors = refused(platform, seal(bundle))
+    assert errors[0]["field"] == "sample_data.customer.1.referrer" and "no sample customer record" in errors[0]["message"]
+
+
+def test_deeply_nested_json_is_a_clear_400(platform):
+    errors = refused(platform, "[" * 100_000 + "]" * 100_000, BadRequest)
+    assert errors[0]["code"] == "json"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from ..errors import BadRequest, CrmError, error
+from ..errors import BadRequest, Forbidden, error
 from ..runtime.api.context import actor_id, actor_name, platform
 from ..runtime.api.errors import flag
 from . import exporter, importer, installs, templates
@@ -19,7 +19,7 @@ bundle_api = Blueprint("bundle_api", __name__, url_prefix="/api/bundle")
 def administrators_only():
     user = g.get("user")
     if user is None or not user.is_admin:
-        raise CrmError([error(None, "forbidden", "only administrators export or import bundles")], status=403)
+        raise Forbidden([error(None, "forbidden", "only administrators export or import bundles")])
 
 
 def _import_options() -> dict:

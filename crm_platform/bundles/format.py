@@ -67,7 +67,9 @@ def parse(text: str | bytes) -> dict:
     """Read a bundle's text; malformed JSON is a 400 naming the line and column."""
     try:
         doc = jsonutil.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        raise BadRequest([error(None, "json", "the bundle is nested too deeply")]) from None
+    except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError, NaN
         where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
         raise BadRequest([error(None, "json", f"the bundle is not valid JSON: {getattr(exc, 'msg', exc)}{where}")]) from None
     return doc

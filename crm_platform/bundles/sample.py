@@ -64,7 +64,7 @@ def load(records_service, conn: sa.Connection, sample: dict[str, list[dict]], *,
                 for key in sorted(sample) if key not in model.entities or model.entities[key].archived]
     if problems:
         raise Invalid(problems)
-    ids: dict[str, int] = {}  # _key → database id
+    ids: dict[tuple[str, str], int] = {}  # (entity, _key) → database id
     later: list[tuple[str, int, dict, int]] = []  # references to records created after the referrer
     counts: dict[str, int] = {}
     for entity_key in _order(list(sample), model):
@@ -79,10 +79,11 @@ def load(records_service, conn: sa.Connection, sample: dict[str, list[dict]], *,
                 if _is_ref(v):
                     if ftype != "reference":
                         raise Invalid([error(f"{where}.{k}", "reference", f"'{k}' is not a reference field")])
-                    if v["ref"] in ids:
-                        values[k] = ids[v["ref"]]
+                    target = (fields[k]["target"], v["ref"])
+                    if target in ids:
+                        values[k] = ids[target]
                     else:
-                        pending[k] = v["ref"]
+                        pending[k] = target
                 elif _is_relative(v) and ftype in DATE_TYPES:
                     values[k] = _relative(v, ftype, today)
                 else:
@@ -94,17 +95,19 @@ def load(records_service, conn: sa.Connection, sample: dict[str, list[dict]], *,
                     e["field"] = f"{where}.{e['field']}" if e.get("field") else where
                 raise
             if raw.get("_key") is not None:
-                if raw["_key"] in ids:
-                    raise Invalid([error(f"{where}._key", "unique", f"two sample records have the _key '{raw['_key']}'")])
-                ids[raw["_key"]] = created["id"]
+                if (entity_key, raw["_key"]) in ids:
+                    raise Invalid([error(f"{where}._key", "unique",
+                                         f"two sample {entity_key} records have the _key '{raw['_key']}'")])
+                ids[(entity_key, raw["_key"])] = created["id"]
             if pending:
                 later.append((entity_key, created["id"], pending, n))
             counts[entity_key] = counts.get(entity_key, 0) + 1
     for entity_key, record_id, pending, n in later:
-        missing = [ref for ref in pending.values() if ref not in ids]
+        missing = [(k, ref) for k, ref in pending.items() if ref not in ids]
         if missing:
-            raise Invalid([error(f"sample_data.{entity_key}.{n}", "reference",
-                                 f"no sample record has the _key '{missing[0]}'")])
+            field_key, (target, key) = missing[0]
+            raise Invalid([error(f"sample_data.{entity_key}.{n}.{field_key}", "reference",
+                                 f"no sample {target} record has the _key '{key}'")])
         records_service.update(entity_key, record_id, {k: ids[ref] for k, ref in pending.items()}, actor_id=actor_id,
                                conn=conn)
     return counts
