@@ -6,8 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import STUDENT
-
 NO_TOKEN = {"Authorization": None}
 
 
@@ -379,3 +377,22 @@ def test_tags_are_filtered_shown_as_chips_and_set_through_the_form(pages, client
     assert '<span class="chip">高意向</span>' in detail
     r = pages.post("/app/customer/new", data={"f-name": "Bad", "f-types": ["nope"]})
     assert r.status_code == 422 and "is not a tag" in field_error(r, "types")
+
+
+def test_datetimes_are_typed_in_the_users_time_zone_and_booleans_as_yes_or_no(pages, client):
+    client.post("/api/meta/entities", json={"key": "call", "label": "Call", "fields": [
+        {"key": "subject", "type": "text", "required": True}, {"key": "at", "type": "datetime"},
+        {"key": "done", "type": "boolean"}, {"key": "cost", "type": "decimal", "scale": 2}]})
+    pages.client.set_cookie("crm_tz", "480")  # the browser said UTC+8
+    r = pages.post("/app/call/new", data={"f-subject": "回访", "f-at": "2025-03-01T09:30", "f-done": "true",
+                                           "f-cost": "1,200.50"})
+    assert r.status_code == 303, field_error(r, "at")
+    [call] = rows(client, "call")
+    assert (call["at"], call["done"], call["cost"]) == ("2025-03-01T01:30:00Z", True, Decimal("1200.50"))
+    form = text(pages.get(f"/app/call/{call['id']}/edit"))
+    assert 'value="2025-03-01T09:30"' in form and '<option selected value="true">Yes</option>' in form
+    r = pages.post(f"/app/call/{call['id']}/edit", data={"f-subject": "回访", "f-at": "2025-03-01T09:30", "f-done": "false",
+                                                        "f-cost": "1200.50"})
+    assert r.status_code == 303
+    history = client.get(f"/api/records/call/{call['id']}/history").get_json()["items"]
+    assert history[0]["changes"] == {"done": [True, False]}  # the unchanged time and amount were not sent

@@ -17,7 +17,7 @@ from ..runtime.pipelines import pipelines_of
 from ..runtime.query import parse_list_args
 from .controls import build_form, display, form_data, options_of, posted_values
 from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
-from .pages import Screen, as_user, reading, record_options, render, stage_history_of, title_field, user_tz
+from .pages import Screen, as_user, reading, record_options, render, stage_history_of, user_tz
 
 screens = Blueprint("screens", __name__, template_folder="templates", static_folder="static",
                     static_url_path="/static/web")
@@ -286,6 +286,3 @@ def _same(shown, key, posted, stored, tz) -> bool:
     ftype = REGISTRY[ff.field["type"]]
     return ftype.form_text(ff.field, posted, tz) == ftype.form_text(ff.field, stored, tz)
 
-
-def language_context():
-    return {"lang": current_language()}
