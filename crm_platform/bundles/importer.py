@@ -68,6 +68,8 @@ class Item:
     shared_with: list[str] = dc_field(default_factory=list)
     #: the instance has a different definition of this key that this bundle did not install
     clash: bool = False
+    #: what the merge kept from this instance and took from the bundle (paths such as fields.city)
+    notes: dict = dc_field(default_factory=dict)
 
     def public(self) -> dict:
         out = {"kind": self.kind, "key": self.key, "action": self.action}
@@ -77,6 +79,7 @@ class Item:
             out["conflicts"] = self.conflicts
         if self.shared_with:
             out["shared_with"] = self.shared_with
+        out.update({k: v for k, v in self.notes.items() if v})
         return out
 
 
@@ -114,10 +117,10 @@ def compare(bundle: dict, state, installed: installs.Installed | None, owners: d
             target = merge(base, local, doc, resolve=TAKE_INCOMING)[0] if on_conflict == TAKE_INCOMING else None
             items.append(Item(kind, key, "restore" if target is not None else "kept", target, [conflict], others))
             continue
-        target, conflicts = merge(base, local, doc, resolve=on_conflict, archived=archived)
+        target, conflicts, notes = merge(base, local, doc, resolve=on_conflict, archived=archived)
         action = "unchanged" if target == local else "update"
         items.append(Item(kind, key, action, target if action == "update" else None, conflicts, others,
-                          clash=base is None and local != doc))
+                          clash=base is None and local != doc, notes=notes))
     for (kind, key), base in sorted(base_of.items()):
         if (kind, key) in incoming:
             continue

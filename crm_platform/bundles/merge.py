@@ -28,8 +28,25 @@ class Merge:
     def __init__(self, resolve: str | None):
         self.resolve = resolve
         self.conflicts: list[dict] = []
+        #: paths where the result keeps this instance's own change / takes the bundle's change
+        self.kept_here: list[str] = []
+        self.from_bundle: list[str] = []
+
+    def _note(self, path: str, base, local, incoming, *, has_base: bool) -> None:
+        if local == incoming:
+            return
+        if has_base:
+            if local != base and incoming == base:
+                self.kept_here.append(path)
+            elif local == base:
+                self.from_bundle.append(path)
+        elif local is MISSING:
+            self.from_bundle.append(path)
+        elif incoming is MISSING:
+            self.kept_here.append(path)
 
     def pick(self, path: str, base, local, incoming, *, has_base: bool):
+        self._note(path, base, local, incoming, has_base=has_base)
         if local == incoming:
             return local
         if has_base:
@@ -49,12 +66,15 @@ class Merge:
     def items(self, path: str, base, local, incoming, *, has_base: bool, archived: set[str]):
         if local == incoming:
             return local
-        if has_base and local == base:
-            return incoming
-        if has_base and incoming == base:
-            return local
         by = [{v["key"]: v for v in (side if isinstance(side, list) else [])} for side in (base, local, incoming)]
         b, lo, inc = by
+        if has_base and (local == base or incoming == base):  # one side did not touch the list
+            for key in list(inc) + [k for k in {**b, **lo} if k not in inc]:
+                self._note(f"{path}.{key}", b.get(key, MISSING), lo.get(key, MISSING), inc.get(key, MISSING),
+                           has_base=True)
+            if local == base:
+                return incoming
+            return local
         order = list(inc) + [k for k in lo if k not in inc]
         out = []
         for key in order:
@@ -99,7 +119,12 @@ class Merge:
 
 
 def merge(base: dict | None, local: dict, incoming: dict, *, resolve: str | None = None,
-          archived: dict[str, set[str]] | None = None) -> tuple[dict, list[dict]]:
-    """(merged definition, conflicts). ``archived``: keys of list items archived locally, by list name."""
+          archived: dict[str, set[str]] | None = None) -> tuple[dict, list[dict], dict[str, list[str]]]:
+    """(merged definition, conflicts, notes). ``archived``: keys of list items archived locally, by list name.
+
+    ``notes``: ``kept_here`` lists the paths where this instance's own change is kept, ``from_bundle``
+    those where the bundle's change is taken (conflicts are listed apart).
+    """
     m = Merge(resolve)
-    return m.document(base, local, incoming, archived or {}), m.conflicts
+    merged = m.document(base, local, incoming, archived or {})
+    return merged, m.conflicts, {"kept_here": m.kept_here, "from_bundle": m.from_bundle}

@@ -28,6 +28,10 @@ def lines(result: dict) -> list[str]:
             clash = (" — NAME CLASH: defined here differently; both sides' additions are kept, differences are "
                      "conflicts") if d.get("clash") else ""
             out.append(f"  {VERBS[d['action']]:<10} {d['kind']} {d['key']}{shared}{clash}")
+            if d.get("from_bundle"):
+                out.append(f"             from the bundle: {', '.join(d['from_bundle'])}")
+            if d.get("kept_here"):
+                out.append(f"             kept from this instance: {', '.join(d['kept_here'])}")
     for c in result["conflicts"]:
         where = f"{c['kind']} {c['key']}" + (f" {c['path']}" if c.get("path") else "")
         out.append(f"  CONFLICT {where}: {c['resolution']}" + (f" — {c['note']}" if c.get("note") else ""))
