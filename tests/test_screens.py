@@ -396,3 +396,14 @@ def test_datetimes_are_typed_in_the_users_time_zone_and_booleans_as_yes_or_no(pa
     assert r.status_code == 303
     history = client.get(f"/api/records/call/{call['id']}/history").get_json()["items"]
     assert history[0]["changes"] == {"done": [True, False]}  # the unchanged time and amount were not sent
+
+
+def test_a_datetime_range_typed_as_days_includes_its_last_day(pages, client):
+    client.post("/api/meta/entities", json={"key": "call", "label": "Call", "fields": [
+        {"key": "subject", "type": "text"}, {"key": "at", "type": "datetime"}]})
+    for subject, at in [("before", "2025-02-28T23:59:00Z"), ("first", "2025-03-01T00:00:00Z"),
+                        ("last", "2025-03-05T18:00:00Z"), ("after", "2025-03-06T00:00:00Z")]:
+        client.post("/api/records/call", json={"subject": subject, "at": at})
+    page = text(pages.get("/app/call?filter[at][gte]=2025-03-01&filter[at][lte]=2025-03-05"))
+    assert "2 records" in page and ">first<" in page and ">last<" in page
+    assert 'value="2025-03-05"' in page  # the control keeps what was typed

@@ -152,11 +152,11 @@ def record_options(screen: Screen, field: dict):
     return [(str(r["id"]), str(r[key]) if key and r.get(key) not in (None, "") else f"#{r['id']}") for r in page["items"]]
 
 
-def menu(lang: str) -> list[dict]:
+def menu(lang: str, model=None) -> list[dict]:
     """Entities the user may read, for the navigation (none on public pages: nobody is signed in)."""
     if g.get("user") is None:
         return []
-    model = platform().records.runtime.current()
+    model = model or platform().records.runtime.current()
     acc = user_access()
     items = []
     for e in model.active():
@@ -167,8 +167,10 @@ def menu(lang: str) -> list[dict]:
 
 def render(template: str, status: int = 200, **context):
     lang = context.pop("lang", None) or current_language()
+    screen = context.get("screen")
     return render_template(template, lang=lang, t=lambda key, **v: translate(key, lang, **v),
-                           label=lambda value: label_of(value, lang), menu=menu(lang), user=g.get("user"),
+                           label=lambda value: label_of(value, lang), user=g.get("user"),
+                           menu=menu(lang, screen.model if screen is not None else None),
                            **context), status
 
 

@@ -7,6 +7,9 @@ the form's own rules applied first by ``metadata.forms.accept``.
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
@@ -14,7 +17,7 @@ from ..errors import BadRequest, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.forms import accept, form_for
 from ..runtime.pipelines import pipelines_of
-from ..runtime.query import parse_list_args
+from ..runtime.query import FILTER_PARAM, parse_list_args
 from .controls import build_form, display, form_data, options_of, posted_values
 from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
 from .pages import Screen, as_user, reading, record_options, render, stage_history_of, user_tz
@@ -25,6 +28,7 @@ screens = Blueprint("screens", __name__, template_folder="templates", static_fol
 #: Query parameters of the list screen that are not list-query parameters.
 UI_PARAMS = ("columns",)
 DEFAULT_COLUMNS = 6
+DATE_ONLY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 PER_PAGE = 25
 RELATED_ROWS = 10
 
@@ -57,6 +61,26 @@ def _list_args() -> MultiDict:
     """The query string without the screen's own parameters and without empty filter inputs."""
     return MultiDict([(k, v) for k, v in request.args.items(multi=True)
                       if k not in UI_PARAMS and not (k.startswith("filter[") and v.strip() == "")])
+
+
+def _whole_days(args: MultiDict, screen: Screen) -> MultiDict:
+    """A datetime range typed as dates ends with its last day: "to 2025-03-05" keeps the 5th.
+
+    The list's date controls post ``filter[at][lte]=2025-03-05``, which for a datetime field means
+    midnight at the start of that day; it becomes ``filter[at][lt]=2025-03-06``.
+    """
+    out = MultiDict()
+    for key, value in args.items(multi=True):
+        m = FILTER_PARAM.match(key)
+        field = screen.entity.field_map.get(m.group(1)) if m else None
+        if field is not None and field["type"] == "datetime" and m.group(2) == "lte" and DATE_ONLY.match(value):
+            try:
+                value = (dt.date.fromisoformat(value) + dt.timedelta(days=1)).isoformat()
+                key = f"filter[{m.group(1)}][lt]"
+            except ValueError:
+                pass  # not a calendar date: the list query says so
+        out.add(key, value)
+    return out
 
 
 def _columns(screen: Screen) -> list[dict]:
@@ -109,9 +133,10 @@ def list_page(entity):
     screen.require("read")
     args = _list_args()
     columns = _columns(screen)
+    query_args = _whole_days(args, screen)
     problems, result = [], None
     try:
-        query = parse_list_args(args, screen.entity, default_per_page=PER_PAGE, max_per_page=200)
+        query = parse_list_args(query_args, screen.entity, default_per_page=PER_PAGE, max_per_page=200)
         result = screen.svc.list(entity, query, **reading())
     except BadRequest as exc:  # a hand-edited address: say what is wrong and show the form to fix it
         problems = localise(exc.errors, screen.lang)
