@@ -26,8 +26,11 @@ def _import_options() -> dict:
     on_conflict = request.args.get("on_conflict") or None
     if on_conflict is not None and on_conflict not in importer.ON_CONFLICT:
         raise BadRequest([error("on_conflict", "enum", f"on_conflict is {' or '.join(importer.ON_CONFLICT)}")])
+    expect = request.args.get("expect_revision")
+    if expect is not None and not expect.isdigit():
+        raise BadRequest([error("expect_revision", "type", "expect_revision is the revision number of a plan")])
     return {"actor": actor_name(), "actor_id": actor_id(), "dry_run": flag("dry_run"), "on_conflict": on_conflict,
-            "sample_data": flag("sample_data")}
+            "sample_data": flag("sample_data"), "expect_revision": int(expect) if expect is not None else None}
 
 
 @bundle_api.get("")

@@ -224,14 +224,23 @@ def _current(conn, kind, key) -> dict:
 
 
 def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_run: bool = False,
-        on_conflict: str | None = None, sample_data: bool = False, today: dt.date | None = None) -> dict:
-    """Plan and (unless ``dry_run``) apply ``bundle``; the answer is the plan. All or nothing."""
+        on_conflict: str | None = None, sample_data: bool = False, today: dt.date | None = None,
+        expect_revision: int | None = None) -> dict:
+    """Plan and (unless ``dry_run``) apply ``bundle``; the answer is the plan. All or nothing.
+
+    ``expect_revision``: the ``revision`` of a plan shown earlier; if any definition changed since,
+    the import is refused (409) instead of applying something other than what was shown.
+    """
     check(bundle)
     if on_conflict is not None and on_conflict not in ON_CONFLICT:
         raise Invalid([error("on_conflict", "enum", f"on_conflict is {' or '.join(ON_CONFLICT)}")])
     today = today or dt.datetime.now(dt.timezone.utc).date()
     with platform.metadata.batch(dry_run=dry_run) as conn:
         state = load_state(conn)
+        if expect_revision is not None and state.revision != expect_revision:
+            raise Conflict([error("expect_revision", "stale", f"the configuration changed since the plan was made "
+                                                              f"(revision {expect_revision}, now {state.revision}): "
+                                                              f"plan again")])
         installed = installs.load(conn, bundle["name"])
         problems = _static_problems(bundle, state)
         if problems:
@@ -247,6 +256,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
             else:
                 loaded = sample.load(platform.records, conn, bundle["sample_data"], actor_id=actor_id, today=today)
         result = _report(bundle, installed, items, runner.steps, dry_run, loaded, skipped)
+        result["revision"] = state.revision
         unresolved = [c for i in items for c in i.conflicts if c["resolution"] == "unresolved"]
         if unresolved and not dry_run:
             raise Conflict([error(f"definitions.{i.kind}.{i.key}" + (f".{c['path']}" if c["path"] else ""), "conflict",
