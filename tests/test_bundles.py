@@ -324,3 +324,16 @@ def test_a_sample_reference_to_a_missing_record_names_the_field(platform):
 def test_deeply_nested_json_is_a_clear_400(platform):
     errors = refused(platform, "[" * 100_000 + "]" * 100_000, BadRequest)
     assert errors[0]["code"] == "json"
+
+
+def test_new_rules_tag_the_records_already_here(platform):
+    install(platform, make_bundle(), sample_data=True)
+    wang = next(r for r in platform.records.list("customer")["items"] if r["name"] == "Wang")
+    assert wang["segment"] == []
+    segment = copy.deepcopy(SEGMENT)
+    segment["tags"].append({"key": "small", "label": {"en": "Small", "zh": "小客户"},
+                            "rule": {"entity": "customer", "all": [{"field": "spend", "op": "lt", "value": 100}]}})
+    result = install(platform, make_bundle(version="1.1.0", taxonomy=[segment]))
+    assert result["rule_tags"] == {"segment.small": {"gained": 1, "lost": 0}}
+    wang = next(r for r in platform.records.list("customer")["items"] if r["name"] == "Wang")
+    assert wang["segment"] == ["small"]

@@ -9,12 +9,14 @@ Order of the steps, so that every change finds what it refers to (references bet
 both directions, tags fields and tag rules, pipelines on stage fields...):
 
 1. restore definitions archived here that the import takes back;
-2. create new taxonomies without their rules, and new entities without the fields that refer to
-   other definitions (references to other entities, tags fields);
-3. bring every entity to its full definition (adds those fields; upgrades existing entities);
+2. create new taxonomies without their rules, then new entities in the order of their references
+   (an entity is created whole once the entities it refers to exist; where entities refer to each
+   other in a circle, one is created without those references first);
+3. bring every entity to its full definition (completes those; upgrades existing entities);
 4. bring every taxonomy to its full definition (rules may use any field now);
 5. every other kind (pipelines, roles, forms, and kinds added later), retried until none can move;
-6. archive what an earlier version of the bundle installed and this one dropped;
+6. archive what an earlier version of the bundle installed and this one dropped, and apply new or
+   changed tag rules to the records already here;
 7. load the sample data through the record service, once per bundle name.
 """
 from __future__ import annotations
@@ -32,7 +34,7 @@ from .merge import KEEP_LOCAL, TAKE_INCOMING, merge
 
 ON_CONFLICT = (KEEP_LOCAL, TAKE_INCOMING)
 #: Kinds with a dependency-free first form (created in step 2, completed in steps 3 and 4).
-SKELETON_KINDS = ("taxonomy", "entity")
+SKELETON_KINDS = ("taxonomy", "entity")  # the order of step 2 (step 3 and 4 run it backwards)
 
 
 def normalised(kind: str, doc: dict) -> dict:
@@ -43,10 +45,16 @@ def normalised(kind: str, doc: dict) -> dict:
     return KINDS[kind].normalise(doc)
 
 
-def skeleton(kind: str, doc: dict) -> dict:
+def _targets(doc: dict) -> set[str]:
+    """Other entities an entity definition refers to."""
+    return {f.get("target") for f in doc.get("fields", []) if f["type"] == "reference"} - {doc["key"]}
+
+
+def skeleton(kind: str, doc: dict, entities: set[str] = frozenset()) -> dict:
+    """The definition without what refers to definitions not there yet (``entities``: those that are)."""
     if kind == "entity":
-        fields = [f for f in doc.get("fields", []) if f["type"] != "tags"
-                  and not (f["type"] == "reference" and f.get("target") != doc["key"])]
+        fields = [f for f in doc.get("fields", []) if f["type"] != "reference"
+                  or f.get("target") == doc["key"] or f.get("target") in entities]
         out = {**doc, "fields": fields}
         if out.get("title_field") not in {f["key"] for f in fields}:
             out.pop("title_field", None)
@@ -248,6 +256,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
         items = compare(bundle, state, installed, installs.owners(conn), on_conflict)
         runner = _Runner(platform.metadata, actor)
         _apply(runner, conn, items)
+        retagged = _refresh_rule_tags(platform, conn, items)
         loaded, skipped = {}, None
         if sample_data and bundle.get("sample_data"):
             if installed is not None and installed.sample_data_at is not None:
@@ -257,6 +266,8 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
                 loaded = sample.load(platform.records, conn, bundle["sample_data"], actor_id=actor_id, today=today)
         result = _report(bundle, installed, items, runner.steps, dry_run, loaded, skipped)
         result["revision"] = state.revision
+        if retagged:
+            result["rule_tags"] = retagged
         unresolved = [c for i in items for c in i.conflicts if c["resolution"] == "unresolved"]
         if unresolved and not dry_run:
             raise Conflict([error(f"definitions.{i.kind}.{i.key}" + (f".{c['path']}" if c["path"] else ""), "conflict",
@@ -270,6 +281,19 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
     return result
 
 
+def _refresh_rule_tags(platform, conn, items: list[Item]) -> dict:
+    """Apply the rules of taxonomies the import created or changed to the records already here
+    (sample records get their rule tags as they are written)."""
+    from ..runtime import tag_rules
+    changed = [i.key for i in items if i.kind == "taxonomy" and i.action in ("create", "update", "restore")
+               and any(t.get("rule") for t in (i.target or {}).get("tags", []))]
+    report = {}
+    for key in changed:
+        found = tag_rules.refresh(conn, platform.runtime.current(conn), key)
+        report.update({tag: counts for tag, counts in found.items() if counts["gained"] or counts["lost"]})
+    return report
+
+
 def _conflict_message(conflict: dict) -> str:
     why = conflict.get("note") or ("changed here and in the bundle since it was installed" if "installed" in conflict
                                    else "defined differently here, and this bundle did not install it")
@@ -280,9 +304,17 @@ def _apply(runner: _Runner, conn, items: list[Item]) -> None:
     by_action = lambda action, kind=None: [i for i in items if i.action == action and (kind is None or i.kind == kind)]  # noqa: E731
     for i in by_action("restore"):
         runner.restore(i.kind, i.key)
-    for kind in SKELETON_KINDS:
-        for i in by_action("create", kind):
-            runner.create(kind, skeleton(kind, i.target))
+    for i in by_action("create", "taxonomy"):
+        runner.create("taxonomy", skeleton("taxonomy", i.target))
+    # Entities whose references can be met are created whole, in dependency order; only where they
+    # refer to each other in a circle is one created without those references and completed below.
+    available = {k for k, e in load_state(conn).entities.items() if not e.archived}
+    pending = by_action("create", "entity")
+    while pending:
+        ready = next((i for i in pending if _targets(i.target) <= available), pending[0])
+        runner.create("entity", skeleton("entity", ready.target, available))
+        available.add(ready.key)
+        pending.remove(ready)
     for kind in SKELETON_KINDS[::-1]:  # entities complete first: taxonomy rules test their fields
         for i in items:
             if i.kind == kind and i.action in ("create", "update", "restore"):

@@ -41,6 +41,8 @@ def lines(result: dict) -> list[str]:
         out.append(f"    bundle:    {_short(c['incoming'])}")
     for step in result["steps"]:
         out.append(f"  step: {step['summary']}")
+    for tag, counts in sorted(result.get("rule_tags", {}).items()):
+        out.append(f"  rule tag {tag}: +{counts['gained']} -{counts['lost']} records")
     if "sample_data" in result:
         sd = result["sample_data"]
         if "records" in sd:
