@@ -7,7 +7,7 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from crm_platform.i18n import text_of
-from crm_platform.runtime.api.context import access
+from crm_platform.runtime.api.context import access, actor_id, actor_name as actor  # noqa: F401 - shared here
 
 #: The languages a label is edited in, side by side.
 LANGUAGES = (("en", "English"), ("zh", "中文"))
@@ -15,16 +15,6 @@ LANGUAGES = (("en", "English"), ("zh", "中文"))
 
 def platform():
     return current_app.extensions["crm"]
-
-
-def actor() -> str:
-    user = g.get("user")
-    return user.username if user is not None else "system"
-
-
-def actor_id() -> int | None:
-    user = g.get("user")
-    return user.id if user is not None else None
 
 
 class AdminOnly:

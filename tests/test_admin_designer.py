@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, STUDENT
+from conftest import ADMIN_PASSWORD
 
 
 def sign_in(client, username="admin", password=ADMIN_PASSWORD):
