@@ -114,3 +114,8 @@ def test_an_import_can_insist_on_the_plan_it_was_shown(client, platform):
     fresh = client.post("/api/bundle?dry_run=1", data=body).get_json()
     assert client.post(f"/api/bundle?expect_revision={fresh['revision']}", data=body).status_code == 200
     assert client.post("/api/bundle?expect_revision=soon", data=body).status_code == 400
+
+
+def test_export_refuses_a_name_no_bundle_may_have(app, database_url):
+    r = CliRunner().invoke(main, ["export", "--name", "My Export"], env={"DATABASE_URL": database_url})
+    assert r.exit_code == 1 and "error: name:" in r.output

@@ -6,7 +6,7 @@ import copy
 from ..errors import NotFound, error
 from ..metadata.service import load_state
 from . import sample
-from .format import FORMAT, FORMAT_VERSION, kinds, seal
+from .format import FORMAT, FORMAT_VERSION, check, kinds, seal
 
 
 def _selected(only: list[str] | None, kind: str, key: str) -> bool:
@@ -41,4 +41,5 @@ def export(platform, *, name: str = "export", version: str = "1.0.0", descriptio
             records = sample.export(platform.records, conn, [d["key"] for d in definitions.get("entity", [])])
             if records:
                 bundle["sample_data"] = records
-    return seal(bundle)
+    # Checked like any bundle it might be imported as: a bad name or version is refused here.
+    return check(seal(bundle))
