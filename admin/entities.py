@@ -25,6 +25,8 @@ class EntityForm(DesignerForm):
     label_zh = StringField("Name (中文)", validators=[Optional(), Length(max=200)])
     plural_label_en = StringField("Plural (English)", validators=[Optional(), Length(max=200)])
     plural_label_zh = StringField("Plural (中文)", validators=[Optional(), Length(max=200)])
+    description_en = StringField("Description (English)", validators=[Optional(), Length(max=4000)])
+    description_zh = StringField("Description (中文)", validators=[Optional(), Length(max=4000)])
     title_field = SelectField("Title field (names a record in lists and references)", choices=[], validate_choice=False)
     require_change_reason = BooleanField("Changes and deletions must give a reason")
 
@@ -41,6 +43,7 @@ def entity_doc_from(form, key: str | None = None) -> dict:
         doc["label"] = label
     plural = label_from(data, "plural_label")
     doc["plural_label"] = plural
+    doc["description"] = label_from(data, "description")
     doc["title_field"] = data.get("title_field") or None
     doc["require_change_reason"] = True if data.get("require_change_reason") else None
     return doc
@@ -109,6 +112,7 @@ class EntityDesignerView(AdminOnly, BaseView):
         form = EntityForm(request.form if request.method == "POST" else None,
                           data=None if request.method == "POST" else {
                               **label_data(doc.get("label"), "label"), **label_data(doc.get("plural_label"), "plural_label"),
+                              **label_data(doc.get("description"), "description"),
                               "title_field": doc.get("title_field", ""),
                               "require_change_reason": doc.get("require_change_reason", False)})
         form.title_field.choices = [SelectChoice("", "(none)")] + [

@@ -229,11 +229,13 @@ def test_entity_settings_are_edited_side_by_side_in_both_languages(admin, platfo
     page = admin.get("/admin/entities/student/edit").get_data(as_text=True)
     assert 'value="学员"' in page and 'name="label_zh"' in page
     r = admin.post("/admin/entities/student/edit", data={"label_en": "Pupil", "label_zh": "学生", "title_field": "email",
-                                                         "require_change_reason": "y", "_confirm": "1"})
+                                                         "description_zh": "报名的学生", "require_change_reason": "y",
+                                                         "_confirm": "1"})
     assert r.status_code == 302
     doc = entity(platform, "student").doc
     assert doc["label"] == {"en": "Pupil", "zh": "学生"} and doc["title_field"] == "email"
     assert doc["require_change_reason"] is True and "plural_label" not in doc
+    assert doc["description"] == {"zh": "报名的学生"}
 
 
 # ---- taxonomies and pipelines ------------------------------------------------------------------
