@@ -190,6 +190,8 @@ class FormDesignerView(AdminOnly, BaseView):
 
         if request.method == "GET" or going_back() or not entity_key:
             return render_form()
+        if not form.validate():  # a number input holding text, a label too long
+            return render_form(), 422
         new = form_doc(form, state, None if creating else doc["key"])
         new["entity"] = entity_key
         metadata = platform().metadata

@@ -184,6 +184,8 @@ class PipelineDesignerView(AdminOnly, BaseView):
 
         if request.method == "GET" or going_back() or not entity_key:
             return render_form()
+        if not form.validate():  # a number input holding text, a label too long
+            return render_form(), 422
         new = pipeline_doc(form, None if creating else doc["key"])
         metadata = platform().metadata
         if creating:

@@ -176,6 +176,8 @@ class TaxonomyDesignerView(AdminOnly, BaseView):
 
         if request.method == "GET" or going_back():
             return render_form()
+        if not form.validate():  # a number input holding text, a label too long
+            return render_form(), 422
         new = taxonomy_doc(form, state, None if creating else doc["key"])
         metadata = platform().metadata
         if creating:

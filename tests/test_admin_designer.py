@@ -393,3 +393,12 @@ def test_a_role_marked_admin_opens_the_designer_and_other_roles_do_not(app, plat
     platform.users.create("bo", "bo-password", roles=["sales"])
     assert sign_in(app.test_client(), "mei", "mei-password").get("/admin/entities/").status_code == 200
     assert sign_in(app.test_client(), "bo", "bo-password").get("/admin/entities/").status_code == 403
+
+
+def test_a_number_input_holding_text_is_refused_rather_than_dropped(admin, platform, client):
+    client.post("/api/meta/entities", json=SALES_ENTITY)
+    r = admin.post("/admin/pipelines/new", data={"entity": "deal", "key": "sales", "label_en": "Sales", "field": "stage",
+                                                 "stages-0-key": "lead", "stages-0-label_en": "Lead",
+                                                 "stages-0-probability": "ten", "stages-0-any_next": "y", "_confirm": "1"})
+    assert r.status_code == 422 and "Not a valid integer value" in text_of(r)
+    assert "sales" not in platform.metadata.state().pipelines
