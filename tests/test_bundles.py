@@ -205,8 +205,16 @@ def test_a_local_definition_of_the_same_key_is_a_name_clash_in_the_plan(platform
     manager = next(d for d in plan["definitions"] if d["key"] == "manager")
     assert manager["clash"] is True and manager["action"] == "update"
     paths = {c["path"] for c in plan["conflicts"]}
-    assert paths == {"label", "fields.name"}
+    assert paths == {None, "label", "fields.name"}  # the clash itself, with both versions, and each difference
+    clash = next(c for c in plan["conflicts"] if c["path"] is None)
+    assert clash["local"]["label"] == "Our managers" and clash["incoming"]["label"]["zh"] == "客户经理"
     assert tables(platform) == {"ent_manager"}  # the dry run changed nothing
+    with pytest.raises(Conflict):
+        install(platform, make_bundle())
+    assert tables(platform) == {"ent_manager"}
+    install(platform, make_bundle(), on_conflict="keep-local")
+    manager = platform.metadata.state().entities["manager"].doc
+    assert manager["label"] == "Our managers" and [f["key"] for f in manager["fields"]] == ["name", "top_customer"]
 
 
 def test_a_definition_dropped_by_a_new_version_is_archived_unless_changed_here(platform):

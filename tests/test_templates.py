@@ -12,6 +12,7 @@ from conftest import make_app
 from crm_platform.bundles import importer, templates
 from crm_platform.bundles.format import parse, seal
 from crm_platform.cli import main
+from crm_platform.errors import Conflict
 from crm_platform.runtime.query import ListQuery
 from test_bundles import export_text, revision_count
 
@@ -45,9 +46,18 @@ def test_every_label_is_in_chinese_and_english_and_the_readme_speaks_both(name):
 
 
 def test_the_three_templates_install_side_by_side_with_sample_data(platform):
-    plans = {name: importer.run(platform, templates.load(name), actor="test", sample_data=True) for name in NAMES}
+    plans = {"b2b": importer.run(platform, templates.load("b2b"), actor="test", sample_data=True)}
     assert plans["b2b"]["summary"]["clashes"] == 0
-    # Shared definitions (communication, task...) are merged; the clash is named in the plan.
+    # Shared definitions (communication, task...) clash by name: nothing is applied until the admin
+    # says how differences are settled; the additions of both templates are merged either way.
+    revs = revision_count(platform)
+    with pytest.raises(Conflict) as stopped:
+        importer.run(platform, templates.load("ecommerce"), actor="test", sample_data=True)
+    clashes = {(c["kind"], c["key"]) for c in stopped.value.extra["plan"]["conflicts"] if c["path"] is None}
+    assert ("entity", "communication") in clashes and revision_count(platform) == revs
+    for name in ("ecommerce", "education"):
+        plans[name] = importer.run(platform, templates.load(name), actor="test", sample_data=True,
+                                   on_conflict="keep-local")
     assert plans["ecommerce"]["summary"]["clashes"] > 0 and plans["ecommerce"]["summary"]["unresolved"] == 0
     communication = {f["key"] for f in platform.metadata.state().entities["communication"].doc["fields"]}
     assert {"company", "contact", "opportunity", "customer", "student"} <= communication
@@ -92,7 +102,7 @@ def test_upgrading_a_template_keeps_what_the_admin_added(platform):
 
 def test_the_configuration_of_all_templates_round_trips(platform, tmp_path):
     for name in NAMES:
-        importer.run(platform, templates.load(name), actor="test")
+        importer.run(platform, templates.load(name), actor="test", on_conflict="keep-local")
     text = export_text(platform)
     other = make_app(f"sqlite:///{tmp_path / 'other.sqlite'}").extensions["crm"]
     importer.run(other, parse(text), actor="test")

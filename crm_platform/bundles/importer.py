@@ -127,8 +127,15 @@ def compare(bundle: dict, state, installed: installs.Installed | None, owners: d
             continue
         target, conflicts, notes = merge(base, local, doc, resolve=on_conflict, archived=archived)
         action = "unchanged" if target == local else "update"
+        clash = base is None and action == "update"
+        if clash:
+            # Changing a definition this bundle did not install needs the admin's say, even when the
+            # merge only adds: the clash is shown with both versions before anything is applied.
+            conflicts.insert(0, {"path": None, "local": local, "incoming": doc, "resolution": on_conflict or "unresolved",
+                                 "note": "defined here and not installed by this bundle: the additions of both are "
+                                         "merged, any difference is settled by on_conflict"})
         items.append(Item(kind, key, action, target if action == "update" else None, conflicts, others,
-                          clash=base is None and local != doc, notes=notes))
+                          clash=clash, notes=notes))
     for (kind, key), base in sorted(base_of.items()):
         if (kind, key) in incoming:
             continue
