@@ -99,7 +99,7 @@ def test_a_condition_requires_a_field_and_names_it():
     form = resolve(FORM, ENTITY)
     with pytest.raises(Invalid) as exc:
         accept(form, {"name": "A", "course": "art", "email": None})
-    assert exc.value.errors == [{"field": "email", "code": "required", "message": "is required when course is art"}]
+    assert exc.value.errors == [{"field": "email", "code": "required", "message": "is required when Course is Art"}]
     assert accept(form, {"name": "A", "course": "art", "email": "a@b.cn"}) == {"name": "A", "course": "art", "email": "a@b.cn"}
 
 
@@ -124,3 +124,17 @@ def test_a_form_follows_its_entity_and_an_entity_without_a_form_gets_one():
     assert form.conditions == [FORM["conditions"][1]]
     default = default_form(ENTITY)
     assert [f.key for f in default.fields] == [f["key"] for f in ENTITY["fields"]]
+
+
+def test_the_condition_message_uses_labels_in_the_persons_language():
+    entity = {**ENTITY, "fields": [{**f, "label": {"en": "Course", "zh": "课程"}, "choices": [
+        {"key": "math", "label": {"en": "Math", "zh": "数学"}}, {"key": "art", "label": {"en": "Art", "zh": "美术"}}]}
+        if f["key"] == "course" else f for f in ENTITY["fields"]]}
+    form = resolve({**FORM, "conditions": [{"field": "email", "effect": "require",
+                                            "when": {"field": "course", "op": "in", "value": ["math", "art"]}}]}, entity)
+    with pytest.raises(Invalid) as exc:
+        accept(form, {"name": "A", "course": "art"}, lang="zh")
+    assert exc.value.errors[0]["message"] == "当「课程」为 数学 或 美术 时必填"
+    with pytest.raises(Invalid) as exc:
+        accept(form, {"name": "A", "course": "art"}, lang="en")
+    assert exc.value.errors[0]["message"] == "is required when Course is Math or Art"

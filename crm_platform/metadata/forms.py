@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 
 from ..errors import Invalid, NotFound, error
-from ..i18n import humanise
+from ..i18n import humanise, text_of
 from .definitions import MetaState
 from .field_types import REGISTRY
 from .field_types.base import Invalid as ValueInvalid
@@ -231,17 +231,26 @@ def shown(form: ResolvedForm, values: dict) -> set[str]:
     return keys
 
 
-def _describe(when: dict) -> str:
-    values = when["value"] if when["op"] == "in" else [when["value"]]
-    return f"{when['field']} is {' or '.join(str(v) for v in values)}"
+def required_message(form: ResolvedForm, when: dict, lang: str | None = None) -> str:
+    """Why a field is required, in the person's words: the other field's label and the values'."""
+    other = next((f for f in form.fields if f.key == when["field"]), None)
+    name = text_of(other.label, lang) if other is not None else when["field"]
+    choices = {c["key"]: c["label"] for c in (other.field.get("choices") or [])} if other is not None else {}
+    values = [text_of(choices[v], lang) if v in choices else str(v).lower() if isinstance(v, bool) else str(v)
+              for v in (when["value"] if when["op"] == "in" else [when["value"]])]
+    if lang and lang.split("-")[0] == "zh":
+        listed = "、".join(values[:-1]) + " 或 " + values[-1] if len(values) > 1 else values[0]
+        return f"当「{name}」为 {listed} 时必填"
+    return f"is required when {name} is {' or '.join(values)}"
 
 
-def accept(form: ResolvedForm, posted: dict, before: dict | None = None) -> dict:
+def accept(form: ResolvedForm, posted: dict, before: dict | None = None, *, lang: str | None = None) -> dict:
     """The values a form submission may write, or Invalid naming each field a condition requires.
 
     Only fields on the form count: read-only and hidden ones are dropped, and so are fields a show
     condition hides (the person could not see what they would be writing). ``before`` is the stored
-    record on an edit: conditions are judged on the stored values plus the change.
+    record on an edit: conditions are judged on the stored values plus the change. Messages are
+    in ``lang`` (English by default).
     """
     writable = {f.key for f in form.fields if not f.read_only and not f.hidden}
     values = {k: v for k, v in posted.items() if k in writable}
@@ -253,7 +262,7 @@ def accept(form: ResolvedForm, posted: dict, before: dict | None = None) -> dict
     for cond in form.conditions:
         key = cond["field"]
         if cond["effect"] == "require" and key in visible and holds(cond["when"], judged) and _empty(judged.get(key)):
-            problems.append(error(key, "required", f"is required when {_describe(cond['when'])}"))
+            problems.append(error(key, "required", required_message(form, cond["when"], lang)))
     if problems:
         raise Invalid(problems)
     return values

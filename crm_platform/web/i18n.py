@@ -114,15 +114,16 @@ def localise(errors: list[dict], lang: str) -> list[dict]:
     out = []
     for e in errors:
         template = ERRORS_ZH.get(e.get("code"))
-        if template is None:
+        if template is None or _is_chinese(e.get("message") or ""):  # written in Chinese already (form rules)
             out.append(e)
             continue
         number = re.search(r"-?\d+(?:\.\d+)?", e.get("message") or "")
         if "{n}" in template and number is None:
             out.append(e)
             continue
-        message = template.format(n=number.group(0) if number else "")
-        if e.get("code") == "required" and " when " in (e.get("message") or ""):
-            message += "（" + e["message"].split(" when ", 1)[1] + "）"
-        out.append({**e, "message": message})
+        out.append({**e, "message": template.format(n=number.group(0) if number else "")})
     return out
+
+
+def _is_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)

@@ -79,7 +79,7 @@ def fill(slug):
         return render("web/public_done.html", message=done, **context)
     writable = {ff.key for ff in shown} - read_only
     try:
-        values = accept(form, posted_values(wtform, shown, writable, tz))
+        values = accept(form, posted_values(wtform, shown, writable, tz), lang=lang)
         values = {k: v for k, v in values.items() if v is not None}
         platform().records.create(form.entity, values, **_as_system(), reason=f"public form {form.key}")
     except CrmError as exc:

@@ -259,7 +259,7 @@ def new_record(entity):
                         records=records, formdata=request.form)
     writable = {ff.key for ff in shown} - read_only
     try:
-        values = accept(form, posted_values(wtform, shown, writable, tz))
+        values = accept(form, posted_values(wtform, shown, writable, tz), lang=screen.lang)
         values = {k: v for k, v in values.items() if v is not None}
         created = screen.svc.create(entity, values, **as_user())
     except CrmError as exc:
@@ -287,7 +287,7 @@ def edit_record(entity, record_id):
         version = _version(request.form.get("version"))
         posted = posted_values(wtform, shown, writable, tz)
         changed = {k: v for k, v in posted.items() if not _same(shown, k, v, record.get(k), tz)}
-        values = accept(form, changed, before=record)
+        values = accept(form, changed, before=record, lang=screen.lang)
         if values:
             screen.svc.update(entity, record_id, values, expected_version=version, **as_user())
     except CrmError as exc:

@@ -134,7 +134,7 @@ def test_submit_a_public_form_on_a_phone_and_find_the_record(browser, live_serve
         phone.get_by_label("学员姓名").fill("小明")
         phone.get_by_label("年龄").fill("6")
         phone.get_by_role("button", name="提交").click()
-        assert phone.locator("#error-guardian_phone").inner_text() == "此项为必填项（age is 5 or 6 or 7 or 8）"
+        assert phone.locator("#error-guardian_phone").inner_text() == "当「年龄」为 5、6、7 或 8 时必填"
         phone.get_by_label("家长电话").fill("13800000000")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375  # nothing wider than the phone
         screenshot(phone, "public_form_phone")
