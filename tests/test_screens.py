@@ -407,3 +407,11 @@ def test_a_datetime_range_typed_as_days_includes_its_last_day(pages, client):
     page = text(pages.get("/app/call?filter[at][gte]=2025-03-01&filter[at][lte]=2025-03-05"))
     assert "2 records" in page and ">first<" in page and ">last<" in page
     assert 'value="2025-03-05"' in page  # the control keeps what was typed
+
+
+def test_a_full_column_links_to_the_rest_in_the_list(pages, client, deals, monkeypatch):
+    from crm_platform.web import board
+    monkeypatch.setattr(board, "CARDS_PER_COLUMN", 1)
+    page = text(pages.get("/app/deal/board"))
+    assert page.count('class="kcard"') == 1
+    assert 'href="/app/deal?filter%5Bstage%5D=quote">1 more in the list</a>' in page

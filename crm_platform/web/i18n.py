@@ -60,6 +60,7 @@ MESSAGES = {
     "choose": {"en": "— choose —", "zh": "— 请选择 —"},
     "no_pipeline": {"en": "No pipeline uses a stage field of this entity.", "zh": "此实体没有绑定阶段流程。"},
     "amount": {"en": "Total", "zh": "金额合计"},
+    "more_cards": {"en": "{n} more in the list", "zh": "列表中还有 {n} 条"},
     "time_zone": {"en": "Times are in your time zone.", "zh": "时间按您所在时区显示。"},
     "language": {"en": "中文", "zh": "English"},
     "bad_query": {"en": "This list cannot be shown with these settings:", "zh": "无法按这些条件显示列表："},
