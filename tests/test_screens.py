@@ -415,3 +415,19 @@ def test_a_full_column_links_to_the_rest_in_the_list(pages, client, deals, monke
     page = text(pages.get("/app/deal/board"))
     assert page.count('class="kcard"') == 1
     assert 'href="/app/deal?filter%5Bstage%5D=quote">1 more in the list</a>' in page
+
+
+def test_a_reference_to_many_records_is_picked_by_searching(pages, client, student, monkeypatch):
+    from crm_platform.web import controls
+    monkeypatch.setattr(controls, "RECORD_CHOICES", 1)  # read by pages.record_options
+    client.post("/api/meta/entities", json={"key": "visit", "label": "Visit", "fields": [
+        {"key": "note", "type": "text"}, {"key": "student", "type": "reference", "target": "student"}]})
+    ids = [client.post("/api/records/student", json={"name": n}).get_json()["id"] for n in ("张伟", "李娜", "张敏")]
+    form = text(pages.get("/app/visit/new"))
+    assert 'data-lookup="/app/student/lookup"' in form and '<datalist id="lookup-student">' in form
+    found = pages.get("/app/student/lookup?q=张").get_json()
+    assert sorted(found, key=lambda x: x["id"]) == [{"id": ids[0], "title": "张伟"}, {"id": ids[2], "title": "张敏"}]
+    r = pages.post("/app/visit/new", data={"f-note": "call", "f-student": str(ids[1])})
+    assert r.status_code == 303 and rows(client, "visit")[0]["student"] == ids[1]
+    r = pages.post("/app/visit/new", data={"f-note": "call", "f-student": "999"})
+    assert r.status_code == 422 and field_error(r, "student") == "there is no student record with id 999"

@@ -79,7 +79,12 @@ def _wtforms_field(ff: FormField, state, lang: str, records, read_only: bool):
     if control == "decimal":
         render_kw["inputmode"] = "decimal"
     if control == "record":
-        render_kw["inputmode"] = "numeric"
+        # Too many records for a drop-down: type the id, or part of a name and pick from the list
+        # the page's script fills from /app/<target>/lookup.
+        render_kw["inputmode"] = "search"
+        render_kw["data-lookup"] = f"/app/{field.get('target')}/lookup"
+        render_kw["list"] = f"lookup-{ff.key}"
+        render_kw["autocomplete"] = "off"
     if "max_length" in field:
         render_kw["maxlength"] = field["max_length"]
     return StringField(text, widget=INPUTS.get(control, TextInput()), render_kw=render_kw)

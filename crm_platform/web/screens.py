@@ -167,6 +167,16 @@ def _quote(text) -> str:
     return quote(str(text), safe="[]-_,")
 
 
+@screens.get("/app/<entity>/lookup")
+def lookup(entity):
+    """Records whose text matches ``q``, as ``[{"id", "title"}]`` (at most 20): a reference picker."""
+    screen = Screen(entity)
+    screen.require("read")
+    args = MultiDict([("q", request.args.get("q", "")[:200]), ("per_page", "20")])
+    items = screen.svc.list(entity, parse_list_args(args, screen.entity, count_limit=20), **reading())["items"]
+    return jsonify([{"id": r["id"], "title": screen.title_of(r)} for r in items])
+
+
 # ---- record page --------------------------------------------------------------------------------
 @screens.get("/app/<entity>/<int:record_id>")
 def record_page(entity, record_id):

@@ -218,3 +218,21 @@ def test_lists_and_boards_work_on_a_phone(browser, live_server, screenshot):
     finally:
         context.close()
     assert live_server.api.get(f"/api/records/opportunity/{deal['id']}").get_json()["stage"] == "signed"
+
+
+def test_a_reference_picker_searches_by_name(page, live_server, monkeypatch):
+    from crm_platform.web import controls
+    monkeypatch.setattr(controls, "RECORD_CHOICES", 1)  # more customers than a drop-down shows
+    _define(live_server, CUSTOMER, {"key": "visit", "label": "Visit", "fields": [
+        {"key": "note", "type": "text", "label": "Note"},
+        {"key": "customer", "type": "reference", "target": "customer", "label": "Customer"}]})
+    ids = [live_server.api.post("/api/records/customer", json={"name": n}).get_json()["id"] for n in ("张伟", "李娜")]
+    page.goto(f"{live_server.url}/app/visit/new")
+    page.get_by_label("Note").fill("First call")
+    page.get_by_label("Customer").fill("张")
+    page.wait_for_function("document.querySelectorAll('#lookup-customer option').length === 1")
+    assert page.locator("#lookup-customer option").get_attribute("label") == "张伟"
+    page.get_by_label("Customer").fill(str(ids[0]))
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"/app/visit/\d+$"))
+    assert page.locator("[data-field=customer] a").inner_text() == "张伟"

@@ -143,7 +143,34 @@
     });
   }
 
+  // ---- reference pickers: type part of a name, pick the record (its id is what is posted) -------
+  function lookup(input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var timer = null;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      var q = input.value.trim();
+      if (!q || /^\d+$/.test(q)) { return; }
+      timer = setTimeout(function () {
+        fetch(input.getAttribute("data-lookup") + "?q=" + encodeURIComponent(q), {credentials: "same-origin",
+          headers: {"Accept": "application/json"}})
+          .then(function (r) { return r.ok ? r.json() : []; })
+          .then(function (items) {
+            list.textContent = "";
+            items.forEach(function (item) {
+              var option = document.createElement("option");
+              option.value = String(item.id);
+              option.label = item.title;
+              option.textContent = item.title;
+              list.appendChild(option);
+            });
+          });
+      }, 200);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("input[data-lookup]").forEach(lookup);
     localTimes();
     document.querySelectorAll("form.record-form").forEach(function (form) {
       applyConditions(form);
