@@ -304,7 +304,7 @@ def _refresh_rule_tags(platform, conn, items: list[Item]) -> dict:
 def _conflict_message(conflict: dict) -> str:
     why = conflict.get("note") or ("changed here and in the bundle since it was installed" if "installed" in conflict
                                    else "defined differently here, and this bundle did not install it")
-    return f"{why}: choose on_conflict keep-local or take-incoming"
+    return f"{why}: settle it with keep-local or take-incoming (--on-conflict, or ?on_conflict= in the API)"
 
 
 def _apply(runner: _Runner, conn, items: list[Item]) -> None:
