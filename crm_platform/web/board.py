@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from ..errors import BadRequest, CrmError, NotFound, error
 from ..runtime.pipelines import pipelines_of, summary, utcnow
 from ..runtime.query import parse_list_args
-from .controls import display
+from .controls import control, display
 from .i18n import label as label_of, localise
 from .pages import Screen, as_user, reading, render, title_field, user_access
 from .screens import screens
@@ -48,7 +48,7 @@ def board(entity):
         figures = summary(conn, screen.model, pipeline, None, utcnow(), user_access() or Access.system())
     by_stage = {s["key"]: s for s in figures["stages"]}
     title = title_field(screen.entity.doc)
-    shown = [f for f in screen.fields if f["key"] not in (field, title) and f["type"] != "long_text"][:CARD_FIELDS]
+    shown = [f for f in screen.fields if f["key"] not in (field, title) and control(f) != "textarea"][:CARD_FIELDS]
     columns = []
     for stage in [s for s in pipeline["stages"] if not s.get("archived")]:
         query = parse_list_args(MultiDict({f"filter[{field}]": stage["key"], "per_page": str(CARDS_PER_COLUMN)}), screen.entity,

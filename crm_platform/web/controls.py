@@ -28,6 +28,11 @@ INPUTS = {
 RECORD_CHOICES = 200
 
 
+def control(field: dict) -> str:
+    """The field's control, from the registry: screens decide by control, never by type name."""
+    return REGISTRY[field["type"]].control_of(field)
+
+
 def options_of(field: dict, state, lang: str, records=None) -> list[tuple[str, str]] | None:
     """(value, text) pairs a field's control offers, or None when it takes free input."""
     ftype = REGISTRY[field["type"]]

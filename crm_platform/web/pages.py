@@ -10,6 +10,7 @@ from flask import current_app, g, render_template, request
 from ..errors import Forbidden, NotFound, error
 from ..metadata.field_types import REGISTRY
 from ..runtime.query import SYSTEM_FIELDS, Filter, ListQuery
+from .controls import control
 from .i18n import current_language, label as label_of, translate
 
 #: Cookie the page's script sets to the browser's offset from UTC in minutes (east positive), so
@@ -106,7 +107,7 @@ class Screen:
         """(target entity, id) → title for the reference values of ``records``, one query per field."""
         found: dict = {}
         for f in fields:
-            if f["type"] != "reference":
+            if control(f) != "record":
                 continue
             ids = sorted({r.get(f["key"]) for r in records if isinstance(r.get(f["key"]), int)})
             target = f.get("target")
@@ -124,7 +125,7 @@ def title_field(doc: dict) -> str | None:
     """The field that names a record: ``title_field``, else the first text field."""
     if doc.get("title_field"):
         return doc["title_field"]
-    return next((f["key"] for f in doc.get("fields", []) if f["type"] == "text"), None)
+    return next((f["key"] for f in doc.get("fields", []) if control(f) == "text"), None)
 
 
 def record_titles(screen: Screen, target: str, ids: list[int]) -> dict[int, str]:

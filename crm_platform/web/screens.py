@@ -18,7 +18,7 @@ from ..metadata.field_types import REGISTRY
 from ..metadata.forms import accept, form_for
 from ..runtime.pipelines import pipelines_of
 from ..runtime.query import FILTER_PARAM, parse_list_args
-from .controls import build_form, display, form_data, options_of, posted_values
+from .controls import build_form, control, display, form_data, options_of, posted_values
 from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
 from .pages import Screen, as_user, reading, record_options, render, stage_history_of, user_tz
 
@@ -73,7 +73,7 @@ def _whole_days(args: MultiDict, screen: Screen) -> MultiDict:
     for key, value in args.items(multi=True):
         m = FILTER_PARAM.match(key)
         field = screen.entity.field_map.get(m.group(1)) if m else None
-        if field is not None and field["type"] == "datetime" and m.group(2) == "lte" and DATE_ONLY.match(value):
+        if field is not None and control(field) == "datetime-local" and m.group(2) == "lte" and DATE_ONLY.match(value):
             try:
                 value = (dt.date.fromisoformat(value) + dt.timedelta(days=1)).isoformat()
                 key = f"filter[{m.group(1)}][lt]"
@@ -90,7 +90,7 @@ def _columns(screen: Screen) -> list[dict]:
     picked = [by_key[c] for c in chosen if c in by_key]
     if picked:
         return picked
-    return [f for f in screen.fields if REGISTRY[f["type"]].control_of(f) != "textarea"][:DEFAULT_COLUMNS]
+    return [f for f in screen.fields if control(f) != "textarea"][:DEFAULT_COLUMNS]
 
 
 def _filter_controls(screen: Screen, args: MultiDict) -> list[dict]:
@@ -98,20 +98,20 @@ def _filter_controls(screen: Screen, args: MultiDict) -> list[dict]:
     controls = []
     for f in screen.fields:
         ftype = REGISTRY[f["type"]]
-        control = ftype.control_of(f)
+        ctl = ftype.control_of(f)
         key = f["key"]
-        item = {"key": key, "label": screen_label(f, screen.lang), "control": control}
-        if control == "textarea":
+        item = {"key": key, "label": screen_label(f, screen.lang), "control": ctl}
+        if ctl == "textarea":
             continue
         if "has_any" in ftype.operators:
             item.update(kind="choices", name=f"filter[{key}][has_any]", options=options_of(f, screen.state, screen.lang),
                         values=[v for raw in args.getlist(f"filter[{key}][has_any]") for v in raw.split(",")])
-        elif control in ("choice", "boolean"):
+        elif ctl in ("choice", "boolean"):
             item.update(kind="choice", name=f"filter[{key}]", options=options_of(f, screen.state, screen.lang),
                         value=args.get(f"filter[{key}]", ""))
         elif "gte" in ftype.operators:
-            item.update(kind="range", input="date" if control in ("date", "datetime-local") else "number",
-                        step="any" if control == "decimal" else "1",
+            item.update(kind="range", input="date" if ctl in ("date", "datetime-local") else "number",
+                        step="any" if ctl == "decimal" else "1",
                         low=(f"filter[{key}][gte]", args.get(f"filter[{key}][gte]", "")),
                         high=(f"filter[{key}][lte]", args.get(f"filter[{key}][lte]", "")))
         elif "contains" in ftype.operators:
@@ -193,13 +193,13 @@ def record_page(entity, record_id):
 
     def value_of(ff):
         value = record.get(ff.key)
-        if ff.field["type"] == "reference" and isinstance(value, int):
+        if control(ff.field) == "record" and isinstance(value, int):
             return {"text": display(ff.field, value, state=screen.state, lang=screen.lang, titles=titles),
                     "href": url_for("screens.record_page", entity=ff.field["target"], record_id=value)}
-        if REGISTRY[ff.field["type"]].control_of(ff.field) == "choices":
+        if control(ff.field) == "choices":
             labels = dict(options_of(ff.field, screen.state, screen.lang) or [])
             return {"chips": [labels.get(v, v) for v in value or []]}
-        if ff.field["type"] == "datetime" and value:
+        if control(ff.field) == "datetime-local" and value:
             return {"datetime": value}
         return {"text": display(ff.field, value, state=screen.state, lang=screen.lang)}
 
