@@ -431,3 +431,9 @@ def test_a_reference_to_many_records_is_picked_by_searching(pages, client, stude
     assert r.status_code == 303 and rows(client, "visit")[0]["student"] == ids[1]
     r = pages.post("/app/visit/new", data={"f-note": "call", "f-student": "999"})
     assert r.status_code == 422 and field_error(r, "student") == "there is no student record with id 999"
+
+
+def test_the_time_zone_hint_shows_only_with_times(pages, client, student):
+    assert "Times are in your time zone." not in text(pages.get("/app/student/new"))
+    client.post("/api/meta/entities/student/fields", json={"key": "trial_at", "type": "datetime"})
+    assert "Times are in your time zone." in text(pages.get("/app/student/new"))

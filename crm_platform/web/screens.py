@@ -251,7 +251,8 @@ def _render_form(screen: Screen, form, shown, read_only, wtform, *, record=None,
     conditions = [c for c in form.conditions if c["field"] in keys and c["when"]["field"] in keys]
     return render("web/form.html", status, screen=screen, form=form, wtform=wtform, sections=sections,
                   read_only=read_only, field_errors=by_field, general_errors=general, record=record,
-                  conditions=conditions, title=screen.title_of(record) if record else None)
+                  conditions=conditions, title=screen.title_of(record) if record else None,
+                  has_times=any(control(ff.field) == "datetime-local" for ff in shown))
 
 
 @screens.route("/app/<entity>/new", methods=["GET", "POST"])
