@@ -207,6 +207,10 @@ def test_lists_and_boards_work_on_a_phone(browser, live_server, screenshot):
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375
         assert phone.locator("table.records tbody tr").count() == 3
         screenshot(phone, "list_customers_phone")
+        for path in ("/app/customer/1", "/app/customer/new", "/app/customer/1/edit"):
+            phone.goto(f"{live_server.url}{path}")
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 375, path
+        screenshot(phone, "form_edit_customer_phone")
         phone.locator("summary", has_text="CRM").click()  # the menu
         phone.get_by_role("link", name="Opportunity").click()
         phone.wait_for_url(re.compile(r"/app/opportunity$"))
