@@ -345,3 +345,30 @@ def test_new_rules_tag_the_records_already_here(platform):
     assert result["rule_tags"] == {"segment.small": {"gained": 1, "lost": 0}}
     wang = next(r for r in platform.records.list("customer")["items"] if r["name"] == "Wang")
     assert wang["segment"] == ["small"]
+
+
+def test_two_imports_at_once_each_apply_whole_one_after_the_other(platform):
+    import threading
+    notes = seal({"format": "crm-bundle", "format_version": 1, "name": "notes", "version": "1.0.0",
+                  "definitions": {"entity": [{"key": "note", "label": "Note", "fields": [
+                      {"key": "text", "type": "text"}]}]}, "sample_data": {"note": [{"text": "hello"}] * 50}})
+    results, errors = {}, []
+
+    def run(bundle):
+        try:
+            results[bundle["name"]] = install(platform, bundle, sample_data=True)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in (make_bundle(), notes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and set(results) == {"shop", "notes"}
+    assert platform.records.list("note")["total"] == 50 and platform.records.list("customer")["total"] == 2
+    with platform.engine.connect() as conn:
+        ids = conn.execute(sa.select(revisions.c.id, revisions.c.key).order_by(revisions.c.id)).all()
+    keys = [k for _, k in ids]
+    # Each import's revisions are contiguous: one batch never interleaves with the other.
+    assert keys == sorted(keys, key=lambda k: k == "note") or keys == sorted(keys, key=lambda k: k != "note")
