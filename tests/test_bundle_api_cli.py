@@ -119,3 +119,17 @@ def test_an_import_can_insist_on_the_plan_it_was_shown(client, platform):
 def test_export_refuses_a_name_no_bundle_may_have(app, database_url):
     r = CliRunner().invoke(main, ["export", "--name", "My Export"], env={"DATABASE_URL": database_url})
     assert r.exit_code == 1 and "error: name:" in r.output
+
+
+def test_the_template_library_over_the_api(client, platform):
+    items = client.get("/api/bundle/templates").get_json()["items"]
+    assert [t["name"] for t in items] == ["b2b", "ecommerce", "education"]
+    assert all(t["sample_records"] >= 300 and t["label"]["zh"] for t in items)
+    plan = client.post("/api/bundle/templates/education/install?dry_run=1&sample_data=1")
+    assert plan.status_code == 200 and plan.get_json()["sample_data"]["records"]["student"] == 160
+    assert tables(platform) == set()
+    assert client.post("/api/bundle/templates/crm9000/install").status_code == 404
+    done = client.post("/api/bundle/templates/education/install")
+    assert done.status_code == 200 and done.get_json()["summary"]["created"] == 14
+    schema = client.get("/api/bundle/schema").get_json()
+    assert schema["$id"] == "urn:crm:bundle"

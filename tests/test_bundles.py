@@ -149,6 +149,8 @@ def test_an_upgrade_keeps_the_fields_and_tags_the_admin_added(platform):
     v2_customer["label"] = {"en": "Client", "zh": "客户"}
     result = install(platform, make_bundle(version="1.1.0", entity=[v2_customer, MANAGER]))
     assert result["installed_version"] == "1.0.0" and result["conflicts"] == []
+    assert result["older_than_installed"] is False
+    assert install(platform, make_bundle(version="1.0.0"), dry_run=True)["older_than_installed"] is True
     customer = next(d for d in result["definitions"] if d["key"] == "customer")
     assert customer["from_bundle"] == ["label.en", "fields.city"] and customer["kept_here"] == ["fields.wechat"]
     doc = platform.metadata.state().entities["customer"].doc

@@ -343,6 +343,10 @@ def _apply(runner: _Runner, conn, items: list[Item]) -> None:
     runner.until_settled([(i.kind, i.key, lambda i=i: runner.archive(i.kind, i.key)) for i in archives])
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
 def _report(bundle, installed, items, steps, dry_run, loaded, skipped) -> dict:
     count = lambda *actions: sum(1 for i in items if i.action in actions)  # noqa: E731
     columns = sum(1 for s in steps for op in s["operations"] if op["op"] in ("add_column", "restore_column"))
@@ -352,6 +356,7 @@ def _report(bundle, installed, items, steps, dry_run, loaded, skipped) -> dict:
     out = {
         "bundle": {"name": bundle["name"], "version": bundle["version"], "checksum": bundle["checksum"]},
         "installed_version": installed.version if installed is not None else None,
+        "older_than_installed": installed is not None and _version(bundle["version"]) < _version(installed.version),
         "dry_run": dry_run,
         "summary": {"created": count("create"), "changed": count("update", "restore"), "archived": count("archive"),
                     "unchanged": count("unchanged", "kept"), "tables_created": len(tables), "columns_added": columns,

@@ -16,7 +16,8 @@ def lines(result: dict) -> list[str]:
     b, s = result["bundle"], result["summary"]
     head = f"bundle {b['name']} {b['version']}"
     if result.get("installed_version"):
-        head += f" (installed here: {result['installed_version']})"
+        head += f" (installed here: {result['installed_version']}"
+        head += ", which is NEWER: this goes back to an older version)" if result.get("older_than_installed") else ")"
     out = [head + (" — dry run, nothing changed" if result["dry_run"] else "")]
     out.append(f"  definitions: {s['created']} created, {s['changed']} changed, {s['archived']} archived, "
                f"{s['unchanged']} unchanged; {s['tables_created']} tables created, {s['columns_added']} columns added, "
