@@ -180,7 +180,9 @@ def sample() -> dict:
             opportunities.append(o)
     for n, o in enumerate(opportunities, start=1):
         o["_key"] = f"op{n}"
-    links = {"company": [c["_key"] for c in companies], "contact": [c["_key"] for c in contacts]}
+    def links() -> dict:  # a contact and the company they work for
+        person = s.pick(contacts)
+        return {"company": person["company"], "contact": {"ref": person["_key"]}}
     shared = shared_records(s, links, communications=260, tasks=80, requests=50, campaigns=[
         ("行业峰会参展", "获取 150 条制造业线索", 120000),
         ("数字化转型白皮书下载", "通过内容营销获取 300 条线索", 20000),

@@ -161,13 +161,17 @@ REQUESTS = ["无法登录账户", "发票信息需要修改", "产品使用问�
             "希望调整服务时间", "对服务态度不满意"]
 
 
-def shared_records(s: Sample, links: dict[str, list[str]], *, communications: int, tasks: int, requests: int,
+def shared_records(s: Sample, links, *, communications: int, tasks: int, requests: int,
                    campaigns: list[tuple[str, str, int]]) -> dict[str, list[dict]]:
     """Communication records, tasks, service requests and campaigns tied to the template's records.
 
-    ``links``: reference field of the shared entities → the ``_key`` values it may point at.
+    ``links``: reference field of the shared entities → the ``_key`` values it may point at, or a
+    function returning the reference values of one record (when they must agree, such as a contact
+    and their company).
     """
     def linked() -> dict:
+        if callable(links):
+            return links()
         return {k: {"ref": s.pick(keys)} for k, keys in links.items()}
 
     comms = []
