@@ -2,14 +2,15 @@
 (label, help, placeholder, read-only, hidden) and show/require conditions — without JSON."""
 from __future__ import annotations
 
-from flask import abort, request, url_for
-from flask_admin import BaseView, expose
+from flask import request
+from flask_admin import expose
 from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_text, platform
-from .plan_flow import attach_errors, going_back, run_change
+from .common import DesignerForm, label_data, label_from, label_text, platform
+from .definition_view import DefinitionDesignerView
+from .plan_flow import attach_errors, going_back
 from .rows import blank, posted_rows, split_list, typed_value
 
 SPARE_SECTIONS = 1
@@ -157,7 +158,9 @@ def locate_form_error(path: str) -> str | None:
     return parts[0] if len(parts) == 1 else None
 
 
-class FormDesignerView(AdminOnly, BaseView):
+class FormDesignerView(DefinitionDesignerView):
+    kind = "form"
+
     @expose("/")
     def index(self):
         state = platform().metadata.state()
@@ -194,36 +197,8 @@ class FormDesignerView(AdminOnly, BaseView):
             return render_form(), 422
         new = form_doc(form, state, None if creating else doc["key"])
         new["entity"] = entity_key
-        metadata = platform().metadata
-        if creating:
-            def change(dry_run):
-                return metadata.create_definition("form", new, actor=actor(), dry_run=dry_run)
-        else:
-            # Every optional attribute is sent, as null when cleared, so the merge drops it.
-            patch = {k: None for k in ("default", "public", "slug", "overrides", "conditions", "submit_label",
-                                       "success_message")}
-            patch.update({k: v for k, v in new.items() if k != "key"})
-
-            def change(dry_run):
-                return metadata.update_definition("form", doc["key"], patch, actor=actor(), dry_run=dry_run)
-        return run_change(self, change, render_form=render_form, done_url=url_for(".index"),
-                          title=f"{'Create' if creating else 'Change'} form {new['key']}")
-
-    @expose("/new", methods=("GET", "POST"))
-    def create(self):
-        return self._edit(None)
-
-    @expose("/<key>/edit", methods=("GET", "POST"))
-    def edit(self, key):
-        found = platform().metadata.state().of_kind("form").get(key)
-        if found is None or found.archived:
-            abort(404)
-        return self._edit(found.doc)
-
-    @expose("/<key>/archive", methods=("POST",))
-    def archive(self, key):
-        def render_refusal(errors=(), plan=None):
-            return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=f"Archive form {key}",
-                               fields=[], action=None, cancel_url=url_for(".index"))
-        return run_change(self, lambda dry: platform().metadata.archive_definition("form", key, actor=actor(), dry_run=dry),
-                          render_form=render_refusal, done_url=url_for(".index"), title=f"Archive form {key}")
+        # Every optional attribute is sent, as null when cleared, so the merge drops it.
+        patch = {k: None for k in ("default", "public", "slug", "overrides", "conditions", "submit_label",
+                                   "success_message")}
+        patch.update({k: v for k, v in new.items() if k != "key"})
+        return self.save(doc, new, patch, render_form)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 
-from flask import abort, request, url_for
-from flask_admin import BaseView, expose
+from flask import request
+from flask_admin import expose
 from wtforms import (BooleanField, FieldList, Form, FormField, IntegerField, SelectField, SelectMultipleField,
                      StringField, TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 
-from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_text, platform
-from .plan_flow import attach_errors, going_back, run_change
+from .common import DesignerForm, label_data, label_from, label_text, platform
+from .definition_view import DefinitionDesignerView
+from .plan_flow import attach_errors, going_back
 from .rows import blank, keyed_locator, posted_rows
 
 SPARE_STAGES = 2
@@ -150,7 +151,9 @@ def pipeline_data(doc: dict) -> dict:
             "field": doc.get("field", ""), "amount_field": doc.get("amount_field", ""), "stages": stages}
 
 
-class PipelineDesignerView(AdminOnly, BaseView):
+class PipelineDesignerView(DefinitionDesignerView):
+    kind = "pipeline"
+
     @expose("/")
     def index(self):
         state = platform().metadata.state()
@@ -187,36 +190,6 @@ class PipelineDesignerView(AdminOnly, BaseView):
         if not form.validate():  # a number input holding text, a label too long
             return render_form(), 422
         new = pipeline_doc(form, None if creating else doc["key"])
-        metadata = platform().metadata
-        if creating:
-            def change(dry_run):
-                return metadata.create_definition("pipeline", new, actor=actor(), dry_run=dry_run)
-        else:
-            patch = {k: v for k, v in new.items() if k not in ("key", "entity", "field")}
-            patch.setdefault("amount_field", None)
-
-            def change(dry_run):
-                return metadata.update_definition("pipeline", doc["key"], patch, actor=actor(), dry_run=dry_run)
-        return run_change(self, change, render_form=render_form, done_url=url_for(".index"),
-                          title=f"{'Create' if creating else 'Change'} pipeline {new['key']}")
-
-    @expose("/new", methods=("GET", "POST"))
-    def create(self):
-        return self._edit(None)
-
-    @expose("/<key>/edit", methods=("GET", "POST"))
-    def edit(self, key):
-        found = platform().metadata.state().pipelines.get(key)
-        if found is None or found.archived:
-            abort(404)
-        return self._edit(found.doc)
-
-    @expose("/<key>/archive", methods=("POST",))
-    def archive(self, key):
-        def render_refusal(errors=(), plan=None):
-            return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=f"Archive pipeline {key}",
-                               fields=[], action=None, cancel_url=url_for(".index"))
-        return run_change(self, lambda dry: platform().metadata.archive_definition("pipeline", key, actor=actor(), dry_run=dry),
-                          render_form=render_refusal, done_url=url_for(".index"), title=f"Archive pipeline {key}")
-
-
+        patch = {k: v for k, v in new.items() if k not in ("key", "entity", "field")}
+        patch.setdefault("amount_field", None)
+        return self.save(doc, new, patch, render_form)

@@ -5,14 +5,15 @@ values are typed by the field they test, so "30" becomes a number of days and "2
 """
 from __future__ import annotations
 
-from flask import abort, request, url_for
-from flask_admin import BaseView, expose
+from flask import request
+from flask_admin import expose
 from wtforms import FieldList, Form, FormField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_text, platform
-from .plan_flow import attach_errors, going_back, run_change
+from .common import DesignerForm, label_data, label_from, label_text, platform
+from .definition_view import DefinitionDesignerView
+from .plan_flow import attach_errors, going_back
 from .rows import blank, keyed_locator, posted_rows, split_list, typed_value
 
 SPARE_TAGS = 3
@@ -143,7 +144,9 @@ def tree(tags: list[dict]) -> list[tuple[int, dict]]:
     return out
 
 
-class TaxonomyDesignerView(AdminOnly, BaseView):
+class TaxonomyDesignerView(DefinitionDesignerView):
+    kind = "taxonomy"
+
     @expose("/")
     def index(self):
         state = platform().metadata.state()
@@ -179,33 +182,4 @@ class TaxonomyDesignerView(AdminOnly, BaseView):
         if not form.validate():  # a number input holding text, a label too long
             return render_form(), 422
         new = taxonomy_doc(form, state, None if creating else doc["key"])
-        metadata = platform().metadata
-        if creating:
-            def change(dry_run):
-                return metadata.create_definition("taxonomy", new, actor=actor(), dry_run=dry_run)
-        else:
-            patch = {k: v for k, v in new.items() if k != "key"}
-
-            def change(dry_run):
-                return metadata.update_definition("taxonomy", doc["key"], patch, actor=actor(), dry_run=dry_run)
-        return run_change(self, change, render_form=render_form, done_url=url_for(".index"),
-                          title=f"{'Create' if creating else 'Change'} taxonomy {new['key']}")
-
-    @expose("/new", methods=("GET", "POST"))
-    def create(self):
-        return self._edit(None)
-
-    @expose("/<key>/edit", methods=("GET", "POST"))
-    def edit(self, key):
-        found = platform().metadata.state().taxonomies.get(key)
-        if found is None or found.archived:
-            abort(404)
-        return self._edit(found.doc)
-
-    @expose("/<key>/archive", methods=("POST",))
-    def archive(self, key):
-        def render_refusal(errors=(), plan=None):
-            return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=f"Archive taxonomy {key}",
-                               fields=[], action=None, cancel_url=url_for(".index"))
-        return run_change(self, lambda dry: platform().metadata.archive_definition("taxonomy", key, actor=actor(), dry_run=dry),
-                          render_form=render_refusal, done_url=url_for(".index"), title=f"Archive taxonomy {key}")
+        return self.save(doc, new, {k: v for k, v in new.items() if k != "key"}, render_form)

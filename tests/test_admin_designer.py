@@ -386,6 +386,28 @@ def test_unknown_things_in_the_designer_are_404(admin, student):
     assert admin.get("/admin/history/?before=abc").status_code == 400
 
 
+def test_taxonomies_pipelines_and_forms_are_archived_through_a_plan_and_restored(admin, platform, client, student):
+    client.post("/api/meta/entities", json=SALES_ENTITY)
+    assert client.post("/api/meta/taxonomies", json={"key": "level", "label": "Level",
+                                                     "tags": [{"key": "vip", "label": "VIP"}]}).status_code == 201
+    assert client.post("/api/meta/pipelines", json={"key": "sales", "label": "Sales", "entity": "deal", "field": "stage",
+                                                    "stages": [{"key": "lead", "label": "Lead"}]}).status_code == 201
+    assert client.post("/api/meta/forms", json={"key": "signup", "entity": "student", "label": "Sign up",
+                                                "layout": [{"title": "You", "fields": ["name"]}]}).status_code == 201
+    for kind, key in (("taxonomy", "level"), ("pipeline", "sales"), ("form", "signup")):
+        base = {"taxonomy": "/admin/taxonomies", "pipeline": "/admin/pipelines", "form": "/admin/forms"}[kind]
+        r = admin.post(f"{base}/{key}/archive")  # the plan first, nothing archived yet
+        assert r.status_code == 200 and f"Archive {kind} {key}" in text_of(r), kind
+        assert not platform.metadata.state().of_kind(kind)[key].archived
+        assert admin.post(f"{base}/{key}/archive", data={"_confirm": "1"}).status_code == 302
+        assert platform.metadata.state().of_kind(kind)[key].archived
+        assert admin.get(f"{base}/{key}/edit").status_code == 404  # archived: restored from history, not edited
+        r = admin.post("/admin/history/restore", data={"kind": kind, "key": key, "_confirm": "1"})
+        assert r.status_code == 302, kind
+        assert not platform.metadata.state().of_kind(kind)[key].archived
+        assert admin.get(f"{base}/{key}/edit").status_code == 200
+
+
 def test_a_role_marked_admin_opens_the_designer_and_other_roles_do_not(app, platform, client):
     assert client.post("/api/meta/roles", json={"key": "designers", "label": "Designers", "admin": True}).status_code == 201
     assert client.post("/api/meta/roles", json={"key": "sales", "label": "Sales"}).status_code == 201

@@ -1,0 +1,50 @@
+"""What the taxonomy, pipeline and form designers share: create, edit and archive of one kind of
+definition, each save a plan first (``plan_flow``). A subclass builds its form in ``_edit`` and
+hands the new definition to ``save``."""
+from __future__ import annotations
+
+from flask import abort, url_for
+from flask_admin import BaseView, expose
+
+from .common import AdminOnly, actor, platform
+from .plan_flow import run_change
+
+
+class DefinitionDesignerView(AdminOnly, BaseView):
+    #: the definition kind (``taxonomy``, ``pipeline``, ``form``)
+    kind: str
+
+    def _edit(self, doc: dict | None):
+        raise NotImplementedError
+
+    def save(self, doc: dict | None, new: dict, patch: dict, render_form):
+        """Create ``new`` (``doc`` is None) or apply ``patch`` to ``doc``: planned, then confirmed."""
+        metadata, creating = platform().metadata, doc is None
+
+        def change(dry_run):
+            if creating:
+                return metadata.create_definition(self.kind, new, actor=actor(), dry_run=dry_run)
+            return metadata.update_definition(self.kind, doc["key"], patch, actor=actor(), dry_run=dry_run)
+        return run_change(self, change, render_form=render_form, done_url=url_for(".index"),
+                          title=f"{'Create' if creating else 'Change'} {self.kind} {new['key']}")
+
+    @expose("/new", methods=("GET", "POST"))
+    def create(self):
+        return self._edit(None)
+
+    @expose("/<key>/edit", methods=("GET", "POST"))
+    def edit(self, key):
+        found = platform().metadata.state().of_kind(self.kind).get(key)
+        if found is None or found.archived:
+            abort(404)
+        return self._edit(found.doc)
+
+    @expose("/<key>/archive", methods=("POST",))
+    def archive(self, key):
+        title = f"Archive {self.kind} {key}"
+
+        def render_refusal(errors=(), plan=None):
+            return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=title,
+                               fields=[], action=None, cancel_url=url_for(".index"))
+        return run_change(self, lambda dry: platform().metadata.archive_definition(self.kind, key, actor=actor(), dry_run=dry),
+                          render_form=render_refusal, done_url=url_for(".index"), title=title)
