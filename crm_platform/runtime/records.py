@@ -245,11 +245,7 @@ class RecordService:
             entity = model.entity(entity_key)
             if access is not SYSTEM:
                 self._check_create(access, entity, model, data, actor_id)
-            values, system, errors = entity.validator.validate(data)
-            if not errors:
-                self._check_references(conn, model, entity, [values], errors)
-            if errors:
-                raise Invalid(errors)
+            values, system = self._validated(conn, model, entity, data)
             self._run_before(PendingWrite(conn, model, entity, "create", None, None, values, actor_id, reason))
             linked = self._split_linked(entity, values)
             now = utcnow()
@@ -363,6 +359,16 @@ class RecordService:
             raise RuntimeError(f"inserted {len(rows)} rows into {table.name} but found {len(ids)} new ids")
         return ids
 
+    def _validated(self, conn, model, entity, data: dict, partial: bool = False) -> tuple[dict, dict]:
+        """The record's values and system values, checked by the compiled validator and against the
+        records its references name; ``Invalid`` with every error otherwise."""
+        values, system, errors = entity.validator.validate(data, partial=partial)
+        if not errors:
+            self._check_references(conn, model, entity, [values], errors)
+        if errors:
+            raise Invalid(errors)
+        return values, system
+
     def _create_each(self, conn, entity_key: str, rows: list, actor_id: int | None) -> int:
         """Bulk rows one at a time through ``create`` (hooks run); all or nothing, errors carry ``row``."""
         for n, data in enumerate(rows):
@@ -386,11 +392,7 @@ class RecordService:
             entity = model.entity(entity_key)
             if access is not SYSTEM:
                 access.require("update", entity, model)
-            values, system, errors = entity.validator.validate(data, partial=True)
-            if not errors:
-                self._check_references(conn, model, entity, [values], errors)
-            if errors:
-                raise Invalid(errors)
+            values, system = self._validated(conn, model, entity, data, partial=True)
             t = entity.table
             current = conn.execute(sa.select(*entity.columns).where(t.c.id == record_id, t.c.archived_at.is_(None))
                                    .with_for_update()).first()
