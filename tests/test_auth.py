@@ -87,6 +87,20 @@ def test_login_page_with_csrf_then_session(csrf_app):
     assert c.get("/", headers=NO_AUTH).status_code == 302
 
 
+def test_the_session_cookie_is_secure_over_https_only(client):
+    def cookie(base_url, **headers):
+        r = client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD}, base_url=base_url,
+                        headers={**NO_AUTH, **headers})
+        assert r.status_code == 302
+        return r.headers["Set-Cookie"]
+
+    assert "Secure" not in cookie("http://localhost")
+    assert "; Secure" in cookie("https://crm.example")
+    # A TLS proxy in front of gunicorn is honoured by gunicorn itself (it sets the request's scheme);
+    # the header alone, from anyone, does not make the cookie Secure here.
+    assert "Secure" not in cookie("http://localhost", **{"X-Forwarded-Proto": "https"})
+
+
 def test_sign_in_is_rate_limited(client):
     codes = [client.post("/api/auth/token", json={"username": "admin", "password": "wrong-pass"}, headers=NO_AUTH).status_code
              for _ in range(12)]

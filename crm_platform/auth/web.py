@@ -7,6 +7,7 @@ make a signed-in browser call it (no CSRF exposure); browser forms carry a CSRF 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
@@ -19,7 +20,9 @@ from ..errors import BadRequest, Forbidden, Unauthorized, error
 from .users import UserService
 
 auth_bp = Blueprint("auth", __name__)
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# Counters live in memory (per worker process) unless CRM_RATE_LIMIT_STORAGE names a shared store
+# such as redis://127.0.0.1:6379 (needs the redis package), which makes the limit exact across workers.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 csrf = CSRFProtect()
 PUBLIC_PREFIXES = ("/login", "/api/auth/token", "/f/", "/static/")
 
@@ -124,8 +127,21 @@ def security_headers(response):
     return response
 
 
+class HttpsAwareSessions(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS (``CRM_HTTPS=1`` forces it).
+
+    Behind a TLS proxy, gunicorn takes the scheme from X-Forwarded-Proto of the proxies it trusts
+    (``--forwarded-allow-ips``, loopback by default), so ``request.is_secure`` is true there too.
+    """
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
 def init_auth(app: Flask) -> None:
     import os
+    app.session_interface = HttpsAwareSessions()
+    app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("CRM_RATE_LIMIT_STORAGE", "memory://"))
     app.config.setdefault("CRM_SIGNIN_RATE", os.environ.get("CRM_SIGNIN_RATE", "10 per minute"))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     # The API is Bearer-only, so CSRF is checked in require_user for browser posts, not app-wide.
