@@ -21,6 +21,17 @@ def _default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _encoder(sort_keys: bool = False, indent: int | None = None) -> simplejson.JSONEncoder:
+    return simplejson.JSONEncoder(use_decimal=True, ensure_ascii=False, sort_keys=sort_keys, indent=indent,
+                                  default=_default, allow_nan=False)
+
+
+# The plain encoder is built once: audit rows of a bulk import encode one document per record, and
+# simplejson.dumps would build a new encoder for each.
+_plain = _encoder().encode
+
+
 def dumps(value, *, sort_keys: bool = False, indent: int | None = None) -> str:
-    return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, sort_keys=sort_keys, indent=indent,
-                            default=_default, allow_nan=False)
+    if not sort_keys and indent is None:
+        return _plain(value)
+    return _encoder(sort_keys, indent).encode(value)
