@@ -1,4 +1,8 @@
-"""OpenAPI 3.1 for the current revision: every entity's record endpoints with its record schema."""
+"""OpenAPI 3.1 for the current revision: the whole REST API a client can call.
+
+Every entity's record endpoints are generated here from its metadata (with its record schema); the
+fixed platform endpoints (sign-in, metadata, definitions, users, bundles...) come from openapi_platform.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -7,28 +11,17 @@ from ...i18n import text_of
 from ...metadata.field_types import REGISTRY
 from ..record_schema import patch_schema, record_schema
 from .context import platform
+from .openapi_platform import (BOOLEAN, INTEGER, STRING, answer, body, errors, in_path, obj, op, platform_paths,
+                               query, ref)
 
 openapi_api = Blueprint("openapi_api", __name__)
 
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["errors"],
-    "properties": {"errors": {"type": "array", "items": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {"field": {"type": ["string", "null"]}, "code": {"type": "string"}, "message": {"type": "string"}},
-    }}},
-}
-
-
-def _errors(*codes: int) -> dict:
-    text = {400: "Malformed request", 404: "Unknown entity or record", 409: "Unique clash, stale version or conflict",
-            413: "Body too large", 422: "Invalid values"}
-    return {str(c): {"description": text[c], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}
-            for c in codes}
-
-
-def _json(ref: str) -> dict:
-    return {"content": {"application/json": {"schema": {"$ref": ref}}}}
+REASON = {"name": "X-Change-Reason", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 2000},
+          "description": "Why, kept in the audit trail (a `_reason` key in the body wins); entities with "
+                         "require_change_reason refuse a PATCH or DELETE without one (422)"}
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": STRING,
+            "description": "The record version, e.g. \"3\": 409 instead of overwriting a newer change"}
+ETAG = {"ETag": {"description": "The record version", "schema": STRING}}
 
 
 def _filter_params(doc: dict) -> list[dict]:
@@ -41,54 +34,94 @@ def _filter_params(doc: dict) -> list[dict]:
     return params
 
 
+def _list_params(doc: dict) -> list[dict]:
+    return [
+        query("page", {"type": "integer", "minimum": 1}, "1-based page"),
+        query("per_page", {"type": "integer", "minimum": 1}, "Page size (at most CRM_MAX_PAGE_SIZE)"),
+        query("sort", STRING, "Comma-separated field keys; prefix with - for descending"),
+        query("q", STRING, "Search text fields"),
+        query("archived", BOOLEAN, "1, true or yes: list the recycle bin instead"),
+        query("exact_total", BOOLEAN, "1, true or yes: count every match (otherwise exact up to CRM_COUNT_LIMIT)"),
+    ] + _filter_params(doc)
+
+
+def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
+    """The record endpoints of one entity, typed by its record schema."""
+    name = "".join(p.capitalize() for p in key.split("_"))
+    for suffix, schema in (("", record_schema(doc)), ("Patch", patch_schema(doc))):
+        schemas[f"{name}{suffix}"] = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+    schemas[f"{name}List"] = obj({
+        "items": {"type": "array", "items": ref(name)}, "total": INTEGER, "page": INTEGER, "per_page": INTEGER,
+        "pages": INTEGER, "total_exact": {"type": "boolean", "description": "false when total is CRM_COUNT_LIMIT+"}})
+    label, one = text_of(doc.get("plural_label") or doc["label"], "en"), text_of(doc["label"], "en")
+    record, tag, id_param = ref(name), [key], [in_path("id", INTEGER)]
+    writes = errors(400, 403, 404, 409, 413, 422)
+    return {
+        f"/api/records/{key}": {
+            "get": {"operationId": f"list_{key}", "summary": f"List {label}", "tags": tag,
+                    "parameters": _list_params(doc),
+                    "responses": {"200": answer("A page of records", ref(f"{name}List")), **errors(400, 403, 404)}},
+            "post": {"operationId": f"create_{key}", "summary": f"Create a {one}", "tags": tag, "parameters": [REASON],
+                     "requestBody": body(record),
+                     "responses": {"201": answer("Created", record, headers={**ETAG, "Location": {
+                         "description": "The record's URL", "schema": STRING}}), **writes}},
+        },
+        f"/api/records/{key}/bulk": {"post": op(
+            f"bulk_create_{key}", f"Create many {label}, all or nothing", key,
+            {201: answer("Created", obj({"created": INTEGER}, ("created",)))}, writes,
+            requestBody=body(obj({"records": {"type": "array", "items": record}}, ("records",)),
+                             "Errors name the record's position in `row`"))},
+        f"/api/records/{key}/{{id}}": {
+            "parameters": id_param,
+            "get": {"operationId": f"get_{key}", "summary": f"A {one}", "tags": tag,
+                    "responses": {"200": answer("The record", record, headers=ETAG), **errors(403, 404)}},
+            "patch": {"operationId": f"update_{key}", "summary": f"Change some fields of a {one}", "tags": tag,
+                      "parameters": [IF_MATCH, REASON], "requestBody": body(ref(f"{name}Patch")),
+                      "responses": {"200": answer("Updated", record, headers=ETAG), **writes}},
+            "delete": {"operationId": f"delete_{key}", "summary": f"Move a {one} to the recycle bin", "tags": tag,
+                       "parameters": [REASON],
+                       "responses": {"204": {"description": "Moved to the recycle bin"},
+                                     **errors(400, 403, 404, 409, 413, 422)}},
+        },
+        f"/api/records/{key}/{{id}}/restore": {"parameters": id_param, "post": op(
+            f"restore_{key}", f"Take a {one} out of the recycle bin", key, {200: answer("Restored", record)},
+            errors(400, 403, 404, 409, 413), parameters=[REASON])},
+        f"/api/records/{key}/{{id}}/history": {"parameters": id_param, "get": op(
+            f"history_{key}", f"The audit trail of a {one}, newest first", key,
+            {200: answer("Audit rows (records in the recycle bin included)", ref("AuditPage"))},
+            errors(400, 403, 404), parameters=[query("page", {"type": "integer", "minimum": 1}, "1-based page"),
+                                               query("per_page", {"type": "integer", "minimum": 1}, "Page size")])},
+        f"/api/records/{key}/{{id}}/stage-history": {"parameters": id_param, "get": op(
+            f"stage_history_{key}", f"The pipeline stage moves of a {one}, oldest first", key,
+            {200: answer("Moves; from_stage is null when the record entered by creation", ref("StageHistory"))},
+            errors(403, 404))},
+    }
+
+
+def _secured(paths: dict) -> dict:
+    """Every operation but sign-in needs a token: each answers 401 without a valid one."""
+    for item in paths.values():
+        for method, operation in item.items():
+            if method != "parameters" and operation.get("security") != []:
+                operation["responses"].update(errors(401))
+    return paths
+
+
 def build_openapi(model) -> dict:
-    paths, schemas = {}, {"Errors": ERROR_SCHEMA}
+    schemas: dict = {}
+    paths = platform_paths(schemas)
     for entity in sorted(model.active(), key=lambda e: e.key):
-        key, doc = entity.key, entity.doc
-        name = "".join(p.capitalize() for p in key.split("_"))
-        for suffix, schema in (("", record_schema(doc)), ("Patch", patch_schema(doc))):
-            schema = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-            schemas[f"{name}{suffix}"] = schema
-        schemas[f"{name}List"] = {"type": "object", "properties": {
-            "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}},
-            "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
-            "pages": {"type": "integer"}}}
-        label = text_of(doc.get("plural_label") or doc["label"], "en")
-        id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-        paths[f"/api/records/{key}"] = {
-            "get": {"operationId": f"list_{key}", "summary": f"List {label}", "tags": [key],
-                    "parameters": [
-                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                        {"name": "sort", "in": "query", "schema": {"type": "string"},
-                         "description": "Comma-separated field keys; prefix with - for descending"},
-                        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Search text fields"},
-                    ] + _filter_params(doc),
-                    "responses": {"200": {"description": "A page of records", **_json(f"#/components/schemas/{name}List")},
-                                  **_errors(400, 404)}},
-            "post": {"operationId": f"create_{key}", "summary": f"Create a {text_of(doc['label'], 'en')}", "tags": [key],
-                     "requestBody": {"required": True, **_json(f"#/components/schemas/{name}")},
-                     "responses": {"201": {"description": "Created", **_json(f"#/components/schemas/{name}")},
-                                   **_errors(400, 404, 409, 413, 422)}},
-        }
-        paths[f"/api/records/{key}/{{id}}"] = {
-            "parameters": [id_param],
-            "get": {"operationId": f"get_{key}", "tags": [key],
-                    "responses": {"200": {"description": "The record", **_json(f"#/components/schemas/{name}")}, **_errors(404)}},
-            "patch": {"operationId": f"update_{key}", "tags": [key],
-                      "requestBody": {"required": True, **_json(f"#/components/schemas/{name}Patch")},
-                      "responses": {"200": {"description": "Updated", **_json(f"#/components/schemas/{name}")},
-                                    **_errors(400, 404, 409, 413, 422)}},
-            "delete": {"operationId": f"delete_{key}", "tags": [key],
-                       "responses": {"204": {"description": "Moved to the recycle bin"}, **_errors(404, 409)}},
-        }
+        paths.update(_entity_paths(entity.key, entity.doc, schemas))
     return {
         "openapi": "3.1.0",
         "info": {"title": "CRM platform API", "version": str(model.revision),
-                 "description": "Generated from metadata revision %d." % model.revision},
+                 "description": "Generated from metadata revision %d. Sign in with POST /api/auth/token and send "
+                                "`Authorization: Bearer <token>`; every error is the Errors schema." % model.revision},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
-        "paths": paths,
-        "components": {"schemas": schemas},
+        "security": [{"bearerAuth": []}],
+        "paths": _secured(paths),
+        "components": {"schemas": schemas, "securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer", "description": "A token from POST /api/auth/token"}}},
     }
 
 
