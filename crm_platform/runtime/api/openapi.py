@@ -12,7 +12,7 @@ from ...metadata.field_types import REGISTRY
 from ..record_schema import patch_schema, record_schema
 from .context import platform
 from .openapi_platform import (BOOLEAN, INTEGER, STRING, answer, body, errors, in_path, obj, op, platform_paths,
-                               query, ref)
+                               query, shared)
 
 openapi_api = Blueprint("openapi_api", __name__)
 
@@ -22,6 +22,13 @@ REASON = {"name": "X-Change-Reason", "in": "header", "required": False, "schema"
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": STRING,
             "description": "The record version, e.g. \"3\": 409 instead of overwriting a newer change"}
 ETAG = {"ETag": {"description": "The record version", "schema": STRING}}
+PAGING = [query("page", {"type": "integer", "minimum": 1}, "1-based page"),
+          query("per_page", {"type": "integer", "minimum": 1},
+                "Page size (default CRM_DEFAULT_PAGE_SIZE, at most CRM_MAX_PAGE_SIZE: 50 and 500 unless configured)")]
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _filter_params(doc: dict) -> list[dict]:
@@ -35,9 +42,7 @@ def _filter_params(doc: dict) -> list[dict]:
 
 
 def _list_params(doc: dict) -> list[dict]:
-    return [
-        query("page", {"type": "integer", "minimum": 1}, "1-based page"),
-        query("per_page", {"type": "integer", "minimum": 1}, "Page size (at most CRM_MAX_PAGE_SIZE)"),
+    return PAGING + [
         query("sort", STRING, "Comma-separated field keys; prefix with - for descending"),
         query("q", STRING, "Search text fields"),
         query("archived", BOOLEAN, "1, true or yes: list the recycle bin instead"),
@@ -88,12 +93,11 @@ def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
             errors(400, 403, 404, 409, 413), parameters=[REASON])},
         f"/api/records/{key}/{{id}}/history": {"parameters": id_param, "get": op(
             f"history_{key}", f"The audit trail of a {one}, newest first", key,
-            {200: answer("Audit rows (records in the recycle bin included)", ref("AuditPage"))},
-            errors(400, 403, 404), parameters=[query("page", {"type": "integer", "minimum": 1}, "1-based page"),
-                                               query("per_page", {"type": "integer", "minimum": 1}, "Page size")])},
+            {200: answer("Audit rows (records in the recycle bin included)", shared("AuditPage"))},
+            errors(400, 403, 404), parameters=PAGING)},
         f"/api/records/{key}/{{id}}/stage-history": {"parameters": id_param, "get": op(
             f"stage_history_{key}", f"The pipeline stage moves of a {one}, oldest first", key,
-            {200: answer("Moves; from_stage is null when the record entered by creation", ref("StageHistory"))},
+            {200: answer("Moves; from_stage is null when the record entered by creation", shared("StageHistory"))},
             errors(403, 404))},
     }
 
@@ -115,8 +119,9 @@ def build_openapi(model) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "CRM platform API", "version": str(model.revision),
-                 "description": "Generated from metadata revision %d. Sign in with POST /api/auth/token and send "
-                                "`Authorization: Bearer <token>`; every error is the Errors schema." % model.revision},
+                 "description": f"Generated from metadata revision {model.revision}. Sign in with POST "
+                                "/api/auth/token and send `Authorization: Bearer <token>`; every error answer is "
+                                "the crm.Errors schema."},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "security": [{"bearerAuth": []}],
         "paths": _secured(paths),

@@ -1,0 +1,312 @@
+"""OpenAPI of the platform's fixed endpoints: sign-in, metadata, definition kinds, pipelines, users,
+bundles and the index. The per-entity record endpoints are generated from metadata in openapi.py.
+
+Each operation says what its view function does: query parameters, body, statuses, answer.
+"""
+from __future__ import annotations
+
+from ...bundles.importer import ON_CONFLICT
+from ...metadata import meta_schemas
+from ...metadata.kinds import KINDS
+from .definitions_api import KIND_PATHS
+
+STRING, INTEGER, BOOLEAN, OBJECT = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "object"}
+DATETIME, NULLABLE_TEXT = {"type": "string", "format": "date-time"}, {"type": ["string", "null"]}
+NUMBER = {"type": ["number", "null"]}
+ADMIN_WRITE, ADMIN_ONLY = "Only administrators change definitions", "Only administrators may do this"
+WHY = {400: "Malformed request: the body is not a JSON object, or a query parameter is bad (named in `field`)",
+       401: "No token, or the token is not valid",
+       403: "Not allowed by the user's rights on the entity, the record or a field",
+       404: "Not found", 409: "Conflict: a unique clash, a stale version, or a change refused by stored data",
+       413: "The body is larger than CRM_MAX_BODY_BYTES", 422: "Invalid values or an invalid definition",
+       429: "Too many sign-in attempts from this address; wait a minute"}
+
+
+# ---- building blocks ----------------------------------------------------------------------------
+#: Platform schema names carry this prefix: a name made from an entity key (``plan`` → ``Plan``) never has a dot.
+PREFIX = "crm."
+
+
+def shared(name: str) -> dict:
+    """A reference to one of the platform's schemas."""
+    return {"$ref": f"#/components/schemas/{PREFIX}{name}"}
+
+
+def json_of(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def errors(*codes: int, why: dict | None = None) -> dict:
+    """Error answers (all with the Errors schema), ``why`` overriding the usual descriptions."""
+    text = {**WHY, **(why or {})}
+    return {str(c): {"description": text[c], **json_of(shared("Errors"))} for c in codes}
+
+
+def answer(description: str, schema: dict | None = None, **extra) -> dict:
+    return {"description": description, **(json_of(schema) if schema is not None else {}), **extra}
+
+
+def query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def in_path(name: str, schema: dict = STRING) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def body(schema: dict, description: str | None = None) -> dict:
+    return {"required": True, **({"description": description} if description else {}), **json_of(schema)}
+
+
+def op(op_id: str, summary: str, tag: str, ok: dict, fails: dict | None = None, **more) -> dict:
+    """One operation: ``ok`` maps success statuses to answers, ``fails`` comes from ``errors``."""
+    return {"operationId": op_id, "summary": summary, "tags": [tag], **more,
+            "responses": {**{str(s): a for s, a in ok.items()}, **(fails or {})}}
+
+
+def obj(props: dict, required: tuple = (), description: str | None = None, **more) -> dict:
+    return {"type": "object", "properties": props, **({"required": list(required)} if required else {}),
+            **({"description": description} if description else {}), **more}
+
+
+def items_of(schema: dict, **more) -> dict:
+    return obj({"items": {"type": "array", "items": schema}, **more}, ("items",))
+
+
+FLAG = "1, true or yes"
+DRY_RUN = query("dry_run", BOOLEAN, f"{FLAG}: answer with the plan (operations, rows affected) and change nothing")
+ARCHIVED = query("archived", BOOLEAN, f"{FLAG}: include archived definitions")
+
+SCHEMAS = {
+    "Errors": obj({"errors": {"type": "array", "items": obj({
+        "field": NULLABLE_TEXT, "code": STRING, "message": STRING,
+        "row": {"type": "integer", "description": "Bulk creates: the position of the record in `records`"},
+        "rows": {"type": "integer", "description": "Rows of stored data that refuse a metadata change"},
+        "sample_ids": {"type": "array", "items": INTEGER}}, ("code", "message"))},
+        "plan": {"type": "object", "description": "A refused metadata change or bundle import: its plan"}},
+        ("errors",), "Every error; `code` is the JSON Schema keyword of the broken rule where there is one"),
+    "Plan": obj({"kind": STRING, "key": STRING, "action": STRING, "summary": STRING,
+                 "operations": {"type": "array", "items": obj({
+                     "op": STRING, "entity": STRING, "table": STRING, "detail": STRING, "field": STRING,
+                     "rows": INTEGER}, ("op", "entity", "table", "detail"))},
+                 "refusals": {"type": "array", "items": OBJECT}},
+                ("kind", "key", "action", "summary", "operations", "refusals"), "What a metadata change does"),
+    "Field": obj({"key": STRING, "type": STRING}, ("key", "type"),
+                 "A field definition: it must satisfy GET /api/meta/schemas/field, with the options of its type "
+                 "(GET /api/meta/field-types)"),
+    "Revision": obj({"revision": INTEGER, "created_at": DATETIME, "actor": STRING, "kind": STRING, "key": STRING,
+                     "action": STRING, "summary": STRING, "before": {"type": ["object", "null"]},
+                     "after": {"type": ["object", "null"]}, "plan": shared("Plan")}),
+    "FieldType": obj({"type": STRING, "options": OBJECT, "operators": {"type": "array", "items": STRING},
+                      "converts_to": {"type": "array", "items": STRING}, "indexable": BOOLEAN, "searchable": BOOLEAN}),
+    "AuditPage": obj({"items": {"type": "array", "items": obj({
+        "id": INTEGER, "entity": STRING, "record_id": INTEGER, "actor_id": {"type": ["integer", "null"]},
+        "action": {"enum": ["create", "update", "delete", "restore", "stage"]}, "at": DATETIME,
+        "reason": NULLABLE_TEXT, "changes": {"type": "object", "description": "field → [old, new]; fields the "
+                                                                              "reader may not read are left out"}})},
+        "total": INTEGER, "page": INTEGER, "per_page": INTEGER, "pages": INTEGER}, ("items", "total")),
+    "StageHistory": items_of(obj({
+        "id": INTEGER, "pipeline": STRING, "from_stage": NULLABLE_TEXT, "to_stage": STRING,
+        "actor_id": {"type": ["integer", "null"]}, "moved_at": DATETIME})),
+    "PipelineSummary": obj({
+        "pipeline": STRING, "entity": STRING, "field": STRING, "amount_field": NULLABLE_TEXT,
+        "stages": {"type": "array", "items": obj({
+            "key": STRING, "label": {}, "category": {"enum": ["open", "won", "lost"]}, "probability": NUMBER,
+            "count": INTEGER, "entered": INTEGER, "next_stage": NULLABLE_TEXT, "conversion": NUMBER,
+            "avg_days": NUMBER, "amount": {"type": "number", "description": "Only when there is an amount field"}})}}),
+    "User": obj({"id": INTEGER, "username": STRING, "is_admin": BOOLEAN, "roles": {"type": "array", "items": STRING},
+                 "active": BOOLEAN, "created_at": DATETIME}),
+    "Bundle": obj({"format": {"const": "crm-bundle"}, "format_version": INTEGER, "name": STRING, "version": STRING,
+                   "checksum": STRING, "definitions": OBJECT, "sample_data": OBJECT},
+                  ("format", "format_version", "name", "version", "checksum", "definitions"),
+                  "A configuration bundle; its meta-schema is GET /api/bundle/schema"),
+    "ImportReport": obj({
+        "bundle": OBJECT, "installed_version": NULLABLE_TEXT, "older_than_installed": BOOLEAN, "dry_run": BOOLEAN,
+        "summary": OBJECT, "definitions": {"type": "array", "items": OBJECT},
+        "conflicts": {"type": "array", "items": OBJECT}, "steps": {"type": "array", "items": shared("Plan")},
+        "sample_data": OBJECT, "rule_tags": OBJECT,
+        "revision": {"type": "integer", "description": "The metadata revision the plan was made at (send it back "
+                                                       "as expect_revision to apply exactly this plan)"}},
+        ("bundle", "dry_run", "summary", "definitions", "conflicts", "steps", "revision")),
+}
+
+
+def _definition(kind: str, schema_file: str, served: bool) -> dict:
+    """A definition as an object with the required keys and the description of its meta-schema."""
+    meta = meta_schemas.load_file(schema_file)
+    where = f"GET /api/meta/schemas/{kind}" if served else f"the platform's {kind} meta-schema"
+    return obj({"key": STRING, "archived": {"type": "boolean", "description": "In answers only"}},
+               tuple(meta.get("required", ())), f"{meta.get('description', '')} It must satisfy {where}.".strip())
+
+
+def _change(kind: str, name: str) -> dict:
+    return obj({"plan": shared("Plan"), "dry_run": BOOLEAN,
+                kind: {**shared(name), "description": f"The {kind} as it is now (absent after a dry run)"}},
+               ("plan", "dry_run"))
+
+
+def change_op(op_id: str, summary: str, tag: str, name: str, *, send: dict | None = None, creates: bool = False,
+              missing: bool = True) -> dict:
+    """A metadata write (administrators only, ``?dry_run``): the plan, and the definition unless a dry run."""
+    change = shared(f"{name}Change")
+    ok = ({201: answer("Applied", change), 200: answer("The plan of a dry run", change)} if creates
+          else {200: answer("Applied, or the plan of a dry run", change)})
+    codes = sorted({403, 409} | ({400, 413, 422} if send else set()) | ({404} if missing else set()))
+    return op(op_id, summary, tag, ok, errors(*codes, why={403: ADMIN_WRITE}), parameters=[DRY_RUN],
+              **({"requestBody": body(send)} if send else {}))
+
+
+# ---- the paths ----------------------------------------------------------------------------------
+def _meta_paths(schemas: dict) -> dict:
+    schemas.update({"Entity": _definition("entity", "entity", True), "EntityChange": _change("entity", "Entity")})
+    patch = {**OBJECT, "description": "Top-level attributes to change (null removes an optional one); `fields`, "
+                                      "when sent, is the whole desired list"}
+    field = in_path("field")
+    paths = {
+        "/api/meta/entities": {
+            "get": op("meta_list_entities", "Entity definitions and the current revision", "metadata",
+                      {200: answer("Definitions", items_of(shared("Entity"), revision=INTEGER))},
+                      parameters=[ARCHIVED]),
+            "post": change_op("meta_create_entity", "Create an entity (and its table)", "metadata", "Entity",
+                              send=shared("Entity"), creates=True, missing=False)},
+        "/api/meta/entities/{key}": {
+            "parameters": [in_path("key")],
+            "get": op("meta_get_entity", "An entity definition", "metadata",
+                      {200: answer("The definition", shared("Entity"))}, errors(404)),
+            "patch": change_op("meta_update_entity", "Change an entity", "metadata", "Entity", send=patch),
+            "delete": change_op("meta_archive_entity", "Archive an entity (table and rows kept)", "metadata",
+                                "Entity")},
+        "/api/meta/entities/{key}/restore": {"parameters": [in_path("key")], "post": change_op(
+            "meta_restore_entity", "Restore an archived entity", "metadata", "Entity")},
+        "/api/meta/entities/{key}/schema": {"parameters": [in_path("key")], "get": op(
+            "meta_entity_schema", "The record JSON Schema (2020-12) of an entity", "metadata",
+            {200: answer("JSON Schema", OBJECT)}, errors(404))},
+        "/api/meta/entities/{key}/fields": {"parameters": [in_path("key")], "post": change_op(
+            "meta_add_field", "Add a field (a column)", "metadata", "Entity", send=shared("Field"), creates=True)},
+        "/api/meta/entities/{key}/fields/{field}": {
+            "parameters": [in_path("key"), field],
+            "patch": change_op("meta_update_field", "Change a field (label, rules, type along a safe conversion)",
+                               "metadata", "Entity", send={**OBJECT, "description": "The attributes to change"}),
+            "delete": change_op("meta_archive_field", "Archive a field (column and values kept)", "metadata",
+                                "Entity")},
+        "/api/meta/entities/{key}/fields/{field}/restore": {"parameters": [in_path("key"), field], "post": change_op(
+            "meta_restore_field", "Bring an archived field back with its values", "metadata", "Entity")},
+        "/api/meta/entities/{key}/fields/{field}/rename": {"parameters": [in_path("key"), field], "post": change_op(
+            "meta_rename_field", "Rename a field and its column, data kept", "metadata", "Entity",
+            send=obj({"new_key": STRING}, ("new_key",)))},
+        "/api/meta/revisions": {"get": op(
+            "meta_revisions", "Numbered metadata revisions, newest first", "metadata",
+            {200: answer("Revisions", items_of(shared("Revision")))}, errors(400), parameters=[
+                query("limit", INTEGER, "How many (1–1000, default 100; values outside are clamped)"),
+                query("before", INTEGER, "Only revisions numbered below this")])},
+        "/api/meta/schemas/{kind}": {"get": op(
+            "meta_schema", "A meta-schema definitions must satisfy", "metadata", {200: answer("JSON Schema", OBJECT)},
+            errors(404), parameters=[in_path("kind", {"enum": ["entity", "field", "label"]})])},
+        "/api/meta/field-types": {"get": op(
+            "meta_field_types", "Field types: options, filter operators, safe conversions", "metadata",
+            {200: answer("Field types", items_of(shared("FieldType")))})},
+    }
+    for plural, kind in KIND_PATHS.items():
+        name = kind.capitalize()
+        schemas.update({name: _definition(kind, KINDS[kind].schema, False), f"{name}Change": _change(kind, name)})
+        merged = {**OBJECT, "description": "Top-level attributes merged into the definition (null removes one); "
+                                           "lists such as tags or stages are replaced whole"}
+        key = [in_path("key")]
+        paths[f"/api/meta/{plural}"] = {
+            "get": op(f"meta_list_{plural}", f"{name} definitions and the current revision", plural,
+                      {200: answer("Definitions", items_of(shared(name), revision=INTEGER))}, parameters=[ARCHIVED]),
+            "post": change_op(f"meta_create_{kind}", f"Create a {kind}", plural, name, send=shared(name), creates=True,
+                              missing=False)}
+        paths[f"/api/meta/{plural}/{{key}}"] = {
+            "parameters": key,
+            "get": op(f"meta_get_{kind}", f"A {kind} definition", plural, {200: answer("The definition", shared(name))},
+                      errors(404)),
+            "patch": change_op(f"meta_update_{kind}", f"Change a {kind}", plural, name, send=merged),
+            "delete": change_op(f"meta_archive_{kind}", f"Archive a {kind}", plural, name)}
+        paths[f"/api/meta/{plural}/{{key}}/restore"] = {"parameters": key, "post": change_op(
+            f"meta_restore_{kind}", f"Restore an archived {kind}", plural, name)}
+    return paths
+
+
+def _bundle_paths() -> dict:
+    admin = {403: ADMIN_ONLY}
+    options = [DRY_RUN, query("on_conflict", {"enum": list(ON_CONFLICT)}, "How to settle conflicts and name clashes"),
+               query("sample_data", BOOLEAN, f"{FLAG}: load the bundle's sample records (once per bundle name)"),
+               query("expect_revision", INTEGER, "The `revision` of a plan shown earlier: refuse (409) if any "
+                                                 "definition changed since")]
+    report = {200: answer("The plan (applied unless a dry run)", shared("ImportReport"))}
+    return {
+        "/api/bundle": {
+            "get": op("bundle_export", "Export the configuration as a bundle", "bundles",
+                      {200: answer("The bundle", shared("Bundle"), headers={"ETag": {
+                          "description": "The bundle's checksum", "schema": STRING}})},
+                      errors(403, 404, 422, why=admin), parameters=[
+                          query("only", STRING, "Comma-separated `key` or `kind:key` of the definitions to export "
+                                                "(404 naming any that is not active)"),
+                          query("name", STRING, "The bundle name (default `export`)"),
+                          query("version", STRING, "The bundle version (default `1.0.0`)"),
+                          query("sample_data", BOOLEAN, f"{FLAG}: include the live records as sample data")]),
+            "post": op("bundle_import", "Import a bundle (plan first, then apply all or nothing)", "bundles", report,
+                       errors(400, 403, 409, 413, 422, why=admin), parameters=options,
+                       requestBody=body(shared("Bundle")))},
+        "/api/bundle/installed": {"get": op(
+            "bundle_installed", "Installed bundles", "bundles", {200: answer("Install records", items_of(obj({
+                "name": STRING, "version": STRING, "checksum": STRING, "installed_at": DATETIME,
+                "actor": STRING, "sample_data": BOOLEAN})))}, errors(403, why=admin))},
+        "/api/bundle/schema": {"get": op("bundle_schema", "The bundle meta-schema", "bundles",
+                                         {200: answer("JSON Schema", OBJECT)}, errors(403, why=admin))},
+        "/api/bundle/templates": {"get": op(
+            "bundle_templates", "The template library", "bundles", {200: answer("Templates", items_of(obj({
+                "name": STRING, "version": STRING, "label": {}, "description": {}, "checksum": STRING,
+                "definitions": {"type": "object", "description": "kind → number of definitions"},
+                "sample_records": INTEGER})))}, errors(403, why=admin))},
+        "/api/bundle/templates/{name}/install": {"post": op(
+            "bundle_template_install", "Install a template of the library", "bundles", report,
+            errors(400, 403, 404, 409, 422, why=admin), parameters=[in_path("name")] + options)},
+    }
+
+
+def platform_paths(schemas: dict) -> dict:
+    """Every fixed endpoint; adds the component schemas they use to ``schemas`` (named with PREFIX)."""
+    own = dict(SCHEMAS)
+    admin = {403: "Only administrators manage users"}
+    user_id = [in_path("id", INTEGER)]
+    paths = {
+        "/api": {"get": op("api_index", "Where to start: this instance's entities and their endpoints", "api",
+                           {200: answer("The index", obj({
+                               "name": STRING, "revision": INTEGER, "openapi": STRING, "entities": {
+                                   "type": "array", "items": obj({"key": STRING, "label": {}, "records": STRING,
+                                                                  "schema": STRING})}}))})},
+        "/api/openapi.json": {"get": op("api_openapi", "This document, for the current metadata revision", "api",
+                                        {200: answer("OpenAPI 3.1", OBJECT)})},
+        "/api/auth/token": {"post": op(
+            "auth_token", "Sign in: get an API token", "auth",
+            {201: answer("Send the token as `Authorization: Bearer <token>`", obj({"token": STRING}, ("token",)))},
+            errors(400, 401, 413, 429, why={401: "Wrong user name or password"}), security=[],
+            requestBody=body(obj({"username": STRING, "password": STRING}, ("username", "password"))))},
+        **_meta_paths(own),
+        "/api/pipelines/{key}/summary": {"get": op(
+            "pipeline_summary", "Per active stage: count, amount, entered, conversion, average days", "pipelines",
+            {200: answer("The figures over the records the user may read", shared("PipelineSummary"))},
+            errors(400, 403, 404, 409), parameters=[in_path("key"), query(
+                "amount", STRING, "An integer or decimal field to total instead of the pipeline's amount_field")])},
+        "/api/users": {
+            "get": op("users_list", "Users", "users", {200: answer("Users", items_of(shared("User")))},
+                      errors(403, why=admin)),
+            "post": op("users_create", "Create a user", "users", {201: answer("Created", shared("User"))},
+                       errors(400, 403, 409, 413, 422, why=admin), requestBody=body(obj(
+                           {"username": STRING, "password": {"type": "string", "minLength": 8}, "is_admin": BOOLEAN,
+                            "roles": {"type": "array", "items": STRING}}, ("username", "password"))))},
+        "/api/users/{id}": {
+            "parameters": user_id,
+            "get": op("users_get", "A user", "users", {200: answer("The user", shared("User"))},
+                      errors(403, 404, why=admin)),
+            "patch": op("users_update", "Change roles, flags or the password (deactivating or a new password revokes "
+                                        "the user's tokens)", "users", {200: answer("Updated", shared("User"))},
+                        errors(400, 403, 404, 413, 422, why=admin), requestBody=body(obj(
+                            {"roles": {"type": "array", "items": STRING}, "is_admin": BOOLEAN, "active": BOOLEAN,
+                             "password": {"type": "string", "minLength": 8}}, additionalProperties=False)))},
+        **_bundle_paths(),
+    }
+    schemas.update({f"{PREFIX}{name}": schema for name, schema in own.items()})
+    return paths

@@ -1,0 +1,290 @@
+"""GET /api/openapi.json documents the whole REST API: every /api route the app registers, how to
+authenticate, and statuses that agree with what the endpoints really answer."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+from conftest import ADMIN_PASSWORD, make_app
+from crm_platform.runtime.api.openapi import build_openapi
+
+GUARDIAN = {"key": "guardian", "label": "Guardian", "fields": [
+    {"key": "name", "type": "text", "required": True},
+    {"key": "fee", "type": "decimal", "scale": 2, "min": 0},
+    {"key": "vip", "type": "boolean"},
+    {"key": "interests", "type": "multi_select", "choices": [{"key": "art", "label": "Art"}]},
+    {"key": "child", "type": "reference", "target": "student", "on_delete": "set_null"}]}
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def operations(doc: dict):
+    """(path, method, operation) of every operation in the document."""
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def shape(path: str) -> str:
+    """A path with its parameters unnamed: /api/users/{id} and /api/users/{user_id} are one path."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def documented_forms(rule: str, entities: list[str]) -> list[str]:
+    """The OpenAPI paths a Flask rule should appear as: ``<entity>`` and ``<any(a, b):x>`` give one path
+    per entity or per choice (the document types each separately), any other ``<conv:x>`` a ``{}``."""
+    forms = [rule]
+    for match in re.finditer(r"<([^>]+)>", rule):
+        spec = match.group(1)
+        choices = re.fullmatch(r"any\((.*)\):\w+", spec)
+        if choices:
+            values = [c.strip() for c in choices.group(1).split(",")]
+        elif spec == "entity":
+            values = entities
+        else:
+            values = ["{}"]
+        forms = [f.replace(match.group(0), v, 1) for f in forms for v in values]
+    return forms
+
+
+def undocumented(app, doc: dict, entities: list[str]) -> list[str]:
+    documented = {(shape(p), m) for p, m, _ in operations(doc)}
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule == "/api" or rule.rule.startswith("/api/"):
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                missing += [f"{method} {p}" for p in documented_forms(rule.rule, entities)
+                            if (p, method.lower()) not in documented]
+    return missing
+
+
+@pytest.fixture
+def two_entities(client, student):
+    r = client.post("/api/meta/entities", json=GUARDIAN)
+    assert r.status_code == 201, r.get_json()
+    return ["guardian", "student"]
+
+
+def test_every_api_route_and_method_is_documented_and_nothing_else(app, client, two_entities):
+    doc = client.get("/api/openapi.json").get_json()
+    assert undocumented(app, doc, two_entities) == []
+    # ... and every documented operation is a route that exists with that method.
+    adapter = app.url_map.bind("localhost")
+    for path, method, _ in operations(doc):
+        concrete = re.sub(r"\{[^}]+\}", "1", path)
+        assert adapter.match(concrete, method=method.upper()), (method, path)
+    assert len({o["operationId"] for _, _, o in operations(doc)}) == len(list(operations(doc)))
+    # The per-entity record endpoints keep their operation ids.
+    ids = {o["operationId"] for _, _, o in operations(doc)}
+    assert {"list_student", "create_student", "get_student", "update_student", "delete_student",
+            "bulk_create_student", "restore_student", "history_student", "stage_history_student"} <= ids
+    # One path per definition kind of the any(...) rule.
+    assert {"/api/meta/taxonomies/{key}/restore", "/api/meta/pipelines", "/api/meta/roles/{key}",
+            "/api/meta/forms"} <= set(doc["paths"])
+
+
+def test_a_route_added_without_documentation_is_reported(database_url):
+    app = make_app(database_url)
+    app.add_url_rule("/api/reports/<int:report_id>/rerun", "rerun", lambda report_id: "", methods=["POST"])
+    app.add_url_rule("/api/meta/<any(taxonomies, widgets):plural>", "widgets", lambda plural: "", methods=["PUT"])
+    with app.app_context():
+        doc = build_openapi(app.extensions["crm"].runtime.current())
+    try:
+        assert sorted(undocumented(app, doc, [])) == ["POST /api/reports/{}/rerun", "PUT /api/meta/taxonomies",
+                                                      "PUT /api/meta/widgets"]
+    finally:
+        app.extensions["crm"].engine.dispose()
+
+
+def test_the_document_is_valid_openapi_and_types_each_entity(client, two_entities):
+    doc = client.get("/api/openapi.json").get_json()
+    validate(doc)
+    assert doc["openapi"] == "3.1.0"
+    schemas = doc["components"]["schemas"]
+    assert schemas["Guardian"]["required"] == ["name"] and "child" in schemas["Guardian"]["properties"]
+    bulk = doc["paths"]["/api/records/guardian/bulk"]["post"]
+    assert bulk["requestBody"]["content"]["application/json"]["schema"]["properties"]["records"]["items"] == {
+        "$ref": "#/components/schemas/Guardian"}
+    assert "201" in bulk["responses"]
+    history = doc["paths"]["/api/records/student/{id}/history"]["get"]["responses"]["200"]
+    assert history["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/crm.AuditPage"}
+    bundle_import = doc["paths"]["/api/bundle"]["post"]
+    assert {p["name"] for p in bundle_import["parameters"]} == {"dry_run", "on_conflict", "sample_data",
+                                                                "expect_revision"}
+    assert {p["name"] for p in doc["paths"]["/api/bundle"]["get"]["parameters"]} == {"only", "name", "version",
+                                                                                     "sample_data"}
+    on_conflict = next(p for p in bundle_import["parameters"] if p["name"] == "on_conflict")
+    assert on_conflict["schema"]["enum"] == ["keep-local", "take-incoming"]
+
+
+def test_an_entity_named_like_a_platform_schema_does_not_replace_it(client):
+    plan = {"key": "plan", "label": "Plan", "fields": [{"key": "title", "type": "text"}]}
+    r = client.post("/api/meta/entities", json=plan)
+    assert r.status_code == 201, r.get_json()
+    doc = client.get("/api/openapi.json").get_json()
+    validate(doc)
+    schemas = doc["components"]["schemas"]
+    assert "title" in schemas["Plan"]["properties"]
+    assert "operations" in schemas["crm.Plan"]["properties"]
+    assert "errors" in schemas["crm.Errors"]["properties"]
+
+
+def test_sign_in_needs_no_token_and_everything_else_answers_401_without_one(client, two_entities):
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["security"] == [{"bearerAuth": []}]
+    assert doc["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "description": "A token from POST /api/auth/token"}
+    token = doc["paths"]["/api/auth/token"]["post"]
+    assert token["security"] == []
+    assert {"201", "400", "401", "429"} <= set(token["responses"])
+    for path, method, operation in operations(doc):
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        r = client.open(url, method=method.upper(), json={}, headers={"Authorization": None})
+        if operation is token:
+            assert r.status_code == 400
+            continue
+        assert "security" not in operation, (method, path)
+        assert r.status_code == 401, (method, path, r.status_code)
+        assert "401" in operation["responses"], (method, path)
+        assert operation["responses"]["401"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/crm.Errors"}
+
+
+def admin_only(path: str, method: str) -> bool:
+    return (path.startswith("/api/meta/") and method != "get") or path.startswith(("/api/users", "/api/bundle"))
+
+
+def test_record_endpoints_list_401_and_403_and_a_user_without_rights_gets_a_documented_403(app, client,
+                                                                                          two_entities):
+    doc = client.get("/api/openapi.json").get_json()
+    record_ops = [(p, m, o) for p, m, o in operations(doc) if p.startswith("/api/records/")]
+    assert len(record_ops) == 2 * 9
+    for path, method, operation in record_ops:
+        assert {"401", "403"} <= set(operation["responses"]), (method, path)
+    # Administrators only: definition changes, users, bundles; reading definitions is open to everyone.
+    for path, method, operation in operations(doc):
+        if admin_only(path, method):
+            assert operation["responses"]["403"]["description"].startswith("Only administrators"), (method, path)
+        elif path.startswith("/api/meta/"):
+            assert "403" not in operation["responses"], (method, path)
+    # A signed-in user with no role and no administrator flag: every answer is one the document lists,
+    # and what needs rights is refused with 403 (a bulk create without records is refused before that).
+    assert client.post("/api/records/student", json={"name": "Ann"}).status_code == 201
+    users = app.extensions["crm"].users
+    headers = {"Authorization": f"Bearer {users.issue_token(users.create('visitor', 'visitor-password'))}"}
+    for path, method, operation in operations(doc):
+        r = client.open(re.sub(r"\{[^}]+\}", "1", path), method=method.upper(), json={}, headers=headers)
+        assert str(r.status_code) in operation["responses"], (method, path, r.status_code, r.get_json())
+        if admin_only(path, method) or (path.startswith("/api/records/") and not path.endswith("/bulk")):
+            assert r.status_code == 403, (method, path, r.status_code, r.get_json())
+
+
+def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_entities):
+    """Each endpoint called as the administrator, the way a client would: the status is documented."""
+    seen, doc = set(), {}
+
+    def call(method, url, path, body=None, expect=200, **kw):
+        r = client.open(url, method=method, json=body, **kw)
+        assert r.status_code == expect, (method, url, r.get_json())
+        if path not in doc["paths"]:  # an entity created since
+            doc.update(client.get("/api/openapi.json").get_json())
+        assert str(expect) in doc["paths"][path][method.lower()]["responses"], (method, path, expect)
+        seen.add((method.lower(), path))
+        return r.get_json()
+
+    doc.update(client.get("/api/openapi.json").get_json())
+    call("POST", "/api/auth/token", "/api/auth/token", {"username": "admin", "password": ADMIN_PASSWORD}, 201,
+         headers={"Authorization": None})
+    call("GET", "/api", "/api")
+    call("GET", "/api/openapi.json", "/api/openapi.json")
+    # Entities and fields.
+    e = "/api/meta/entities"
+    course = {"key": "course", "label": "Course", "fields": [{"key": "title", "type": "text"},
+                                                             {"key": "stage", "type": "stage"}]}
+    call("GET", f"{e}?archived=1", e)
+    assert call("POST", f"{e}?dry_run=1", e, course, 200)["dry_run"] is True
+    call("POST", e, e, course, 201)
+    call("GET", f"{e}/course", f"{e}/{{key}}")
+    call("PATCH", f"{e}/course", f"{e}/{{key}}", {"label": "Courses"})
+    call("GET", f"{e}/course/schema", f"{e}/{{key}}/schema")
+    call("POST", f"{e}/course/fields", f"{e}/{{key}}/fields", {"key": "code", "type": "text"}, 201)
+    call("PATCH", f"{e}/course/fields/code", f"{e}/{{key}}/fields/{{field}}", {"label": "Code"})
+    call("POST", f"{e}/course/fields/code/rename", f"{e}/{{key}}/fields/{{field}}/rename", {"new_key": "ref"})
+    call("DELETE", f"{e}/course/fields/ref", f"{e}/{{key}}/fields/{{field}}")
+    call("POST", f"{e}/course/fields/ref/restore", f"{e}/{{key}}/fields/{{field}}/restore")
+    call("DELETE", f"{e}/course", f"{e}/{{key}}")
+    call("POST", f"{e}/course/restore", f"{e}/{{key}}/restore")
+    call("POST", e, e, course, 409)
+    call("GET", "/api/meta/revisions?limit=2&before=5", "/api/meta/revisions")
+    call("GET", "/api/meta/revisions?limit=x", "/api/meta/revisions", expect=400)
+    call("GET", "/api/meta/schemas/field", "/api/meta/schemas/{kind}")
+    call("GET", "/api/meta/schemas/pipeline", "/api/meta/schemas/{kind}", expect=404)
+    call("GET", "/api/meta/field-types", "/api/meta/field-types")
+    # Every other definition kind.
+    definitions = {
+        "taxonomies": {"key": "level", "label": "Level", "tags": [{"key": "new", "label": "New"}]},
+        "pipelines": {"key": "sales", "label": "Sales", "entity": "course", "field": "stage",
+                      "stages": [{"key": "open", "label": "Open"}, {"key": "won", "label": "Won", "category": "won"}]},
+        "roles": {"key": "clerk", "label": "Clerk", "entities": {"course": {"read": "all"}}},
+        "forms": {"key": "short", "label": "Short", "entity": "course", "layout": [{"title": "Main",
+                                                                                  "fields": ["title"]}]},
+    }
+    for plural, definition in definitions.items():
+        base, one = f"/api/meta/{plural}", f"/api/meta/{plural}/{{key}}"
+        call("POST", base, base, definition, 201)
+        call("GET", base, base)
+        call("GET", f"{base}/{definition['key']}", one)
+        call("PATCH", f"{base}/{definition['key']}", one, {"label": "Changed"})
+        call("GET", f"{base}/nothing", one, expect=404)
+        if plural != "pipelines":
+            call("DELETE", f"{base}/{definition['key']}?dry_run=1", one)
+            call("DELETE", f"{base}/{definition['key']}", one)
+            call("POST", f"{base}/{definition['key']}/restore", f"{one}/restore")
+    call("DELETE", "/api/meta/pipelines/sales", "/api/meta/pipelines/{key}")
+    call("POST", "/api/meta/pipelines/sales/restore", "/api/meta/pipelines/{key}/restore")
+    # Records.
+    r = "/api/records/course"
+    created = call("POST", r, r, {"title": "Maths", "stage": "open"}, 201, headers={"X-Change-Reason": "new"})
+    one = f"{r}/{{id}}"
+    call("GET", f"{r}?sort=-title&per_page=5&exact_total=1", r)
+    call("GET", f"{r}?filter[title][contains]=Ma", r)
+    call("GET", f"{r}?page=0", r, expect=400)
+    call("POST", f"{r}/bulk", f"{r}/bulk", {"records": [{"title": "Art"}]}, 201)
+    call("POST", f"{r}/bulk", f"{r}/bulk", {"records": [{"title": 5}]}, 422)
+    call("GET", f"{r}/{created['id']}", one)
+    call("PATCH", f"{r}/{created['id']}", one, {"stage": "won"}, headers={"If-Match": '"1"'})
+    call("PATCH", f"{r}/{created['id']}", one, {"title": "x"}, 409, headers={"If-Match": '"1"'})
+    call("GET", f"{r}/{created['id']}/history?per_page=1", f"{one}/history")
+    moves = call("GET", f"{r}/{created['id']}/stage-history", f"{one}/stage-history")
+    assert [m["to_stage"] for m in moves["items"]] == ["open", "won"]
+    call("DELETE", f"{r}/{created['id']}", one, expect=204)
+    call("POST", f"{r}/{created['id']}/restore", f"{one}/restore")
+    call("GET", f"{r}/999", one, expect=404)
+    summary = call("GET", "/api/pipelines/sales/summary", "/api/pipelines/{key}/summary")
+    assert [s["key"] for s in summary["stages"]] == ["open", "won"]
+    call("GET", "/api/pipelines/sales/summary?amount=title", "/api/pipelines/{key}/summary", expect=400)
+    # Users.
+    u = call("POST", "/api/users", "/api/users", {"username": "lily", "password": "lily-password"}, 201)
+    call("POST", "/api/users", "/api/users", {"username": "lily", "password": "lily-password"}, 409)
+    call("GET", "/api/users", "/api/users")
+    call("GET", f"/api/users/{u['id']}", "/api/users/{id}")
+    call("PATCH", f"/api/users/{u['id']}", "/api/users/{id}", {"roles": ["clerk"], "active": False})
+    call("PATCH", f"/api/users/{u['id']}", "/api/users/{id}", {"username": "rose"}, 422)
+    # Bundles.
+    exported = client.get("/api/bundle?name=mine&version=2.0.0&only=course,role:clerk")
+    assert exported.status_code == 200 and exported.headers["ETag"].startswith('"sha256:')
+    seen.add(("get", "/api/bundle"))
+    call("GET", "/api/bundle?only=nothing", "/api/bundle", expect=404)
+    plan = call("POST", "/api/bundle?dry_run=1&on_conflict=keep-local", "/api/bundle", exported.get_json())
+    call("POST", f"/api/bundle?expect_revision={plan['revision']}", "/api/bundle", exported.get_json())
+    call("POST", "/api/bundle?on_conflict=mine", "/api/bundle", exported.get_json(), 400)
+    call("GET", "/api/bundle/installed", "/api/bundle/installed")
+    call("GET", "/api/bundle/schema", "/api/bundle/schema")
+    call("GET", "/api/bundle/templates", "/api/bundle/templates")
+    call("POST", "/api/bundle/templates/nothing/install", "/api/bundle/templates/{name}/install", expect=404)
+    # Every operation but the other entities' record endpoints has been called.
+    others = ("/api/records/student", "/api/records/guardian")
+    left = {(m, p) for p, m, _ in operations(doc) if not p.startswith(others)}
+    assert left - seen == set()
