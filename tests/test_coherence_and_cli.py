@@ -49,7 +49,7 @@ def test_openapi_document_is_valid_and_follows_the_metadata(client, student):
     doc = client.get("/api/openapi.json").get_json()
     validate(doc)
     assert "/api/records/student" in doc["paths"]
-    assert doc["components"]["schemas"]["Student"]["properties"]["course"]["anyOf"][0]["enum"] == ["math", "art"]
+    assert doc["components"]["schemas"]["student"]["properties"]["course"]["anyOf"][0]["enum"] == ["math", "art"]
     client.post("/api/meta/entities", json={"key": "course_offer", "label": "Course offer", "fields": [
         {"key": "title", "type": "text"}]})
     doc = client.get("/api/openapi.json").get_json()

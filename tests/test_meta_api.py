@@ -272,6 +272,18 @@ def test_meta_schemas_are_served(client):
     doc = client.get("/api/meta/schemas/entity").get_json()
     assert doc["$id"] == "urn:crm:entity"
     assert client.get("/api/meta/schemas/nothing").status_code == 404
+    # Every definition kind's meta-schema, whole: its references to labels resolve inside it.
+    from jsonschema import Draft202012Validator
+    for kind in ("taxonomy", "pipeline", "role", "form"):
+        doc = client.get(f"/api/meta/schemas/{kind}").get_json()
+        assert doc["$id"] == f"urn:crm:{kind}"
+        Draft202012Validator.check_schema(doc)
+    pipeline = client.get("/api/meta/schemas/pipeline").get_json()
+    good = {"key": "sales", "label": {"en": "Sales", "zh": "销售"}, "entity": "deal", "field": "stage",
+            "stages": [{"key": "lead", "label": "Lead"}]}
+    assert Draft202012Validator(pipeline).is_valid(good)
+    assert not Draft202012Validator(pipeline).is_valid({**good, "label": {"en": 3}})
+    assert client.get("/api/meta/schemas/..%2Fentity").status_code == 404
     types = {t["type"] for t in client.get("/api/meta/field-types").get_json()["items"]}
     assert {"text", "long_text", "integer", "decimal", "boolean", "date", "datetime", "email", "phone", "url",
             "select", "multi_select", "reference"} <= types

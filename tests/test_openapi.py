@@ -103,10 +103,10 @@ def test_the_document_is_valid_openapi_and_types_each_entity(client, two_entitie
     validate(doc)
     assert doc["openapi"] == "3.1.0"
     schemas = doc["components"]["schemas"]
-    assert schemas["Guardian"]["required"] == ["name"] and "child" in schemas["Guardian"]["properties"]
+    assert schemas["guardian"]["required"] == ["name"] and "child" in schemas["guardian"]["properties"]
     bulk = doc["paths"]["/api/records/guardian/bulk"]["post"]
     assert bulk["requestBody"]["content"]["application/json"]["schema"]["properties"]["records"]["items"] == {
-        "$ref": "#/components/schemas/Guardian"}
+        "$ref": "#/components/schemas/guardian"}
     assert "201" in bulk["responses"]
     history = doc["paths"]["/api/records/student/{id}/history"]["get"]["responses"]["200"]
     assert history["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/crm.AuditPage"}
@@ -126,9 +126,34 @@ def test_an_entity_named_like_a_platform_schema_does_not_replace_it(client):
     doc = client.get("/api/openapi.json").get_json()
     validate(doc)
     schemas = doc["components"]["schemas"]
-    assert "title" in schemas["Plan"]["properties"]
+    assert "title" in schemas["plan"]["properties"]
     assert "operations" in schemas["crm.Plan"]["properties"]
     assert "errors" in schemas["crm.Errors"]["properties"]
+
+
+def test_entities_whose_keys_look_alike_keep_their_own_schemas(client, student):
+    for key in ("student_list", "student_patch"):
+        r = client.post("/api/meta/entities", json={"key": key, "label": key, "fields": [{"key": "title", "type": "text"}]})
+        assert r.status_code == 201, r.get_json()
+    doc = client.get("/api/openapi.json").get_json()
+    validate(doc)
+    schemas = doc["components"]["schemas"]
+    assert "title" in schemas["student_list"]["properties"] and "title" in schemas["student_patch"]["properties"]
+    assert schemas["student.list"]["properties"]["items"]["items"] == {"$ref": "#/components/schemas/student"}
+    assert not schemas["student.patch"].get("required")  # a PATCH sends only what changes
+    assert "_reason" in schemas["student"]["properties"]  # a body may say why
+
+
+def test_filters_are_documented_as_the_client_sends_them(client, student):
+    params = {p["name"]: p for p in client.get("/api/openapi.json").get_json()["paths"]["/api/records/student"]["get"]["parameters"]}
+    age = params["filter[age]"]
+    assert age["style"] == "deepObject" and age["explode"] is True
+    assert {"gte", "lte", "is_empty"} <= set(age["schema"]["properties"])
+    # and that is how the API takes it
+    client.post("/api/records/student", json={"name": "Li", "age": 9})
+    client.post("/api/records/student", json={"name": "Wu", "age": 12})
+    r = client.get("/api/records/student?filter[age][gte]=10")
+    assert r.status_code == 200 and [x["name"] for x in r.get_json()["items"]] == ["Wu"]
 
 
 def test_sign_in_needs_no_token_and_everything_else_answers_401_without_one(client, two_entities):
@@ -220,7 +245,8 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", "/api/meta/revisions?limit=2&before=5", "/api/meta/revisions")
     call("GET", "/api/meta/revisions?limit=x", "/api/meta/revisions", expect=400)
     call("GET", "/api/meta/schemas/field", "/api/meta/schemas/{kind}")
-    call("GET", "/api/meta/schemas/pipeline", "/api/meta/schemas/{kind}", expect=404)
+    call("GET", "/api/meta/schemas/pipeline", "/api/meta/schemas/{kind}")
+    call("GET", "/api/meta/schemas/nothing", "/api/meta/schemas/{kind}", expect=404)
     call("GET", "/api/meta/field-types", "/api/meta/field-types")
     # Every other definition kind.
     definitions = {

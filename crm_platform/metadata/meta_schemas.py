@@ -32,6 +32,11 @@ def field_type_names_schema() -> dict:
             "enum": sorted(REGISTRY)}
 
 
+def names() -> list[str]:
+    """The meta-schemas there are: one file each (entity, field, label and every definition kind)."""
+    return sorted(p.name.split(".")[0] for p in SCHEMA_DIR.glob("*.schema.json"))
+
+
 def load_file(name: str) -> dict:
     return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
 

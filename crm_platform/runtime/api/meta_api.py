@@ -111,7 +111,7 @@ def list_revisions():
 
 @meta_api.get("/schemas/<kind>")
 def meta_schema(kind):
-    if kind not in ("entity", "field", "label"):
+    if kind not in meta_schemas.names():
         raise NotFound([error(None, "not_found", f"no meta-schema '{kind}'")])
     return jsonify(meta_schemas.assembled(kind))
 

@@ -19,6 +19,8 @@ openapi_api = Blueprint("openapi_api", __name__)
 REASON = {"name": "X-Change-Reason", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 2000},
           "description": "Why, kept in the audit trail (a `_reason` key in the body wins); entities with "
                          "require_change_reason refuse a PATCH or DELETE without one (422)"}
+REASON_PROPERTY = {"type": "string", "maxLength": 2000, "writeOnly": True,
+                   "description": "Why, kept in the audit trail (instead of the X-Change-Reason header)"}
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": STRING,
             "description": "The record version, e.g. \"3\": 409 instead of overwriting a newer change"}
 ETAG = {"ETag": {"description": "The record version", "schema": STRING}}
@@ -32,12 +34,16 @@ def ref(name: str) -> dict:
 
 
 def _filter_params(doc: dict) -> list[dict]:
+    """One parameter per field, sent as ``filter[<field>][<op>]=<value>`` (deepObject)."""
     params = []
     for f in doc.get("fields", []):
         ops = REGISTRY[f["type"]].operators + ("is_empty", "is_not_empty")
-        params.append({"name": f"filter[{f['key']}][op]", "in": "query", "required": False,
-                       "description": f"Filter on {text_of(f.get('label') or f['key'], 'en')}; op is one of {', '.join(ops)}",
-                       "schema": {"type": "string"}})
+        params.append({"name": f"filter[{f['key']}]", "in": "query", "required": False,
+                       "style": "deepObject", "explode": True,
+                       "description": f"Filter on {text_of(f.get('label') or f['key'], 'en')}, e.g. "
+                                      f"filter[{f['key']}][{ops[0]}]=…; is_empty and is_not_empty take 1",
+                       "schema": {"type": "object", "properties": {o: STRING for o in ops},
+                                  "additionalProperties": False}})
     return params
 
 
@@ -52,10 +58,15 @@ def _list_params(doc: dict) -> list[dict]:
 
 def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
     """The record endpoints of one entity, typed by its record schema."""
-    name = "".join(p.capitalize() for p in key.split("_"))
-    for suffix, schema in (("", record_schema(doc)), ("Patch", patch_schema(doc))):
-        schemas[f"{name}{suffix}"] = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-    schemas[f"{name}List"] = obj({
+    # Schemas are named by the entity key, which is unique, with a dotted suffix no key can have
+    # (a CamelCase name would make ``student_list`` clash with student's list).
+    name = key
+    for suffix, schema in (("", record_schema(doc)), (".patch", patch_schema(doc))):
+        schema = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
+        # A write may say why in the body; the API takes ``_reason`` out before validating the record.
+        schema["properties"] = {**schema.get("properties", {}), "_reason": REASON_PROPERTY}
+        schemas[f"{name}{suffix}"] = schema
+    schemas[f"{name}.list"] = obj({
         "items": {"type": "array", "items": ref(name)}, "total": INTEGER, "page": INTEGER, "per_page": INTEGER,
         "pages": INTEGER, "total_exact": {"type": "boolean", "description": "false when total is CRM_COUNT_LIMIT+"}})
     label, one = text_of(doc.get("plural_label") or doc["label"], "en"), text_of(doc["label"], "en")
@@ -65,7 +76,7 @@ def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
         f"/api/records/{key}": {
             "get": {"operationId": f"list_{key}", "summary": f"List {label}", "tags": tag,
                     "parameters": _list_params(doc),
-                    "responses": {"200": answer("A page of records", ref(f"{name}List")), **errors(400, 403, 404)}},
+                    "responses": {"200": answer("A page of records", ref(f"{name}.list")), **errors(400, 403, 404)}},
             "post": {"operationId": f"create_{key}", "summary": f"Create a {one}", "tags": tag, "parameters": [REASON],
                      "requestBody": body(record),
                      "responses": {"201": answer("Created", record, headers={**ETAG, "Location": {
@@ -81,7 +92,7 @@ def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
             "get": {"operationId": f"get_{key}", "summary": f"A {one}", "tags": tag,
                     "responses": {"200": answer("The record", record, headers=ETAG), **errors(403, 404)}},
             "patch": {"operationId": f"update_{key}", "summary": f"Change some fields of a {one}", "tags": tag,
-                      "parameters": [IF_MATCH, REASON], "requestBody": body(ref(f"{name}Patch")),
+                      "parameters": [IF_MATCH, REASON], "requestBody": body(ref(f"{name}.patch")),
                       "responses": {"200": answer("Updated", record, headers=ETAG), **writes}},
             "delete": {"operationId": f"delete_{key}", "summary": f"Move a {one} to the recycle bin", "tags": tag,
                        "parameters": [REASON],

@@ -131,10 +131,10 @@ SCHEMAS = {
 }
 
 
-def _definition(kind: str, schema_file: str, served: bool) -> dict:
+def _definition(kind: str, schema_file: str) -> dict:
     """A definition as an object with the required keys and the description of its meta-schema."""
     meta = meta_schemas.load_file(schema_file)
-    where = f"GET /api/meta/schemas/{kind}" if served else f"the platform's {kind} meta-schema"
+    where = f"GET /api/meta/schemas/{schema_file}"
     return obj({"key": STRING, "archived": {"type": "boolean", "description": "In answers only"}},
                tuple(meta.get("required", ())), f"{meta.get('description', '')} It must satisfy {where}.".strip())
 
@@ -158,7 +158,7 @@ def change_op(op_id: str, summary: str, tag: str, name: str, *, send: dict | Non
 
 # ---- the paths ----------------------------------------------------------------------------------
 def _meta_paths(schemas: dict) -> dict:
-    schemas.update({"Entity": _definition("entity", "entity", True), "EntityChange": _change("entity", "Entity")})
+    schemas.update({"Entity": _definition("entity", "entity"), "EntityChange": _change("entity", "Entity")})
     patch = {**OBJECT, "description": "Top-level attributes to change (null removes an optional one); `fields`, "
                                       "when sent, is the whole desired list"}
     field = in_path("field")
@@ -201,14 +201,14 @@ def _meta_paths(schemas: dict) -> dict:
                 query("before", INTEGER, "Only revisions numbered below this")])},
         "/api/meta/schemas/{kind}": {"get": op(
             "meta_schema", "A meta-schema definitions must satisfy", "metadata", {200: answer("JSON Schema", OBJECT)},
-            errors(404), parameters=[in_path("kind", {"enum": ["entity", "field", "label"]})])},
+            errors(404), parameters=[in_path("kind", {"enum": meta_schemas.names()})])},
         "/api/meta/field-types": {"get": op(
             "meta_field_types", "Field types: options, filter operators, safe conversions", "metadata",
             {200: answer("Field types", items_of(shared("FieldType")))})},
     }
     for plural, kind in KIND_PATHS.items():
         name = kind.capitalize()
-        schemas.update({name: _definition(kind, KINDS[kind].schema, False), f"{name}Change": _change(kind, name)})
+        schemas.update({name: _definition(kind, KINDS[kind].schema), f"{name}Change": _change(kind, name)})
         merged = {**OBJECT, "description": "Top-level attributes merged into the definition (null removes one); "
                                            "lists such as tags or stages are replaced whole"}
         key = [in_path("key")]
