@@ -101,11 +101,11 @@ def after_create_many(conn: sa.Connection, model, entity, rows: list[dict], acto
     """One create row per bulk-created record, written in one executemany."""
     # The same changes ``diff`` gives a single create, computed once per batch rather than per row:
     # bulk imports write tens of thousands of rows and this runs for each.
-    keys = [k for k in _audited_keys(entity, dict.fromkeys([f["key"] for f in entity.fields] + ["owner_id"]))]
+    keys = _audited_keys(entity, dict.fromkeys([f["key"] for f in entity.fields] + ["owner_id"]))
     at, dumps = utcnow(), jsonutil.dumps
     conn.execute(audit_log.insert(), [
         {"entity": entity.key, "record_id": row["id"], "action": "create", "actor_id": actor_id, "at": at,
-         "reason": None, "changes": dumps({k: [None, row[k]] for k in keys if row.get(k) is not None and row[k] != []})}
+         "reason": None, "changes": dumps({k: [None, v] for k in keys if (v := row.get(k)) is not None and v != []})}
         for row in rows])
 
 
