@@ -101,6 +101,19 @@ def test_the_session_cookie_is_secure_over_https_only(client):
     assert "Secure" not in cookie("http://localhost", **{"X-Forwarded-Proto": "https"})
 
 
+def test_the_api_neither_reads_nor_writes_the_session_cookie(csrf_app):
+    c = csrf_app.test_client()
+    page = c.get("/login", headers=NO_AUTH)
+    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
+    assert c.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token},
+                  headers=NO_AUTH).status_code == 302
+    r = c.get("/api/meta/entities", headers=NO_AUTH)
+    assert r.status_code == 401 and "Set-Cookie" not in r.headers
+    r = c.get("/api/meta/entities")  # with a token: answered, and still no cookie
+    assert r.status_code == 200 and "Set-Cookie" not in r.headers and "Cookie" not in r.headers.get("Vary", "")
+    assert c.get("/", headers=NO_AUTH).status_code == 200  # the page session is untouched
+
+
 def test_sign_in_is_rate_limited(client):
     codes = [client.post("/api/auth/token", json={"username": "admin", "password": "wrong-pass"}, headers=NO_AUTH).status_code
              for _ in range(12)]

@@ -128,11 +128,18 @@ def security_headers(response):
 
 
 class HttpsAwareSessions(SecureCookieSessionInterface):
-    """The session cookie is Secure whenever the request came over HTTPS (``CRM_HTTPS=1`` forces it).
+    """Session cookies for the pages only, Secure whenever the request came over HTTPS.
 
-    Behind a TLS proxy, gunicorn takes the scheme from X-Forwarded-Proto of the proxies it trusts
-    (``--forwarded-allow-ips``, loopback by default), so ``request.is_secure`` is true there too.
+    ``CRM_HTTPS=1`` forces Secure. Behind a TLS proxy, gunicorn takes the scheme from
+    X-Forwarded-Proto of the proxies it trusts (``--forwarded-allow-ips``, loopback by default), so
+    ``request.is_secure`` is true there too. The REST API is Bearer-only: its requests get a null
+    session, so a session cookie is neither read nor written there (and no request pays for it).
     """
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/") or request.path == "/api":
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
