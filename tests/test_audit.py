@@ -284,3 +284,12 @@ def test_bulk_creates_write_a_create_row_per_record(crm, platform):
     ]
     ids = [r["id"] for r in crm.get("/api/records/deal?sort=id").get_json()["items"]]
     assert [r.record_id for r in got] == ids
+    # Each record's own history names it (ids handed out in the order of the rows), and a record
+    # created afterwards, one at a time, gets a new id of its own.
+    for record_id, name in zip(ids, ["A", "B"]):
+        history = crm.get(f"/api/records/deal/{record_id}/history").get_json()["items"]
+        assert history[0]["changes"]["name"] == [None, name]
+    later = crm.post("/api/records/deal", json={"name": "C"}).get_json()["id"]
+    assert later not in ids
+    assert crm.post("/api/records/deal/bulk", json={"records": [{"name": "D"}]}).status_code == 201
+    assert len({r["id"] for r in crm.get("/api/records/deal").get_json()["items"]}) == 4
