@@ -1,12 +1,16 @@
 #!/usr/bin/env python
-"""Bulk record creation: RecordService.create_many (full validation) vs SQLAlchemy Core executemany.
+"""Bulk record creation: RecordService.create_many (full validation, audit rows) vs SQLAlchemy Core.
 
 A 20-field entity is defined through MetadataService; the same definition under a second key gives
 an identical second table. The service creates N records from JSON-like input (what the API hands
-it: strings for dates, Decimal for numbers with decimals); the baseline inserts the same rows,
-already coerced exactly as create_many would write them, with ``conn.execute(table.insert(), rows)``.
+it: strings for dates, Decimal for numbers with decimals) and, since the audit trail, one audit row
+per record. Two baselines insert the same rows, already coerced exactly as create_many would write
+them, with ``conn.execute(table.insert(), rows)``: the records alone, and the records plus their
+audit rows (JSON already encoded), which is the same work the service does.
 
-    ratio = service rows/s / Core rows/s      target >= 0.5 on SQLite (reported, not enforced, on PostgreSQL)
+    ratio = service rows/s / (Core records + audit rows) rows/s    target >= 0.5 on SQLite
+    (service / Core records alone is printed too: the comparison before the audit trail existed;
+    PostgreSQL is reported, not enforced)
 
 Usage: python bench/bench_create_records.py [--rows 100000] [--repeat 3] [--database-url URL] [--profile]
 """
@@ -82,42 +86,41 @@ def main(argv=None) -> int:
                     validate(data)
             validate_rate = args.rows / t_val.seconds
 
-            # The service also writes one audit row per record (issue 4). The second baseline
-            # does that too with Core, its JSON prepared outside the timing: the database's share.
+            # The service also writes one audit row per record (issue 4); the second baseline does
+            # that too with Core, its JSON prepared outside the timing.
             from crm_platform import jsonutil
             from crm_platform.tables import audit_log
             audit_keys = [f["key"] for f in core_entity.fields] + ["owner_id"]
             audit_json = [jsonutil.dumps({k: [None, r[k]] for k in audit_keys if r.get(k) is not None}) for r in prepared]
             now = dt.datetime.now(dt.timezone.utc)
-            audit_times = []
-            for run in range(args.repeat):
+
+            def core_side(with_audit: bool) -> float:
                 clear(engine, core_table)
                 with Timer() as t:
                     with engine.begin() as conn:
                         conn.execute(core_table.insert(), prepared)
-                        ids = conn.execute(sa.select(core_table.c.id).order_by(core_table.c.id)).scalars().all()
-                        conn.execute(audit_log.insert(), [
-                            {"entity": "bench_core", "record_id": i, "action": "create", "actor_id": None, "at": now,
-                             "reason": None, "changes": j} for i, j in zip(ids, audit_json)])
-                audit_times.append(t.seconds)
+                        if with_audit:
+                            ids = conn.execute(sa.select(core_table.c.id).order_by(core_table.c.id)).scalars().all()
+                            conn.execute(audit_log.insert(), [
+                                {"entity": "bench_core", "record_id": i, "action": "create", "actor_id": None,
+                                 "at": now, "reason": None, "changes": j} for i, j in zip(ids, audit_json)])
+                return t.seconds
 
-            svc_times, core_times = [], []
+            def svc_side() -> float:
+                clear(engine, svc_table)
+                with Timer() as t:
+                    n = crm.records.create_many("bench_svc", rows, batch_size=args.batch_size)
+                assert n == args.rows
+                return t.seconds
+
+            times = {"svc": [], "core": [], "audit": []}
+            sides = {"svc": svc_side, "core": lambda: core_side(False), "audit": lambda: core_side(True)}
             for run in range(args.repeat):
-                # Alternate the order so neither side always runs on a warmer cache.
-                order = ("core", "svc") if run % 2 == 0 else ("svc", "core")
-                for side in order:
-                    if side == "core":
-                        clear(engine, core_table)
-                        with Timer() as t:
-                            with engine.begin() as conn:
-                                conn.execute(core_table.insert(), prepared)
-                        core_times.append(t.seconds)
-                    else:
-                        clear(engine, svc_table)
-                        with Timer() as t:
-                            n = crm.records.create_many("bench_svc", rows, batch_size=args.batch_size)
-                        assert n == args.rows
-                        svc_times.append(t.seconds)
+                # Rotate the order so no side always runs on a warmer cache.
+                order = ["core", "audit", "svc"]
+                for side in order[run % 3:] + order[:run % 3]:
+                    times[side].append(sides[side]())
+            svc_times, core_times, audit_times = times["svc"], times["core"], times["audit"]
 
             with engine.connect() as conn:
                 for table in (svc_table, core_table):
@@ -132,19 +135,19 @@ def main(argv=None) -> int:
 
             svc_rate = args.rows / min(svc_times)
             core_rate = args.rows / min(core_times)
-            ratio = svc_rate / core_rate
+            audit_rate = args.rows / min(audit_times)
+            ratio = svc_rate / audit_rate
             print(f"validation only (compiled validator, no DB): {validate_rate:,.0f} rows/s "
                   f"({t_val.seconds * 1e6 / args.rows:.1f} us/row)")
             print("RecordService.create_many: " + ", ".join(f"{t:.2f}s" for t in svc_times)
                   + f" -> best {svc_rate:,.0f} rows/s")
-            print("Core executemany:          " + ", ".join(f"{t:.2f}s" for t in core_times)
-                  + f" -> best {core_rate:,.0f} rows/s")
-            audit_rate = args.rows / min(audit_times)
             print("Core records + audit rows: " + ", ".join(f"{t:.2f}s" for t in audit_times)
                   + f" -> best {audit_rate:,.0f} rows/s")
-            print(f"service / (Core records + audit rows) = {svc_rate / audit_rate:.3f}")
-            print(f"service / Core = {ratio:.3f}")
-            code = verdict("create_many vs Core", ratio, TARGET, enforced=(backend == "sqlite"))
+            print("Core records alone:        " + ", ".join(f"{t:.2f}s" for t in core_times)
+                  + f" -> best {core_rate:,.0f} rows/s")
+            print(f"service / Core records alone = {svc_rate / core_rate:.3f} (the comparison before the audit trail)")
+            print(f"service / (Core records + audit rows) = {ratio:.3f}")
+            code = verdict("create_many vs Core records + audit rows", ratio, TARGET, enforced=(backend == "sqlite"))
             if args.profile or code:
                 # A separate pass: the profiler's overhead never reaches the timings above.
                 clear(engine, svc_table)

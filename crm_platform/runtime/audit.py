@@ -102,11 +102,39 @@ def after_create_many(conn: sa.Connection, model, entity, rows: list[dict], acto
     # The same changes ``diff`` gives a single create, computed once per batch rather than per row:
     # bulk imports write tens of thousands of rows and this runs for each.
     keys = _audited_keys(entity, dict.fromkeys([f["key"] for f in entity.fields] + ["owner_id"]))
-    at, dumps = utcnow(), jsonutil.dumps
-    conn.execute(audit_log.insert(), [
-        {"entity": entity.key, "record_id": row["id"], "action": "create", "actor_id": actor_id, "at": at,
-         "reason": None, "changes": dumps({k: [None, v] for k in keys if (v := row.get(k)) is not None and v != []})}
-        for row in rows])
+    dumps = jsonutil.dumps
+    _insert_sharing(conn, {"entity": entity.key, "action": "create", "actor_id": actor_id, "at": utcnow(), "reason": None},
+                    [(row["id"], dumps({k: [None, v] for k in keys if (v := row.get(k)) is not None and v != []}))
+                     for row in rows])
+
+
+def _insert_sharing(conn: sa.Connection, shared: dict, rows: list[tuple[int, str]]) -> None:
+    """Audit rows ``(record_id, changes)`` that share every other column, in the driver's executemany.
+
+    SQLAlchemy compiles the statement and converts the shared values once. Core's executemany
+    would convert all seven values of every row again, which costs a bulk import of 100,000
+    records about 0.7 s on SQLite — as much again as writing the audit rows.
+    """
+    if not rows:
+        return
+    compiled = audit_log.insert().compile(dialect=conn.dialect, column_keys=[c.key for c in audit_log.c if c.key != "id"])
+    params = {}
+    for key, value in shared.items():
+        convert = audit_log.c[key].type.bind_processor(conn.dialect)
+        params[key] = convert(value) if convert else value
+    # record_id (an integer) and changes (text) need no conversion on either database.
+    if compiled.positional:
+        at = {name: n for n, name in enumerate(compiled.positiontup)}
+        template = [params.get(name) for name in compiled.positiontup]
+        i, c = at["record_id"], at["changes"]
+
+        def one(record_id, changes):
+            values = template.copy()
+            values[i], values[c] = record_id, changes
+            return tuple(values)
+        conn.exec_driver_sql(compiled.string, [one(r, ch) for r, ch in rows])
+    else:
+        conn.exec_driver_sql(compiled.string, [{**params, "record_id": r, "changes": ch} for r, ch in rows])
 
 
 # ---- API ------------------------------------------------------------------------------------------
