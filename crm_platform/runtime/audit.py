@@ -124,9 +124,9 @@ def _insert_sharing(conn: sa.Connection, shared: dict, rows: list[tuple[int, str
         params[key] = convert(value) if convert else value
     # record_id (an integer) and changes (text) need no conversion on either database.
     if compiled.positional:
-        at = {name: n for n, name in enumerate(compiled.positiontup)}
+        position = {name: n for n, name in enumerate(compiled.positiontup)}
         template = [params.get(name) for name in compiled.positiontup]
-        i, c = at["record_id"], at["changes"]
+        i, c = position["record_id"], position["changes"]
 
         def one(record_id, changes):
             values = template.copy()
