@@ -194,6 +194,56 @@ def test_record_page_shows_references_related_records_and_stage_history(pages, c
     assert f'<option selected value="{s["id"]}">Xu</option>' in form
 
 
+def test_a_record_is_moved_to_the_recycle_bin_from_its_page(pages, client, platform, student):
+    s = client.post("/api/records/student", json={"name": "Xu"}).get_json()
+    page = text(pages.get(f"/app/student/{s['id']}"))
+    assert f'action="/app/student/{s["id"]}/delete"' in page and 'name="reason"' in page
+    r = pages.post(f"/app/student/{s['id']}/delete", data={"reason": "entered twice"})
+    assert r.status_code == 303 and r.headers["Location"] == "/app/student"
+    assert "“Xu” was moved to the recycle bin." in text(pages.get("/app/student"))
+    assert client.get(f"/api/records/student/{s['id']}").status_code == 404
+    history = client.get(f"/api/records/student/{s['id']}/history").get_json()["items"]
+    assert (history[0]["action"], history[0]["reason"]) == ("delete", "entered twice")
+    assert pages.post(f"/app/student/{s['id']}/delete").status_code == 404  # already in the bin
+    assert client.post(f"/api/records/student/{s['id']}/restore").status_code == 200
+
+
+def test_a_refused_delete_is_explained_on_the_record_page_and_nothing_changes(pages, client, student):
+    client.post("/api/meta/entities", json={"key": "visit", "label": "Visit", "fields": [
+        {"key": "note", "type": "text"}, {"key": "student", "type": "reference", "target": "student",
+                                          "on_delete": "restrict"}]})
+    s = client.post("/api/records/student", json={"name": "Xu"}).get_json()
+    client.post("/api/records/visit", json={"note": "First", "student": s["id"]})
+    r = pages.post(f"/app/student/{s['id']}/delete")
+    assert r.status_code == 409 and 'role="alert"' in text(r) and "visit" in text(r)
+    assert client.get(f"/api/records/student/{s['id']}").status_code == 200
+    # An entity that wants a reason for changes refuses a delete without one, with the field named.
+    assert client.patch("/api/meta/entities/student", json={"require_change_reason": True}).status_code == 200
+    t = client.post("/api/records/student", json={"name": "Wu"}).get_json()
+    page = text(pages.get(f"/app/student/{t['id']}"))
+    assert re.search(r'name="reason" maxlength="2000" required', page)
+    r = pages.post(f"/app/student/{t['id']}/delete", data={"reason": "  "})
+    assert r.status_code == 422 and "need a reason" in text(r)
+    assert client.get(f"/api/records/student/{t['id']}").status_code == 200
+
+
+def test_only_users_who_may_delete_the_record_see_the_button_or_can_post(app, client, student):
+    roles = [{"key": "clerk", "label": "Clerk", "entities": {"student": {"read": "all", "update": "all"}}},
+             {"key": "owner", "label": "Owner", "entities": {"student": {"read": "all", "delete": "own"}}}]
+    for role in roles:
+        assert client.post("/api/meta/roles", json=role).status_code == 201
+    users = app.extensions["crm"].users
+    users.create("clerk1", "clerk-password", roles=["clerk"])
+    users.create("owner1", "owner-password", roles=["owner"])
+    s = client.post("/api/records/student", json={"name": "Xu"}).get_json()  # owned by admin
+    clerk, owner = Pages(app, "clerk1"), Pages(app, "owner1")
+    assert "/delete" not in text(clerk.get(f"/app/student/{s['id']}"))
+    assert clerk.post(f"/app/student/{s['id']}/delete").status_code == 403
+    assert "/delete" not in text(owner.get(f"/app/student/{s['id']}"))  # not theirs
+    assert owner.post(f"/app/student/{s['id']}/delete").status_code == 403
+    assert client.get(f"/api/records/student/{s['id']}").status_code == 200
+
+
 # ---- kanban --------------------------------------------------------------------------------------
 @pytest.fixture
 def deals(client):

@@ -182,7 +182,26 @@ def lookup(entity):
 def record_page(entity, record_id):
     screen = Screen(entity)
     screen.require("read")
+    return _record_view(screen, screen.svc.get(entity, record_id, **reading()))
+
+
+@screens.post("/app/<entity>/<int:record_id>/delete")
+def delete_record(entity, record_id):
+    """Move the record to the recycle bin (restored from the admin data view or the API)."""
+    screen = Screen(entity)
+    screen.require("delete")
     record = screen.svc.get(entity, record_id, **reading())
+    reason = (request.form.get("reason") or "").strip() or None
+    try:
+        screen.svc.delete(entity, record_id, reason=reason, **as_user())
+    except CrmError as exc:  # still referenced (409), a reason required (422), not this user's (403)
+        return _record_view(screen, record, errors=exc.errors, status=exc.status)
+    flash(translate("deleted", screen.lang, title=screen.title_of(record)))
+    return redirect(url_for("screens.list_page", entity=entity), 303)
+
+
+def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
+    entity, record_id = screen.key, record["id"]
     form = form_for(screen.state, screen.entity.doc, request.args.get("form"))
     sections = []
     for section in form.sections:
@@ -220,9 +239,12 @@ def record_page(entity, record_id):
     stage_labels = {}
     for p in pipelines_of(screen.model, entity):
         stage_labels.update({s["key"]: s["label"] for s in p.get("stages", [])})
-    return render("web/record.html", screen=screen, record=record, title=screen.title_of(record), sections=sections,
-                  value_of=value_of, related=related, history=history, stage_labels=stage_labels,
-                  can_edit=screen.can("update"))
+    may = screen.access.allows if screen.access is not None else (lambda *_: True)
+    return render("web/record.html", status, screen=screen, record=record, title=screen.title_of(record),
+                  sections=sections, value_of=value_of, related=related, history=history, stage_labels=stage_labels,
+                  can_edit=screen.can("update"), can_delete=may("delete", entity, record, screen.model),
+                  reason_required=bool(screen.entity.doc.get("require_change_reason")),
+                  errors=localise(list(errors), screen.lang))
 
 
 # ---- record forms -------------------------------------------------------------------------------

@@ -240,3 +240,17 @@ def test_a_reference_picker_searches_by_name(page, live_server, monkeypatch):
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(r"/app/visit/\d+$"))
     assert page.locator("[data-field=customer] a").inner_text() == "张伟"
+
+
+def test_delete_a_record_from_its_page_with_a_reason(page, live_server):
+    _define(live_server, CUSTOMER)
+    record = live_server.api.post("/api/records/customer", json={"name": "Duplicate Zhang"}).get_json()
+    page.goto(f"{live_server.url}/app/customer/{record['id']}")
+    page.get_by_text("Delete…").click()
+    page.get_by_label("Reason").fill("entered twice")
+    page.get_by_role("button", name="Move to the recycle bin").click()
+    page.wait_for_url(re.compile(r"/app/customer$"))
+    assert page.locator("[role=status]").inner_text() == "“Duplicate Zhang” was moved to the recycle bin."
+    assert live_server.api.get(f"/api/records/customer/{record['id']}").status_code == 404
+    history = live_server.api.get(f"/api/records/customer/{record['id']}/history").get_json()["items"]
+    assert (history[0]["action"], history[0]["reason"]) == ("delete", "entered twice")
