@@ -205,7 +205,17 @@ def test_a_record_is_moved_to_the_recycle_bin_from_its_page(pages, client, platf
     history = client.get(f"/api/records/student/{s['id']}/history").get_json()["items"]
     assert (history[0]["action"], history[0]["reason"]) == ("delete", "entered twice")
     assert pages.post(f"/app/student/{s['id']}/delete").status_code == 404  # already in the bin
-    assert client.post(f"/api/records/student/{s['id']}/restore").status_code == 200
+    # The list links to the recycle bin, which lists it with a Restore button and no link to a page.
+    assert 'href="/app/student?archived=1"' in text(pages.get("/app/student"))
+    binned = text(pages.get("/app/student?archived=1"))
+    assert "Recycle bin" in binned and f'action="/app/student/{s["id"]}/restore"' in binned
+    assert f'href="/app/student/{s["id"]}"' not in binned
+    assert "Xu" not in text(pages.get("/app/student"))
+    r = pages.post(f"/app/student/{s['id']}/restore")
+    assert r.status_code == 303 and r.headers["Location"] == f"/app/student/{s['id']}"
+    assert "“Xu” was restored." in text(pages.get(r.headers["Location"]))
+    assert client.get(f"/api/records/student/{s['id']}").get_json()["name"] == "Xu"
+    assert pages.post(f"/app/student/{s['id']}/restore").status_code == 404  # not in the bin any more
 
 
 def test_a_refused_delete_is_explained_on_the_record_page_and_nothing_changes(pages, client, student):
@@ -242,6 +252,12 @@ def test_only_users_who_may_delete_the_record_see_the_button_or_can_post(app, cl
     assert "/delete" not in text(owner.get(f"/app/student/{s['id']}"))  # not theirs
     assert owner.post(f"/app/student/{s['id']}/delete").status_code == 403
     assert client.get(f"/api/records/student/{s['id']}").status_code == 200
+    # Nor do they restore it from the bin: no button for the clerk, 403 for anybody else's record.
+    assert client.delete(f"/api/records/student/{s['id']}").status_code == 204
+    assert "/restore" not in text(clerk.get("/app/student?archived=1"))
+    assert clerk.post(f"/app/student/{s['id']}/restore").status_code == 403
+    assert owner.post(f"/app/student/{s['id']}/restore").status_code == 403
+    assert client.get(f"/api/records/student/{s['id']}").status_code == 404
 
 
 # ---- kanban --------------------------------------------------------------------------------------

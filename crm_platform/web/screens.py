@@ -146,7 +146,9 @@ def list_page(entity):
              "cells": [display(f, r.get(f["key"]), state=screen.state, lang=screen.lang, titles=titles) for f in columns]}
             for r in items]
     sort = args.get("sort", "")
+    in_bin = args.get("archived", "").lower() in ("1", "true", "yes", "only")  # as the list query reads it
     return render("web/list.html", 400 if problems else 200, screen=screen, columns=columns, rows=rows, result=result,
+                  in_bin=in_bin, can_delete=screen.can("delete"),
                   problems=problems, filters=_filter_controls(screen, args), sort=sort, args=args,
                   column_keys=[f["key"] for f in columns], column_labels=[screen_label(f, screen.lang) for f in columns],
                   record_url=url_for("screens.list_page", entity=entity) + "/", filters_active=any(k.startswith("filter[") for k in args),
@@ -198,6 +200,17 @@ def delete_record(entity, record_id):
         return _record_view(screen, record, errors=exc.errors, status=exc.status)
     flash(translate("deleted", screen.lang, title=screen.title_of(record)))
     return redirect(url_for("screens.list_page", entity=entity), 303)
+
+
+@screens.post("/app/<entity>/<int:record_id>/restore")
+def restore_record(entity, record_id):
+    """Take a record out of the recycle bin (a refusal, e.g. a unique value taken since, is an error page)."""
+    screen = Screen(entity)
+    screen.require("delete")
+    record = screen.svc.restore(entity, record_id, reason=(request.form.get("reason") or "").strip() or None,
+                                **as_user())
+    flash(translate("restored", screen.lang, title=screen.title_of(record)))
+    return redirect(url_for("screens.record_page", entity=entity, record_id=record_id), 303)
 
 
 def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
