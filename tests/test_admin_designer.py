@@ -164,7 +164,9 @@ def test_making_a_field_required_is_refused_with_the_count_of_records_without_it
                    data={"key": "email", "type": "email", "label_en": "E-mail", "required": "y", "unique": "y"})
     assert r.status_code == 409
     page = text_of(r)
-    assert "12 existing records break the new rule for 'email'" in page and "Refused" in page
+    assert "12 existing records have no value for 'email'" in page and "Refused" in page
+    # next to the checkbox that asked for it
+    assert re.search(r'id="required"[^>]*>.{0,400}12 existing records have no value', r.get_data(as_text=True), re.S)
     assert entity(platform, "student").doc == before
     # Confirming a refused change is refused the same way: nothing is applied behind the admin's back.
     r = admin.post("/admin/entities/student/fields/email/edit",

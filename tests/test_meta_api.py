@@ -134,9 +134,14 @@ def test_making_a_field_required_is_refused_with_the_count_of_breaking_rows(clie
     r = client.patch("/api/meta/entities/student/fields/age", json={"required": True})
     assert r.status_code == 409
     (refusal,) = errors_of(r)
-    assert refusal["rows"] == 2 and refusal["field"] == "fields.age" and "2 existing records" in refusal["message"]
+    assert refusal["rows"] == 2 and refusal["field"] == "fields.age.required"
+    assert refusal["message"] == "2 existing records have no value for 'age'; fill it in first or keep it optional"
     assert "required" not in next(f for f in client.get("/api/meta/entities/student").get_json()["fields"] if f["key"] == "age")
     assert client.post("/api/records/student", json={"name": "D"}).status_code == 201
+    # Two rules at once: each refusal names its own rule and counts its own records.
+    r = client.patch("/api/meta/entities/student/fields/age", json={"required": True, "max": 8})
+    assert r.status_code == 409
+    assert sorted((e["field"], e["rows"]) for e in errors_of(r)) == [("fields.age.max", 1), ("fields.age.required", 3)]
 
 
 def test_adding_a_required_field_to_a_filled_table_needs_a_default(client, student):

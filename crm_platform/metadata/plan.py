@@ -98,15 +98,60 @@ def _index_flags(f: dict) -> tuple[bool, bool]:
 
 def _scan(probe: Probe, entity: str, stored: dict, check) -> tuple[int, list[int]]:
     """Count rows whose stored value fails ``check`` (which raises on failure); keep a sample of ids."""
-    bad, sample = 0, []
+    found = _scan_kinds(probe, entity, stored, lambda value: None if _passes(check, value) else "bad")
+    return found.get("bad", (0, []))
+
+
+def _passes(check, value) -> bool:
+    try:
+        check(value)
+    except Exception:  # noqa: BLE001 - any failure of the rule counts the row
+        return False
+    return True
+
+
+def _scan_kinds(probe: Probe, entity: str, stored: dict, classify) -> dict[str, tuple[int, list[int]]]:
+    """Rows whose stored value ``classify`` names a failure for (it returns None when the value is
+    fine): per failure, their count and a sample of ids. One pass over the column."""
+    found: dict[str, tuple[int, list[int]]] = {}
     for row_id, value in probe.values(entity, stored):
-        try:
-            check(value)
-        except Exception:  # noqa: BLE001 - any failure of the rule counts the row
-            bad += 1
-            if len(sample) < 10:
-                sample.append(row_id)
-    return bad, sample
+        kind = classify(value)
+        if kind is not None:
+            count, sample = found.get(kind, (0, []))
+            found[kind] = (count + 1, sample + [row_id] if len(sample) < 10 else sample)
+    return found
+
+
+#: Attributes of a field that are not rules on its values.
+NOT_RULES = frozenset({"key", "type", "label", "help", "description", "required", "default", "unique", "indexed",
+                       "archived", "placeholder"})
+
+
+def _rule_refusals(probe: Probe, entity: str, fkey: str, old: dict, new: dict, ftype) -> tuple[list, int]:
+    """Refusals for stored values the new rules would reject, each naming what to change: a field
+    newly required names ``fields.<f>.required`` and counts the records without a value; any other
+    broken rule names that rule when only one changed. Also returns how many rows break a rule."""
+    checker, required = ftype.compile_checker(new), bool(new.get("required"))
+
+    def classify(value):
+        if value is None:
+            return "missing" if required else None
+        return None if _passes(checker, ftype.to_json(value)) else "rule"
+
+    found = _scan_kinds(probe, entity, old, classify)
+    refusals = []
+    if "missing" in found:
+        n, sample = found["missing"]
+        refusals.append(Refusal(f"fields.{fkey}.required", "existing_rows",
+                                f"{n} existing records have no value for '{fkey}'; fill it in first or keep it optional",
+                                rows=n, sample_ids=sample))
+    if "rule" in found:
+        n, sample = found["rule"]
+        changed = sorted(k for k in set(old) | set(new) if k not in NOT_RULES and old.get(k) != new.get(k))
+        where = f"fields.{fkey}.{changed[0]}" if len(changed) == 1 else f"fields.{fkey}"
+        refusals.append(Refusal(where, "existing_rows", f"{n} existing records break the new rule for '{fkey}'; "
+                                                        f"fix them first", rows=n, sample_ids=sample))
+    return refusals, sum(n for n, _ in found.values())
 
 
 def plan_entity_change(action: str, before: dict | None, after: dict | None, probe: Probe,
@@ -195,21 +240,8 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
                                  detail=f"convert column {fkey} from {old_type.name} to {ftype.name}, {row_count()} rows rewritten",
                                  data={"old": old, "new": new}))
         elif _rule_changed(old, new):
-            checker = ftype.compile_checker(new)
-            required = bool(new.get("required"))
-
-            def check(value, checker=checker, required=required, ftype=ftype):
-                if value is None:
-                    if required:
-                        raise ValueError("missing")
-                    return
-                checker(ftype.to_json(value))
-
-            bad, sample = _scan(probe, key, old, check)
-            if bad:
-                refusals.append(Refusal(f"fields.{fkey}", "existing_rows",
-                                        f"{bad} existing records break the new rule for '{fkey}'; fix them first",
-                                        rows=bad, sample_ids=sample))
+            found, bad = _rule_refusals(probe, key, fkey, old, new, ftype)
+            refusals.extend(found)
             ops.append(Operation("check_rows", key, fkey, rows=0,
                                  detail=f"tighten or relax the rules of {fkey}: {bad} of {row_count()} rows break them"))
         old_unique, old_indexed = _index_flags(old)

@@ -71,7 +71,7 @@ def test_a_change_that_would_break_stored_rows_is_refused_with_the_count(page, l
     page.check("#required")
     page.get_by_test_id("preview").click()
     refusal = page.get_by_test_id("refusals").inner_text()
-    assert "12 existing records break the new rule for 'phone'" in refusal
+    assert "12 existing records have no value for 'phone'" in refusal
     screenshot(page, "admin_refused_required_phone")
     assert page.get_by_test_id("apply").count() == 0  # a refused plan cannot be applied
     assert live_server.platform.metadata.state().entities["student"].doc == before
