@@ -64,7 +64,8 @@ def test_create_update_delete_restore_write_exact_rows(crm, platform):
     restore, delete, update, create = got["items"]
     me = admin_id(platform)
     assert [i["action"] for i in got["items"]] == ["restore", "delete", "update", "create"]
-    assert all(i["actor_id"] == me and i["entity"] == "deal" and i["record_id"] == rid for i in got["items"])
+    assert all(i["actor_id"] == me and i["actor"] == "admin" and i["entity"] == "deal" and i["record_id"] == rid
+               for i in got["items"])
 
     assert create["reason"] is None
     assert create["changes"] == {"name": [None, "Acme"], "amount": [None, Decimal("1234567890123.45")],

@@ -218,6 +218,27 @@ def test_a_record_is_moved_to_the_recycle_bin_from_its_page(pages, client, platf
     assert pages.post(f"/app/student/{s['id']}/restore").status_code == 404  # not in the bin any more
 
 
+def test_the_record_page_shows_who_changed_what_and_why(app, pages, client, student):
+    s = client.post("/api/records/student", json={"name": "Xu", "age": 8, "course": "math",
+                                                  "email": "xu@example.com"}).get_json()
+    r = client.patch(f"/api/records/student/{s['id']}", json={"age": 9, "course": "art", "email": "new@example.com"},
+                     headers={"X-Change-Reason": "birthday; moved to the art class"})
+    assert r.status_code == 200
+    page = re.sub(r"\s+", " ", text(pages.get(f"/app/student/{s['id']}")))
+    changes = page[page.index('id="changes"'):]
+    assert changes.index('data-action="update"') < changes.index('data-action="create"')  # newest first
+    assert "<strong>admin</strong> changed" in changes and "Reason: birthday; moved to the art class" in changes
+    assert '<span class="name">Age</span>: <del>8</del> → <ins>9</ins>' in changes
+    assert '<span class="name">Course</span>: <del>Math</del> → <ins>Art</ins>' in changes  # choice labels
+    assert '<span class="name">Owner</span>: <ins>admin</ins>' in changes
+    # A user who may not read the e-mail sees the changes without it.
+    role = {"key": "desk", "label": "Desk", "entities": {"student": {"read": "all", "fields": {"email": {"read": False}}}}}
+    assert client.post("/api/meta/roles", json=role).status_code == 201
+    app.extensions["crm"].users.create("desk1", "desk-password", roles=["desk"])
+    page = text(Pages(app, "desk1").get(f"/app/student/{s['id']}"))
+    assert "<del>8</del>" in page and "example.com" not in page
+
+
 def test_a_refused_delete_is_explained_on_the_record_page_and_nothing_changes(pages, client, student):
     client.post("/api/meta/entities", json={"key": "visit", "label": "Visit", "fields": [
         {"key": "note", "type": "text"}, {"key": "student", "type": "reference", "target": "student",

@@ -146,7 +146,23 @@ def _item(row, hidden: frozenset = frozenset()) -> dict:
     """One audit row; changes to fields the reader may not read are left out."""
     changes = {k: v for k, v in jsonutil.loads(row.changes).items() if k not in hidden}
     return {"id": row.id, "entity": row.entity, "record_id": row.record_id, "action": row.action,
-            "actor_id": row.actor_id, "at": row.at, "reason": row.reason, "changes": changes}
+            "actor_id": row.actor_id, "actor": row.actor, "at": row.at, "reason": row.reason, "changes": changes}
+
+
+def trail(conn: sa.Connection, entity: str, record_id: int, *, hidden: frozenset = frozenset(), limit: int,
+          offset: int = 0) -> tuple[int, list[dict]]:
+    """A record's audit rows, newest first, with the actor's user name: (total, items).
+
+    The caller has checked that the reader may see the record; ``hidden`` are the fields they may not read.
+    """
+    from ..tables import users
+    a = audit_log
+    where = sa.and_(a.c.entity == entity, a.c.record_id == record_id)
+    total = conn.execute(sa.select(sa.func.count()).select_from(a).where(where)).scalar_one()
+    rows = conn.execute(sa.select(a, users.c.username.label("actor"))
+                        .select_from(a.outerjoin(users, users.c.id == a.c.actor_id)).where(where)
+                        .order_by(a.c.at.desc(), a.c.id.desc()).limit(limit).offset(offset)).all()
+    return total, [_item(r, hidden) for r in rows]
 
 
 @audit_api.get("/api/records/<entity>/<int:record_id>/history")
@@ -159,11 +175,7 @@ def record_history(entity, record_id):
     svc = platform().records
     with svc.engine.connect() as conn:
         model, found = svc.visible(conn, entity, record_id, access())
-        hidden = access().rights(entity, model).hidden
-        a = audit_log
-        where = sa.and_(a.c.entity == entity, a.c.record_id == record_id)
-        total = conn.execute(sa.select(sa.func.count()).select_from(a).where(where)).scalar_one()
-        rows = conn.execute(sa.select(a).where(where).order_by(a.c.at.desc(), a.c.id.desc())
-                            .limit(per_page).offset((page - 1) * per_page)).all()
-    return jsonify({"items": [_item(r, hidden) for r in rows], "total": total, "page": page, "per_page": per_page,
+        total, items = trail(conn, entity, record_id, hidden=access().rights(entity, model).hidden,
+                             limit=per_page, offset=(page - 1) * per_page)
+    return jsonify({"items": items, "total": total, "page": page, "per_page": per_page,
                     "pages": pages(total, per_page)})

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import sqlalchemy as sa
+
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
@@ -31,6 +33,8 @@ DEFAULT_COLUMNS = 6
 DATE_ONLY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 PER_PAGE = 25
 RELATED_ROWS = 10
+#: Audit entries on a record page, and with "show all".
+CHANGES_SHOWN, CHANGES_ALL = 20, 500
 
 
 @screens.errorhandler(CrmError)
@@ -252,12 +256,42 @@ def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
     stage_labels = {}
     for p in pipelines_of(screen.model, entity):
         stage_labels.update({s["key"]: s["label"] for s in p.get("stages", [])})
+    changes = _changes(screen, record_id)
     may = screen.access.allows if screen.access is not None else (lambda *_: True)
     return render("web/record.html", status, screen=screen, record=record, title=screen.title_of(record),
                   sections=sections, value_of=value_of, related=related, history=history, stage_labels=stage_labels,
                   can_edit=screen.can("update"), can_delete=may("delete", entity, record, screen.model),
-                  reason_required=bool(screen.entity.doc.get("require_change_reason")),
+                  reason_required=bool(screen.entity.doc.get("require_change_reason")), changes=changes,
                   errors=localise(list(errors), screen.lang))
+
+
+def _changes(screen: Screen, record_id: int) -> dict:
+    """The record's audit trail as people read it: newest first, who, why, each field's label with
+    its old and new value as the screens show values (fields the user may not read left out)."""
+    from ..runtime.audit import trail
+    from ..tables import users
+    limit = CHANGES_ALL if request.args.get("changes") == "all" else CHANGES_SHOWN
+    hidden = screen.access.rights(screen.key, screen.model).hidden if screen.access is not None else frozenset()
+    with screen.svc.engine.connect() as conn:
+        total, items = trail(conn, screen.key, record_id, hidden=hidden, limit=limit)
+        owner_ids = {v for i in items for v in i["changes"].get("owner_id", []) if isinstance(v, int)}
+        owners = dict(conn.execute(sa.select(users.c.id, users.c.username).where(users.c.id.in_(owner_ids))).all()
+                      ) if owner_ids else {}
+    fields = screen.entity.field_map
+    shown = [f for k, f in fields.items() if any(k in i["changes"] for i in items)]
+    titles = screen.titles(shown, [{k: v} for i in items for k, pair in i["changes"].items() for v in pair])
+
+    def text(key, value):
+        if key == "owner_id":
+            return owners.get(value, f"#{value}") if value is not None else ""
+        field = fields.get(key)
+        return display(field, value, state=screen.state, lang=screen.lang, titles=titles) if field else str(value)
+
+    entries = [{"at": i["at"], "actor": i["actor"], "action": i["action"], "reason": i["reason"],
+                "changes": [(screen_label(fields[k], screen.lang) if k in fields else translate("owner", screen.lang)
+                             if k == "owner_id" else k, text(k, old), text(k, new)) for k, (old, new) in i["changes"].items()]}
+               for i in items]
+    return {"total": total, "entries": entries, "more": total > len(entries)}
 
 
 # ---- record forms -------------------------------------------------------------------------------

@@ -101,6 +101,7 @@ SCHEMAS = {
                       "converts_to": {"type": "array", "items": STRING}, "indexable": BOOLEAN, "searchable": BOOLEAN}),
     "AuditPage": obj({"items": {"type": "array", "items": obj({
         "id": INTEGER, "entity": STRING, "record_id": INTEGER, "actor_id": {"type": ["integer", "null"]},
+        "actor": {"type": ["string", "null"], "description": "The user name (null for the system, e.g. a public form)"},
         "action": {"enum": ["create", "update", "delete", "restore", "stage"]}, "at": DATETIME,
         "reason": NULLABLE_TEXT, "changes": {"type": "object", "description": "field → [old, new]; fields the "
                                                                               "reader may not read are left out"}})},
