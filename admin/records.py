@@ -58,6 +58,7 @@ class RecordView(AdminOnly, BaseModelView):
     page_size_options = (20, 50, 100)
     named_filter_urls = True
     details_modal = False
+    details_template = "crm_admin/record_details.html"
 
     def __init__(self, entity=None, model=None):
         #: None for the view registered with Flask-Admin; a CompiledEntity for the per-entity views.
@@ -219,6 +220,14 @@ class RecordView(AdminOnly, BaseModelView):
                 flash(e["message"], "error")
             return 0, []
         return page_of["total"], page_of["items"]
+
+    def changes_of(self, record: dict) -> dict:
+        """The record's audit trail for its details page (latest 50, newest first)."""
+        from crm_platform.runtime.audit import trail
+        hidden = access().rights(self.entity.key, self.compiled).hidden
+        with platform().records.engine.connect() as conn:
+            total, items = trail(conn, self.entity.key, record["id"], hidden=hidden, limit=50)
+        return {"total": total, "items": items}
 
     def get_one(self, id):
         try:

@@ -121,6 +121,10 @@ def test_edit_details_and_delete_go_through_the_record_service(admin, client, st
 
     details = page_text(admin.get(f"/admin/records/student/details/?id={first}"))
     assert "Zhang Wei" in details and "Version" in details
+    # its changes, newest first, with who made them
+    trail = details[details.index("Changes 变更记录 (2)"):]
+    assert re.search(r"admin update +age ?: 9 → 10 +course ?: math → art", trail), trail[:400]
+    assert trail.index(" update ") < trail.index(" create ")
 
     assert admin.get("/admin/records/student/edit/?id=999999").status_code == 302  # "Record does not exist."
     assert admin.get("/admin/records/student/edit/?id=abc").status_code == 302
