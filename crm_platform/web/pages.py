@@ -121,6 +121,11 @@ def entity_label(doc: dict, lang: str, *, plural: bool = False) -> str:
     return label_of(value, lang) if value else doc["key"].replace("_", " ").capitalize()
 
 
+def screen_label(field: dict, lang: str) -> str:
+    """A field's label in the page's language; its key, readable, when it has none."""
+    return label_of(field.get("label"), lang) if field.get("label") else field["key"].replace("_", " ").capitalize()
+
+
 def title_field(doc: dict) -> str | None:
     """The field that names a record: ``title_field``, else the first text field."""
     if doc.get("title_field"):

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import sqlalchemy as sa
-
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
@@ -20,9 +18,10 @@ from ..metadata.field_types import REGISTRY
 from ..metadata.forms import accept, form_for
 from ..runtime.pipelines import pipelines_of
 from ..runtime.query import FILTER_PARAM, parse_list_args
+from .changes import record_changes
 from .controls import build_form, control, display, form_data, options_of, posted_values
 from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
-from .pages import Screen, as_user, reading, record_options, render, stage_history_of, user_tz
+from .pages import Screen, as_user, reading, record_options, render, screen_label, stage_history_of, user_tz
 
 screens = Blueprint("screens", __name__, template_folder="templates", static_folder="static",
                     static_url_path="/static/web")
@@ -33,8 +32,6 @@ DEFAULT_COLUMNS = 6
 DATE_ONLY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 PER_PAGE = 25
 RELATED_ROWS = 10
-#: Audit entries on a record page, and with "show all".
-CHANGES_SHOWN, CHANGES_ALL = 20, 500
 
 
 @screens.errorhandler(CrmError)
@@ -124,11 +121,6 @@ def _filter_controls(screen: Screen, args: MultiDict) -> list[dict]:
             item.update(kind="text", name=f"filter[{key}]", value=args.get(f"filter[{key}]", ""))
         controls.append(item)
     return controls
-
-
-def screen_label(field: dict, lang: str) -> str:
-    from .i18n import label
-    return label(field.get("label"), lang) if field.get("label") else field["key"].replace("_", " ").capitalize()
 
 
 @screens.get("/app/<entity>")
@@ -256,42 +248,13 @@ def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
     stage_labels = {}
     for p in pipelines_of(screen.model, entity):
         stage_labels.update({s["key"]: s["label"] for s in p.get("stages", [])})
-    changes = _changes(screen, record_id)
+    changes = record_changes(screen, record_id, everything=request.args.get("changes") == "all")
     may = screen.access.allows if screen.access is not None else (lambda *_: True)
     return render("web/record.html", status, screen=screen, record=record, title=screen.title_of(record),
                   sections=sections, value_of=value_of, related=related, history=history, stage_labels=stage_labels,
                   can_edit=screen.can("update"), can_delete=may("delete", entity, record, screen.model),
                   reason_required=bool(screen.entity.doc.get("require_change_reason")), changes=changes,
                   errors=localise(list(errors), screen.lang))
-
-
-def _changes(screen: Screen, record_id: int) -> dict:
-    """The record's audit trail as people read it: newest first, who, why, each field's label with
-    its old and new value as the screens show values (fields the user may not read left out)."""
-    from ..runtime.audit import trail
-    from ..tables import users
-    limit = CHANGES_ALL if request.args.get("changes") == "all" else CHANGES_SHOWN
-    hidden = screen.access.rights(screen.key, screen.model).hidden if screen.access is not None else frozenset()
-    with screen.svc.engine.connect() as conn:
-        total, items = trail(conn, screen.key, record_id, hidden=hidden, limit=limit)
-        owner_ids = {v for i in items for v in i["changes"].get("owner_id", []) if isinstance(v, int)}
-        owners = dict(conn.execute(sa.select(users.c.id, users.c.username).where(users.c.id.in_(owner_ids))).all()
-                      ) if owner_ids else {}
-    fields = screen.entity.field_map
-    shown = [f for k, f in fields.items() if any(k in i["changes"] for i in items)]
-    titles = screen.titles(shown, [{k: v} for i in items for k, pair in i["changes"].items() for v in pair])
-
-    def text(key, value):
-        if key == "owner_id":
-            return owners.get(value, f"#{value}") if value is not None else ""
-        field = fields.get(key)
-        return display(field, value, state=screen.state, lang=screen.lang, titles=titles) if field else str(value)
-
-    entries = [{"at": i["at"], "actor": i["actor"], "action": i["action"], "reason": i["reason"],
-                "changes": [(screen_label(fields[k], screen.lang) if k in fields else translate("owner", screen.lang)
-                             if k == "owner_id" else k, text(k, old), text(k, new)) for k, (old, new) in i["changes"].items()]}
-               for i in items]
-    return {"total": total, "entries": entries, "more": total > len(entries)}
 
 
 # ---- record forms -------------------------------------------------------------------------------

@@ -1,0 +1,40 @@
+"""A record's changes on its page: the audit trail (``runtime/audit.trail``) in the words of the screens."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..runtime.audit import trail
+from ..tables import users
+from .controls import display
+from .i18n import translate
+from .pages import Screen, screen_label
+
+#: Audit entries on a record page, and with "show all".
+CHANGES_SHOWN, CHANGES_ALL = 20, 500
+
+
+def record_changes(screen: Screen, record_id: int, *, everything: bool = False) -> dict:
+    """The record's audit trail as people read it: newest first, who, why, each field's label with
+    its old and new value as the screens show values (fields the user may not read left out)."""
+    limit = CHANGES_ALL if everything else CHANGES_SHOWN
+    hidden = screen.access.rights(screen.key, screen.model).hidden if screen.access is not None else frozenset()
+    with screen.svc.engine.connect() as conn:
+        total, items = trail(conn, screen.key, record_id, hidden=hidden, limit=limit)
+        owner_ids = {v for i in items for v in i["changes"].get("owner_id", []) if isinstance(v, int)}
+        owners = dict(conn.execute(sa.select(users.c.id, users.c.username).where(users.c.id.in_(owner_ids))).all()
+                      ) if owner_ids else {}
+    fields = screen.entity.field_map
+    shown = [f for k, f in fields.items() if any(k in i["changes"] for i in items)]
+    titles = screen.titles(shown, [{k: v} for i in items for k, pair in i["changes"].items() for v in pair])
+
+    def text(key, value):
+        if key == "owner_id":
+            return owners.get(value, f"#{value}") if value is not None else ""
+        field = fields.get(key)
+        return display(field, value, state=screen.state, lang=screen.lang, titles=titles) if field else str(value)
+
+    entries = [{"at": i["at"], "actor": i["actor"], "action": i["action"], "reason": i["reason"],
+                "changes": [(screen_label(fields[k], screen.lang) if k in fields else translate("owner", screen.lang)
+                             if k == "owner_id" else k, text(k, old), text(k, new)) for k, (old, new) in i["changes"].items()]}
+               for i in items]
+    return {"total": total, "entries": entries, "more": total > len(entries)}
