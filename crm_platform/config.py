@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 
@@ -20,14 +21,44 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def instance_secret(instance_path: Path) -> str:
+    """The key that signs sessions when SECRET_KEY is not set: made once, kept in
+    ``instance/secret_key`` (readable by its owner only), read by every process.
+
+    A key per process would sign each gunicorn worker's cookies differently, so a person would be
+    signed out whenever the next request reached the other worker, and at every restart. The file
+    appears whole or not at all (written aside, then linked into place), so workers starting
+    together agree on one key. Where the folder cannot be written, the process keeps a key of its
+    own and says so.
+    """
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    try:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        aside = instance_path / f".secret_key.{os.getpid()}"
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another worker was first: its key is the one
+        finally:
+            aside.unlink()
+        return path.read_text(encoding="ascii").strip()
+    except OSError as exc:
+        warnings.warn(f"cannot keep a session key in {path} ({exc}); set SECRET_KEY, or sessions will not "
+                      f"survive a restart or be shared between workers", RuntimeWarning, stacklevel=2)
+        return secrets.token_hex(32)
+
+
 def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
     overrides = dict(overrides or {})
     url = overrides.pop("DATABASE_URL", None) or os.environ.get("DATABASE_URL") or default_database_url(instance_path)
     secret = overrides.pop("SECRET_KEY", None) or os.environ.get("SECRET_KEY")
     if not secret:
-        # A per-process random key keeps a dev server safe; production sets SECRET_KEY so that
-        # sessions survive restarts and are shared between workers.
-        secret = secrets.token_hex(32)
+        secret = instance_secret(instance_path)
     settings = {
         "DATABASE_URL": normalise_database_url(url),
         "SECRET_KEY": secret,

@@ -135,3 +135,31 @@ def test_cli_user_create(database_url, tmp_path, monkeypatch):
     user = app.extensions["crm"].users.authenticate("wang", "wang-password")
     assert user is not None and user.is_admin and user.roles == ["sales"]
     app.extensions["crm"].engine.dispose()
+
+
+def test_workers_without_a_secret_key_share_one_kept_in_the_instance_folder(database_url, tmp_path, monkeypatch):
+    """Each gunicorn worker used to make its own key: a person was signed out whenever the next
+    request reached the other worker (the README's run command sets no SECRET_KEY)."""
+    from crm_platform import create_app
+    from crm_platform.migrate import upgrade
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # the instance folder is ./instance
+    config = {"DATABASE_URL": database_url, "TESTING": True, "WTF_CSRF_ENABLED": False}
+    one, two = create_app(config), create_app(config)  # two workers
+    try:
+        key_file = tmp_path / "instance" / "secret_key"
+        assert one.secret_key == two.secret_key == key_file.read_text()
+        assert key_file.stat().st_mode & 0o777 == 0o600 and len(one.secret_key) == 64
+        assert not list(key_file.parent.glob(".secret_key.*"))  # nothing left aside
+        upgrade(one.extensions["crm"].engine)
+        one.extensions["crm"].users.create("mei", "mei-password-1")
+        first, second = one.test_client(), two.test_client()
+        assert first.post("/login", data={"username": "mei", "password": "mei-password-1"}).status_code == 302
+        second.set_cookie("session", first.get_cookie("session").value)
+        assert second.get("/app").status_code == 200  # still signed in on the other worker
+        restarted = create_app(config)
+        assert restarted.secret_key == one.secret_key  # and after a restart
+        restarted.extensions["crm"].engine.dispose()
+    finally:
+        one.extensions["crm"].engine.dispose()
+        two.extensions["crm"].engine.dispose()
