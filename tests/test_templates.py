@@ -81,6 +81,32 @@ def test_the_three_templates_install_side_by_side_with_sample_data(platform):
     assert again["steps"] == [] and "skipped" in again["sample_data"] and revision_count(platform) == revs
 
 
+def test_the_b2b_roles_do_what_the_crm_documents_ask(app, platform, client):
+    """Sales see and edit only their own customers; service see every deal and keep it up to date,
+    but a change of its amount is refused naming the field and the amount stays."""
+    importer.run(platform, templates.load("b2b"), actor="test", sample_data=True)
+    platform.users.create("sally", "sally-password", roles=["sales"])
+    platform.users.create("sam", "sam-password", roles=["service"])
+
+    def as_(user):
+        token = platform.users.issue_token(platform.users.get_by_name(user))
+        return {"Authorization": f"Bearer {token}"}
+    deal = client.get("/api/records/opportunity?per_page=1&sort=id").get_json()["items"][0]
+    total = client.get("/api/records/opportunity").get_json()["total"]
+    assert client.get("/api/records/opportunity", headers=as_("sam")).get_json()["total"] == total
+    r = client.patch(f"/api/records/opportunity/{deal['id']}", json={"amount": 1}, headers=as_("sam"))
+    assert r.status_code == 403 and r.get_json()["errors"][0]["field"] == "amount"
+    r = client.patch(f"/api/records/opportunity/{deal['id']}", json={"contract_no": "HT-2026-001"}, headers=as_("sam"))
+    assert r.status_code == 200 and r.get_json()["amount"] == deal["amount"]
+    assert client.get("/api/records/company", headers=as_("sally")).get_json()["total"] == 0  # none of them hers
+    mine = client.post("/api/records/company", json={"name": "Sally Co", "industry": "it", "size": "s"},
+                       headers=as_("sally")).get_json()
+    listed = client.get("/api/records/company", headers=as_("sally")).get_json()
+    assert [c["id"] for c in listed["items"]] == [mine["id"]] and listed["total"] == 1
+    other = client.get("/api/records/company?per_page=1&sort=id").get_json()["items"][0]
+    assert client.patch(f"/api/records/company/{other['id']}", json={"name": "Mine now"}, headers=as_("sally")).status_code == 404
+
+
 def test_upgrading_a_template_keeps_what_the_admin_added(platform):
     importer.run(platform, templates.load("b2b"), actor="test")
     platform.metadata.add_field("company", {"key": "tax_id", "type": "text", "label": {"en": "Tax id", "zh": "税号"}},
@@ -93,7 +119,7 @@ def test_upgrading_a_template_keeps_what_the_admin_added(platform):
     company = next(d for d in newer["definitions"]["entity"] if d["key"] == "company")
     company["fields"].append({"key": "employees", "type": "integer", "label": {"en": "Employees", "zh": "员工人数"}})
     plan = importer.run(platform, seal(newer), actor="test")
-    assert plan["installed_version"] == "1.0.0" and plan["conflicts"] == []
+    assert plan["installed_version"] == "1.0.1" and plan["conflicts"] == []
     fields = [f["key"] for f in platform.metadata.state().entities["company"].doc["fields"]]
     assert fields[-2:] == ["employees", "tax_id"]
     tags = [t["key"] for t in platform.metadata.state().taxonomies["pain_points"].doc["tags"]]
@@ -114,13 +140,13 @@ def test_template_commands(app, database_url):
     runner = CliRunner()
     env = {"DATABASE_URL": database_url}
     listed = runner.invoke(main, ["template", "list"], env=env)
-    assert listed.exit_code == 0 and "education  1.0.0" in listed.output and "not installed" in listed.output
+    assert listed.exit_code == 0 and "education  1.0.1" in listed.output and "not installed" in listed.output
     shown = runner.invoke(main, ["template", "show", "education"], env=env)
     assert shown.exit_code == 0 and "学员年龄段" in shown.output and "pipeline: enrolment" in shown.output
     done = runner.invoke(main, ["template", "install", "education", "--sample-data"], env=env)
     assert done.exit_code == 0, done.output
     assert "sample data:" in done.output and "160 student" in done.output
-    assert "installed 1.0.0" in runner.invoke(main, ["template", "list"], env=env).output
+    assert "installed 1.0.1" in runner.invoke(main, ["template", "list"], env=env).output
     again = runner.invoke(main, ["template", "install", "education", "--sample-data"], env=env)
     assert "0 created, 0 changed" in again.output and "loaded only once" in again.output
     missing = runner.invoke(main, ["template", "install", "crm9000"], env=env)

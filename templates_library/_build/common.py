@@ -216,7 +216,8 @@ def shared_records(s: Sample, links, *, communications: int, tasks: int, request
 
 
 def roles(own: list[str], protected: dict[str, list[str]]) -> list[dict]:
-    """Sales (own records of ``own``), service (sees all, cannot change ``protected`` fields), manager.
+    """Sales (own records of ``own``), service (sees all, updates ``protected`` entities but not their
+    ``protected`` fields), manager.
 
     From the CRM documents: a sales representative enters and edits only the customers they are
     responsible for; customer service sees all customers but cannot change a deal amount; the
@@ -233,7 +234,8 @@ def roles(own: list[str], protected: dict[str, list[str]]) -> list[dict]:
                "communication": {"create": "all", "read": "all", "update": "own"},
                "task": {"create": "all", "read": "all", "update": "own"}}
     for entity, keys in protected.items():
-        service[entity] = {"read": "all", "fields": {k: {"read": True, "write": False} for k in keys}}
+        # They keep such records up to date (a next step, a contact) but never change the money.
+        service[entity] = {"read": "all", "update": "all", "fields": {k: {"read": True, "write": False} for k in keys}}
     return [
         {"key": "sales", "label": L("Sales representative", "销售代表"),
          "description": L("Works on the records they own", "只处理自己负责的客户和商机"), "entities": sales},
