@@ -254,7 +254,7 @@ def test_a_refused_delete_is_explained_on_the_record_page_and_nothing_changes(pa
     page = text(pages.get(f"/app/student/{t['id']}"))
     assert re.search(r'name="reason" maxlength="2000" required', page)
     r = pages.post(f"/app/student/{t['id']}/delete", data={"reason": "  "})
-    assert r.status_code == 422 and "need a reason" in text(r)
+    assert r.status_code == 422 and "<strong>Reason for the change</strong>: is required" in text(r)
     assert client.get(f"/api/records/student/{t['id']}").status_code == 200
 
 

@@ -13,7 +13,8 @@ from ..errors import BadRequest, CrmError, NotFound, error
 from ..runtime.pipelines import pipelines_of, summary, utcnow
 from ..runtime.query import parse_list_args
 from .controls import control, display
-from .i18n import label as label_of, localise
+from .i18n import label as label_of
+from .messages import REASON_MAX, for_page, posted_reason, reason_required
 from .pages import Screen, as_user, reading, render, title_field, user_access
 from .screens import screens
 
@@ -68,12 +69,14 @@ def board(entity):
     others = [p for p in pipelines_of(screen.model, entity) if p["key"] != pipeline["key"]]
     return render("web/board.html", screen=screen, pipeline=pipeline, columns=columns, others=others,
                   can_move=screen.can("update") and screen.writable(field),
+                  reason_required=reason_required(screen.entity.doc), reason_max=REASON_MAX,
                   move_url=url_for("screens.move_card", entity=entity, record_id=0)[:-len("/0/stage")])
 
 
 @screens.post("/app/<entity>/<int:record_id>/stage")
 def move_card(entity, record_id):
-    """Move one card: ``{"field", "stage", "version"}`` → the record, or the refusal as JSON."""
+    """Move one card: ``{"field", "stage", "version", "reason"}`` → the record, or the refusal as JSON
+    (localised, each error with the ``label`` of its field: the card shows it as it is)."""
     screen = Screen(entity)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("stage"), str):
@@ -82,8 +85,12 @@ def move_card(entity, record_id):
     version = body.get("version")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         raise BadRequest([error("version", "type", "must be a whole number")])
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise BadRequest([error("reason", "type", "must be text")])
     try:
-        record = screen.svc.update(entity, record_id, {field: body["stage"]}, expected_version=version, **as_user())
+        record = screen.svc.update(entity, record_id, {field: body["stage"]}, expected_version=version,
+                                   reason=posted_reason(reason), **as_user())
     except CrmError as exc:
-        return jsonify({**exc.body(), "errors": localise(exc.errors, screen.lang)}), exc.status
+        return jsonify({**exc.body(), "errors": for_page(exc.errors, screen)}), exc.status
     return jsonify({"id": record["id"], "version": record["version"], "stage": record.get(field)})

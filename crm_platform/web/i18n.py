@@ -83,6 +83,15 @@ MESSAGES = {
     "language": {"en": "中文", "zh": "English"},
     "bad_query": {"en": "This list cannot be shown with these settings:", "zh": "无法按这些条件显示列表："},
     "id": {"en": "ID", "zh": "编号"},
+    # Refusals of a write, named by labels (see web/messages.py).
+    "change_reason": {"en": "Reason for the change", "zh": "变更原因"},
+    "reason_needed": {"en": "is required: say why this record changes (kept in its history)",
+                      "zh": "此项为必填项：请说明修改原因（记入变更记录）"},
+    "cannot_move": {"en": "a record in stage “{frm}” cannot move to “{to}”; from “{frm}” it may move to: {allowed}",
+                    "zh": "处于“{frm}”阶段的记录不能移到“{to}”；可移到：{allowed}"},
+    "required_to_enter": {"en": "is required to enter stage “{stage}”", "zh": "进入“{stage}”阶段前必须填写"},
+    "none": {"en": "nowhere", "zh": "无"},
+    "by_rule": {"en": "set by a rule", "zh": "由规则自动设置"},
 }
 
 

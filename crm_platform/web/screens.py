@@ -21,6 +21,7 @@ from ..runtime.query import FILTER_PARAM, parse_list_args
 from .changes import record_changes
 from .controls import build_form, control, display, form_data, options_of, posted_values
 from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
+from .messages import REASON, REASON_MAX, for_page, posted_reason, reason_required
 from .pages import Screen, as_user, reading, record_options, render, screen_label, stage_history_of, user_tz
 
 screens = Blueprint("screens", __name__, template_folder="templates", static_folder="static",
@@ -37,9 +38,19 @@ RELATED_ROWS = 10
 @screens.errorhandler(CrmError)
 def crm_error(exc: CrmError):
     lang = current_language()
+    errors = _page_errors(exc.errors, lang)
     if request.accept_mimetypes.best == "application/json" or request.is_json:
-        return jsonify({**exc.body(), "errors": localise(exc.errors, lang)}), exc.status
-    return render("web/error.html", exc.status, errors=localise(exc.errors, lang))
+        return jsonify({**exc.body(), "errors": errors}), exc.status
+    return render("web/error.html", exc.status, errors=errors)
+
+
+def _page_errors(errors, lang: str) -> list[dict]:
+    """Errors named by labels when the address names an entity that exists, else only localised."""
+    entity = (request.view_args or {}).get("entity")
+    try:
+        return for_page(errors, Screen(entity)) if entity else localise(errors, lang)
+    except CrmError:  # the unknown entity is the error being shown
+        return localise(errors, lang)
 
 
 @screens.get("/")
@@ -189,9 +200,8 @@ def delete_record(entity, record_id):
     screen = Screen(entity)
     screen.require("delete")
     record = screen.svc.get(entity, record_id, **reading())
-    reason = (request.form.get("reason") or "").strip() or None
     try:
-        screen.svc.delete(entity, record_id, reason=reason, **as_user())
+        screen.svc.delete(entity, record_id, reason=posted_reason(request.form.get("reason")), **as_user())
     except CrmError as exc:  # still referenced (409), a reason required (422), not this user's (403)
         return _record_view(screen, record, errors=exc.errors, status=exc.status)
     flash(translate("deleted", screen.lang, title=screen.title_of(record)))
@@ -203,8 +213,7 @@ def restore_record(entity, record_id):
     """Take a record out of the recycle bin (a refusal, e.g. a unique value taken since, is an error page)."""
     screen = Screen(entity)
     screen.require("delete")
-    record = screen.svc.restore(entity, record_id, reason=(request.form.get("reason") or "").strip() or None,
-                                **as_user())
+    record = screen.svc.restore(entity, record_id, reason=posted_reason(request.form.get("reason")), **as_user())
     flash(translate("restored", screen.lang, title=screen.title_of(record)))
     return redirect(url_for("screens.record_page", entity=entity, record_id=record_id), 303)
 
@@ -253,8 +262,8 @@ def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
     return render("web/record.html", status, screen=screen, record=record, title=screen.title_of(record),
                   sections=sections, value_of=value_of, related=related, history=history, stage_labels=stage_labels,
                   can_edit=screen.can("update"), can_delete=may("delete", entity, record, screen.model),
-                  reason_required=bool(screen.entity.doc.get("require_change_reason")), changes=changes,
-                  errors=localise(list(errors), screen.lang))
+                  reason_required=reason_required(screen.entity.doc), changes=changes,
+                  errors=for_page(errors, screen))
 
 
 # ---- record forms -------------------------------------------------------------------------------
@@ -272,8 +281,8 @@ def _defaults(screen: Screen) -> dict:
 def _render_form(screen: Screen, form, shown, read_only, wtform, *, record=None, errors=(), status=200):
     by_field = {}
     general = []
-    keys = {ff.key for ff in shown}
-    for e in localise(list(errors), screen.lang):
+    keys = {ff.key for ff in shown} | ({REASON} if record is not None else set())
+    for e in for_page(errors, screen):
         (by_field.setdefault(e["field"], []) if e.get("field") in keys else general).append(e)
     sections = []
     for section in form.sections:
@@ -284,6 +293,8 @@ def _render_form(screen: Screen, form, shown, read_only, wtform, *, record=None,
     return render("web/form.html", status, screen=screen, form=form, wtform=wtform, sections=sections,
                   read_only=read_only, field_errors=by_field, general_errors=general, record=record,
                   conditions=conditions, title=screen.title_of(record) if record else None,
+                  reason=request.form.get(REASON, "") if request.method == "POST" else "",
+                  reason_required=reason_required(screen.entity.doc), reason_max=REASON_MAX,
                   has_times=any(control(ff.field) == "datetime-local" for ff in shown))
 
 
@@ -332,7 +343,8 @@ def edit_record(entity, record_id):
         changed = {k: v for k, v in posted.items() if not _same(shown, k, v, record.get(k), tz)}
         values = accept(form, changed, before=record, lang=screen.lang)
         if values:
-            screen.svc.update(entity, record_id, values, expected_version=version, **as_user())
+            screen.svc.update(entity, record_id, values, expected_version=version,
+                              reason=posted_reason(request.form.get(REASON)), **as_user())
     except CrmError as exc:
         return _render_form(screen, form, shown, read_only, wtform, record=record, errors=exc.errors,
                             status=exc.status)

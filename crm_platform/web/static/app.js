@@ -74,6 +74,7 @@
     var url = root.getAttribute("data-move-url"), csrf = root.getAttribute("data-csrf");
     var field = root.getAttribute("data-field");
     var dragged = null;
+    var reason = document.querySelector("[data-move-reason]");
 
     function count(column, delta) {
       var n = column.querySelector("[data-count]");
@@ -89,13 +90,15 @@
         method: "POST", credentials: "same-origin",
         headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
         body: JSON.stringify({field: field, stage: column.getAttribute("data-stage"),
-                              version: parseInt(card.getAttribute("data-version"), 10)})
+                              version: parseInt(card.getAttribute("data-version"), 10),
+                              reason: reason ? reason.value : null})
       }).then(function (response) {
         return response.json().then(function (body) { return {ok: response.ok, body: body}; });
       }).then(function (answer) {
         if (!answer.ok) {
           error.textContent = (answer.body.errors || []).map(function (e) {
-            return (e.field && e.field !== field ? e.field + ": " : "") + e.message;
+            // the server names fields by their labels in the page's language
+            return (e.field && e.field !== field ? (e.label || e.field) + ": " : "") + e.message;
           }).join("; ") || "refused";
           card.classList.add("refused");
           var select = card.querySelector("[data-move]");
