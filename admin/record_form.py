@@ -7,6 +7,7 @@ the record service does, so the admin sees exactly the API's messages next to ea
 """
 from __future__ import annotations
 
+from markupsafe import escape
 from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
@@ -18,6 +19,9 @@ from .common import label_text
 #: The input of the change reason kept in the audit trail. Field keys are lower case, so this
 #: name never clashes with a field (and WTForms ignores names that start with "_").
 REASON = "Reason"
+#: How the reason is named on the pages and in their messages (the admin speaks both languages).
+REASON_LABEL = "Reason for the change 变更原因"
+REASON_NEEDED = "required: say why the record changes · 此项为必填项：请说明修改原因"
 #: The version of the record the edit form was filled from: saving over a newer version is refused.
 VERSION = "Version"
 #: A reference shows a dropdown while the target has at most this many records, else an id input.
@@ -37,7 +41,9 @@ def form_input(field: dict, model, records, access, readonly: bool = False):
     ftype = REGISTRY[field["type"]]
     control = ftype.control_of(field)
     label = _label(field)
-    help_text = label_text(field.get("help"))
+    # Flask-Admin prints a description with |safe: a help text (typed by an admin, or brought by a
+    # bundle or template) is text, so it goes in escaped.
+    help_text = escape(label_text(field.get("help")))
     kw = {"render_kw": {"readonly": True, "disabled": True} if readonly else {}, "description": help_text}
     if field.get("required"):
         kw["render_kw"]["data-required"] = "1"
@@ -86,9 +92,20 @@ def record_form_class(entity, model, records, access, base):
         readonly = not access.can_write_field(entity.key, field["key"], model)
         attrs[field["key"]] = form_input(field, model, records, access, readonly)
     attrs[VERSION] = HiddenField()
-    attrs[REASON] = StringField("Reason for the change (kept in the audit trail) 变更原因",
-                                description="required for this entity" if entity.doc.get("require_change_reason") else "")
+    required = bool(entity.doc.get("require_change_reason"))
+    attrs[REASON] = StringField(f"{REASON_LABEL} (kept in the audit trail)",
+                                description="required for this entity 此项为必填项" if required else "",
+                                render_kw={"maxlength": 2000, **({"required": True} if required else {})})
     return type(f"{entity.key.title()}RecordForm", (base,), attrs)
+
+
+def at_reason_input(error: dict) -> dict:
+    """The record service's refusal of a missing reason, placed on the Reason input and named by
+    its label (the API's message speaks of headers, which mean nothing on a page)."""
+    if error.get("field") != "_reason":
+        return error
+    message = REASON_NEEDED if error.get("code") == "required" else error["message"]
+    return {**error, "field": REASON, "message": message}
 
 
 def form_data(entity, record: dict) -> dict:

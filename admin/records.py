@@ -24,7 +24,8 @@ from crm_platform.runtime.query import parse_list_args
 
 from .common import AdminOnly, actor_id, label_text, platform
 from .plan_flow import attach_errors
-from .record_form import REASON, expected_version, form_data, record_form_class, record_values
+from .record_form import (REASON, REASON_LABEL, at_reason_input, expected_version, form_data, record_form_class,
+                          record_values)
 
 #: Columns a list shows besides ``id``: the first fields of the definition.
 LIST_FIELDS = 8
@@ -237,7 +238,7 @@ class RecordView(AdminOnly, BaseModelView):
 
     # ---- writes through the record service -------------------------------------------------------
     def _refused(self, form, exc: CrmError) -> bool:
-        for e in attach_errors(form, exc.errors):
+        for e in attach_errors(form, [at_reason_input(e) for e in exc.errors]):
             flash(f"{e['field']}: {e['message']}" if e.get("field") else e["message"], "error")
         return False
 
@@ -262,13 +263,25 @@ class RecordView(AdminOnly, BaseModelView):
         model.update(updated)
         return True
 
+    def reason_required(self) -> bool:
+        return self.entity is not None and bool(self.entity.doc.get("require_change_reason"))
+
+    def get_list_row_actions(self):
+        # The list's delete button posts no reason: where one is required, records are deleted from
+        # their details page, whose delete form asks for it.
+        actions = super().get_list_row_actions()
+        if self.reason_required():
+            from flask_admin.model.template import DeleteRowAction
+            actions = [a for a in actions if not isinstance(a, DeleteRowAction)]
+        return actions
+
     def delete_model(self, model):
         try:
             platform().records.delete(self.entity.key, model["id"], actor_id=actor_id(), access=access(),
-                                      reason=request.form.get(REASON) or None)
+                                      reason=(request.form.get(REASON) or "").strip() or None)
         except CrmError as exc:
-            for e in exc.errors:
-                flash(e["message"], "error")
+            for e in map(at_reason_input, exc.errors):
+                flash(f"{REASON_LABEL}: {e['message']}" if e.get("field") == REASON else e["message"], "error")
             return False
         return True
 
