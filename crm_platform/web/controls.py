@@ -46,6 +46,34 @@ def options_of(field: dict, state, lang: str, records=None) -> list[tuple[str, s
     return None
 
 
+def rule_tags(field: dict) -> set[str]:
+    """Tags of a tags field that rules apply: shown read-only on forms, never offered for picking
+    (the record service refuses them from a person)."""
+    return set(field.get("_rule_tags") or ())
+
+
+def only_rule_tags(field: dict) -> bool:
+    """A tags field whose every tag a rule applies: nothing on it is for a person to set."""
+    return bool(field.get("_rule_tags")) and not field.get("_tags")
+
+
+def without_rule_tags(field: dict, value):
+    """A stored tags value as a person sets it: the rule-applied tags left out."""
+    by_rule = rule_tags(field)
+    if not by_rule:
+        return value
+    if isinstance(value, list):
+        return [v for v in value if v not in by_rule]
+    return None if value in by_rule else value
+
+
+def rule_choices(field: dict, state, lang: str, value) -> list[tuple[str, str, bool]]:
+    """(tag, label, held) for each rule tag of a multiple tags field, to show as read-only boxes."""
+    by_rule = rule_tags(field)
+    held = set(value or []) if isinstance(value, list) else {value}
+    return [(v, t, v in held) for v, t in options_of(field, state, lang) or [] if v in by_rule]
+
+
 def build_form(form: ResolvedForm, *, state, lang: str, shown: list[FormField], read_only: set[str],
                records=None, formdata=None, data: dict | None = None) -> FlaskForm:
     """A FlaskForm with one field per shown form field. Names carry the prefix ``f-`` so that a field
@@ -72,12 +100,16 @@ def _wtforms_field(ff: FormField, state, lang: str, records, read_only: bool):
         render_kw["aria-required"] = "true"
     text = label_of(ff.label, lang)
     options = options_of(field, state, lang, records)
-    if control == "choices":
-        choices = [SelectChoice(v, t) for v, t in options or []]
+    by_rule = rule_tags(field)
+    if control == "choices":  # rule tags are shown beside the boxes, read-only (see _fields.html)
+        choices = [SelectChoice(v, t) for v, t in options or [] if v not in by_rule]
         return SelectMultipleField(text, choices=choices, validate_choice=False, render_kw=render_kw,
                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     if options is not None:
-        choices = [SelectChoice("", translate("choose", lang))] + [SelectChoice(str(v), t) for v, t in options]
+        choices = [SelectChoice("", translate("choose", lang))] + [
+            SelectChoice(str(v), t) if v not in by_rule else  # shown when held, never picked
+            SelectChoice(str(v), f"{t} ({translate('by_rule', lang)})", render_kw={"disabled": True})
+            for v, t in options]
         return SelectField(text, choices=choices, validate_choice=False, render_kw=render_kw)
     if control == "textarea":
         return TextAreaField(text, render_kw={**render_kw, "rows": 4})

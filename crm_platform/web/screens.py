@@ -19,7 +19,8 @@ from ..metadata.forms import accept, form_for
 from ..runtime.pipelines import pipelines_of
 from ..runtime.query import FILTER_PARAM, parse_list_args
 from .changes import record_changes
-from .controls import build_form, control, display, form_data, options_of, posted_values
+from .controls import (build_form, control, display, form_data, only_rule_tags, options_of, posted_values,
+                       rule_choices, without_rule_tags)
 from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
 from .messages import REASON, REASON_MAX, for_page, posted_reason, reason_required
 from .pages import Screen, as_user, reading, record_options, render, screen_label, stage_history_of, user_tz
@@ -270,7 +271,7 @@ def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
 def _form_screen(screen: Screen, record: dict | None):
     form = form_for(screen.state, screen.entity.doc, request.values.get("form"))
     shown = [ff for ff in form.fields if screen.readable(ff.key) and not ff.hidden]
-    read_only = {ff.key for ff in shown if ff.read_only or not screen.writable(ff.key)}
+    read_only = {ff.key for ff in shown if ff.read_only or not screen.writable(ff.key) or only_rule_tags(ff.field)}
     return form, shown, read_only
 
 
@@ -290,9 +291,11 @@ def _render_form(screen: Screen, form, shown, read_only, wtform, *, record=None,
         if placed:
             sections.append((section.title, placed))
     conditions = [c for c in form.conditions if c["field"] in keys and c["when"]["field"] in keys]
+    by_rule = {ff.key: rule_choices(ff.field, screen.state, screen.lang, (record or {}).get(ff.key))
+               for ff in shown if control(ff.field) == "choices" and ff.field.get("_rule_tags")}
     return render("web/form.html", status, screen=screen, form=form, wtform=wtform, sections=sections,
                   read_only=read_only, field_errors=by_field, general_errors=general, record=record,
-                  conditions=conditions, title=screen.title_of(record) if record else None,
+                  conditions=conditions, title=screen.title_of(record) if record else None, rule_choices=by_rule,
                   reason=request.form.get(REASON, "") if request.method == "POST" else "",
                   reason_required=reason_required(screen.entity.doc), reason_max=REASON_MAX,
                   has_times=any(control(ff.field) == "datetime-local" for ff in shown))
@@ -364,5 +367,6 @@ def _same(shown, key, posted, stored, tz) -> bool:
     """Whether a posted value is what the record holds already (as the control shows it)."""
     ff = next(ff for ff in shown if ff.key == key)
     ftype = REGISTRY[ff.field["type"]]
+    stored = without_rule_tags(ff.field, stored)  # a form never posts rule tags: the rules keep them
     return ftype.form_text(ff.field, posted, tz) == ftype.form_text(ff.field, stored, tz)
 
