@@ -92,6 +92,14 @@ def issue_token():
     return jsonify({"token": users().issue_token(user)}), 201
 
 
+#: The sign-in page speaks both languages side by side (no one is known yet), its messages too.
+SIGN_IN_MESSAGES = {
+    "wrong": "Wrong user name or password. / 用户名或密码错误。",
+    "missing": "Please fill in both fields. / 请填写用户名和密码。",
+    "too_many": "Too many attempts; wait a minute. / 尝试次数过多，请一分钟后再试。",
+}
+
+
 @auth_bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["CRM_SIGNIN_RATE"], methods=["POST"])
 def login():
@@ -104,9 +112,9 @@ def login():
             target = request.args.get("next") or "/"
             # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
             return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
-        message = "Wrong user name or password."
+        message = SIGN_IN_MESSAGES["wrong"]
     elif request.method == "POST":
-        message = "Please fill in both fields."
+        message = SIGN_IN_MESSAGES["missing"]
     return render_template("login.html", form=form, message=message), 200 if request.method == "GET" or not message else 401
 
 
@@ -183,4 +191,4 @@ def init_auth(app: Flask) -> None:
     def too_many(exc):
         if request.path.startswith("/api/"):
             return jsonify({"errors": [error(None, "rate_limited", "too many sign-in attempts; wait a minute")]}), 429
-        return render_template("login.html", form=LoginForm(), message="Too many attempts; wait a minute."), 429
+        return render_template("login.html", form=LoginForm(), message=SIGN_IN_MESSAGES["too_many"]), 429

@@ -15,6 +15,6 @@ def test_wrong_password_is_refused_and_another_user_signs_in(browser, live_serve
     page.fill("#username", "sales1")
     page.fill("#password", "not-the-password")
     page.click("button[type=submit]")
-    assert page.locator("[role=alert]").inner_text() == "Wrong user name or password."
+    assert page.locator("[role=alert]").inner_text() == "Wrong user name or password. / 用户名或密码错误。"
     other = sign_in("sales1", "sales-password")
     assert "/login" not in other.url
