@@ -164,14 +164,17 @@ def test_a_field_added_through_the_api_is_on_the_form_after_a_reload(page, live_
 def test_a_label_with_a_script_tag_shows_as_text(page, live_server):
     evil = {**CUSTOMER, "label": {"en": "<script>window.pwned=1</script>Clients"},
             "plural_label": {"en": "<script>window.pwned=1</script>Clients"},
-            "fields": CUSTOMER["fields"] + [{"key": "note", "type": "text", "label": "<img src=x onerror=window.pwned=2>"}]}
+            "fields": CUSTOMER["fields"] + [{"key": "note", "type": "text", "label": "<img src=x onerror=window.pwned=2>",
+                                             "help": "<img src=x onerror=window.pwned=4>"}]}
     _define(live_server, evil)
     live_server.api.post("/api/records/customer", json={"name": "<b>bold</b>", "note": "<script>window.pwned=3</script>"})
     dialogs = []
     page.on("dialog", lambda d: dialogs.append(d.message))
-    for path in ("/app", "/app/customer", "/app/customer/1", "/app/customer/new"):
+    for path in ("/admin/records/customer/new/", "/admin/records/customer/edit/?id=1", "/app", "/app/customer",
+                 "/app/customer/1", "/app/customer/1/edit", "/app/customer/new"):
         page.goto(f"{live_server.url}{path}")
         assert page.evaluate("window.pwned") is None, path
+        assert page.locator("img[src=x]").count() == 0, path
     assert "<script>window.pwned=1</script>Clients" in page.locator("nav").text_content()
     assert page.get_by_label("<img src=x onerror=window.pwned=2>").count() == 1
     page.goto(f"{live_server.url}/app/customer/1")
