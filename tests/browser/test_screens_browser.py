@@ -99,7 +99,7 @@ def test_drag_a_kanban_card_refused_then_allowed(page, live_server, screenshot):
     card.drag_to(signed)
     error = card.locator(".card-error")
     error.wait_for(state="visible")
-    assert "contract_no" in error.inner_text()
+    assert error.inner_text() == "Contract number: is required to enter stage “Signed”"  # labels, not keys
     assert quote.locator(f".kcard[data-id='{deal['id']}']").count() == 1  # the card stays where it was
     screenshot(page, "board_refused_move")
     assert live_server.api.get(f"/api/records/opportunity/{deal['id']}").get_json()["stage"] == "quote"
