@@ -164,3 +164,15 @@ def test_a_board_of_an_entity_that_requires_a_reason_asks_for_it(pages, client, 
 
 def test_a_board_of_an_entity_without_the_rule_asks_for_nothing(pages, deal):
     assert "data-move-reason" not in text(pages.get("/app/opportunity/board"))
+
+
+@pytest.mark.parametrize("lang, label, message", [(ZH, "电子邮箱", "已有其他记录使用了这个值"), (EN, "E-mail", "")])
+def test_a_refused_restore_names_the_field_by_its_label(pages, client, student, lang, label, message):
+    client.patch("/api/meta/entities/student/fields/email", json={"label": {"en": "E-mail", "zh": "电子邮箱"}})
+    a = client.post("/api/records/student", json={"name": "A", "email": "a@example.cn"}).get_json()
+    assert client.delete(f"/api/records/student/{a['id']}").status_code == 204
+    assert client.post("/api/records/student", json={"name": "B", "email": "a@example.cn"}).status_code == 201
+    r = pages.post(f"/app/student/{a['id']}/restore", headers=lang)
+    assert r.status_code == 409
+    assert f"<strong>{label}</strong>: {message}" in text(r) and "<strong>email</strong>" not in text(r)
+    assert client.get(f"/api/records/student/{a['id']}").status_code == 404  # still in the recycle bin

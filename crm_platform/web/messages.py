@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..errors import Invalid, error
 from ..runtime.pipelines import pipelines_of
 from .i18n import label as label_of, localise, translate
+from .pages import screen_label
 
 #: The field the record service names when an entity asks for a reason and none was given; the
 #: screens post it under the same name.
@@ -45,21 +46,17 @@ def for_page(errors, screen) -> list[dict]:
             if e.get("code") == "required":
                 e["message"] = translate("reason_needed", lang)
         elif field in screen.entity.field_map:
-            e["label"] = _field_label(screen.entity.field_map[field], lang)
+            e["label"] = screen_label(screen.entity.field_map[field], lang)
         if e.get("code") == "transition" and e.get("to_stage"):
             names = stages.get(field, {})
             e["message"] = translate("cannot_move", lang, frm=_stage(names, e.get("from_stage"), lang),
                                      to=_stage(names, e["to_stage"], lang),
                                      allowed=_listing([_stage(names, s, lang) for s in e.get("allowed") or []], lang))
         elif e.get("code") == "required" and e.get("stage"):
-            names = next(iter(stages.values()), {}) if len(stages) == 1 else _any_stage(stages, e["stage"])
+            names = _any_stage(stages, e["stage"])
             e["message"] = translate("required_to_enter", lang, stage=_stage(names, e["stage"], lang))
         out.append(e)
     return out
-
-
-def _field_label(field: dict, lang: str) -> str:
-    return label_of(field.get("label"), lang) if field.get("label") else field["key"].replace("_", " ").capitalize()
 
 
 def _stage_labels(screen) -> dict[str, dict]:
@@ -69,6 +66,7 @@ def _stage_labels(screen) -> dict[str, dict]:
 
 
 def _any_stage(stages: dict[str, dict], key: str) -> dict:
+    """The stage labels of the pipeline that has stage ``key`` (an entity may have several pipelines)."""
     return next((names for names in stages.values() if key in names), {})
 
 
