@@ -21,7 +21,6 @@ MESSAGES = {
     "delete": {"en": "Delete…", "zh": "删除…"},
     "delete_confirm": {"en": "Move to the recycle bin", "zh": "移入回收站"},
     "deleted": {"en": "“{title}” was moved to the recycle bin.", "zh": "“{title}”已移入回收站。"},
-    "reason": {"en": "Reason", "zh": "原因"},
     "recycle_bin": {"en": "Recycle bin", "zh": "回收站"},
     "changes": {"en": "Changes", "zh": "变更记录"},
     "all_changes": {"en": "Show all {n} changes", "zh": "显示全部 {n} 条变更"},
