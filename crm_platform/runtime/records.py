@@ -492,8 +492,9 @@ class RecordService:
             if rule == "restrict":
                 n = conn.execute(sa.select(sa.func.count()).select_from(ot).where(live)).scalar_one()
                 if n:
+                    hint = f" (entity '{other.key}' is archived: restore it to reach them)" if other.archived else ""
                     raise Conflict([error(None, "referenced", f"{n} {other.key} records refer to this record through "
-                                                              f"'{f['key']}'; change or delete them first", rows=n)])
+                                                              f"'{f['key']}'; change or delete them first{hint}", rows=n)])
             elif rule == "set_null":
                 # Each cleared record is an update like any other: its audit row and rule tags follow.
                 befores = [self._dump(other, r, conn) for r in conn.execute(sa.select(*other.columns).where(live))]
