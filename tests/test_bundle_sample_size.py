@@ -103,3 +103,29 @@ def test_the_command_line_has_no_sample_limit(app, database_url, tmp_path, monke
     assert done.exit_code == 0, done.output
     with app.extensions["crm"].engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM ent_item")).scalar_one() == 25
+
+
+RECORDS = [{}, {"name": 1}, {"_key": "a"}, {"_key": "a.b-c_9"}, {"_key": "A"}, {"_key": 5}, {"_key": None},
+           {"_key": "a\n"}, {"_key": "a" * 100}, {"_key": "a" * 101}, {"Name": 1}, {"na me": 1}, {"n\n": 1},
+           {"x" * 63: 1}, {"x" * 64: 1}, {"_keys": 1}, {"a": {"ref": "Not A Key"}}, [], "x", None, 7]
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=range(len(RECORDS)))
+def test_the_fast_sample_record_check_agrees_with_the_meta_schema(record):
+    """jsonschema is the oracle: the fast check may only say "valid" when jsonschema finds no error."""
+    from crm_platform.bundles import format as fmt
+    fast = fmt._sample_records_check()
+    assert fast is not None  # the schema's record rule has the shape the fast check reads
+    bundle = {"format": "crm-bundle", "format_version": 1, "name": "b", "version": "1.0.0",
+              "checksum": "sha256:" + "0" * 64, "definitions": {}, "sample_data": {"item": [{"name": "ok"}, record]}}
+    errors = list(fmt._validator().iter_errors(bundle))
+    assert fast(bundle["sample_data"]) is (not errors)
+
+
+def test_a_sample_record_the_meta_schema_refuses_is_still_named_by_its_place(platform):
+    rows = items(3)
+    rows[2]["_key"] = "Bad Key"
+    with pytest.raises(Exception) as caught:
+        install(platform, bundle_of(rows), sample_data=True)
+    assert [(e["field"], e["code"]) for e in caught.value.errors] == [("sample_data.item.2._key", "pattern")]
+    assert tables(platform) == set()
