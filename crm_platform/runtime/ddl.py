@@ -63,7 +63,7 @@ def _drop_indexes(conn, ops, entity, field):
     on_table = None
     for index in _indexes(entity, field):
         ops.drop_index(index.name, table_name=table, if_exists=True)
-        legacy = legacy_index_name(index.name[:2], entity, field["key"])
+        legacy = legacy_index_name("uq" if index.unique else "ix", entity, field["key"])
         if on_table is None:
             on_table = {i["name"] for i in sa.inspect(conn).get_indexes(table)}
         if legacy in on_table:
