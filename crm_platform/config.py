@@ -68,6 +68,9 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
         "CRM_MAX_PAGE_SIZE": 500,
         # Lists count matches exactly up to this many, then say "at least" (total_exact: false).
         "CRM_COUNT_LIMIT": int(os.environ.get("CRM_COUNT_LIMIT", 10_000)),
+        # Sample records a bundle may load through /api/bundle (413 above it): the import runs
+        # inside the request, which a gunicorn worker ends after 30 s. `crm import` has no limit.
+        "BUNDLE_MAX_SAMPLE_RECORDS": int(os.environ.get("CRM_BUNDLE_MAX_SAMPLE_RECORDS", 20_000)),
     }
     # Session cookies: HttpOnly always; SameSite=Lax so other sites cannot post with them;
     # Secure when the site is served over HTTPS (set CRM_HTTPS=1 behind a TLS proxy).

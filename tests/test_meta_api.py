@@ -123,7 +123,7 @@ def test_added_field_keeps_existing_rows_and_is_usable_at_once(client, platform,
     assert r.status_code == 201
     assert r.get_json()["plan"]["operations"][0]["detail"] == "add column phone (phone) to table ent_student, 0 rows affected"
     assert "phone" in columns(platform, "ent_student")
-    assert "ix_ent_student_phone" in {i["name"] for i in sa.inspect(platform.engine).get_indexes("ent_student")}
+    assert any(i["name"].startswith("ix_ent_student_phone_") for i in sa.inspect(platform.engine).get_indexes("ent_student"))
     got = client.get(f"/api/records/student/{sid}").get_json()
     assert got["name"] == "Li Lei" and got["phone"] is None
     assert client.patch(f"/api/records/student/{sid}", json={"phone": "+86 138 0013 8000"}).status_code == 200

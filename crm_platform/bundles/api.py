@@ -4,9 +4,9 @@ Administrators only, reads included: a bundle exposes the whole design of the in
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from ..errors import BadRequest, Forbidden, error
+from ..errors import BadRequest, CrmError, Forbidden, error
 from ..runtime.api.context import actor_id, actor_name, platform
 from ..runtime.api.errors import flag
 from . import exporter, importer, installs, templates
@@ -33,6 +33,21 @@ def _import_options() -> dict:
             "sample_data": flag("sample_data"), "expect_revision": int(expect) if expect is not None else None}
 
 
+def _within_sample_limit(bundle: dict, options: dict) -> dict:
+    """Refuse (413) loading more sample records than an HTTP request may take; the CLI has no limit."""
+    limit = current_app.config["BUNDLE_MAX_SAMPLE_RECORDS"]
+    sample = bundle.get("sample_data") if isinstance(bundle, dict) else None
+    if options["sample_data"] and isinstance(sample, dict):
+        n = sum(len(rows) for rows in sample.values() if isinstance(rows, list))
+        if n > limit:
+            raise CrmError([error("sample_data", "too_many_records",
+                                  f"the bundle carries {n:,} sample records; at most {limit:,} are loaded through the "
+                                  f"API (CRM_BUNDLE_MAX_SAMPLE_RECORDS): import larger bundles on the server with "
+                                  f"`crm import FILE --sample-data`, which has no limit", records=n, limit=limit)],
+                           status=413)
+    return bundle
+
+
 @bundle_api.get("")
 def export_bundle():
     only = [k.strip() for k in request.args.get("only", "").split(",") if k.strip()] or None
@@ -49,7 +64,8 @@ def import_bundle():
     raw = request.get_data(cache=False)
     if not raw.strip():
         raise BadRequest([error(None, "body", "send the bundle (JSON) as the request body")])
-    return jsonify(importer.run(platform(), parse(raw), **_import_options()))
+    options = _import_options()
+    return jsonify(importer.run(platform(), _within_sample_limit(parse(raw), options), **options))
 
 
 @bundle_api.get("/installed")
@@ -76,4 +92,5 @@ def template_list():
 
 @bundle_api.post("/templates/<name>/install")
 def template_install(name):
-    return jsonify(importer.run(platform(), templates.load(name), **_import_options()))
+    options = _import_options()
+    return jsonify(importer.run(platform(), _within_sample_limit(templates.load(name), options), **options))

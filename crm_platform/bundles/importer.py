@@ -271,6 +271,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
                            f"{installed.sample_data_at.date().isoformat()}; it is loaded only once")
             else:
                 loaded = sample.load(platform.records, conn, bundle["sample_data"], actor_id=actor_id, today=today)
+                _tag_sample_records(platform, conn, loaded)
         result = _report(bundle, installed, items, runner.steps, dry_run, loaded, skipped)
         result["revision"] = state.revision
         if retagged:
@@ -299,6 +300,19 @@ def _refresh_rule_tags(platform, conn, items: list[Item]) -> dict:
         found = tag_rules.refresh(conn, platform.runtime.current(conn), key)
         report.update({tag: counts for tag, counts in found.items() if counts["gained"] or counts["lost"]})
     return report
+
+
+def _tag_sample_records(platform, conn, loaded: dict[str, int]) -> None:
+    """The rule tags of sample records and of records whose rules count them, in one set-based pass
+    per taxonomy: sample records are written in bulk, and a bulk create does not apply rule tags
+    record by record. Rules already met change nothing (``refresh`` is idempotent)."""
+    from ..runtime import tag_rules
+    model = platform.runtime.current(conn)
+    concerned = sorted({rt.taxonomy for rt in tag_rules.rule_tags(model)
+                        if rt.entity in loaded or any((c.get("related") or {}).get("entity") in loaded
+                                                      for c in rt.rule["all"])})
+    for key in concerned:
+        tag_rules.refresh(conn, model, key)
 
 
 def _conflict_message(conflict: dict) -> str:

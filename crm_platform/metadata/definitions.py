@@ -7,7 +7,7 @@ from dataclasses import dataclass, field as dc_field
 from ..errors import Invalid, error
 from . import meta_schemas
 from .field_types import REGISTRY, Invalid as ValueInvalid
-from .keys import SYSTEM_COLUMNS, key_problem
+from .keys import POSTGRESQL_SYSTEM_COLUMNS, SYSTEM_COLUMNS, key_problem
 
 
 @dataclass
@@ -120,6 +120,11 @@ def validate_entity(doc: object, state: MetaState) -> list[dict]:
     why = key_problem(key, entity=True)
     if why:
         problems.append(error("key", "key", f"entity key {why}"))
+    elif key.endswith("_id_seq") and key not in state.entities:
+        # PostgreSQL names the id sequence of entity "x"'s table ent_x_id_seq: the table of an
+        # entity "x_id_seq" would take the same name. New entities only: one already here stays.
+        problems.append(error("key", "key", f"entity key '{key}' ends in '_id_seq', which PostgreSQL uses for the "
+                                            f"id sequences of tables: choose another key"))
     seen: set[str] = set()
     context = _Context(state, key)
     for f in doc.get("fields", []):
@@ -130,6 +135,10 @@ def validate_entity(doc: object, state: MetaState) -> list[dict]:
             problems.append(error(where + ".key", "key", f"field key {why}"))
         if fkey in SYSTEM_COLUMNS:
             problems.append(error(where + ".key", "key", f"'{fkey}' is a system column every record has"))
+        if fkey in POSTGRESQL_SYSTEM_COLUMNS:
+            problems.append(error(where + ".key", "key", f"field key '{fkey}' is a system column PostgreSQL gives "
+                                                        f"every table ({', '.join(POSTGRESQL_SYSTEM_COLUMNS)}): "
+                                                        f"choose another key"))
         if fkey in seen:
             problems.append(error(where + ".key", "unique", f"two fields have the key '{fkey}'"))
         seen.add(fkey)

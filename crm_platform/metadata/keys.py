@@ -23,6 +23,11 @@ SYSTEM_COLUMNS = (
     "archived_at",
 )
 
+#: Columns PostgreSQL gives every table itself: a field with one of these keys cannot be created
+#: there ("column name "xmin" conflicts with a system column name"). Refused on both databases,
+#: so a definition made on SQLite still installs on PostgreSQL (bundles move between them).
+POSTGRESQL_SYSTEM_COLUMNS = ("tableoid", "xmin", "cmin", "xmax", "cmax", "ctid")
+
 # Words PostgreSQL reserves, SQLite's keywords that need quoting, and the core of SQL:2016's
 # reserved list. A key that is one of them would need quoting in every hand-written report, so it
 # is refused up front. Words the standard reserves but both databases accept and people use as

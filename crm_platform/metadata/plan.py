@@ -82,6 +82,9 @@ class Probe(Protocol):
 
     def duplicate_count(self, entity: str, field: dict) -> int: ...
 
+    def dangling_references(self, entity: str, field: dict) -> tuple[int, list[int]]:
+        """Live records whose reference ``field`` names a record that is not live: count, first ids."""
+
 
 def _by_key(fields: list[dict]) -> dict[str, dict]:
     return {f["key"]: f for f in fields}
@@ -154,6 +157,26 @@ def _rule_refusals(probe: Probe, entity: str, fkey: str, old: dict, new: dict, f
     return refusals, sum(n for n, _ in found.values())
 
 
+def _dangling_reference_refusals(doc: dict, probe: Probe) -> list[Refusal]:
+    """A restored entity must not bring back references to records in the recycle bin.
+
+    Deletes apply ``on_delete`` to archived entities too, so only data written before that rule (or
+    outside the platform) can dangle; the records it names must be restored first, and deleting
+    them again then applies the field's rule.
+    """
+    out = []
+    for f in doc.get("fields", []):
+        if f["type"] != "reference":
+            continue
+        n, sample = probe.dangling_references(doc["key"], f)
+        if n:
+            out.append(Refusal(f"fields.{f['key']}", "dangling_reference",
+                               f"{n} {doc['key']} records refer through '{f['key']}' to {f['target']} records that "
+                               f"are in the recycle bin: restore those {f['target']} records first (deleting them "
+                               f"again then applies the field's on_delete rule)", rows=n, sample_ids=sample))
+    return out
+
+
 def plan_entity_change(action: str, before: dict | None, after: dict | None, probe: Probe,
                        renames: dict[str, str] | None = None) -> Plan:
     key = (after or before)["key"]
@@ -170,6 +193,7 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
         return plan
     if action == "restore":
         ops.append(Operation("restore_entity", key, detail=f"restore entity {key}", rows=probe.row_count(key)))
+        refusals += _dangling_reference_refusals(before, probe)
         return plan
 
     renames = renames or {}

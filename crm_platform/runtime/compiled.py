@@ -130,8 +130,14 @@ class CompiledModel:
         return [e for e in self.entities.values() if not e.archived]
 
     def referencing(self, key: str) -> list[tuple[CompiledEntity, dict]]:
-        """(entity, field) pairs of active reference fields that point at ``key``."""
-        return [(e, f) for e in self.active() for f in e.fields if f["type"] == "reference" and f.get("target") == key]
+        """(entity, field) pairs of active reference fields that point at ``key``, archived entities included.
+
+        An archived entity keeps its table and rows and comes back on restore, so deleting a record
+        it refers to must still apply the field's ``on_delete`` rule to them (restrict, set_null,
+        cascade); otherwise the restore would bring back references to records in the recycle bin.
+        """
+        return [(e, f) for e in self.entities.values() for f in e.fields
+                if f["type"] == "reference" and f.get("target") == key]
 
 
 class Runtime:

@@ -13,7 +13,7 @@ from ..metadata.field_types import REGISTRY
 from ..metadata.field_types.tags import link_table_name
 from ..metadata.keys import table_name
 from ..metadata.plan import Plan
-from .table_builder import build_metadata, field_column, field_indexes, identifier
+from .table_builder import build_metadata, field_column, field_indexes, identifier, legacy_index_name
 
 BATCH = 2000
 
@@ -54,8 +54,20 @@ def _create_indexes(conn, entity, field):
 
 
 def _drop_indexes(conn, ops, entity, field):
+    """Drop the field's indexes, under their name or the name they had before ``index_name``.
+
+    A legacy name may belong to another entity's index (the clash the new naming avoids), so it
+    is dropped only when it is an index of this entity's table.
+    """
+    table = table_name(entity)
+    on_table = None
     for index in _indexes(entity, field):
-        ops.drop_index(index.name, table_name=table_name(entity), if_exists=True)
+        ops.drop_index(index.name, table_name=table, if_exists=True)
+        legacy = legacy_index_name("uq" if index.unique else "ix", entity, field["key"])
+        if on_table is None:
+            on_table = {i["name"] for i in sa.inspect(conn).get_indexes(table)}
+        if legacy in on_table:
+            ops.drop_index(legacy, table_name=table)
 
 
 def _add_column(conn, ops, op, docs):

@@ -197,8 +197,13 @@ def pipeline_summary(key):
 
 def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: str | None, now: dt.datetime,
             access: Access = SYSTEM) -> dict:
-    """Per stage: records now in it, records ever entering it, conversion to the next stage, average
-    days spent and the amount total, over the records ``access`` may read."""
+    """Per stage: records now in it, records ever entering it, conversion onwards, average days
+    spent and the amount total, over the records ``access`` may read.
+
+    Conversion of a stage S = records that entered S and afterwards entered any later open or won
+    stage of the current order ÷ records that entered S; null when no open or won stage follows S
+    or nobody entered it. Both sets come from the stage history.
+    """
     entity = model.entity(pipeline["entity"])
     t, field = entity.table, pipeline["field"]
     if entity.field_map.get(field, {}).get("type") != "stage":
@@ -235,15 +240,27 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
     # Intervals from the history: a row starts a stay in to_stage; the record's next row ends it.
     h = stage_history
     entered: dict[str, set] = {k: set() for k in keys}
+    converted: dict[str, set] = {k: set() for k in keys}
     spent: dict[str, list[float]] = {k: [] for k in keys}
     moves = sa.select(h.c.record_id, h.c.to_stage, h.c.moved_at).where(h.c.pipeline == pipeline["key"])
     if only is not None:
         moves = moves.where(h.c.record_id.in_(sa.select(t.c.id).where(only)))
     rows = conn.execute(moves.order_by(h.c.record_id, h.c.moved_at, h.c.id)).all()
+    position = {k: i for i, k in enumerate(keys)}
+    onward = {s["key"] for s in stages if s.get("category", "open") in ("open", "won")}
+    # For each row, the furthest open/won stage the record reaches after it (-1: none), by a
+    # backward walk over the record's rows.
+    furthest_after: list[int] = [-1] * len(rows)
+    for n in range(len(rows) - 2, -1, -1):
+        if rows[n + 1].record_id == rows[n].record_id:
+            nxt = rows[n + 1].to_stage
+            furthest_after[n] = max(furthest_after[n + 1], position[nxt] if nxt in onward else -1)
     for n, row in enumerate(rows):
         if row.to_stage not in entered:
             continue
         entered[row.to_stage].add(row.record_id)
+        if furthest_after[n] > position[row.to_stage]:
+            converted[row.to_stage].add(row.record_id)
         nxt = rows[n + 1] if n + 1 < len(rows) and rows[n + 1].record_id == row.record_id else None
         end = nxt.moved_at if nxt is not None else now
         spent[row.to_stage].append((end - row.moved_at).total_seconds())
@@ -254,7 +271,10 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
         here = len(entered[s["key"]])
         conversion = None
         if following is not None and here:
-            conversion = (Decimal(len(entered[following["key"]])) / Decimal(here)).quantize(Decimal("0.0001"))
+            # A share of the records that entered this stage (never above 1): those that went on
+            # to any later open or won stage, whichever way (a stage inserted later, or skipped,
+            # cannot push it past 100 %).
+            conversion = (Decimal(len(converted[s["key"]])) / Decimal(here)).quantize(Decimal("0.0001"))
         days = spent[s["key"]]
         item = {
             "key": s["key"], "label": s["label"], "category": s.get("category", "open"),

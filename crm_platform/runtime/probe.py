@@ -33,3 +33,13 @@ class DatabaseProbe:
         groups = (sa.select(sa.func.count().label("n")).select_from(t)
                   .where(col.is_not(None), t.c.archived_at.is_(None)).group_by(col).having(sa.func.count() > 1).subquery())
         return self.conn.execute(sa.select(sa.func.coalesce(sa.func.sum(groups.c.n), 0))).scalar_one()
+
+    def dangling_references(self, entity: str, field: dict) -> tuple[int, list[int]]:
+        key = field["key"]
+        t = self._table(entity, sa.column(key))
+        target = self._table(field["target"]).alias("target")
+        live_target = sa.select(target.c.id).where(target.c.id == t.c[key], target.c.archived_at.is_(None)).exists()
+        where = [t.c.archived_at.is_(None), t.c[key].is_not(None), ~live_target]
+        n = self.conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar_one()
+        sample = self.conn.execute(sa.select(t.c.id).where(*where).order_by(t.c.id).limit(10)).scalars().all() if n else []
+        return n, list(sample)

@@ -275,8 +275,12 @@ class RecordService:
         return record if access is SYSTEM else access.redact(entity, model, record)
 
     def create_many(self, entity_key: str, rows: Iterable[dict], *, actor_id: int | None = None,
-                    batch_size: int = 5000, access: Access | None = None) -> int:
+                    batch_size: int = 5000, access: Access | None = None, conn: sa.Connection | None = None,
+                    created_ids: list[int] | None = None) -> int:
         """Validate every row, then insert them in batches with Core executemany; all or nothing.
+
+        With ``conn``, inside the caller's transaction (sample data of a bundle import); ``created_ids``,
+        when given, receives the new records' ids in the order of ``rows``.
 
         Errors carry ``row`` (0-based position in ``rows``). Hooks do not run for bulk inserts of
         plain data; imports that need them go through ``create``.
@@ -284,7 +288,7 @@ class RecordService:
         rows = list(rows)
         access = access or SYSTEM
         actor_id = access.user_id if actor_id is None else actor_id
-        with self._write() as conn:
+        with self._write(conn) as conn:
             model = self._model(conn)
             entity = model.entity(entity_key)
             if access is not SYSTEM:
@@ -297,7 +301,7 @@ class RecordService:
                                 e["row"] = n
                             raise
             if any(wants(model, entity) for wants in self.row_by_row):
-                return self._create_each(conn, entity_key, rows, actor_id)
+                return self._create_each(conn, entity_key, rows, actor_id, created_ids)
             validate = entity.validator.validate
             keys = [f["key"] for f in entity.fields]
             now = utcnow()
@@ -330,9 +334,13 @@ class RecordService:
                 for start in range(0, len(prepared), batch_size):
                     chunk = prepared[start:start + batch_size]
                     ids = self._insert_many(conn, entity.table, chunk)
+                    if created_ids is not None:
+                        created_ids.extend(ids)
                     if linked is not None:
-                        for record_id, values in zip(ids, linked[start:start + batch_size]):
-                            self._write_linked(conn, entity, record_id, values)
+                        for key, link in entity.link_tables.items():
+                            REGISTRY[entity.field_map[key]["type"]].write_new_links(
+                                conn, link, entity.field_map[key],
+                                [(i, values.get(key)) for i, values in zip(ids, linked[start:start + batch_size])])
                     written = [{**row, **(linked[start + n] if linked else {}), "id": record_id}
                                for n, (row, record_id) in enumerate(zip(chunk, ids))]
                     for hook in self.after_create_many:
@@ -377,11 +385,13 @@ class RecordService:
             raise Invalid(errors)
         return values, system
 
-    def _create_each(self, conn, entity_key: str, rows: list, actor_id: int | None) -> int:
+    def _create_each(self, conn, entity_key: str, rows: list, actor_id: int | None, ids: list | None = None) -> int:
         """Bulk rows one at a time through ``create`` (hooks run); all or nothing, errors carry ``row``."""
         for n, data in enumerate(rows):
             try:
-                self.create(entity_key, data, actor_id=actor_id, conn=conn)
+                record = self.create(entity_key, data, actor_id=actor_id, conn=conn)
+                if ids is not None:
+                    ids.append(record["id"])
             except CrmError as exc:
                 for e in exc.errors:
                     e.setdefault("row", n)
@@ -492,8 +502,9 @@ class RecordService:
             if rule == "restrict":
                 n = conn.execute(sa.select(sa.func.count()).select_from(ot).where(live)).scalar_one()
                 if n:
+                    hint = f" (entity '{other.key}' is archived: restore it to reach them)" if other.archived else ""
                     raise Conflict([error(None, "referenced", f"{n} {other.key} records refer to this record through "
-                                                              f"'{f['key']}'; change or delete them first", rows=n)])
+                                                              f"'{f['key']}'; change or delete them first{hint}", rows=n)])
             elif rule == "set_null":
                 # Each cleared record is an update like any other: its audit row and rule tags follow.
                 befores = [self._dump(other, r, conn) for r in conn.execute(sa.select(*other.columns).where(live))]

@@ -24,12 +24,31 @@ def identifier(*parts: str) -> str:
     return f"{name[:MAX_IDENTIFIER - 9]}_{digest}"
 
 
+def index_name(prefix: str, entity: str, column: str) -> str:
+    """The name of an index on one column of an entity's table, unique in the whole database.
+
+    Keys may contain "_", so prefix_table_column alone is ambiguous: entity "colp" with field
+    "b_c" and entity "colp_b" with field "c" both gave uq_ent_colp_b_c, and creating the second
+    failed. A hash of (entity, column) tells them apart and keeps the name within 63 bytes.
+    Indexes made before this naming keep their old names (``legacy_index_name``): they still
+    work, and ``ddl`` drops either name. Foreign keys keep the naming convention: PostgreSQL
+    scopes constraint names per table and SQLite does not use them.
+    """
+    digest = hashlib.sha1(f"{entity}\0{column}".encode()).hexdigest()[:8]
+    return f"{prefix}_{table_name(entity)}_{column}"[:MAX_IDENTIFIER - 9] + f"_{digest}"
+
+
+def legacy_index_name(prefix: str, entity: str, column: str) -> str:
+    """The name indexes were given before ``index_name`` (it could clash between entities)."""
+    return identifier(prefix, table_name(entity), column)
+
+
 def unique_index_name(entity: str, column: str) -> str:
-    return identifier("uq", table_name(entity), column)
+    return index_name("uq", entity, column)
 
 
 def plain_index_name(entity: str, column: str) -> str:
-    return identifier("ix", table_name(entity), column)
+    return index_name("ix", entity, column)
 
 
 def field_column(field: dict, name: str | None = None) -> sa.Column:
@@ -71,8 +90,8 @@ def build_table(doc: dict, metadata: sa.MetaData) -> sa.Table:
     columns = system_columns()
     in_table = [f for f in fields if not REGISTRY[f["type"]].link_stored]
     table = sa.Table(table_name(key), metadata, *columns, *(field_column(f) for f in in_table))
-    sa.Index(identifier("ix", table.name, "owner_id"), table.c.owner_id)
-    sa.Index(identifier("ix", table.name, "updated_at"), table.c.updated_at)
+    sa.Index(index_name("ix", key, "owner_id"), table.c.owner_id)
+    sa.Index(index_name("ix", key, "updated_at"), table.c.updated_at)
     for f in in_table:
         field_indexes(key, f, table.c[f["key"]], table.c.archived_at)
     for f in fields:

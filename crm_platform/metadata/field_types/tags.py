@@ -174,6 +174,14 @@ class Tags(FieldType):
         if keys:
             conn.execute(link.insert(), [{"record_id": record_id, "tag": k} for k in keys])
 
+    def write_new_links(self, conn, link: sa.Table, field: dict, values: list[tuple[int, object]]) -> None:
+        """The tags of records just created, ``(record_id, value)`` pairs: nothing to replace, so one
+        executemany for the whole batch instead of a delete and an insert per record."""
+        rows = [{"record_id": record_id, "tag": k} for record_id, value in values if value is not None
+                for k in (value if isinstance(value, list) else [value])]
+        if rows:
+            conn.execute(link.insert(), rows)
+
     def read_links(self, conn, link: sa.Table, field: dict, ids: list[int]) -> dict[int, object]:
         order = {k: n for n, k in enumerate(field.get("_descendants", {}))}
         found: dict[int, list[str]] = {}
