@@ -17,6 +17,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..errors import BadRequest, Forbidden, Unauthorized, error
+from .redirects import local_path
 from .users import UserService
 
 auth_bp = Blueprint("auth", __name__)
@@ -101,9 +102,8 @@ def login():
         user = users().authenticate(form.username.data, form.password.data)
         if user is not None:
             login_user(user)
-            target = request.args.get("next") or "/"
             # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
-            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+            return redirect(local_path(request.args.get("next"), "/"))
         message = "Wrong user name or password."
     elif request.method == "POST":
         message = "Please fill in both fields."
