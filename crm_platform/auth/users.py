@@ -27,6 +27,8 @@ class User:
     username: str
     is_admin: bool
     roles: list[str] = dc_field(default_factory=list)
+    #: the generation a browser session must carry to stay signed in (see ``end_sessions``)
+    session_generation: int = 0
 
     # Flask-Login's protocol
     is_authenticated = True
@@ -46,7 +48,7 @@ def _digest(token: str) -> str:
 
 
 def _user(row) -> User:
-    return User(row.id, row.username, bool(row.is_admin), jsonutil.loads(row.roles or "[]"))
+    return User(row.id, row.username, bool(row.is_admin), jsonutil.loads(row.roles or "[]"), row.session_generation)
 
 
 #: Seconds a verified token is trusted without asking the database again. Every API request
@@ -98,7 +100,8 @@ class UserService:
     def update(self, user_id: int, patch: dict) -> dict:
         """Change roles, the administrator flag, whether the user may sign in, or the password.
 
-        Deactivating a user or changing the password revokes their API tokens.
+        Deactivating a user or changing the password revokes their API tokens and ends their
+        browser sessions.
         """
         allowed = {"roles", "is_admin", "active", "password"}
         problems = [error(k, "unknown", f"'{k}' cannot be changed; use one of {sorted(allowed)}") for k in patch
@@ -128,10 +131,21 @@ class UserService:
             if values:
                 conn.execute(users.update().where(users.c.id == user_id).values(values))
             if values.get("active") is False or "password_hash" in values:
+                self._end_sessions(conn, user_id)
                 conn.execute(api_tokens.update().where(api_tokens.c.user_id == user_id,
                                                        api_tokens.c.revoked_at.is_(None)).values(revoked_at=_now()))
         self._token_cache.clear()  # roles and flags take effect on this worker's next request
         return self.public(self.row(user_id))
+
+    def end_sessions(self, user_id: int) -> None:
+        """Sign the user out of every browser: sessions carrying an older generation stop working."""
+        with self.engine.begin() as conn:
+            self._end_sessions(conn, user_id)
+
+    @staticmethod
+    def _end_sessions(conn, user_id: int) -> None:
+        conn.execute(users.update().where(users.c.id == user_id)
+                     .values(session_generation=users.c.session_generation + 1))
 
     def authenticate(self, username: str, password: str) -> User | None:
         if not isinstance(username, str) or not isinstance(password, str):

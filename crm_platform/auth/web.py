@@ -6,7 +6,7 @@ make a signed-in browser call it (no CSRF exposure); browser forms carry a CSRF 
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -26,6 +26,8 @@ auth_bp = Blueprint("auth", __name__)
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 csrf = CSRFProtect()
 PUBLIC_PREFIXES = ("/login", "/api/auth/token", "/f/", "/static/")
+#: The session key holding the user's session generation at sign-in (``UserService.end_sessions``).
+SESSION_GENERATION = "_crm_generation"
 
 
 class LoginForm(FlaskForm):
@@ -101,7 +103,11 @@ def login():
     if form.validate_on_submit():
         user = users().authenticate(form.username.data, form.password.data)
         if user is not None:
+            # A fresh session: nothing a visitor (or someone who planted a cookie) put in it
+            # before signing in carries over, and it carries the user's current session generation.
+            session.clear()
             login_user(user)
+            session[SESSION_GENERATION] = user.session_generation
             # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
             return redirect(local_path(request.args.get("next"), "/"))
         message = "Wrong user name or password."
@@ -112,7 +118,12 @@ def login():
 
 @auth_bp.post("/logout")
 def logout():
+    # Ends every session of this user, not only this cookie: a copy of it replayed later (or a
+    # session left open on another computer) no longer signs anyone in.
+    if current_user.is_authenticated:
+        users().end_sessions(current_user.id)
     logout_user()
+    session.clear()
     return redirect(url_for("auth.login"))
 
 
@@ -159,9 +170,13 @@ def init_auth(app: Flask) -> None:
     @manager.user_loader
     def load_user(user_id):
         try:
-            return app.extensions["crm"].users.get(int(user_id))
+            user = app.extensions["crm"].users.get(int(user_id))
         except ValueError:
             return None
+        # A session from before the user's last sign-out or password change is over.
+        if user is None or session.get(SESSION_GENERATION) != user.session_generation:
+            return None
+        return user
 
     csrf.init_app(app)
     limiter.init_app(app)
