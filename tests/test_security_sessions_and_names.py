@@ -2,6 +2,8 @@
 the browser, when a browser session ends, what a reference reveals, and which user names are one."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -121,3 +123,161 @@ def test_sign_in_starts_a_fresh_session(app):
     with c.session_transaction() as s:
         assert "planted" not in s and s["_fresh"] is True
     assert signed_in(c)
+
+
+# ---- 14. user names that look alike are one name; the last administrator stays ------------------------
+
+def user_names(platform) -> list[str]:
+    with platform.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT username FROM crm_user ORDER BY id")).scalars().all()
+
+
+@pytest.mark.parametrize("name", ["Admin", "admin ", " ADMIN", "ａｄｍｉｎ", "Ａｄｍｉｎ", "admin\u00a0", "admin\u3000"])
+def test_a_name_differing_from_an_existing_one_in_case_width_or_spaces_is_taken(client, platform, name):
+    r = client.post("/api/users", json={"username": name, "password": "long-enough"})
+    assert r.status_code == 409, r.get_json()
+    e = r.get_json()["errors"][0]
+    assert e["field"] == "username" and "exists already" in e["message"]
+    assert user_names(platform) == ["admin"]
+
+
+@pytest.mark.parametrize("name", ["admin\u200b", "ad\nmin", "admin\r", "a\x00b", "\u202eadmin", "ad\tmin", "\u2060admin",
+                                  "admin\ufeff", "\u3164", "admin\u180e", "", "   ", "x" * 151])
+def test_control_and_invisible_characters_in_user_names_are_refused(client, platform, name):
+    r = client.post("/api/users", json={"username": name, "password": "long-enough"})
+    assert r.status_code == 422, r.get_json()
+    assert [e["field"] for e in r.get_json()["errors"]] == ["username"]
+    assert user_names(platform) == ["admin"]
+
+
+def test_user_names_are_stored_normalised_and_sign_in_by_any_spelling(app, client, platform):
+    r = client.post("/api/users", json={"username": "  Li\u3000\u3000Wei ", "password": "li-wei-password"})
+    assert r.status_code == 201 and r.get_json()["username"] == "Li Wei"
+    r = client.post("/api/users", json={"username": "ｌｉｌｙ", "password": "lily-password"})
+    assert r.status_code == 201 and r.get_json()["username"] == "lily"
+    assert user_names(platform) == ["admin", "Li Wei", "lily"]
+    assert client.post("/api/users", json={"username": "li wei", "password": "long-enough"}).status_code == 409
+
+    for name in ["li wei", "LI WEI", "Ｌｉ Ｗｅｉ"]:
+        r = client.post("/api/auth/token", json={"username": name, "password": "li-wei-password"}, headers=NO_AUTH)
+        assert r.status_code == 201, name
+    _, r = sign_in(app, "LILY", "lily-password")
+    assert r.status_code == 302
+    # A name nobody can have is simply a wrong name (no 500 on PostgreSQL for a NUL).
+    for name in ["li\x00wei", "lily\u200b"]:
+        r = client.post("/api/auth/token", json={"username": name, "password": "lily-password"}, headers=NO_AUTH)
+        assert r.status_code == 401, name
+        _, r = sign_in(app, name, "lily-password")
+        assert r.status_code == 401
+
+
+def test_the_cli_refuses_lookalike_and_invisible_user_names(database_url, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from crm_platform.cli import main
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    assert runner.invoke(main, ["user", "create", "wang", "--password", "wang-password"]).exit_code == 0
+    result = runner.invoke(main, ["user", "create", "WANG", "--password", "wang-password"])
+    assert result.exit_code != 0 and "username: user 'WANG' exists already as 'wang'" in result.output
+    result = runner.invoke(main, ["user", "create", "li\u200b", "--password", "li-password"])
+    assert result.exit_code != 0 and "username: a user name may not contain control or invisible" in result.output
+    result = runner.invoke(main, ["user", "create", "li", "--password", "x" * 1001])
+    assert result.exit_code != 0 and "password: a password has at most 1000 characters" in result.output
+
+
+def test_one_password_length_limit_for_the_api_and_the_sign_in_page(app, client, platform):
+    longest, too_long = "p" * 1000, "p" * 1001
+    r = client.post("/api/users", json={"username": "clerk", "password": too_long})
+    assert r.status_code == 422 and r.get_json()["errors"][0] == {
+        "field": "password", "code": "maxLength", "message": "a password has at most 1000 characters"}
+    assert user_names(platform) == ["admin"]
+    clerk = client.post("/api/users", json={"username": "clerk", "password": longest}).get_json()
+    r = client.patch(f"/api/users/{clerk['id']}", json={"password": too_long})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "password"
+    # The longest password that can be set signs in on both doors; a longer one on neither.
+    assert client.post("/api/auth/token", json={"username": "clerk", "password": longest}, headers=NO_AUTH).status_code == 201
+    assert sign_in(app, "clerk", longest)[1].status_code == 302
+    assert client.post("/api/auth/token", json={"username": "clerk", "password": too_long}, headers=NO_AUTH).status_code == 401
+    assert sign_in(app, "clerk", too_long)[1].status_code == 401
+
+
+def test_the_last_active_administrator_cannot_be_demoted_or_deactivated(app, client, platform):
+    admin_id = platform.users.get_by_name("admin").id
+    browser, _ = sign_in(app, "admin", ADMIN_PASSWORD)
+    for change in [{"is_admin": False}, {"active": False}, {"active": False, "is_admin": False, "password": "new-password"}]:
+        r = client.patch(f"/api/users/{admin_id}", json=change)
+        assert r.status_code == 409, r.get_json()
+        e = r.get_json()["errors"][0]
+        assert e["code"] == "last_administrator" and "'admin' is the last active administrator" in e["message"]
+    # Nothing changed: still an active administrator, same password, token and session still good.
+    me = client.get(f"/api/users/{admin_id}").get_json()
+    assert me["is_admin"] is True and me["active"] is True
+    assert signed_in(browser)
+    assert client.post("/api/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD},
+                       headers=NO_AUTH).status_code == 201
+
+    # With another administrator, either may step down, but not both.
+    other = client.post("/api/users", json={"username": "boss", "password": "boss-password", "is_admin": True}).get_json()
+    assert client.patch(f"/api/users/{admin_id}", json={"is_admin": False}).status_code == 200
+    boss = {"Authorization": "Bearer " + client.post("/api/auth/token", json={"username": "boss", "password": "boss-password"},
+                                                     headers=NO_AUTH).get_json()["token"]}
+    r = client.patch(f"/api/users/{other['id']}", json={"active": False}, headers=boss)
+    assert r.status_code == 409 and r.get_json()["errors"][0]["field"] == "active"
+    assert client.get(f"/api/users/{other['id']}", headers=boss).get_json()["active"] is True
+
+
+def test_a_role_that_makes_administrators_counts_as_an_administrator(client, platform):
+    r = client.post("/api/meta/roles", json={"key": "designer", "label": "Designer", "admin": True})
+    assert r.status_code == 201, r.get_json()
+    admin_id = platform.users.get_by_name("admin").id
+    designer = client.post("/api/users", json={"username": "dora", "password": "dora-password",
+                                               "roles": ["designer"]}).get_json()
+    assert client.patch(f"/api/users/{admin_id}", json={"is_admin": False}).status_code == 200
+    as_dora = {"Authorization": "Bearer " + client.post("/api/auth/token", json={"username": "dora", "password": "dora-password"},
+                                                        headers=NO_AUTH).get_json()["token"]}
+    r = client.patch(f"/api/users/{designer['id']}", json={"roles": []}, headers=as_dora)
+    assert r.status_code == 409 and r.get_json()["errors"][0]["field"] == "roles"
+    assert client.get(f"/api/users/{designer['id']}", headers=as_dora).get_json()["roles"] == ["designer"]
+    # A user who is not an administrator may be changed freely meanwhile.
+    assert client.patch(f"/api/users/{admin_id}", json={"active": False}, headers=as_dora).status_code == 200
+
+
+def test_users_stored_before_names_were_normalised_keep_signing_in(database_url):
+    """An instance upgraded with 'Admin' beside 'admin' (once accepted): both keep their names and
+    sign in by them; no third spelling can be added."""
+    import datetime as dt
+
+    from alembic import command
+
+    from conftest import make_app
+    from crm_platform.db import create_engine
+    from crm_platform.migrate import alembic_config
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0006_session_generation")
+        from argon2 import PasswordHasher
+        hashed = PasswordHasher().hash("old-password")
+        for name in ["admin", "Admin", "ｗａｎｇ"]:
+            conn.execute(sa.text("INSERT INTO crm_user (username, password_hash, is_admin, roles, active, created_at) "
+                                 "VALUES (:n, :h, :a, '[]', :t, :c)"),
+                         {"n": name, "h": hashed, "a": name == "admin", "t": True, "c": dt.datetime.now(dt.timezone.utc)})
+    engine.dispose()
+    app = make_app(database_url)  # upgrades to the newest revision
+    try:
+        c = app.test_client()
+        for name in ["Admin", "ｗａｎｇ", "wang", "WANG"]:
+            r = c.post("/api/auth/token", json={"username": name, "password": "old-password"}, headers=NO_AUTH)
+            assert r.status_code == 201, name
+        users = app.extensions["crm"].users
+        assert users.get_by_name("Admin").id != users.get_by_name("admin").id
+        assert users.get_by_name("ADMIN").id == users.get_by_name("admin").id  # the oldest holds the name
+        for name in ["ADMIN", "Wang"]:
+            assert c.post("/api/users", json={"username": name, "password": "long-enough"}).status_code == 409
+        with app.extensions["crm"].engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM crm_user")).scalar() == 3
+    finally:
+        app.extensions["crm"].engine.dispose()

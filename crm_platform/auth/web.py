@@ -14,7 +14,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from ..errors import BadRequest, Forbidden, Unauthorized, error
 from .redirects import local_path
@@ -31,8 +31,10 @@ SESSION_GENERATION = "_crm_generation"
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=150)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+    # No length limits here: UserService.authenticate applies the same ones to /login and to
+    # /api/auth/token (users.PASSWORD_MAX, names.USERNAME_MAX).
+    username = StringField("Username", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
 
 
 def users() -> UserService:
