@@ -281,3 +281,126 @@ def test_users_stored_before_names_were_normalised_keep_signing_in(database_url)
             assert conn.execute(sa.text("SELECT count(*) FROM crm_user")).scalar() == 3
     finally:
         app.extensions["crm"].engine.dispose()
+
+
+# ---- 13. a reference never reveals a record the user may not read -------------------------------------
+
+OWN = {"create": "own", "read": "own", "update": "own", "delete": "own"}
+
+
+class Office:
+    """Companies and contacts; alice and bob sell (each sees their own), mia manages (sees all)."""
+
+    def __init__(self, app, client):
+        self.app, self.admin = app, client
+        for doc in [{"key": "company", "label": "Company", "title_field": "name",
+                     "fields": [{"key": "name", "type": "text", "label": "Name", "required": True}]},
+                    {"key": "contact", "label": "Contact", "title_field": "name",
+                     "fields": [{"key": "name", "type": "text", "label": "Name", "required": True},
+                                {"key": "company", "type": "reference", "label": "Company", "target": "company"}]}]:
+            assert client.post("/api/meta/entities", json=doc).status_code == 201
+        for role in [{"key": "sales", "label": "Sales", "entities": {"company": OWN, "contact": OWN}},
+                     {"key": "manager", "label": "Manager", "entities": {"*": {"create": "all", "read": "all",
+                                                                               "update": "all"}}},
+                     {"key": "clerk", "label": "Clerk", "entities": {"contact": OWN}}]:
+            assert client.post("/api/meta/roles", json=role).status_code == 201
+        users = app.extensions["crm"].users
+        self.tokens = {}
+        for name, role in [("alice", "sales"), ("bob", "sales"), ("mia", "manager"), ("carl", "clerk")]:
+            self.tokens[name] = users.issue_token(users.create(name, f"{name}-password", roles=[role]))
+
+    def as_(self, name, method, url, **kw):
+        return self.admin.open(url, method=method, headers={"Authorization": f"Bearer {self.tokens[name]}"}, **kw)
+
+    def company(self, owner, name):
+        r = self.as_(owner, "POST", "/api/records/company", json={"name": name})
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()["id"]
+
+    def contacts(self):
+        return [(r["name"], r["company"]) for r in self.admin.get("/api/records/contact?sort=id").get_json()["items"]]
+
+
+@pytest.fixture
+def office(app, client):
+    return Office(app, client)
+
+
+def missing(company_id) -> dict:
+    return {"field": "company", "code": "reference", "message": f"there is no company record with id {company_id}"}
+
+
+def test_a_reference_to_a_record_the_user_may_not_read_is_refused_like_a_missing_one(office):
+    alices, bobs = office.company("alice", "Alice Trading"), office.company("bob", "Bob Foods")
+    gone = office.company("alice", "Gone Ltd")
+    assert office.admin.delete(f"/api/records/company/{gone}").status_code == 204  # in the recycle bin
+    for company in [bobs, 987654, gone]:
+        r = office.as_("alice", "POST", "/api/records/contact", json={"name": "Wang", "company": company})
+        assert r.status_code == 422 and r.get_json()["errors"] == [missing(company)], (company, r.get_json())
+    assert office.contacts() == []
+    # Her own company, and anyone's for a manager who reads them all.
+    assert office.as_("alice", "POST", "/api/records/contact", json={"name": "Wang", "company": alices}).status_code == 201
+    assert office.as_("mia", "POST", "/api/records/contact", json={"name": "Li", "company": bobs}).status_code == 201
+    # A user who may not read companies at all links to none of them.
+    r = office.as_("carl", "POST", "/api/records/contact", json={"name": "Zhao", "company": alices})
+    assert r.status_code == 422 and r.get_json()["errors"] == [missing(alices)]
+    assert office.contacts() == [("Wang", alices), ("Li", bobs)]
+
+
+def test_changing_a_reference_to_a_record_the_user_may_not_read_is_refused_like_a_missing_one(office):
+    alices, bobs = office.company("alice", "Alice Trading"), office.company("bob", "Bob Foods")
+    contact = office.as_("alice", "POST", "/api/records/contact", json={"name": "Wang", "company": alices}).get_json()
+    for company in [bobs, 987654]:
+        r = office.as_("alice", "PATCH", f"/api/records/contact/{contact['id']}", json={"company": company})
+        assert r.status_code == 422 and r.get_json()["errors"] == [missing(company)]
+    after = office.admin.get(f"/api/records/contact/{contact['id']}").get_json()
+    assert after["company"] == alices and after["version"] == 1
+
+    # A link an administrator made to a company alice cannot see stays, and her edits still save.
+    office.admin.patch(f"/api/records/contact/{contact['id']}", json={"company": bobs})
+    r = office.as_("alice", "PATCH", f"/api/records/contact/{contact['id']}", json={"name": "Wang Wei", "company": bobs})
+    assert r.status_code == 200 and r.get_json()["company"] == bobs and r.get_json()["name"] == "Wang Wei"
+
+
+def test_a_bulk_create_with_a_reference_the_user_may_not_read_creates_nothing(office):
+    alices, bobs = office.company("alice", "Alice Trading"), office.company("bob", "Bob Foods")
+    for company in [bobs, 987654]:
+        r = office.as_("alice", "POST", "/api/records/contact/bulk",
+                       json={"records": [{"name": "Wang", "company": alices}, {"name": "Li", "company": company}]})
+        assert r.status_code == 422 and r.get_json()["errors"] == [{**missing(company), "row": 1}], r.get_json()
+    assert office.contacts() == []
+
+
+def test_the_form_refuses_a_reference_the_user_may_not_read_like_a_missing_one(app, office):
+    alices, bobs = office.company("alice", "Alice Trading"), office.company("bob", "Bob Foods")
+    browser, _ = sign_in(app, "alice", "alice-password")
+    for company in [bobs, 987654]:
+        r = browser.post("/app/contact/new", data={"f-name": "Wang", "f-company": str(company)}, headers=NO_AUTH)
+        assert r.status_code == 422
+        page = r.get_data(as_text=True)
+        shown = re.search(r'id="error-company" role="alert">([^<]*)<', page)
+        assert shown and shown.group(1) == f"there is no company record with id {company}", page
+        assert "Bob Foods" not in page
+    assert office.contacts() == []
+    r = browser.post("/app/contact/new", data={"f-name": "Wang", "f-company": str(alices)}, headers=NO_AUTH)
+    assert r.status_code == 303 and office.contacts() == [("Wang", alices)]
+
+
+def test_bulk_rows_created_one_by_one_for_a_pipeline_are_checked_alike(office):
+    """Bulk creates of an entity with a stage field go row by row through the hooks: same rule."""
+    r = office.admin.post("/api/meta/entities", json={
+        "key": "deal", "label": "Deal", "title_field": "title",
+        "fields": [{"key": "title", "type": "text", "label": "Title", "required": True},
+                   {"key": "stage", "type": "stage", "label": "Stage"},
+                   {"key": "company", "type": "reference", "label": "Company", "target": "company"}]})
+    assert r.status_code == 201, r.get_json()
+    r = office.admin.post("/api/meta/pipelines", json={"key": "sales", "label": "Sales", "entity": "deal", "field": "stage",
+                                                       "stages": [{"key": "new", "label": "New"}]})
+    assert r.status_code == 201, r.get_json()
+    r = office.admin.patch("/api/meta/roles/sales", json={"entities": {"company": OWN, "contact": OWN, "deal": OWN}})
+    assert r.status_code == 200, r.get_json()
+    alices, bobs = office.company("alice", "Alice Trading"), office.company("bob", "Bob Foods")
+    r = office.as_("alice", "POST", "/api/records/deal/bulk", json={"records": [
+        {"title": "A", "stage": "new", "company": alices}, {"title": "B", "stage": "new", "company": bobs}]})
+    assert r.status_code == 422 and r.get_json()["errors"] == [{**missing(bobs), "row": 1}], r.get_json()
+    assert office.admin.get("/api/records/deal").get_json()["total"] == 0
