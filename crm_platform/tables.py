@@ -74,6 +74,13 @@ users = sa.Table(
     sa.Column("roles", sa.Text, nullable=False, server_default="[]"),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    #: Bumped when the user signs out or the password changes; a browser session signed with an
+    #: older generation is no longer signed in (session cookies cannot be recalled otherwise).
+    sa.Column("session_generation", sa.Integer, nullable=False, server_default="0"),
+    #: The name's key (``auth/names.py``): names with one key are one user name. Null only for
+    #: users stored before the rule whose name shared a key with an older user's.
+    sa.Column("username_key", sa.String(600), nullable=True),
+    sa.Index("ix_crm_user_username_key", "username_key", unique=True),
 )
 
 #: API tokens, stored as SHA-256 digests: a database leak does not hand out working tokens.

@@ -80,9 +80,13 @@ def test_login_page_with_csrf_then_session(csrf_app):
     assert r.status_code == 302 and r.headers["Location"] == "/"
     cookie = r.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    assert c.get("/", headers=NO_AUTH).status_code == 200
+    home = c.get("/", headers=NO_AUTH)
+    assert home.status_code == 200
     # the session cookie alone never opens the API (it is Bearer-only, so no CSRF through it)
     assert c.get("/api/meta/entities", headers=NO_AUTH).status_code == 401
+    # sign-in started a fresh session, so the sign-out form carries a new CSRF token
+    assert c.post("/logout", data={"csrf_token": token}, headers=NO_AUTH).status_code == 400
+    token = re.search(rb'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', home.data).group(1).decode()
     assert c.post("/logout", data={"csrf_token": token}, headers=NO_AUTH).status_code == 302
     assert c.get("/", headers=NO_AUTH).status_code == 302
 

@@ -18,6 +18,7 @@ class Pages:
         with self.client.session_transaction() as session:
             session["_user_id"] = str(user.id)
             session["_fresh"] = True
+            session["_crm_generation"] = user.session_generation  # as /login would set it
 
     def get(self, path, **kw):
         return self.client.get(path, headers={**NO_TOKEN, **kw.pop("headers", {})}, **kw)

@@ -10,15 +10,28 @@ from dataclasses import dataclass, field as dc_field
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
 
 from .. import jsonutil
 from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import api_tokens, users
+from .names import BadName, lookup_key, normalise_username, username_key
 
 _hasher = PasswordHasher()
 #: Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password")
-USERNAME_MAX = 150
+#: One rule for passwords wherever they are set (API, CLI) or typed (/login, /api/auth/token).
+#: The upper bound keeps hashing cheap to ask for; a longer password can never have been set.
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1000
+
+
+def password_problems(password) -> list[dict]:
+    if not isinstance(password, str) or len(password) < PASSWORD_MIN:
+        return [error("password", "minLength", f"a password has at least {PASSWORD_MIN} characters")]
+    if len(password) > PASSWORD_MAX:
+        return [error("password", "maxLength", f"a password has at most {PASSWORD_MAX} characters")]
+    return []
 
 
 @dataclass
@@ -27,6 +40,8 @@ class User:
     username: str
     is_admin: bool
     roles: list[str] = dc_field(default_factory=list)
+    #: the generation a browser session must carry to stay signed in (see ``end_sessions``)
+    session_generation: int = 0
 
     # Flask-Login's protocol
     is_authenticated = True
@@ -46,7 +61,7 @@ def _digest(token: str) -> str:
 
 
 def _user(row) -> User:
-    return User(row.id, row.username, bool(row.is_admin), jsonutil.loads(row.roles or "[]"))
+    return User(row.id, row.username, bool(row.is_admin), jsonutil.loads(row.roles or "[]"), row.session_generation)
 
 
 #: Seconds a verified token is trusted without asking the database again. Every API request
@@ -62,20 +77,35 @@ class UserService:
         self._token_cache: dict[str, tuple[float, User]] = {}
 
     def create(self, username: str, password: str, *, is_admin: bool = False, roles: list[str] | None = None) -> User:
+        """A new user; the name is stored normalised (``names.py``) and must differ from every
+        other user's by more than case, width or spaces (409)."""
         problems = []
-        if not isinstance(username, str) or not username.strip() or len(username) > USERNAME_MAX:
-            problems.append(error("username", "invalid", f"a user name is 1 to {USERNAME_MAX} characters"))
-        if not isinstance(password, str) or len(password) < 8:
-            problems.append(error("password", "minLength", "a password has at least 8 characters"))
+        try:
+            username = normalise_username(username)
+        except BadName as exc:
+            problems.append(error("username", "invalid", str(exc)))
+        problems += password_problems(password)
         if problems:
             raise Invalid(problems)
-        with self.engine.begin() as conn:
-            if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first() is not None:
-                raise Conflict([error("username", "exists", f"user '{username}' exists already")])
-            new_id = conn.execute(users.insert().values(
-                username=username, password_hash=_hasher.hash(password), is_admin=is_admin,
-                roles=jsonutil.dumps(sorted(set(roles or []))), active=True, created_at=_now())).inserted_primary_key[0]
+        key = username_key(username)
+        try:
+            with self.engine.begin() as conn:
+                clash = conn.execute(sa.select(users.c.username).where(
+                    sa.or_(users.c.username_key == key, users.c.username == username))).first()
+                if clash is not None:
+                    raise self._name_taken(username, clash.username)
+                new_id = conn.execute(users.insert().values(
+                    username=username, username_key=key, password_hash=_hasher.hash(password), is_admin=is_admin,
+                    roles=jsonutil.dumps(sorted(set(roles or []))), active=True, created_at=_now())).inserted_primary_key[0]
+        except IntegrityError:  # the same name, created at the same moment by another request
+            raise self._name_taken(username, username) from None
         return User(new_id, username, is_admin, sorted(set(roles or [])))
+
+    @staticmethod
+    def _name_taken(username: str, existing: str) -> Conflict:
+        same = "" if existing == username else f" as '{existing}' (names that differ only in case, width or " \
+                                                   f"spaces are the same name)"
+        return Conflict([error("username", "exists", f"user '{username}' exists already{same}")])
 
     def list(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -95,10 +125,12 @@ class UserService:
             raise NotFound([error(None, "not_found", f"no user with id {user_id}")])
         return found
 
-    def update(self, user_id: int, patch: dict) -> dict:
+    def update(self, user_id: int, patch: dict, *, admin_roles: frozenset = frozenset()) -> dict:
         """Change roles, the administrator flag, whether the user may sign in, or the password.
 
-        Deactivating a user or changing the password revokes their API tokens.
+        Deactivating a user or changing the password revokes their API tokens and ends their
+        browser sessions. ``admin_roles`` are the keys of active roles that make their holders
+        administrators: the change may not leave the instance without an active administrator.
         """
         allowed = {"roles", "is_admin", "active", "password"}
         problems = [error(k, "unknown", f"'{k}' cannot be changed; use one of {sorted(allowed)}") for k in patch
@@ -117,27 +149,69 @@ class UserService:
                 else:
                     values[flag] = patch[flag]
         if "password" in patch:
-            if not isinstance(patch["password"], str) or len(patch["password"]) < 8:
-                problems.append(error("password", "minLength", "a password has at least 8 characters"))
-            else:
+            wrong = password_problems(patch["password"])
+            problems += wrong
+            if not wrong:
                 values["password_hash"] = _hasher.hash(patch["password"])
         if problems:
             raise Invalid(problems)
         self.row(user_id)
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            if values.keys() & {"is_admin", "roles", "active"}:
+                self._keep_an_administrator(conn, user_id, values, admin_roles)
             if values:
                 conn.execute(users.update().where(users.c.id == user_id).values(values))
             if values.get("active") is False or "password_hash" in values:
+                self._end_sessions(conn, user_id)
                 conn.execute(api_tokens.update().where(api_tokens.c.user_id == user_id,
                                                        api_tokens.c.revoked_at.is_(None)).values(revoked_at=_now()))
         self._token_cache.clear()  # roles and flags take effect on this worker's next request
         return self.public(self.row(user_id))
 
+    @staticmethod
+    def _keep_an_administrator(conn, user_id: int, values: dict, admin_roles: frozenset) -> None:
+        """409 if the change takes the last active administrator's rights or access away: nobody
+        could then manage users or definitions, and only the command line could mend it.
+
+        Every active user is locked first (PostgreSQL; SQLite's write lock is already held), so two
+        administrators demoting each other at the same moment cannot both succeed.
+        """
+        def admin(row, changes=None) -> bool:
+            changes = changes or {}
+            roles = set(jsonutil.loads(changes.get("roles", row.roles) or "[]"))
+            return changes.get("active", True) and (changes.get("is_admin", bool(row.is_admin)) or bool(roles & admin_roles))
+
+        rows = conn.execute(sa.select(users.c.id, users.c.username, users.c.is_admin, users.c.roles)
+                            .where(users.c.active.is_(True)).order_by(users.c.id).with_for_update()).all()
+        target = next((r for r in rows if r.id == user_id), None)
+        if target is None or not admin(target) or admin(target, values):
+            return
+        if any(admin(r) for r in rows if r.id != user_id):
+            return
+        field = next(k for k in ("active", "is_admin", "roles") if k in values)
+        raise Conflict([error(field, "last_administrator",
+                              f"'{target.username}' is the last active administrator; make another user an "
+                              f"administrator first, or the instance would have nobody to manage it")])
+
+    def end_sessions(self, user_id: int) -> None:
+        """Sign the user out of every browser: sessions carrying an older generation stop working."""
+        with self.engine.begin() as conn:
+            self._end_sessions(conn, user_id)
+
+    @staticmethod
+    def _end_sessions(conn, user_id: int) -> None:
+        conn.execute(users.update().where(users.c.id == user_id)
+                     .values(session_generation=users.c.session_generation + 1))
+
     def authenticate(self, username: str, password: str) -> User | None:
+        """The active user with this name (compared by key: ``Admin`` signs in as ``admin``) and
+        password, or None. A name nobody can have or a password longer than any that can be set
+        never reaches the database."""
         if not isinstance(username, str) or not isinstance(password, str):
             return None
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users).where(users.c.username == username, users.c.active.is_(True))).first()
+        row = None
+        if len(password) <= PASSWORD_MAX:
+            row = self._by_name(username, active_only=True)
         try:
             _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
@@ -150,9 +224,21 @@ class UserService:
         return _user(row) if row else None
 
     def get_by_name(self, username: str) -> User | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+        row = self._by_name(username)
         return _user(row) if row else None
+
+    def _by_name(self, username: str, *, active_only: bool = False):
+        """The user by the name's key; a user stored before keys existed whose name shares a key
+        with an older user's has none, and is found by the exact name."""
+        key = lookup_key(username)
+        if key is None:
+            return None
+        q = sa.select(users).where(sa.or_(users.c.username_key == key, users.c.username == username))
+        if active_only:
+            q = q.where(users.c.active.is_(True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return next((r for r in rows if r.username == username), rows[0] if rows else None)
 
     def issue_token(self, user: User) -> str:
         token = secrets.token_urlsafe(32)

@@ -49,7 +49,9 @@ def update_user(user_id):
     problems = _role_problems(body["roles"]) if "roles" in body else []
     if problems:
         raise Invalid(problems)
-    return jsonify(platform().users.update(user_id, body))
+    roles = platform().metadata.state().roles
+    admin_roles = frozenset(k for k, r in roles.items() if not r.archived and r.doc.get("admin"))
+    return jsonify(platform().users.update(user_id, body, admin_roles=admin_roles))
 
 
 def _role_problems(roles) -> list[dict]:

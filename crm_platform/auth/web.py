@@ -6,7 +6,7 @@ make a signed-in browser call it (no CSRF exposure); browser forms carry a CSRF 
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -14,9 +14,10 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from ..errors import BadRequest, Forbidden, Unauthorized, error
+from .redirects import local_path
 from .users import UserService
 
 auth_bp = Blueprint("auth", __name__)
@@ -25,11 +26,15 @@ auth_bp = Blueprint("auth", __name__)
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 csrf = CSRFProtect()
 PUBLIC_PREFIXES = ("/login", "/api/auth/token", "/f/", "/static/")
+#: The session key holding the user's session generation at sign-in (``UserService.end_sessions``).
+SESSION_GENERATION = "_crm_generation"
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=150)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+    # No length limits here: UserService.authenticate applies the same ones to /login and to
+    # /api/auth/token (users.PASSWORD_MAX, names.USERNAME_MAX).
+    username = StringField("Username", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
 
 
 def users() -> UserService:
@@ -108,10 +113,13 @@ def login():
     if form.validate_on_submit():
         user = users().authenticate(form.username.data, form.password.data)
         if user is not None:
+            # A fresh session: nothing a visitor (or someone who planted a cookie) put in it
+            # before signing in carries over, and it carries the user's current session generation.
+            session.clear()
             login_user(user)
-            target = request.args.get("next") or "/"
+            session[SESSION_GENERATION] = user.session_generation
             # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
-            return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+            return redirect(local_path(request.args.get("next"), "/"))
         message = SIGN_IN_MESSAGES["wrong"]
     elif request.method == "POST":
         message = SIGN_IN_MESSAGES["missing"]
@@ -120,7 +128,12 @@ def login():
 
 @auth_bp.post("/logout")
 def logout():
+    # Ends every session of this user, not only this cookie: a copy of it replayed later (or a
+    # session left open on another computer) no longer signs anyone in.
+    if current_user.is_authenticated:
+        users().end_sessions(current_user.id)
     logout_user()
+    session.clear()
     return redirect(url_for("auth.login"))
 
 
@@ -167,9 +180,13 @@ def init_auth(app: Flask) -> None:
     @manager.user_loader
     def load_user(user_id):
         try:
-            return app.extensions["crm"].users.get(int(user_id))
+            user = app.extensions["crm"].users.get(int(user_id))
         except ValueError:
             return None
+        # A session from before the user's last sign-out or password change is over.
+        if user is None or session.get(SESSION_GENERATION) != user.session_generation:
+            return None
+        return user
 
     csrf.init_app(app)
     limiter.init_app(app)

@@ -147,10 +147,21 @@ class Access:
 
     def read_clause(self, entity: CompiledEntity, model: CompiledModel):
         """The SQL condition limiting a list to readable records, or None when all are readable."""
-        scope = self.require("read", entity, model).read
+        self.require("read", entity, model)
+        return self.readable_clause(entity, model)
+
+    def readable_clause(self, entity: CompiledEntity, model: CompiledModel):
+        """The SQL condition for the records this user may read: None when all, false when none.
+
+        It never refuses, for questions about records of another entity: a reference to a record
+        the user may not read is answered exactly like one to a record that does not exist.
+        """
+        scope = self.rights(entity.key, model).read
         if scope == "all":
             return None
-        return entity.table.c.owner_id == self.user_id if self.user_id is not None else sa.false()
+        if scope == "own" and self.user_id is not None:
+            return entity.table.c.owner_id == self.user_id
+        return sa.false()
 
     def readable(self, entity: CompiledEntity, model: CompiledModel, record: dict) -> dict:
         """The record as this user may see it; NotFound if they may not see it at all.

@@ -91,17 +91,21 @@ class RecordService:
         return record
 
     def _check_references(self, conn, model: CompiledModel, entity: CompiledEntity, rows: list[dict],
-                          errors: list[dict], index_of=None) -> None:
+                          errors: list[dict], index_of=None, access: Access = SYSTEM) -> None:
+        """Each reference names a live record that ``access`` may read; one it may not read is
+        refused exactly like one that does not exist, so ids cannot be probed or linked blindly."""
         for key, target in entity.references.items():
             wanted = {r[key] for r in rows if r.get(key) is not None}
             if not wanted:
                 continue
             t = model.entities[target].table
+            readable = access.readable_clause(model.entities[target], model)
             found = set()
             ids = sorted(wanted)
             for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
                 chunk = ids[start:start + 900]
-                found.update(conn.execute(sa.select(t.c.id).where(t.c.id.in_(chunk), t.c.archived_at.is_(None))).scalars())
+                q = sa.select(t.c.id).where(t.c.id.in_(chunk), t.c.archived_at.is_(None))
+                found.update(conn.execute(q if readable is None else q.where(readable)).scalars())
             for n, r in enumerate(rows):
                 if r.get(key) is not None and r[key] not in found:
                     e = error(key, "reference", f"there is no {target} record with id {r[key]}")
@@ -245,7 +249,7 @@ class RecordService:
             entity = model.entity(entity_key)
             if access is not SYSTEM:
                 self._check_create(access, entity, model, data, actor_id)
-            values, system = self._validated(conn, model, entity, data)
+            values, system = self._validated(conn, model, entity, data, access=access)
             self._run_before(PendingWrite(conn, model, entity, "create", None, None, values, actor_id, reason))
             linked = self._split_linked(entity, values)
             now = utcnow()
@@ -301,7 +305,7 @@ class RecordService:
                                 e["row"] = n
                             raise
             if any(wants(model, entity) for wants in self.row_by_row):
-                return self._create_each(conn, entity_key, rows, actor_id, created_ids)
+                return self._create_each(conn, entity_key, rows, actor_id, created_ids, access)
             validate = entity.validator.validate
             keys = [f["key"] for f in entity.fields]
             now = utcnow()
@@ -326,7 +330,7 @@ class RecordService:
                 row["version"] = 1
                 prepared.append(row)
             if not errors and entity.references:
-                self._check_references(conn, model, entity, prepared, errors, index_of=lambda n: n)
+                self._check_references(conn, model, entity, prepared, errors, index_of=lambda n: n, access=access)
             if errors:
                 raise Invalid(errors[:1000])
             linked = [self._split_linked(entity, row) for row in prepared] if entity.link_tables else None
@@ -375,21 +379,24 @@ class RecordService:
             raise RuntimeError(f"inserted {len(rows)} rows into {table.name} but found {len(ids)} new ids")
         return ids
 
-    def _validated(self, conn, model, entity, data: dict, partial: bool = False) -> tuple[dict, dict]:
-        """The record's values and system values, checked by the compiled validator and against the
-        records its references name; ``Invalid`` with every error otherwise."""
+    def _validated(self, conn, model, entity, data: dict, partial: bool = False, access: Access = SYSTEM,
+                   references: bool = True) -> tuple[dict, dict]:
+        """The record's values and system values, checked by the compiled validator and (unless told
+        not to) against the records its references name, which ``access`` must be able to read;
+        ``Invalid`` with every error otherwise."""
         values, system, errors = entity.validator.validate(data, partial=partial)
-        if not errors:
-            self._check_references(conn, model, entity, [values], errors)
+        if not errors and references:
+            self._check_references(conn, model, entity, [values], errors, access=access)
         if errors:
             raise Invalid(errors)
         return values, system
 
-    def _create_each(self, conn, entity_key: str, rows: list, actor_id: int | None, ids: list | None = None) -> int:
+    def _create_each(self, conn, entity_key: str, rows: list, actor_id: int | None, ids: list | None = None,
+                     access: Access = SYSTEM) -> int:
         """Bulk rows one at a time through ``create`` (hooks run); all or nothing, errors carry ``row``."""
         for n, data in enumerate(rows):
             try:
-                record = self.create(entity_key, data, actor_id=actor_id, conn=conn)
+                record = self.create(entity_key, data, actor_id=actor_id, conn=conn, access=access)
                 if ids is not None:
                     ids.append(record["id"])
             except CrmError as exc:
@@ -410,7 +417,8 @@ class RecordService:
             entity = model.entity(entity_key)
             if access is not SYSTEM:
                 access.require("update", entity, model)
-            values, system = self._validated(conn, model, entity, data, partial=True)
+            # References are checked below, against the record: one left as it is passes.
+            values, system = self._validated(conn, model, entity, data, partial=True, references=False)
             t = entity.table
             current = conn.execute(sa.select(*entity.columns).where(t.c.id == record_id, t.c.archived_at.is_(None))
                                    .with_for_update()).first()
@@ -418,6 +426,7 @@ class RecordService:
                 raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id}")])
             if access is not SYSTEM:
                 self._check_update(conn, access, entity, model, record_id, current, data, values, system)
+            self._check_changed_references(conn, model, entity, values, current, access)
             expected = system.get("version", expected_version)
             if expected is not None and expected != current.version:
                 raise Conflict([error("version", "stale", f"the record was changed by someone else (now version "
@@ -443,6 +452,16 @@ class RecordService:
             self._run_hooks(WriteEvent(conn, model, entity, "update", record_id, before, after, actor_id, reason))
             self._attach_linked(conn, entity, [after])
         return self._as_seen(access, entity, model, after)
+
+    def _check_changed_references(self, conn, model, entity, values: dict, current, access: Access) -> None:
+        """A changed reference must name a record the user may read; an unchanged one passes (a form
+        may post back a link an administrator made to a record its user cannot see)."""
+        changed = {k: v for k, v in values.items() if k in entity.references and v != getattr(current, k)}
+        errors: list[dict] = []
+        if changed:
+            self._check_references(conn, model, entity, [changed], errors, access=access)
+        if errors:
+            raise Invalid(errors)
 
     def _check_update(self, conn, access: Access, entity, model, record_id, current, data, values, system) -> None:
         owner = {"owner_id": current.owner_id}

@@ -13,6 +13,7 @@ import re
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from ..auth.redirects import local_path
 from ..errors import BadRequest, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.forms import accept, form_for
@@ -62,8 +63,7 @@ def index():
 
 @screens.get("/lang/<code>")
 def switch_language(code):
-    target = request.args.get("next") or "/app"
-    response = redirect(target if target.startswith("/") and not target.startswith("//") else "/app")
+    response = redirect(local_path(request.args.get("next"), "/app"))
     if code in LANGUAGES:
         response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
