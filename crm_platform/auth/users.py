@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import secrets
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field as dc_field
 
 import sqlalchemy as sa
@@ -61,7 +62,9 @@ class UserService:
         self.engine = engine
         self._token_cache: dict[str, tuple[float, User]] = {}
 
-    def create(self, username: str, password: str, *, is_admin: bool = False, roles: list[str] | None = None) -> User:
+    def create(self, username: str, password: str, *, is_admin: bool = False, roles: list[str] | None = None,
+               conn: sa.Connection | None = None) -> User:
+        """A new user; with ``conn``, inside the caller's transaction (a template's demo users)."""
         problems = []
         if not isinstance(username, str) or not username.strip() or len(username) > USERNAME_MAX:
             problems.append(error("username", "invalid", f"a user name is 1 to {USERNAME_MAX} characters"))
@@ -69,7 +72,7 @@ class UserService:
             problems.append(error("password", "minLength", "a password has at least 8 characters"))
         if problems:
             raise Invalid(problems)
-        with self.engine.begin() as conn:
+        with (nullcontext(conn) if conn is not None else self.engine.begin()) as conn:
             if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first() is not None:
                 raise Conflict([error("username", "exists", f"user '{username}' exists already")])
             new_id = conn.execute(users.insert().values(

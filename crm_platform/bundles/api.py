@@ -76,4 +76,4 @@ def template_list():
 
 @bundle_api.post("/templates/<name>/install")
 def template_install(name):
-    return jsonify(importer.run(platform(), templates.load(name), **_import_options()))
+    return jsonify(importer.run(platform(), templates.load(name), demo_users=True, **_import_options()))
