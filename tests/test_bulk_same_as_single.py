@@ -153,3 +153,18 @@ def test_a_refused_bulk_create_leaves_no_tags_behind(crm, platform):
     entity = platform.runtime.current().entity("account")
     with platform.engine.connect() as conn:
         assert conn.execute(entity.link_tables["levels"].select()).all() == []
+
+
+def test_a_hook_without_a_batch_form_sees_each_bulk_record_as_a_single_create(crm, platform):
+    """Hooks added later run for bulk rows too: one ``create`` event per record, the record as ``create`` returns it."""
+    seen = []
+    hook = lambda event: seen.append((event.action, event.entity.key, event.record_id, event.after))  # noqa: E731
+    platform.records.after_write.append(hook)
+    try:
+        r = crm.post("/api/records/account/bulk", json={"records": [{"name": "x", "spend": 2000}, {"name": "y"}]})
+        assert r.status_code == 201, r.get_json()
+    finally:
+        platform.records.after_write.remove(hook)
+    ids = sorted(ids_by_name(crm, "account", "").values())
+    assert [(a, e, i) for a, e, i, _ in seen] == [("create", "account", ids[0]), ("create", "account", ids[1])]
+    assert [crm.get(f"/api/records/account/{i}").get_json() for i in ids] == [after for *_, after in seen]
