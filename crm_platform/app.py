@@ -43,7 +43,6 @@ class Platform:
         from .runtime import audit
         self.records.before_write.append(audit.before_write)
         self.records.after_write.append(audit.after_write)
-        self.records.after_create_many.append(audit.after_create_many)
 
 
 def create_app(config: dict | None = None) -> Flask:

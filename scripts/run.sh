@@ -14,6 +14,8 @@ if .venv/bin/crm user create admin --password "$password" --admin >/dev/null 2>&
 fi
 # A working CRM at once: an industry template with sample data, on the first run only (installing
 # the same version again would change nothing anyway). CRM_TEMPLATE=education|ecommerce|none.
+# The sample data comes with demo users for the template's roles (sales1, sales2, service1,
+# manager1) owning its records; their generated passwords are printed here, once.
 template=${CRM_TEMPLATE:-b2b}
 installed=$(.venv/bin/crm template list)
 if [ "$template" != "none" ] && ! grep -q "^$template .*(installed " <<<"$installed"; then

@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import secrets
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field as dc_field
 
 import sqlalchemy as sa
@@ -76,9 +77,11 @@ class UserService:
         self.engine = engine
         self._token_cache: dict[str, tuple[float, User]] = {}
 
-    def create(self, username: str, password: str, *, is_admin: bool = False, roles: list[str] | None = None) -> User:
+    def create(self, username: str, password: str, *, is_admin: bool = False, roles: list[str] | None = None,
+               conn: sa.Connection | None = None) -> User:
         """A new user; the name is stored normalised (``names.py``) and must differ from every
-        other user's by more than case, width or spaces (409)."""
+        other user's by more than case, width or spaces (409). With ``conn``, inside the caller's
+        transaction (a template's demo users)."""
         problems = []
         try:
             username = normalise_username(username)
@@ -89,7 +92,7 @@ class UserService:
             raise Invalid(problems)
         key = username_key(username)
         try:
-            with self.engine.begin() as conn:
+            with (nullcontext(conn) if conn is not None else self.engine.begin()) as conn:
                 clash = conn.execute(sa.select(users.c.username).where(
                     sa.or_(users.c.username_key == key, users.c.username == username))).first()
                 if clash is not None:

@@ -93,4 +93,5 @@ def template_list():
 @bundle_api.post("/templates/<name>/install")
 def template_install(name):
     options = _import_options()
-    return jsonify(importer.run(platform(), _within_sample_limit(templates.load(name), options), **options))
+    return jsonify(importer.run(platform(), _within_sample_limit(templates.load(name), options), demo_users=True,
+                                **options))

@@ -27,7 +27,8 @@ def _fail(exc: CrmError, result: dict | None = None):
     sys.exit(1)
 
 
-def _import(bundle_text: bytes | dict, *, dry_run: bool, on_conflict, sample_data: bool, as_json: bool):
+def _import(bundle_text: bytes | dict, *, dry_run: bool, on_conflict, sample_data: bool, as_json: bool,
+            demo_users: bool = False):
     from .. import jsonutil
     from . import importer
     from .format import parse
@@ -35,7 +36,7 @@ def _import(bundle_text: bytes | dict, *, dry_run: bool, on_conflict, sample_dat
     try:
         bundle = bundle_text if isinstance(bundle_text, dict) else parse(bundle_text)
         result = importer.run(_platform(), bundle, actor="cli", dry_run=dry_run, on_conflict=on_conflict,
-                              sample_data=sample_data)
+                              sample_data=sample_data, demo_users=demo_users)
     except CrmError as exc:
         _fail(exc, exc.extra.get("plan"))
         return
@@ -117,7 +118,8 @@ def register(main: click.Group) -> None:
 
     @template.command("install")
     @click.argument("name")
-    @click.option("--sample-data", is_flag=True, help="also load the template's sample records (once)")
+    @click.option("--sample-data", is_flag=True,
+                  help="also load the template's sample records (once), owned by demo users of its roles")
     @click.option("--dry-run", is_flag=True, help="show the plan, change nothing")
     @click.option("--on-conflict", type=CONFLICT_CHOICE, default=None,
                   help="settle definitions changed both here and in the template")
@@ -130,4 +132,5 @@ def register(main: click.Group) -> None:
         except CrmError as exc:
             _fail(exc)
             return
-        _import(bundle, dry_run=dry_run, on_conflict=on_conflict, sample_data=sample_data, as_json=as_json)
+        _import(bundle, dry_run=dry_run, on_conflict=on_conflict, sample_data=sample_data, as_json=as_json,
+                demo_users=True)

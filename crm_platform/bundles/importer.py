@@ -28,7 +28,7 @@ from dataclasses import dataclass, field as dc_field
 from ..errors import Conflict, CrmError, Invalid, error
 from ..metadata.definitions import normalise_entity
 from ..metadata.service import load_state
-from . import installs, sample
+from . import demo_users as demo, installs, sample
 from .format import check, kinds
 from .merge import KEEP_LOCAL, TAKE_INCOMING, merge
 
@@ -240,8 +240,12 @@ def _current(conn, kind, key) -> dict:
 
 def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_run: bool = False,
         on_conflict: str | None = None, sample_data: bool = False, today: dt.date | None = None,
-        expect_revision: int | None = None) -> dict:
+        expect_revision: int | None = None, demo_users: bool = False) -> dict:
     """Plan and (unless ``dry_run``) apply ``bundle``; the answer is the plan. All or nothing.
+
+    ``demo_users`` (template installs): when the sample data is loaded, create demo users for the
+    bundle's roles and spread the sample records' owners over them (``demo_users.py``); the answer
+    lists them with their passwords, shown this once.
 
     ``expect_revision``: the ``revision`` of a plan shown earlier; if any definition changed since,
     the import is refused (409) instead of applying something other than what was shown.
@@ -264,15 +268,19 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
         runner = _Runner(platform.metadata, actor)
         _apply(runner, conn, items)
         retagged = _refresh_rule_tags(platform, conn, items)
-        loaded, skipped = {}, None
+        loaded, skipped, made = {}, None, []
         if sample_data and bundle.get("sample_data"):
             if installed is not None and installed.sample_data_at is not None:
                 skipped = (f"the sample data of '{bundle['name']}' was loaded on "
                            f"{installed.sample_data_at.date().isoformat()}; it is loaded only once")
             else:
-                loaded = sample.load(platform.records, conn, bundle["sample_data"], actor_id=actor_id, today=today)
-                _tag_sample_records(platform, conn, loaded)
+                if demo_users:
+                    made = demo.create(platform.users, conn, bundle["definitions"].get("role", []), dry_run=dry_run)
+                loaded = sample.load(platform.records, conn, bundle["sample_data"], actor_id=actor_id, today=today,
+                                     owners=demo.owner_pool(made))
         result = _report(bundle, installed, items, runner.steps, dry_run, loaded, skipped)
+        if demo_users and loaded:
+            result["demo_users"] = demo.public(made)
         result["revision"] = state.revision
         if retagged:
             result["rule_tags"] = retagged
@@ -300,19 +308,6 @@ def _refresh_rule_tags(platform, conn, items: list[Item]) -> dict:
         found = tag_rules.refresh(conn, platform.runtime.current(conn), key)
         report.update({tag: counts for tag, counts in found.items() if counts["gained"] or counts["lost"]})
     return report
-
-
-def _tag_sample_records(platform, conn, loaded: dict[str, int]) -> None:
-    """The rule tags of sample records and of records whose rules count them, in one set-based pass
-    per taxonomy: sample records are written in bulk, and a bulk create does not apply rule tags
-    record by record. Rules already met change nothing (``refresh`` is idempotent)."""
-    from ..runtime import tag_rules
-    model = platform.runtime.current(conn)
-    concerned = sorted({rt.taxonomy for rt in tag_rules.rule_tags(model)
-                        if rt.entity in loaded or any((c.get("related") or {}).get("entity") in loaded
-                                                      for c in rt.rule["all"])})
-    for key in concerned:
-        tag_rules.refresh(conn, model, key)
 
 
 def _conflict_message(conflict: dict) -> str:

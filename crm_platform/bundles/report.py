@@ -50,4 +50,11 @@ def lines(result: dict) -> list[str]:
             out.append("  sample data: " + ", ".join(f"{n} {k}" for k, n in sorted(sd["records"].items())))
         else:
             out.append(f"  sample data: {sd['skipped']}")
+    if result.get("demo_users"):
+        if result["dry_run"]:
+            out.append("  demo users (would be created): " + ", ".join(
+                f"{u['username']} ({u['role']})" for u in result["demo_users"]))
+        else:
+            out.append("  demo users, to sign in as each role (passwords shown this once):")
+            out.extend(f"    {u['username']:<12} {u['password']}  role {u['role']}" for u in result["demo_users"])
     return out

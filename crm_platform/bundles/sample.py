@@ -5,6 +5,12 @@ reference fields hold ``{"ref": "<_key>"}``, dates may be ``{"days": n}`` (n day
 day; a datetime may add ``"time": "HH:MM"``, UTC) so demo data always looks recent. Loading goes
 through the record service (validation, pipeline checks and history, rule tags, audit), inside the
 import's transaction.
+
+With ``owners`` (a template's demo users, see ``demo_users``) the records are given owners so that
+each of those users has a book of their own: a record referring to a sample record created before
+it takes that record's owner (the first such reference field of its definition: a contact and its
+company, an opportunity, its communications and tasks all belong to one salesperson); any other
+record is dealt out in turn, the first of each entity to the first user, and so on.
 """
 from __future__ import annotations
 
@@ -56,9 +62,27 @@ def _order(entities: list[str], model) -> list[str]:
     return out
 
 
+class Owners:
+    """Who owns each sample record when they are spread over ``users`` (user ids, in order)."""
+
+    def __init__(self, users: list[int]):
+        self.users = users
+        self.of: dict[tuple[str, int], int] = {}  # (entity, record id) → owner
+        self.dealt: dict[str, int] = {}  # entity → records dealt out in turn so far
+
+    def pick(self, entity, values: dict) -> int:
+        for f in entity.fields:
+            if f["type"] == "reference" and (f["target"], values.get(f["key"])) in self.of:
+                return self.of[(f["target"], values[f["key"]])]
+        n = self.dealt.get(entity.key, 0)
+        self.dealt[entity.key] = n + 1
+        return self.users[n % len(self.users)]
+
+
 def load(records_service, conn: sa.Connection, sample: dict[str, list[dict]], *, actor_id: int | None,
-         today: dt.date) -> dict[str, int]:
+         today: dt.date, owners: list[int] | None = None) -> dict[str, int]:
     """Create every sample record; returns the count per entity. Errors name entity, row and field.
+    With ``owners`` (user ids), the records are spread over them (``Owners``).
 
     The records of an entity are created in batches through ``RecordService.create_many`` (one
     validation pass, executemany, the write hooks per batch): a record at a time cost about 2 ms
@@ -74,6 +98,7 @@ def load(records_service, conn: sa.Connection, sample: dict[str, list[dict]], *,
     ids: dict[tuple[str, str], int] = {}  # (entity, _key) → database id
     later: list[tuple[str, int, dict, int]] = []  # references to records created after the referrer
     counts: dict[str, int] = {}
+    spread = Owners(owners) if owners else None
     for entity_key in _order(list(sample), model):
         fields = model.entity(entity_key).field_map
         seen: set[str] = set()
@@ -91,11 +116,13 @@ def load(records_service, conn: sa.Connection, sample: dict[str, list[dict]], *,
                     where = f"sample_data.{entity_key}" + (f".{batch[row][0]}" if row is not None else "")
                     e["field"] = f"{where}.{e['field']}" if e.get("field") else where
                 raise
-            for (n, raw, _, pending), record_id in zip(batch, created):
+            for (n, raw, values, pending), record_id in zip(batch, created):
                 if raw.get("_key") is not None:
                     ids[(entity_key, raw["_key"])] = record_id
                 if pending:
                     later.append((entity_key, record_id, pending, n))
+                if spread is not None:
+                    spread.of[(entity_key, record_id)] = values["owner_id"]
             counts[entity_key] = counts.get(entity_key, 0) + len(batch)
             batch.clear()
             waiting.clear()
@@ -122,6 +149,8 @@ def load(records_service, conn: sa.Connection, sample: dict[str, list[dict]], *,
                     values[k] = _relative(v, ftype, today)
                 else:
                     values[k] = v
+            if spread is not None and "owner_id" not in values:
+                values["owner_id"] = spread.pick(model.entity(entity_key), values)
             if raw.get("_key") is not None:
                 if raw["_key"] in seen:
                     raise Invalid([error(f"{where}._key", "unique",

@@ -98,7 +98,7 @@ def after_write(event: WriteEvent) -> None:
 
 
 def after_create_many(conn: sa.Connection, model, entity, rows: list[dict], actor_id: int | None) -> None:
-    """One create row per bulk-created record, written in one executemany."""
+    """``after_write`` for a batch of bulk-created records: one create row each, in one executemany."""
     # The same changes ``diff`` gives a single create, computed once per batch rather than per row:
     # bulk imports write tens of thousands of rows and this runs for each.
     keys = _audited_keys(entity, dict.fromkeys([f["key"] for f in entity.fields] + ["owner_id"]))
@@ -106,6 +106,9 @@ def after_create_many(conn: sa.Connection, model, entity, rows: list[dict], acto
     _insert_sharing(conn, {"entity": entity.key, "action": "create", "actor_id": actor_id, "at": utcnow(), "reason": None},
                     [(row["id"], dumps({k: [None, v] for k in keys if (v := row.get(k)) is not None and v != []}))
                      for row in rows])
+
+
+after_write.many = after_create_many
 
 
 def _insert_sharing(conn: sa.Connection, shared: dict, rows: list[tuple[int, str]]) -> None:

@@ -106,6 +106,15 @@ class AfterWrite:
             if stage is not None and stage.get("on_enter"):
                 self._follow_up(event, p, stage, event.after)
 
+    def many(self, conn, model: CompiledModel, entity, rows: list[dict], actor_id: int | None) -> None:
+        """A batch of bulk-created records: as for each single create (``has_pipeline`` normally sends
+        such entities row by row through ``create``, so this rarely has anything to do)."""
+        if not any(p["field"] in row and row[p["field"]] is not None
+                   for p in pipelines_of(model, entity.key) for row in rows):
+            return
+        for record in self.records.read_back(conn, entity, [r["id"] for r in rows]):
+            self(WriteEvent(conn, model, entity, "create", record["id"], None, record, actor_id, None))
+
     def _follow_up(self, event: WriteEvent, pipeline: dict, stage: dict, record: dict) -> None:
         spec = stage["on_enter"]
         values = {k: render(v, record) for k, v in (spec.get("values") or {}).items()}

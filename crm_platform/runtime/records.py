@@ -74,11 +74,8 @@ class RecordService:
         self.before_write: list[BeforeHook] = []
         self.after_write: list[Hook] = []
         #: Predicates (model, entity) -> bool: entities whose bulk creates must go row by row
-        #: through ``create`` so the hooks run (e.g. a stage field bound to a pipeline).
+        #: through ``create`` (e.g. a stage field bound to a pipeline: entry checks per record).
         self.row_by_row: list[Callable[[CompiledModel, CompiledEntity], bool]] = []
-        #: Hooks (conn, model, entity, rows with their ids, actor_id) after each batch of a bulk
-        #: create, in its transaction: the audit trail records every bulk-created row this way.
-        self.after_create_many: list[Callable] = []
 
     # ---- helpers --------------------------------------------------------------------------------
     def _model(self, conn) -> CompiledModel:
@@ -129,6 +126,35 @@ class RecordService:
     def _run_hooks(self, event: WriteEvent) -> None:
         for hook in self.after_write:
             hook(event)
+
+    def _run_hooks_many(self, conn, model: CompiledModel, entity: CompiledEntity, rows: list[dict],
+                        actor_id: int | None) -> None:
+        """The after-write hooks of a batch of bulk-created records, so a bulk row ends like a single one.
+
+        A hook with a batch form (``hook.many(conn, model, entity, rows, actor_id)``; ``rows`` are
+        the written column values with their ``id``) gets the whole batch; any other hook gets one
+        ``create`` event per record, as ``create`` would give it.
+        """
+        events = None
+        for hook in self.after_write:
+            many = getattr(hook, "many", None)
+            if many is not None:
+                many(conn, model, entity, rows, actor_id)
+                continue
+            if events is None:
+                events = [WriteEvent(conn, model, entity, "create", r["id"], None, r, actor_id, None)
+                          for r in self.read_back(conn, entity, [row["id"] for row in rows])]
+            for event in events:
+                hook(event)
+
+    def read_back(self, conn, entity: CompiledEntity, ids: list[int]) -> list[dict]:
+        """Records as ``create`` returns them (tags included), in the order of ``ids``."""
+        t, found = entity.table, {}
+        for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
+            chunk = ids[start:start + 900]
+            found.update((r.id, self._dump(entity, r)) for r in conn.execute(
+                sa.select(*entity.columns).where(t.c.id.in_(chunk))))
+        return self._attach_linked(conn, entity, [found[i] for i in ids])
 
     def _run_before(self, pending: PendingWrite) -> None:
         for hook in self.before_write:
@@ -286,8 +312,9 @@ class RecordService:
         With ``conn``, inside the caller's transaction (sample data of a bundle import); ``created_ids``,
         when given, receives the new records' ids in the order of ``rows``.
 
-        Errors carry ``row`` (0-based position in ``rows``). Hooks do not run for bulk inserts of
-        plain data; imports that need them go through ``create``.
+        Errors carry ``row`` (0-based position in ``rows``). The after-write hooks run for each
+        batch (rule tags, audit: ``_run_hooks_many``); entities a ``row_by_row`` predicate names go
+        through ``create`` one row at a time, with every hook.
         """
         rows = list(rows)
         access = access or SYSTEM
@@ -347,8 +374,7 @@ class RecordService:
                                 [(i, values.get(key)) for i, values in zip(ids, linked[start:start + batch_size])])
                     written = [{**row, **(linked[start + n] if linked else {}), "id": record_id}
                                for n, (row, record_id) in enumerate(zip(chunk, ids))]
-                    for hook in self.after_create_many:
-                        hook(conn, model, entity, written, actor_id)
+                    self._run_hooks_many(conn, model, entity, written, actor_id)
             except IntegrityError:
                 raise Conflict([error(None, "unique", "some rows repeat a value that must be unique")]) from None
         return len(prepared)

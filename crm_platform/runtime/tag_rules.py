@@ -128,6 +128,24 @@ def refresh(conn: sa.Connection, model: CompiledModel, taxonomy: str | None = No
     return report
 
 
+def _parents(tags: list[RuleTag], entity_key: str, snapshots) -> dict[str, set[int]]:
+    """Records whose rules count records of ``entity_key`` (``related``), named by these snapshots."""
+    parents: dict[str, set[int]] = {}
+    for rt in tags:
+        for cond in rt.rule["all"]:
+            related = cond.get("related")
+            if related and related["entity"] == entity_key:
+                for snapshot in snapshots:
+                    if snapshot and snapshot.get(related["via"]) is not None:
+                        parents.setdefault(rt.entity, set()).add(snapshot[related["via"]])
+    return parents
+
+
+def _apply_in_chunks(conn, model, entity_key: str, ids: list[int]) -> None:
+    for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
+        apply_rules(conn, model, entity_key, ids[start:start + 900])
+
+
 def after_write(event: WriteEvent) -> None:
     """Re-evaluate the rules of the written record, and of records whose rules count it."""
     model = event.model
@@ -136,13 +154,20 @@ def after_write(event: WriteEvent) -> None:
         return
     if event.action != "delete" and any(rt.entity == event.entity.key for rt in tags):
         apply_rules(event.conn, model, event.entity.key, [event.record_id])
-    parents: dict[str, set[int]] = {}
-    for rt in tags:
-        for cond in rt.rule["all"]:
-            related = cond.get("related")
-            if related and related["entity"] == event.entity.key:
-                for snapshot in (event.before, event.after):
-                    if snapshot and snapshot.get(related["via"]) is not None:
-                        parents.setdefault(rt.entity, set()).add(snapshot[related["via"]])
-    for entity_key, ids in parents.items():
+    for entity_key, ids in _parents(tags, event.entity.key, (event.before, event.after)).items():
         apply_rules(event.conn, model, entity_key, sorted(ids))
+
+
+def after_create_many(conn: sa.Connection, model: CompiledModel, entity: CompiledEntity, rows: list[dict],
+                      actor_id: int | None) -> None:
+    """``after_write`` for a batch of bulk-created records: the same rules, a few statements per batch."""
+    tags = rule_tags(model)
+    if not tags:
+        return
+    if any(rt.entity == entity.key for rt in tags):
+        _apply_in_chunks(conn, model, entity.key, [r["id"] for r in rows])
+    for entity_key, ids in _parents(tags, entity.key, rows).items():
+        _apply_in_chunks(conn, model, entity_key, sorted(ids))
+
+
+after_write.many = after_create_many

@@ -31,6 +31,11 @@ def definitions() -> dict:
             field("website", "url", "Website", "网址"),
             field("annual_spend", "decimal", "Yearly spend with us", "年度消费额", scale=2, min=0, indexed=True),
             field("history", "long_text", "Cooperation history", "合作历史"),
+            # Who got in touch through the public form, and what they asked (a visitor has no contact record).
+            field("contact_name", "text", "Contact person", "联系人姓名", max_length=100),
+            field("contact_phone", "phone", "Contact phone", "联系电话"),
+            field("contact_email", "email", "Contact e-mail", "联系邮箱"),
+            field("message", "long_text", "Message", "留言"),
             field("customer_type", "tags", "Customer type", "客户类型", taxonomy="customer_type", multiple=False),
             field("pain_points", "tags", "Pain points", "痛点标签", taxonomy="pain_points"),
             field("account_level", "tags", "Account level", "客户等级", taxonomy="account_level", multiple=False),
@@ -113,7 +118,9 @@ def definitions() -> dict:
         "submit_label": L("Send", "提交"),
         "success_message": L("Thank you, our team will contact you within one working day.",
                              "感谢您的留言，我们会在一个工作日内与您联系。"),
-        "layout": [{"title": L("Your company", "公司信息"), "fields": ["name", "industry", "size", "region", "website"]}]}]
+        "layout": [{"title": L("Your company", "公司信息"), "fields": ["name", "industry", "size", "region", "website"]},
+                   {"title": L("How to reach you", "联系方式"), "fields": ["contact_name", "contact_phone", "contact_email"]},
+                   {"title": L("Your message", "留言"), "fields": ["message"]}]}]
     return {"entity": entities, "taxonomy": taxonomies, "pipeline": pipelines, "form": forms,
             "role": roles(["company", "contact", "opportunity"], {"opportunity": ["amount"]})}
 
@@ -195,7 +202,7 @@ def sample() -> dict:
     return {"company": companies, "contact": contacts, "opportunity": opportunities, **shared}
 
 
-BUNDLE = {"name": "b2b", "version": "1.0.1", "label": L("B2B services", "B2B服务"),
+BUNDLE = {"name": "b2b", "version": "1.0.2", "label": L("B2B services", "B2B服务"),
           "description": L("A B2B services firm: companies with industry, size and source, contacts with their role "
                            "in the decision chain, opportunities through first contact → needs analysis → quote → "
                            "signed or lost with amount and probability, follow-up tasks per stage, pain-point and "

@@ -126,6 +126,10 @@ SCHEMAS = {
         "summary": OBJECT, "definitions": {"type": "array", "items": OBJECT},
         "conflicts": {"type": "array", "items": OBJECT}, "steps": {"type": "array", "items": shared("Plan")},
         "sample_data": OBJECT, "rule_tags": OBJECT,
+        "demo_users": {"type": "array", "description": "Template installs that loaded the sample data: the demo "
+                                                       "users made for the template's roles, with their passwords "
+                                                       "(null in a dry run), shown this once",
+                       "items": obj({"username": STRING, "role": STRING, "password": NULLABLE_TEXT})},
         "revision": {"type": "integer", "description": "The metadata revision the plan was made at (send it back "
                                                        "as expect_revision to apply exactly this plan)"}},
         ("bundle", "dry_run", "summary", "definitions", "conflicts", "steps", "revision")),
