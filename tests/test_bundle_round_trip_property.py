@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import make_app
+from conftest import examples, make_app
 from crm_platform.bundles import exporter, importer
 from crm_platform.bundles.format import parse, seal, serialise
 
@@ -68,7 +68,7 @@ def bundles(draw):
                  "sample_data": {k: v for k, v in sample.items() if v}})
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(bundles())
 def test_export_import_export_gives_the_same_bytes(bundle):
     with tempfile.TemporaryDirectory() as tmp:

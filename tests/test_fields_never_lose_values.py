@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
                                  run_state_machine_as_test)
 
-from conftest import HAS_PG, _reset_pg, make_app
+from conftest import HAS_PG, _reset_pg, examples, make_app
 from crm_platform import jsonutil
 from crm_platform.metadata.definitions import MetaState, normalise_entity, validate_entity
 from crm_platform.metadata.field_types import REGISTRY, Invalid, Unconvertible
@@ -474,18 +474,18 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 
 
 def test_fields_never_lose_values_sqlite():
-    run_state_machine_as_test(FieldsNeverLoseValues, settings=settings(max_examples=60, stateful_step_count=20, **SETTINGS))
+    run_state_machine_as_test(FieldsNeverLoseValues, settings=settings(max_examples=examples(60), stateful_step_count=20, **SETTINGS))
 
 
 @pytest.mark.skipif(not HAS_PG, reason="DATABASE_URL names no PostgreSQL database")
 def test_fields_never_lose_values_postgresql(pg_database):
     machine = type("FieldsNeverLoseValuesPg", (FieldsNeverLoseValues,), {"database_url": pg_database})
-    run_state_machine_as_test(machine, settings=settings(max_examples=30, stateful_step_count=15, **SETTINGS))
+    run_state_machine_as_test(machine, settings=settings(max_examples=examples(30), stateful_step_count=15, **SETTINGS))
 
 
 # ---- one conversion at a time, many values ---------------------------------------------------------------
 
-@settings(max_examples=50, deadline=None,
+@settings(max_examples=examples(50), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_type_change_carries_every_value_or_changes_nothing(client, data):

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
+from conftest import examples
 from crm_platform import jsonutil
 from crm_platform.metadata.definitions import EntityState, MetaState, validate_entity
 from crm_platform.runtime.compiled import bind_entity
@@ -406,7 +407,7 @@ _DT = {"key": ENTITY, "label": "Thing", "fields": [{"key": "at", "type": "dateti
      ({"n": Decimal("0.010000"), "s": "a\x00"}, False), ({"n": Decimal("0.001"), "s": ""}, True),
      ({"n": 10**16, "s": None}, True), ({"n": True, "i": True, "unknown": 1}, False),
      ({"n": Decimal("9999999999999999.99"), "s": "abc", "d": "2024-02-29"}, False)]))
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(800), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=cases())
 def test_compiled_validator_agrees_with_record_schema(case):
     doc, batch = case
