@@ -45,8 +45,8 @@ def test_read_all_update_own_cannot_change_another_users_record(app, client, pla
     before = row(platform, "note", note["id"])
     assert as_("bob", "GET", f"/api/records/note/{note['id']}").status_code == 200  # he may read it...
     r = as_("bob", "PATCH", f"/api/records/note/{note['id']}", json={"body": "Bob was here"})
-    assert r.status_code in (403, 404), r.get_json()  # ...but not change it
-    assert r.status_code == 403 and "your own note" in r.get_json()["errors"][0]["message"]
+    assert r.status_code == 403, r.get_json()  # ...but not change it
+    assert "your own note" in r.get_json()["errors"][0]["message"]
     assert row(platform, "note", note["id"]) == before
     assert as_("bob", "DELETE", f"/api/records/note/{note['id']}").status_code == 403
     assert row(platform, "note", note["id"]) == before
@@ -88,7 +88,7 @@ def test_text_holding_a_fraction_cannot_be_retyped_to_integer(client, platform):
            for t, c in (("whole", "7"), ("fraction", "5.5"))]
     revisions = client.get("/api/meta/revisions").get_json()["items"]
     r = client.patch("/api/meta/entities/item/fields/code", json={"type": "integer"})
-    assert r.status_code in (409, 422), r.get_json()
+    assert r.status_code == 409, r.get_json()
     assert any(e.get("field", "").endswith("code") or "code" in e["message"] for e in r.get_json()["errors"]), \
         r.get_json()
     assert [row(platform, "item", i)["code"] for i in ids] == ["7", "5.5"]
@@ -129,7 +129,7 @@ def test_deleting_a_related_record_updates_the_parents_rule_tag(logs):
     a = logs.post("/api/records/customer", json={"name": "A"}).get_json()["id"]
     log_ids = [logs.post("/api/records/contact_log", json={"customer": a}).get_json()["id"] for _ in range(2)]
     assert tagged(logs) == {"A": ["regular"]}
-    assert logs.delete(f"/api/records/contact_log/{log_ids[0]}").status_code in (200, 204)
+    assert logs.delete(f"/api/records/contact_log/{log_ids[0]}").status_code == 204
     assert tagged(logs) == {"A": []}
     assert logs.post(f"/api/records/contact_log/{log_ids[0]}/restore").status_code == 200
     assert tagged(logs) == {"A": ["regular"]}
