@@ -7,6 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from hypothesis import settings
 
 from crm_platform import create_app
 from crm_platform.config import normalise_database_url
@@ -14,6 +15,87 @@ from crm_platform.migrate import upgrade
 
 PG_URL = os.environ.get("DATABASE_URL", "")
 HAS_PG = PG_URL.startswith(("postgres://", "postgresql"))
+#: Under CI=true a backend that is missing is an error, never a quiet skip (see docs/testing.md):
+#: browser tests always; PostgreSQL tests when .ci/run says it provides a database.
+CI = os.environ.get("CI") == "true"
+REQUIRE_PG = CI and os.environ.get("CRM_REQUIRE_POSTGRES") == "1"
+
+# ---- Hypothesis profiles: a fixed seed in CI, a larger random run on demand -----------------------
+# HYPOTHESIS_PROFILE=thorough multiplies every property test's examples by ten (``examples(n)``).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("thorough", deadline=None)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if CI else "default")
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(n: int) -> int:
+    """A property test's number of examples under the loaded profile."""
+    return n * 10 if HYPOTHESIS_PROFILE == "thorough" else n
+
+
+def pytest_configure(config):
+    if REQUIRE_PG and not HAS_PG:
+        raise pytest.UsageError("CI=true and CRM_REQUIRE_POSTGRES=1, but DATABASE_URL names no PostgreSQL database: "
+                                "the PostgreSQL tests would be skipped")
+
+
+_passed = {"postgresql": 0, "browser": 0}
+_collected = {"postgresql": 0, "browser": 0}
+
+
+def _backend_of(item) -> str | None:
+    if item.get_closest_marker("browser") is not None:
+        return "browser"
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("database_url") == "postgresql":
+        return "postgresql"
+    if item.get_closest_marker("postgres") is not None:
+        return "postgresql"
+    return None
+
+
+def pytest_collection_finish(session):
+    for item in session.items:  # what will run, after -m / -k deselection
+        backend = _backend_of(item)
+        if backend:
+            _collected[backend] += 1
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true, a browser test skipped (no Chromium, no Playwright) or a PostgreSQL test skipped
+    while .ci/run provides a database fails instead: CI must not go green without them."""
+    outcome = yield
+    report = outcome.get_result()
+    backend = _backend_of(item)
+    if report.passed and report.when == "call" and backend:
+        _passed[backend] += 1
+    if CI and report.skipped and (backend == "browser" or (backend == "postgresql" and REQUIRE_PG)):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"{backend} test skipped under CI=true: {reason}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under CI=true, collected browser (or required PostgreSQL) tests of which none passed fail the run."""
+    if not CI:
+        return
+    empty = [b for b in _collected if _collected[b] and not _passed[b] and (b == "browser" or REQUIRE_PG)]
+    if REQUIRE_PG and not _collected["postgresql"]:
+        empty.append("postgresql")
+    if empty and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    _missing[:] = empty
+
+
+_missing: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if CI:
+        terminalreporter.write_line(f"CI=true: passed per backend {_passed} of collected {_collected}")
+    if _missing:
+        terminalreporter.write_line(f"CI=true: no {' and no '.join(_missing)} test passed: failing the run", red=True)
 
 
 def _backends():

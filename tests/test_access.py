@@ -313,8 +313,15 @@ def test_a_field_a_role_restricts_cannot_be_renamed_from_under_it(crm):
 
 
 def test_duplicate_role_is_a_conflict(crm):
+    before = crm.admin.get("/api/meta/roles/sales").get_json()
+    revisions = crm.admin.get("/api/meta/revisions").get_json()["items"]
     r = crm.admin.post("/api/meta/roles", json={"key": "sales", "label": "Again"})
     assert r.status_code == 409
+    assert r.get_json()["errors"][0]["field"] == "key" and "sales" in r.get_json()["errors"][0]["message"]
+    # nothing changed: the role keeps its label and rights, no revision was made, Alice still sees her records
+    assert crm.admin.get("/api/meta/roles/sales").get_json() == before
+    assert crm.admin.get("/api/meta/revisions").get_json()["items"] == revisions
+    assert crm.as_("alice", "POST", "/api/records/customer", json={"name": "Still sales"}).status_code == 201
 
 
 # ---- users, for administrators ---------------------------------------------------------------------

@@ -226,7 +226,7 @@ def test_history_includes_records_in_the_recycle_bin_and_404s(crm):
     assert crm.get(f"/api/records/nothing/{rid}/history").status_code == 404
     assert crm.get(f"/api/records/deal/{2**63}/history").status_code == 404
     # an archived entity is unknown too
-    assert crm.delete("/api/meta/entities/deal").status_code in (200, 204)
+    assert crm.delete("/api/meta/entities/deal").status_code == 200
     assert crm.get(f"/api/records/deal/{rid}/history").status_code == 404
 
 
@@ -237,7 +237,7 @@ def test_the_trail_is_append_only_through_the_api(crm):
         assert method(url, json={}).status_code == 405
     item = history(crm, rid)["items"][0]
     for method in (crm.put, crm.patch, crm.delete):
-        assert method(f"{url}/{item['id']}", json={}).status_code in (404, 405)
+        assert method(f"{url}/{item['id']}", json={}).status_code == 404  # no such address: entries have none
     assert history(crm, rid)["total"] == 1
 
 

@@ -12,20 +12,26 @@ def test_failure_after_ddl_rolls_back_ddl_definition_and_revision(client, platfo
     assert client.post("/api/meta/entities", json=STUDENT).status_code == 201
     client.post("/api/records/student", json={"name": "Li"})
     real = ddl.apply_plan
+    ran = []
 
-    def apply_then_fail(conn, plan, docs):
-        real(conn, plan, docs)  # the column is added inside the transaction...
+    def apply_then_fail(conn, plan, docs, state=None):
+        real(conn, plan, docs, state=state)  # the DDL runs inside the transaction...
+        # ...really (the same signature as the real applier, so no TypeError stands in for the failure)
+        seen = sa.inspect(conn)
+        ran.append((set(seen.get_table_names()), {c["name"] for c in seen.get_columns("ent_student")}))
         raise RuntimeError("disk full")  # ...and then something breaks before commit
 
     monkeypatch.setattr(ddl, "apply_plan", apply_then_fail)
     r = client.post("/api/meta/entities/student/fields", json={"key": "phone", "type": "phone", "indexed": True})
     assert r.status_code == 500
+    assert len(ran) == 1 and "phone" in ran[0][1], "the failing applier must fail after its DDL ran"
     assert "phone" not in {c["name"] for c in sa.inspect(platform.engine).get_columns("ent_student")}
     assert [f["key"] for f in client.get("/api/meta/entities/student").get_json()["fields"]] == [
         "name", "age", "email", "course", "enrolled_on"]
     assert len(client.get("/api/meta/revisions").get_json()["items"]) == 1
     r = client.post("/api/meta/entities", json={**STUDENT, "key": "teacher"})
     assert r.status_code == 500
+    assert len(ran) == 2 and "ent_teacher" in ran[1][0], "the failing applier must run the CREATE TABLE before failing"
     assert not sa.inspect(platform.engine).has_table("ent_teacher")
     monkeypatch.setattr(ddl, "apply_plan", real)
     assert client.post("/api/meta/entities/student/fields", json={"key": "phone", "type": "phone"}).status_code == 201

@@ -227,9 +227,19 @@ def test_archived_field_is_hidden_and_restored_with_its_values(client, platform,
     assert client.get("/api/records/student/1").get_json()["age"] == 30
 
 
-def test_title_field_cannot_be_archived(client, student):
+def test_title_field_cannot_be_archived(client, platform, student):
+    add_students(client, {"name": "Li"})
+    before = client.get("/api/meta/entities/student").get_json()
+    revisions = client.get("/api/meta/revisions").get_json()["items"]
     r = client.delete("/api/meta/entities/student/fields/name")
     assert r.status_code == 409
+    assert r.get_json()["errors"] == [{"field": "field", "code": "title_field", "message":
+                                       "'name' is the title field of 'student': choose another title field first"}]
+    # nothing changed: the field, its column and its values are there, and no revision was made
+    assert client.get("/api/meta/entities/student").get_json() == before
+    assert client.get("/api/meta/revisions").get_json()["items"] == revisions
+    assert "name" in {c["name"] for c in sa.inspect(platform.engine).get_columns("ent_student")}
+    assert [s["name"] for s in client.get("/api/records/student").get_json()["items"]] == ["Li"]
 
 
 def test_renaming_a_field_keeps_its_data_and_indexes(client, platform, student):

@@ -307,10 +307,15 @@ def test_the_board_shows_columns_with_counts_and_amounts(pages, deals):
 
 def test_a_move_is_checked_by_the_pipeline(pages, client, deals):
     a = deals[0]
+    before = client.get(f"/api/records/deal/{a['id']}").get_json()
+    stages = client.get(f"/api/records/deal/{a['id']}/stage-history").get_json()["items"]
     r = pages.post(f"/app/deal/{a['id']}/stage", json={"stage": "signed", "version": a["version"]})
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "contract_no"
     r = pages.post(f"/app/deal/{a['id']}/stage", json={"stage": "lost", "version": a["version"]})
-    assert r.status_code == 409
+    assert r.status_code == 409 and r.get_json()["errors"][0]["code"] == "transition"
+    # refused moves change nothing: same stage, same version, no stage history entry
+    assert client.get(f"/api/records/deal/{a['id']}").get_json() == before
+    assert client.get(f"/api/records/deal/{a['id']}/stage-history").get_json()["items"] == stages
     client.patch(f"/api/records/deal/{a['id']}", json={"contract_no": "HT-1"})
     r = pages.post(f"/app/deal/{a['id']}/stage", json={"stage": "signed", "version": a["version"]})
     assert r.status_code == 409 and r.get_json()["errors"][0]["code"] == "stale"  # the card was out of date
@@ -320,10 +325,12 @@ def test_a_move_is_checked_by_the_pipeline(pages, client, deals):
 
 
 @pytest.mark.parametrize("body", [None, {"stage": 5}, {"stage": "quote", "version": "1"}])
-def test_a_bad_move_request_is_a_400(pages, deals, body):
+def test_a_bad_move_request_is_a_400(pages, client, deals, body):
+    before = client.get(f"/api/records/deal/{deals[0]['id']}").get_json()
     r = pages.post(f"/app/deal/{deals[0]['id']}/stage", json=body) if body is not None else \
         pages.post(f"/app/deal/{deals[0]['id']}/stage", data="x", content_type="application/json")
     assert r.status_code == 400
+    assert client.get(f"/api/records/deal/{deals[0]['id']}").get_json() == before
 
 
 def test_an_entity_without_a_pipeline_has_no_board(pages, student):

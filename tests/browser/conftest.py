@@ -67,6 +67,25 @@ class _TokenClient:
         return with_token
 
 
+def _wait_until_serving(url: str, thread: threading.Thread, timeout: float = 10.0) -> None:
+    """Poll the live server until it answers; fail with what went wrong, never hang or skip."""
+    import time
+    import urllib.request
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            pytest.fail(f"the live server thread died before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+                last = f"HTTP {answer.status}"
+        except OSError as exc:
+            last = repr(exc)
+        time.sleep(0.1)
+    pytest.fail(f"the live server did not answer {url} with 200 within {timeout:.0f} s (last: {last})")
+
+
 @pytest.fixture
 def live_server(tmp_path):
     from werkzeug.serving import make_server
@@ -79,6 +98,7 @@ def live_server(tmp_path):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
+    _wait_until_serving(f"http://127.0.0.1:{server.server_port}/login", thread)
     yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, _TokenClient(app, platform.users.issue_token(admin)))
     server.shutdown()
     thread.join(timeout=5)
