@@ -165,7 +165,7 @@ def trail(conn: sa.Connection, entity: str, record_id: int, *, hidden: frozenset
     return total, [_item(r, hidden) for r in rows]
 
 
-@audit_api.get("/api/records/<entity>/<int:record_id>/history")
+@audit_api.get("/api/records/<entity>/<id:record_id>/history")
 def record_history(entity, record_id):
     """A record's audit trail, newest first; records in the recycle bin included."""
     from .api.context import access, platform
