@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from jsonschema import Draft202012Validator
 
 from conftest import ADMIN_PASSWORD
 
@@ -187,3 +188,100 @@ def test_admin_details_of_an_id_no_column_holds_is_a_record_that_does_not_exist(
 def test_admin_history_before_a_huge_number_is_400(signed_in, student):
     r = signed_in.get(f"/admin/history/?before={HUGE}", headers={"Authorization": None})
     assert r.status_code == 400
+
+
+# ---- the served schemas describe what the API answers and accepts ----------------------------------
+LEVEL = {"key": "level", "label": "Level", "tags": [
+    {"key": "big", "label": "Big spender",
+     "rule": {"entity": "student", "all": [{"field": "age", "op": "gte", "value": 10}]}}]}
+INTERESTS = {"key": "interests", "label": "Interests", "tags": [
+    {"key": "music", "label": "Music"},
+    {"key": "senior", "label": "Senior", "rule": {"entity": "student", "all": [{"field": "age", "op": "gte", "value": 12}]}}]}
+
+
+def openapi_validator(client, name: str) -> Draft202012Validator:
+    """A validator of one component schema of the served OpenAPI document (its $refs resolve inside it)."""
+    doc = client.get("/api/openapi.json").get_json()
+    return Draft202012Validator({**doc, "$ref": f"#/components/schemas/{name}"})
+
+
+def problems(validator: Draft202012Validator, instance) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)]
+
+
+@pytest.fixture
+def tagged(client, student):
+    """Students with a rule-only taxonomy (single tag) and a mixed one (a hand-set and a rule tag)."""
+    for taxonomy in (LEVEL, INTERESTS):
+        assert client.post("/api/meta/taxonomies", json=taxonomy).status_code == 201
+    for field in ({"key": "level", "type": "tags", "taxonomy": "level", "multiple": False},
+                  {"key": "interests", "type": "tags", "taxonomy": "interests"}):
+        r = client.post("/api/meta/entities/student/fields", json=field)
+        assert r.status_code == 201, r.get_json()
+    r = client.post("/api/records/student", json={"name": "Han Meimei", "age": 13, "interests": ["music"]})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_records_carrying_rule_tags_validate_against_the_served_schemas(client, tagged):
+    assert tagged["level"] == "big" and tagged["interests"] == ["music", "senior"]
+    served = Draft202012Validator(client.get("/api/meta/entities/student/schema").get_json())
+    answered = openapi_validator(client, "student")
+    for record in (tagged, client.get("/api/records/student/1").get_json(),
+                   *client.get("/api/records/student").get_json()["items"]):
+        assert problems(served, record) == []
+        assert problems(answered, record) == []
+    assert problems(openapi_validator(client, "student.list"), client.get("/api/records/student").get_json()) == []
+
+
+def test_what_a_write_may_send_leaves_rule_tags_out_as_the_api_does(client, tagged):
+    new, patch = openapi_validator(client, "student.new"), openapi_validator(client, "student.patch")
+    assert problems(new, {"name": "Lucy", "interests": ["music"], "_reason": "walk-in"}) == []
+    for body in ({"name": "Lucy", "interests": ["senior"]}, {"name": "Lucy", "level": "big"}):
+        assert problems(new, body) != []
+        assert problems(patch, {k: v for k, v in body.items() if k != "name"}) != []
+        r = client.post("/api/records/student", json=body)
+        assert r.status_code == 422 and "applied by a rule" in errors_of(r)[0]["message"]
+    served = client.get("/api/meta/entities/student/schema").get_json()
+    assert served["properties"]["level"]["anyOf"][0]["readOnly"] is True  # a rule-only field: never {"enum": []}
+    assert served["properties"]["level"]["anyOf"][0]["enum"] == ["big"]
+
+
+def test_bulk_rows_are_described_without_a_reason_as_the_api_takes_them(client, student):
+    row = openapi_validator(client, "student.row")
+    assert problems(row, {"name": "A"}) == []
+    assert problems(row, {"name": "A", "_reason": "import"}) != []
+    r = client.post("/api/records/student/bulk", json={"records": [{"name": "A", "_reason": "import"}]})
+    assert r.status_code == 422 and fields_of(r) == ["_reason"]
+    r = client.post("/api/records/student/bulk", json={"records": [{"name": "A"}]})
+    assert r.status_code == 201
+    assert problems(openapi_validator(client, "student.new"), {"name": "B", "_reason": "walk-in"}) == []
+    r = client.post("/api/records/student", json={"name": "B", "_reason": "walk-in"})
+    assert r.status_code == 201
+
+
+def test_a_refused_metadata_change_validates_against_the_errors_schema(client, student):
+    """A refusal without a row count (a role names the field) leaves ``rows`` out rather than null."""
+    r = client.post("/api/meta/roles", json={"key": "teacher", "label": "Teacher",
+                                            "entities": {"student": {"read": "all", "fields": {"age": {"write": False}}}}})
+    assert r.status_code == 201, r.get_json()
+    r = client.post("/api/meta/entities/student/fields/age/rename", json={"new_key": "years"})
+    assert r.status_code == 409
+    assert all("rows" not in e for e in errors_of(r))
+    assert problems(openapi_validator(client, "crm.Errors"), r.get_json()) == []
+    client.post("/api/records/student", json={"name": "No age"})
+    r = client.patch("/api/meta/entities/student/fields/age", json={"required": True})
+    assert r.status_code == 409 and errors_of(r)[0]["rows"] == 1
+    assert problems(openapi_validator(client, "crm.Errors"), r.get_json()) == []
+
+
+def test_text_in_the_served_document_says_nul_is_refused(client, student):
+    doc = client.get("/api/openapi.json").get_json()
+    token = doc["paths"]["/api/auth/token"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert not Draft202012Validator(token).is_valid({"username": NUL, "password": "x"})
+    q = next(p for p in doc["paths"]["/api/records/student"]["get"]["parameters"] if p["name"] == "q")
+    assert not Draft202012Validator(q["schema"]).is_valid(NUL)
+    record_id = doc["paths"]["/api/records/student/{id}"]["parameters"][0]["schema"]
+    assert record_id["maximum"] == 2**63 - 1
+    assert doc["paths"]["/api/users/{id}"]["parameters"][0]["schema"]["maximum"] == 2**31 - 1
+

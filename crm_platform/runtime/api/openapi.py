@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ...i18n import text_of
+from ...ids import RECORD_ID_MAX
 from ...metadata.field_types import REGISTRY
 from ..record_schema import patch_schema, record_schema
 from .context import platform
@@ -16,10 +17,10 @@ from .openapi_platform import (BOOLEAN, INTEGER, STRING, answer, body, errors, i
 
 openapi_api = Blueprint("openapi_api", __name__)
 
-REASON = {"name": "X-Change-Reason", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 2000},
+REASON = {"name": "X-Change-Reason", "in": "header", "required": False, "schema": {**STRING, "maxLength": 2000},
           "description": "Why, kept in the audit trail (a `_reason` key in the body wins); entities with "
                          "require_change_reason refuse a PATCH or DELETE without one (422)"}
-REASON_PROPERTY = {"type": "string", "maxLength": 2000, "writeOnly": True,
+REASON_PROPERTY = {**STRING, "maxLength": 2000, "writeOnly": True,
                    "description": "Why, kept in the audit trail (instead of the X-Change-Reason header)"}
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": STRING,
             "description": "The record version, e.g. \"3\": 409 instead of overwriting a newer change"}
@@ -27,6 +28,10 @@ ETAG = {"ETag": {"description": "The record version", "schema": STRING}}
 PAGING = [query("page", {"type": "integer", "minimum": 1}, "1-based page"),
           query("per_page", {"type": "integer", "minimum": 1},
                 "Page size (default CRM_DEFAULT_PAGE_SIZE, at most CRM_MAX_PAGE_SIZE: 50 and 500 unless configured)")]
+
+
+#: Ids beyond the column's range match no route (404); saying so keeps generated requests honest.
+RECORD_ID = {"type": "integer", "minimum": 0, "maximum": RECORD_ID_MAX}
 
 
 def ref(name: str) -> dict:
@@ -60,17 +65,21 @@ def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
     """The record endpoints of one entity, typed by its record schema."""
     # Schemas are named by the entity key, which is unique, with a dotted suffix no key can have
     # (a CamelCase name would make ``student_list`` clash with student's list).
+    # ``key``: a record as answered (tags applied by rules included); ``.new`` and ``.patch``: what a
+    # create and a PATCH may send, with ``_reason`` (the API takes it out before validating the record);
+    # ``.row``: one record of a bulk create, which takes no reason.
     name = key
-    for suffix, schema in (("", record_schema(doc)), (".patch", patch_schema(doc))):
+    for suffix, schema, reason in (("", record_schema(doc, answer=True), False), (".new", record_schema(doc), True),
+                                   (".patch", patch_schema(doc), True), (".row", record_schema(doc), False)):
         schema = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-        # A write may say why in the body; the API takes ``_reason`` out before validating the record.
-        schema["properties"] = {**schema.get("properties", {}), "_reason": REASON_PROPERTY}
+        if reason:
+            schema["properties"] = {**schema.get("properties", {}), "_reason": REASON_PROPERTY}
         schemas[f"{name}{suffix}"] = schema
     schemas[f"{name}.list"] = obj({
         "items": {"type": "array", "items": ref(name)}, "total": INTEGER, "page": INTEGER, "per_page": INTEGER,
         "pages": INTEGER, "total_exact": {"type": "boolean", "description": "false when total is CRM_COUNT_LIMIT+"}})
     label, one = text_of(doc.get("plural_label") or doc["label"], "en"), text_of(doc["label"], "en")
-    record, tag, id_param = ref(name), [key], [in_path("id", INTEGER)]
+    record, tag, id_param = ref(name), [key], [in_path("id", RECORD_ID)]
     writes = errors(400, 403, 404, 409, 413, 422)
     return {
         f"/api/records/{key}": {
@@ -78,14 +87,14 @@ def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
                     "parameters": _list_params(doc),
                     "responses": {"200": answer("A page of records", ref(f"{name}.list")), **errors(400, 403, 404)}},
             "post": {"operationId": f"create_{key}", "summary": f"Create a {one}", "tags": tag, "parameters": [REASON],
-                     "requestBody": body(record),
+                     "requestBody": body(ref(f"{name}.new")),
                      "responses": {"201": answer("Created", record, headers={**ETAG, "Location": {
                          "description": "The record's URL", "schema": STRING}}), **writes}},
         },
         f"/api/records/{key}/bulk": {"post": op(
             f"bulk_create_{key}", f"Create many {label}, all or nothing", key,
             {201: answer("Created", obj({"created": INTEGER}, ("created",)))}, writes,
-            requestBody=body(obj({"records": {"type": "array", "items": record}}, ("records",)),
+            requestBody=body(obj({"records": {"type": "array", "items": ref(f"{name}.row")}}, ("records",)),
                              "Errors name the record's position in `row`"))},
         f"/api/records/{key}/{{id}}": {
             "parameters": id_param,

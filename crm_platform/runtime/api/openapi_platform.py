@@ -6,12 +6,17 @@ Each operation says what its view function does: query parameters, body, statuse
 from __future__ import annotations
 
 from ...bundles.importer import ON_CONFLICT
+from ...ids import ROW_ID_MAX
 from ...metadata import meta_schemas
+from ...metadata.field_types.text import NO_NUL
 from ...metadata.kinds import KINDS
 from .definitions_api import KIND_PATHS
 
-STRING, INTEGER, BOOLEAN, OBJECT = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "object"}
-DATETIME, NULLABLE_TEXT = {"type": "string", "format": "date-time"}, {"type": ["string", "null"]}
+#: Text everywhere (parameters, bodies, answers) holds no NUL: the API refuses it (400 in a query
+#: parameter, 422 in a body), as PostgreSQL cannot store it.
+STRING = {"type": "string", "pattern": NO_NUL}
+INTEGER, BOOLEAN, OBJECT = {"type": "integer"}, {"type": "boolean"}, {"type": "object"}
+DATETIME, NULLABLE_TEXT = {"type": "string", "format": "date-time"}, {"type": ["string", "null"], "pattern": NO_NUL}
 NUMBER = {"type": ["number", "null"]}
 ADMIN_WRITE, ADMIN_ONLY = "Only administrators change definitions", "Only administrators may do this"
 WHY = {400: "Malformed request: the body is not a JSON object, or a query parameter is bad (named in `field`)",
@@ -199,7 +204,8 @@ def _meta_paths(schemas: dict) -> dict:
             "meta_revisions", "Numbered metadata revisions, newest first", "metadata",
             {200: answer("Revisions", items_of(shared("Revision")))}, errors(400), parameters=[
                 query("limit", INTEGER, "How many (1–1000, default 100; values outside are clamped)"),
-                query("before", INTEGER, "Only revisions numbered below this")])},
+                query("before", {"type": "integer", "minimum": 0, "maximum": ROW_ID_MAX},
+                      "Only revisions numbered below this")])},
         "/api/meta/schemas/{kind}": {"get": op(
             "meta_schema", "A meta-schema definitions must satisfy", "metadata", {200: answer("JSON Schema", OBJECT)},
             errors(404), parameters=[in_path("kind", {"enum": meta_schemas.names()})])},
@@ -271,7 +277,7 @@ def platform_paths(schemas: dict) -> dict:
     """Every fixed endpoint; adds the component schemas they use to ``schemas`` (named with PREFIX)."""
     own = dict(SCHEMAS)
     admin = {403: "Only administrators manage users"}
-    user_id = [in_path("id", INTEGER)]
+    user_id = [in_path("id", {"type": "integer", "minimum": 0, "maximum": ROW_ID_MAX})]
     paths = {
         "/api": {"get": op("api_index", "Where to start: this instance's entities and their endpoints", "api",
                            {200: answer("The index", obj({
@@ -296,7 +302,7 @@ def platform_paths(schemas: dict) -> dict:
                       errors(403, why=admin)),
             "post": op("users_create", "Create a user", "users", {201: answer("Created", shared("User"))},
                        errors(400, 403, 409, 413, 422, why=admin), requestBody=body(obj(
-                           {"username": STRING, "password": {"type": "string", "minLength": 8}, "is_admin": BOOLEAN,
+                           {"username": STRING, "password": {**STRING, "minLength": 8}, "is_admin": BOOLEAN,
                             "roles": {"type": "array", "items": STRING}}, ("username", "password"))))},
         "/api/users/{id}": {
             "parameters": user_id,
@@ -306,7 +312,7 @@ def platform_paths(schemas: dict) -> dict:
                                         "the user's tokens)", "users", {200: answer("Updated", shared("User"))},
                         errors(400, 403, 404, 413, 422, why=admin), requestBody=body(obj(
                             {"roles": {"type": "array", "items": STRING}, "is_admin": BOOLEAN, "active": BOOLEAN,
-                             "password": {"type": "string", "minLength": 8}}, additionalProperties=False)))},
+                             "password": {**STRING, "minLength": 8}}, additionalProperties=False)))},
         **_bundle_paths(),
     }
     schemas.update({f"{PREFIX}{name}": schema for name, schema in own.items()})
