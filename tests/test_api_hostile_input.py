@@ -284,4 +284,11 @@ def test_text_in_the_served_document_says_nul_is_refused(client, student):
     record_id = doc["paths"]["/api/records/student/{id}"]["parameters"][0]["schema"]
     assert record_id["maximum"] == 2**63 - 1
     assert doc["paths"]["/api/users/{id}"]["parameters"][0]["schema"]["maximum"] == 2**31 - 1
+    paging = {p["name"]: p["schema"] for p in doc["paths"]["/api/records/student"]["get"]["parameters"]}
+    assert paging["per_page"]["maximum"] == 500 and paging["page"]["maximum"] == 10_000_000
+    assert client.get("/api/records/student?per_page=500&page=10000000").status_code == 200
+    assert client.get("/api/records/student?per_page=501").status_code == 400
+    if_match = doc["paths"]["/api/records/student/{id}"]["patch"]["parameters"][0]
+    assert if_match["name"] == "If-Match" and Draft202012Validator(if_match["schema"]).is_valid('"3"')
+    assert not Draft202012Validator(if_match["schema"]).is_valid("three")
 

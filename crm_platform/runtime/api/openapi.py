@@ -5,7 +5,7 @@ fixed platform endpoints (sign-in, metadata, definitions, users, bundles...) com
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from ...i18n import text_of
 from ...ids import RECORD_ID_MAX
@@ -22,12 +22,19 @@ REASON = {"name": "X-Change-Reason", "in": "header", "required": False, "schema"
                          "require_change_reason refuse a PATCH or DELETE without one (422)"}
 REASON_PROPERTY = {**STRING, "maxLength": 2000, "writeOnly": True,
                    "description": "Why, kept in the audit trail (instead of the X-Change-Reason header)"}
-IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": STRING,
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
+            "schema": {"type": "string", "pattern": r'^(W/)?"?[0-9]{1,18}"?$'},
             "description": "The record version, e.g. \"3\": 409 instead of overwriting a newer change"}
 ETAG = {"ETag": {"description": "The record version", "schema": STRING}}
-PAGING = [query("page", {"type": "integer", "minimum": 1}, "1-based page"),
-          query("per_page", {"type": "integer", "minimum": 1},
-                "Page size (default CRM_DEFAULT_PAGE_SIZE, at most CRM_MAX_PAGE_SIZE: 50 and 500 unless configured)")]
+#: The highest page number lists and histories accept (runtime.query.parse_list_args).
+MAX_PAGE = 10_000_000
+
+
+def paging(max_per_page: int) -> list[dict]:
+    """``page`` and ``per_page`` with the bounds the endpoints enforce (400 outside them)."""
+    return [query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "1-based page"),
+            query("per_page", {"type": "integer", "minimum": 1, "maximum": max_per_page},
+                  f"Page size (default CRM_DEFAULT_PAGE_SIZE, at most CRM_MAX_PAGE_SIZE: {max_per_page} here)")]
 
 
 #: Ids beyond the column's range match no route (404); saying so keeps generated requests honest.
@@ -52,8 +59,8 @@ def _filter_params(doc: dict) -> list[dict]:
     return params
 
 
-def _list_params(doc: dict) -> list[dict]:
-    return PAGING + [
+def _list_params(doc: dict, max_per_page: int) -> list[dict]:
+    return paging(max_per_page) + [
         query("sort", STRING, "Comma-separated field keys; prefix with - for descending"),
         query("q", STRING, "Search text fields"),
         query("archived", BOOLEAN, "1, true or yes: list the recycle bin instead"),
@@ -61,7 +68,7 @@ def _list_params(doc: dict) -> list[dict]:
     ] + _filter_params(doc)
 
 
-def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
+def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -> dict:
     """The record endpoints of one entity, typed by its record schema."""
     # Schemas are named by the entity key, which is unique, with a dotted suffix no key can have
     # (a CamelCase name would make ``student_list`` clash with student's list).
@@ -84,7 +91,7 @@ def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
     return {
         f"/api/records/{key}": {
             "get": {"operationId": f"list_{key}", "summary": f"List {label}", "tags": tag,
-                    "parameters": _list_params(doc),
+                    "parameters": _list_params(doc, max_per_page),
                     "responses": {"200": answer("A page of records", ref(f"{name}.list")), **errors(400, 403, 404)}},
             "post": {"operationId": f"create_{key}", "summary": f"Create a {one}", "tags": tag, "parameters": [REASON],
                      "requestBody": body(ref(f"{name}.new")),
@@ -114,7 +121,7 @@ def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
         f"/api/records/{key}/{{id}}/history": {"parameters": id_param, "get": op(
             f"history_{key}", f"The audit trail of a {one}, newest first", key,
             {200: answer("Audit rows (records in the recycle bin included)", shared("AuditPage"))},
-            errors(400, 403, 404), parameters=PAGING)},
+            errors(400, 403, 404), parameters=paging(max_per_page))},
         f"/api/records/{key}/{{id}}/stage-history": {"parameters": id_param, "get": op(
             f"stage_history_{key}", f"The pipeline stage moves of a {one}, oldest first", key,
             {200: answer("Moves; from_stage is null when the record entered by creation", shared("StageHistory"))},
@@ -131,11 +138,11 @@ def _secured(paths: dict) -> dict:
     return paths
 
 
-def build_openapi(model) -> dict:
+def build_openapi(model, max_per_page: int = 500) -> dict:
     schemas: dict = {}
     paths = platform_paths(schemas)
     for entity in sorted(model.active(), key=lambda e: e.key):
-        paths.update(_entity_paths(entity.key, entity.doc, schemas))
+        paths.update(_entity_paths(entity.key, entity.doc, schemas, max_per_page))
     return {
         "openapi": "3.1.0",
         "info": {"title": "CRM platform API", "version": str(model.revision),
@@ -152,7 +159,7 @@ def build_openapi(model) -> dict:
 
 @openapi_api.get("/api/openapi.json")
 def openapi_document():
-    return jsonify(build_openapi(platform().runtime.current()))
+    return jsonify(build_openapi(platform().runtime.current(), current_app.config["CRM_MAX_PAGE_SIZE"]))
 
 
 @openapi_api.get("/api")
