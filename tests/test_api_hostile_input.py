@@ -284,6 +284,12 @@ def test_text_in_the_served_document_says_nul_is_refused(client, student):
     record_id = doc["paths"]["/api/records/student/{id}"]["parameters"][0]["schema"]
     assert record_id["maximum"] == 2**63 - 1
     assert doc["paths"]["/api/users/{id}"]["parameters"][0]["schema"]["maximum"] == 2**31 - 1
+    patch = doc["paths"]["/api/meta/entities/{key}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+    free_form = Draft202012Validator({**doc, **patch})  # its $refs resolve in the document
+    assert free_form.is_valid({"label": {"en": "Pupil"}})
+    assert not free_form.is_valid({"label": {"en": NUL}}) and not free_form.is_valid({NUL: 1})
+    r = client.patch("/api/meta/entities/student", json={"label": {"en": NUL}})
+    assert r.status_code == 422 and fields_of(r) == ["label.en"]
     paging = {p["name"]: p["schema"] for p in doc["paths"]["/api/records/student"]["get"]["parameters"]}
     assert paging["per_page"]["maximum"] == 500 and paging["page"]["maximum"] == 10_000_000
     assert client.get("/api/records/student?per_page=500&page=10000000").status_code == 200

@@ -130,11 +130,15 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
 
 
 def _secured(paths: dict) -> dict:
-    """Every operation but sign-in needs a token: each answers 401 without a valid one."""
+    """Every operation but sign-in needs a token: each answers 401 without a valid one. Every one
+    answers 400 to a query parameter holding a NUL (request_input checks them all, expected or not)."""
     for item in paths.values():
         for method, operation in item.items():
-            if method != "parameters" and operation.get("security") != []:
+            if method == "parameters":
+                continue
+            if operation.get("security") != []:
                 operation["responses"].update(errors(401))
+            operation["responses"].setdefault("400", errors(400)["400"])
     return paths
 
 
