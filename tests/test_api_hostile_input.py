@@ -100,6 +100,8 @@ def test_a_change_reason_with_a_nul_is_refused_and_nothing_changes(client, platf
     assert errors_of(r) == [{"field": "_reason", "code": "pattern", "message": "must not contain NUL characters"}]
     r = client.patch("/api/records/student/1", json={"age": 10}, headers={"X-Change-Reason": NUL})
     assert r.status_code == 400 and fields_of(r) == ["_reason"]
+    r = client.patch("/api/records/student/1", json={"age": 10, "_reason": "fine"}, headers={"X-Change-Reason": "x" * 2001})
+    assert r.status_code == 400 and fields_of(r) == ["_reason"]  # a bad header is bad even when the body says why
     assert client.get("/api/records/student/1").get_json()["age"] == 9
     assert count(platform, "crm_audit") == 1  # the create only
 
@@ -294,6 +296,10 @@ def test_text_in_the_served_document_says_nul_is_refused(client, student):
     assert paging["per_page"]["maximum"] == 500 and paging["page"]["maximum"] == 10_000_000
     assert client.get("/api/records/student?per_page=500&page=10000000").status_code == 200
     assert client.get("/api/records/student?per_page=501").status_code == 400
+    r = client.get("/api/records/student/1/history?page=10000001")
+    assert r.status_code == 400 and fields_of(r) == ["page"]  # histories and lists share the bound
+    entity_key = doc["components"]["schemas"]["crm.Entity"]["properties"]["key"]
+    assert not Draft202012Validator(entity_key).is_valid("Not A Key")
     if_match = doc["paths"]["/api/records/student/{id}"]["patch"]["parameters"][0]
     assert if_match["name"] == "If-Match" and Draft202012Validator(if_match["schema"]).is_valid('"3"')
     assert not Draft202012Validator(if_match["schema"]).is_valid("three")

@@ -25,7 +25,7 @@ from flask import Blueprint, current_app, jsonify, request
 from .. import jsonutil
 from ..errors import Invalid, error
 from ..tables import audit_log
-from .query import int_param, pages
+from .query import MAX_PAGE, int_param, pages
 from .records import PendingWrite, WriteEvent
 
 #: Columns every generated table carries that are bookkeeping, not the record's content.
@@ -171,7 +171,7 @@ def record_history(entity, record_id):
     from .api.context import access, platform
     per_page = int_param(request.args, "per_page", current_app.config["CRM_DEFAULT_PAGE_SIZE"], 1,
                         current_app.config["CRM_MAX_PAGE_SIZE"])
-    page = int_param(request.args, "page", 1, 1, 10**9)
+    page = int_param(request.args, "page", 1, 1, MAX_PAGE)
     svc = platform().records
     with svc.engine.connect() as conn:
         model, found = svc.visible(conn, entity, record_id, access())

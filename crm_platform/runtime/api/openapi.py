@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify
 from ...i18n import text_of
 from ...ids import RECORD_ID_MAX
 from ...metadata.field_types import REGISTRY
+from ..query import MAX_PAGE
 from ..record_schema import patch_schema, record_schema
 from .context import platform
 from .openapi_platform import (BOOLEAN, INTEGER, STRING, answer, body, errors, in_path, obj, op, platform_paths,
@@ -26,10 +27,6 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
             "schema": {"type": "string", "pattern": r'^(W/)?"?[0-9]{1,18}"?$'},
             "description": "The record version, e.g. \"3\": 409 instead of overwriting a newer change"}
 ETAG = {"ETag": {"description": "The record version", "schema": STRING}}
-#: The highest page number lists and histories accept (runtime.query.parse_list_args).
-MAX_PAGE = 10_000_000
-
-
 def paging(max_per_page: int) -> list[dict]:
     """``page`` and ``per_page`` with the bounds the endpoints enforce (400 outside them)."""
     return [query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "1-based page"),

@@ -151,7 +151,9 @@ def _definition(kind: str, schema_file: str) -> dict:
     """A definition as an object with the required keys and the description of its meta-schema."""
     meta = meta_schemas.load_file(schema_file)
     where = f"GET /api/meta/schemas/{schema_file}"
-    return obj({"key": STRING, "archived": {"type": "boolean", "readOnly": True, "description": "In answers only"}},
+    key = meta.get("properties", {}).get("key", {})
+    key = key if "pattern" in key else STRING  # the key's own rule where the meta-schema states it inline
+    return obj({"key": key, "archived": {"type": "boolean", "readOnly": True, "description": "In answers only"}},
                tuple(meta.get("required", ())), f"{meta.get('description', '')} It must satisfy {where}.".strip())
 
 

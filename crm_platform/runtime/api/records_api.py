@@ -13,15 +13,18 @@ records_api = Blueprint("records_api", __name__, url_prefix="/api/records")
 
 
 def _reason(body: dict | None = None) -> str | None:
-    reason = request.headers.get("X-Change-Reason")
+    """The body's ``_reason``, else the header's; both are checked (a bad header is a bad request
+    even when the body's reason wins)."""
+    reasons = [request.headers.get("X-Change-Reason")]
     if body is not None and "_reason" in body:
-        reason = body.pop("_reason")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-        raise BadRequest([error("_reason", "type", "the change reason must be text of at most 2000 characters")])
-    found = text_problem(reason) if reason is not None else None  # the header's: the body's is checked as parsed
-    if found:
-        raise BadRequest([error("_reason", found[0], f"the change reason {found[1]}")])
-    return reason
+        reasons.append(body.pop("_reason"))
+    for reason in reasons:
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
+            raise BadRequest([error("_reason", "type", "the change reason must be text of at most 2000 characters")])
+        found = text_problem(reason) if reason is not None else None  # the header's: a body is checked as parsed
+        if found:
+            raise BadRequest([error("_reason", found[0], f"the change reason {found[1]}")])
+    return reasons[-1]
 
 
 def _expected_version() -> int | None:
