@@ -260,6 +260,8 @@ def test_bulk_rows_are_described_without_a_reason_as_the_api_takes_them(client, 
     assert problems(openapi_validator(client, "student.new"), {"name": "B", "_reason": "walk-in"}) == []
     r = client.post("/api/records/student", json={"name": "B", "_reason": "walk-in"})
     assert r.status_code == 201
+    assert problems(openapi_validator(client, "student.new"), {"name": "C", "_reason": None}) == []  # null: no reason
+    assert client.post("/api/records/student", json={"name": "C", "_reason": None}).status_code == 201
 
 
 def test_a_refused_metadata_change_validates_against_the_errors_schema(client, student):

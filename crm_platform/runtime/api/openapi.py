@@ -21,8 +21,8 @@ openapi_api = Blueprint("openapi_api", __name__)
 REASON = {"name": "X-Change-Reason", "in": "header", "required": False, "schema": {**STRING, "maxLength": 2000},
           "description": "Why, kept in the audit trail (a `_reason` key in the body wins); entities with "
                          "require_change_reason refuse a PATCH or DELETE without one (422)"}
-REASON_PROPERTY = {**STRING, "maxLength": 2000, "writeOnly": True,
-                   "description": "Why, kept in the audit trail (instead of the X-Change-Reason header)"}
+REASON_PROPERTY = {**STRING, "type": ["string", "null"], "maxLength": 2000, "writeOnly": True,
+                   "description": "Why, kept in the audit trail (instead of the X-Change-Reason header); null: none"}
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
             "schema": {"type": "string", "pattern": r'^(W/)?"?[0-9]{1,18}"?$'},
             "description": "The record version, e.g. \"3\": 409 instead of overwriting a newer change"}
