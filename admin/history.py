@@ -4,7 +4,10 @@ from __future__ import annotations
 from flask import abort, request, url_for
 from flask_admin import BaseView, expose
 
+from crm_platform.errors import BadRequest
+from crm_platform.ids import ROW_ID_MAX
 from crm_platform.metadata.kinds import KINDS
+from crm_platform.runtime.query import int_param
 
 from .common import AdminOnly, actor, label_text, platform
 from .diff import diff_lines
@@ -17,8 +20,8 @@ class HistoryView(AdminOnly, BaseView):
     @expose("/")
     def index(self):
         try:
-            before = int(request.args["before"]) if request.args.get("before") else None
-        except ValueError:
+            before = int_param(request.args, "before", None, 0, ROW_ID_MAX)
+        except BadRequest:
             abort(400)
         revisions = platform().metadata.revisions(limit=PAGE, before=before)
         for r in revisions:

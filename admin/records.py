@@ -18,6 +18,7 @@ from flask_admin.model.filters import BaseFilter
 from werkzeug.datastructures import MultiDict
 
 from crm_platform.errors import CrmError, NotFound
+from crm_platform.ids import parse_id
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.runtime.api.context import access
 from crm_platform.runtime.query import parse_list_args
@@ -231,9 +232,13 @@ class RecordView(AdminOnly, BaseModelView):
         return {"total": total, "items": items}
 
     def get_one(self, id):
+        """The record, or None (Flask-Admin then says it does not exist), for an id that is not one."""
+        record_id = parse_id(id)
+        if record_id is None:
+            return None
         try:
-            return platform().records.get(self.entity.key, int(id), access=access())
-        except (NotFound, ValueError, OverflowError):
+            return platform().records.get(self.entity.key, record_id, access=access())
+        except NotFound:
             return None
 
     # ---- writes through the record service -------------------------------------------------------

@@ -54,8 +54,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["crm"] = Platform(engine)
 
     from .auth.web import init_auth
+    from .request_input import init_request_input, register_converters
     from .runtime.api import register_api
+    register_converters(app)
     init_auth(app)
+    init_request_input(app)
     register_api(app)
     from .web import register_web  # generated screens (/app) and public web forms (/f/<slug>)
     register_web(app)

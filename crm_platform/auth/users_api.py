@@ -37,13 +37,13 @@ def create_user():
     return jsonify(svc.public(svc.row(created.id))), 201
 
 
-@users_api.get("/<int:user_id>")
+@users_api.get("/<id(bits=32):user_id>")
 def get_user(user_id):
     svc = platform().users
     return jsonify(svc.public(svc.row(user_id)))
 
 
-@users_api.patch("/<int:user_id>")
+@users_api.patch("/<id(bits=32):user_id>")
 def update_user(user_id):
     body = json_object()
     problems = _role_problems(body["roles"]) if "roles" in body else []

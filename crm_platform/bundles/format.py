@@ -21,6 +21,7 @@ from .. import jsonutil
 from ..errors import BadRequest, Invalid, error
 from ..metadata import meta_schemas
 from ..metadata.definitions import schema_errors
+from ..storable import json_problems
 
 FORMAT = "crm-bundle"
 FORMAT_VERSION = 1
@@ -73,6 +74,9 @@ def parse(text: str | bytes) -> dict:
     except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError, NaN
         where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
         raise BadRequest([error(None, "json", f"the bundle is not valid JSON: {getattr(exc, 'msg', exc)}{where}")]) from None
+    problems = json_problems(doc)  # "\u0000" or a lone "\ud800": valid JSON, but no database stores it
+    if problems:
+        raise Invalid(problems)
     return doc
 
 

@@ -42,7 +42,10 @@ class Refusal:
     sample_ids: list[int] = dc_field(default_factory=list)
 
     def public(self) -> dict:
+        """As errors carry it: ``rows`` and ``sample_ids`` only when they say something (never null)."""
         out = asdict(self)
+        if self.rows is None:
+            out.pop("rows")
         if not self.sample_ids:
             out.pop("sample_ids")
         return out

@@ -25,7 +25,7 @@ from flask import Blueprint, current_app, jsonify, request
 from .. import jsonutil
 from ..errors import Invalid, error
 from ..tables import audit_log
-from .query import int_param, pages
+from .query import MAX_PAGE, int_param, pages
 from .records import PendingWrite, WriteEvent
 
 #: Columns every generated table carries that are bookkeeping, not the record's content.
@@ -168,13 +168,13 @@ def trail(conn: sa.Connection, entity: str, record_id: int, *, hidden: frozenset
     return total, [_item(r, hidden) for r in rows]
 
 
-@audit_api.get("/api/records/<entity>/<int:record_id>/history")
+@audit_api.get("/api/records/<entity>/<id:record_id>/history")
 def record_history(entity, record_id):
     """A record's audit trail, newest first; records in the recycle bin included."""
     from .api.context import access, platform
     per_page = int_param(request.args, "per_page", current_app.config["CRM_DEFAULT_PAGE_SIZE"], 1,
                         current_app.config["CRM_MAX_PAGE_SIZE"])
-    page = int_param(request.args, "page", 1, 1, 10**9)
+    page = int_param(request.args, "page", 1, 1, MAX_PAGE)
     svc = platform().records
     with svc.engine.connect() as conn:
         model, found = svc.visible(conn, entity, record_id, access())

@@ -66,7 +66,8 @@ class CompiledEntity:
 
     @cached_property
     def json_schema(self) -> dict:
-        return record_schema(self.doc)
+        """The served schema: records as the API answers them (rule-applied tags included)."""
+        return record_schema(self.doc, answer=True)
 
     @cached_property
     def patch_json_schema(self) -> dict:

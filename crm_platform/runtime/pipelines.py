@@ -180,7 +180,7 @@ def _history_item(row) -> dict:
             "actor_id": row.actor_id, "moved_at": row.moved_at}
 
 
-@pipelines_api.get("/api/records/<entity>/<int:record_id>/stage-history")
+@pipelines_api.get("/api/records/<entity>/<id:record_id>/stage-history")
 def record_stage_history(entity, record_id):
     from .api.context import access, platform
     svc = platform().records

@@ -53,6 +53,10 @@ class ListQuery:
     count_limit: int | None = 10_000
 
 
+#: The highest page a list or a history serves (a bound keeps OFFSET within what SQL takes).
+MAX_PAGE = 10_000_000
+
+
 def int_param(args, name: str, default: int, lo: int, hi: int) -> int:
     """A whole-number query parameter within [lo, hi], or a 400 naming it."""
     raw = args.get(name)
@@ -69,7 +73,7 @@ def int_param(args, name: str, default: int, lo: int, hi: int) -> int:
 
 def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50, max_per_page: int = 500,
                     count_limit: int | None = 10_000) -> ListQuery:
-    lq = ListQuery(page=int_param(args, "page", 1, 1, 10_000_000),
+    lq = ListQuery(page=int_param(args, "page", 1, 1, MAX_PAGE),
                    per_page=int_param(args, "per_page", default_per_page, 1, max_per_page), count_limit=count_limit)
     fields = {**SYSTEM_FIELDS, **entity.field_map}
     for name in args.keys():

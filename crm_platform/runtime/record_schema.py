@@ -1,7 +1,10 @@
 """The record JSON Schema (2020-12) of an entity, derived from its definition.
 
 It is the published contract (``GET /api/meta/entities/<key>/schema``, OpenAPI) and the oracle
-the compiled validator is tested against.
+the compiled validator is tested against. It comes in two readings that differ only where the
+platform sets values a write may not (tags applied by rules): ``record_schema(doc)`` is what a
+write may send (request bodies; the validator's oracle), ``record_schema(doc, answer=True)`` what
+the API answers (responses; the served schema), those values marked readOnly.
 """
 from __future__ import annotations
 
@@ -21,8 +24,9 @@ SYSTEM_PROPERTIES = {
 }
 
 
-def field_schema(field: dict) -> dict:
-    value = REGISTRY[field["type"]].value_schema(field)
+def field_schema(field: dict, *, answer: bool = False) -> dict:
+    ftype = REGISTRY[field["type"]]
+    value = ftype.answer_schema(field) if answer else ftype.value_schema(field)
     annotations = {"title": text_of(field.get("label") or field["key"], "en")}
     if field.get("help"):
         annotations["description"] = text_of(field["help"], "en")
@@ -33,14 +37,14 @@ def field_schema(field: dict) -> dict:
     return {"anyOf": [value, {"type": "null"}], **annotations}
 
 
-def record_schema(doc: dict) -> dict:
+def record_schema(doc: dict, *, answer: bool = False) -> dict:
     fields = doc.get("fields", [])
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"urn:crm:record:{doc['key']}",
         "title": text_of(doc["label"], "en"),
         "type": "object",
-        "properties": {**SYSTEM_PROPERTIES, **{f["key"]: field_schema(f) for f in fields}},
+        "properties": {**SYSTEM_PROPERTIES, **{f["key"]: field_schema(f, answer=answer) for f in fields}},
         "required": [f["key"] for f in fields if f.get("required") and f.get("default") is None],
         "additionalProperties": False,
     }

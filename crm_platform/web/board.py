@@ -73,7 +73,7 @@ def board(entity):
                   move_url=url_for("screens.move_card", entity=entity, record_id=0)[:-len("/0/stage")])
 
 
-@screens.post("/app/<entity>/<int:record_id>/stage")
+@screens.post("/app/<entity>/<id:record_id>/stage")
 def move_card(entity, record_id):
     """Move one card: ``{"field", "stage", "version", "reason"}`` → the record, or the refusal as JSON
     (localised, each error with the ``label`` of its field: the card shows it as it is)."""

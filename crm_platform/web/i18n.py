@@ -67,6 +67,7 @@ MESSAGES = {
     "fix_errors": {"en": "Please correct the fields marked below.", "zh": "请修改下方标出的字段。"},
     "not_allowed": {"en": "You may not do this.", "zh": "您没有权限执行此操作。"},
     "not_found": {"en": "Not found.", "zh": "未找到。"},
+    "bad_request": {"en": "This request cannot be carried out as sent.", "zh": "无法按所提交的内容处理此请求。"},
     "read_only": {"en": "read-only", "zh": "只读"},
     "required": {"en": "required", "zh": "必填"},
     "moved": {"en": "Moved.", "zh": "已移动。"},

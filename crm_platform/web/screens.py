@@ -188,14 +188,14 @@ def lookup(entity):
 
 
 # ---- record page --------------------------------------------------------------------------------
-@screens.get("/app/<entity>/<int:record_id>")
+@screens.get("/app/<entity>/<id:record_id>")
 def record_page(entity, record_id):
     screen = Screen(entity)
     screen.require("read")
     return _record_view(screen, screen.svc.get(entity, record_id, **reading()))
 
 
-@screens.post("/app/<entity>/<int:record_id>/delete")
+@screens.post("/app/<entity>/<id:record_id>/delete")
 def delete_record(entity, record_id):
     """Move the record to the recycle bin (restored from the admin data view or the API)."""
     screen = Screen(entity)
@@ -209,7 +209,7 @@ def delete_record(entity, record_id):
     return redirect(url_for("screens.list_page", entity=entity), 303)
 
 
-@screens.post("/app/<entity>/<int:record_id>/restore")
+@screens.post("/app/<entity>/<id:record_id>/restore")
 def restore_record(entity, record_id):
     """Take a record out of the recycle bin (a refusal, e.g. a unique value taken since, is an error page)."""
     screen = Screen(entity)
@@ -325,7 +325,7 @@ def new_record(entity):
     return redirect(url_for("screens.record_page", entity=entity, record_id=created["id"]), 303)
 
 
-@screens.route("/app/<entity>/<int:record_id>/edit", methods=["GET", "POST"])
+@screens.route("/app/<entity>/<id:record_id>/edit", methods=["GET", "POST"])
 def edit_record(entity, record_id):
     screen = Screen(entity)
     screen.require("update")

@@ -79,8 +79,13 @@ class FieldType:
 
     # ---- validation -----------------------------------------------------------------------------
     def value_schema(self, field: dict) -> dict:
-        """The JSON Schema of a non-null value of this field."""
+        """The JSON Schema of a non-null value of this field, as a write may send it."""
         raise NotImplementedError
+
+    def answer_schema(self, field: dict) -> dict:
+        """The JSON Schema of a non-null value as the API answers it: what a write may send, unless
+        the platform itself sets values a write may not (rule-applied tags)."""
+        return self.value_schema(field)
 
     def compile_checker(self, field: dict) -> Checker:
         """A function that returns the Python value for a JSON value, or raises Invalid.

@@ -120,6 +120,23 @@ class Tags(FieldType):
             schema["minItems"] = 1
         return schema
 
+    def answer_schema(self, field):
+        """Answers carry the tags rules applied too; they are marked readOnly, as a write may not set
+        them (a rule-only taxonomy would otherwise publish ``{"enum": []}``, refusing every tagged record)."""
+        rule_tags = list(field.get("_rule_tags", []))
+        if not rule_tags:
+            return self.value_schema(field)
+        by_rule = {"enum": rule_tags, "readOnly": True,
+                   "description": "Applied by a rule: in answers only; a write may not set it"}
+        manual = list(field.get("_tags", []))
+        item = {"type": "string", **({"anyOf": [{"enum": manual}, by_rule]} if manual else by_rule)}
+        if not self.multiple(field):
+            return item
+        schema = {"type": "array", "items": item, "uniqueItems": True}
+        if field.get("required"):
+            schema["minItems"] = 1
+        return schema
+
     def compile_checker(self, field):
         allowed = frozenset(field.get("_tags", []))
         by_rule = frozenset(field.get("_rule_tags", []))

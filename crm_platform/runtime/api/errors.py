@@ -7,7 +7,8 @@ from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ... import jsonutil
-from ...errors import BadRequest, CrmError, error
+from ...errors import BadRequest, CrmError, Invalid, error
+from ...storable import json_problems
 
 log = logging.getLogger("crm_platform")
 
@@ -24,11 +25,17 @@ def json_body(*, required: bool = True):
     except UnicodeDecodeError:
         raise BadRequest([error(None, "body", "the request body is not UTF-8 text")]) from None
     try:
-        return jsonutil.loads(text)
+        document = jsonutil.loads(text)
     except RecursionError:
         raise BadRequest([error(None, "body", "the JSON document is nested too deeply")]) from None
     except (ValueError, TypeError) as exc:  # JSONDecodeError, too-long integers, NaN
         raise BadRequest([error(None, "body", f"the request body is not valid JSON: {str(exc)[:200]}")]) from None
+    # Valid JSON may still hold text no database stores ("\u0000", a lone "\ud800"): refused here,
+    # naming each place, before any of it reaches a query.
+    problems = json_problems(document, "body" if isinstance(document, str) else None)
+    if problems:
+        raise Invalid(problems)
+    return document
 
 
 def json_object(*, required: bool = True) -> dict:

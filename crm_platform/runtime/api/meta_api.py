@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ...errors import NotFound, error
+from ...ids import ROW_ID_MAX
 from ...metadata import meta_schemas
 from ...metadata.field_types import REGISTRY
+from ..query import int_param
 from .context import actor_name, platform
 from .errors import flag, json_object
 
@@ -102,10 +104,11 @@ def rename_field(key, field):
 def list_revisions():
     try:
         limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
-        before = int(request.args["before"]) if "before" in request.args else None
     except ValueError:
         from ...errors import BadRequest
-        raise BadRequest([error("limit", "type", "limit and before must be whole numbers")]) from None
+        raise BadRequest([error("limit", "type", "limit must be a whole number")]) from None
+    # Revisions are numbered in an INTEGER column: a number beyond it is refused, not sent to SQL.
+    before = int_param(request.args, "before", None, 0, ROW_ID_MAX)
     return jsonify({"items": platform().metadata.revisions(limit=limit, before=before)})
 
 

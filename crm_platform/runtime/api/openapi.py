@@ -5,10 +5,12 @@ fixed platform endpoints (sign-in, metadata, definitions, users, bundles...) com
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from ...i18n import text_of
+from ...ids import RECORD_ID_MAX
 from ...metadata.field_types import REGISTRY
+from ..query import MAX_PAGE
 from ..record_schema import patch_schema, record_schema
 from .context import platform
 from .openapi_platform import (BOOLEAN, INTEGER, STRING, answer, body, errors, in_path, obj, op, platform_paths,
@@ -16,17 +18,24 @@ from .openapi_platform import (BOOLEAN, INTEGER, STRING, answer, body, errors, i
 
 openapi_api = Blueprint("openapi_api", __name__)
 
-REASON = {"name": "X-Change-Reason", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 2000},
+REASON = {"name": "X-Change-Reason", "in": "header", "required": False, "schema": {**STRING, "maxLength": 2000},
           "description": "Why, kept in the audit trail (a `_reason` key in the body wins); entities with "
                          "require_change_reason refuse a PATCH or DELETE without one (422)"}
-REASON_PROPERTY = {"type": "string", "maxLength": 2000, "writeOnly": True,
-                   "description": "Why, kept in the audit trail (instead of the X-Change-Reason header)"}
-IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": STRING,
+REASON_PROPERTY = {**STRING, "type": ["string", "null"], "maxLength": 2000, "writeOnly": True,
+                   "description": "Why, kept in the audit trail (instead of the X-Change-Reason header); null: none"}
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
+            "schema": {"type": "string", "pattern": r'^(W/)?"?[0-9]{1,18}"?$'},
             "description": "The record version, e.g. \"3\": 409 instead of overwriting a newer change"}
 ETAG = {"ETag": {"description": "The record version", "schema": STRING}}
-PAGING = [query("page", {"type": "integer", "minimum": 1}, "1-based page"),
-          query("per_page", {"type": "integer", "minimum": 1},
-                "Page size (default CRM_DEFAULT_PAGE_SIZE, at most CRM_MAX_PAGE_SIZE: 50 and 500 unless configured)")]
+def paging(max_per_page: int) -> list[dict]:
+    """``page`` and ``per_page`` with the bounds the endpoints enforce (400 outside them)."""
+    return [query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "1-based page"),
+            query("per_page", {"type": "integer", "minimum": 1, "maximum": max_per_page},
+                  f"Page size (default CRM_DEFAULT_PAGE_SIZE, at most CRM_MAX_PAGE_SIZE: {max_per_page} here)")]
+
+
+#: Ids beyond the column's range match no route (404); saying so keeps generated requests honest.
+RECORD_ID = {"type": "integer", "minimum": 0, "maximum": RECORD_ID_MAX}
 
 
 def ref(name: str) -> dict:
@@ -47,8 +56,8 @@ def _filter_params(doc: dict) -> list[dict]:
     return params
 
 
-def _list_params(doc: dict) -> list[dict]:
-    return PAGING + [
+def _list_params(doc: dict, max_per_page: int) -> list[dict]:
+    return paging(max_per_page) + [
         query("sort", STRING, "Comma-separated field keys; prefix with - for descending"),
         query("q", STRING, "Search text fields"),
         query("archived", BOOLEAN, "1, true or yes: list the recycle bin instead"),
@@ -56,36 +65,40 @@ def _list_params(doc: dict) -> list[dict]:
     ] + _filter_params(doc)
 
 
-def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
+def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -> dict:
     """The record endpoints of one entity, typed by its record schema."""
     # Schemas are named by the entity key, which is unique, with a dotted suffix no key can have
     # (a CamelCase name would make ``student_list`` clash with student's list).
+    # ``key``: a record as answered (tags applied by rules included); ``.new`` and ``.patch``: what a
+    # create and a PATCH may send, with ``_reason`` (the API takes it out before validating the record);
+    # ``.row``: one record of a bulk create, which takes no reason.
     name = key
-    for suffix, schema in (("", record_schema(doc)), (".patch", patch_schema(doc))):
+    for suffix, schema, reason in (("", record_schema(doc, answer=True), False), (".new", record_schema(doc), True),
+                                   (".patch", patch_schema(doc), True), (".row", record_schema(doc), False)):
         schema = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}
-        # A write may say why in the body; the API takes ``_reason`` out before validating the record.
-        schema["properties"] = {**schema.get("properties", {}), "_reason": REASON_PROPERTY}
+        if reason:
+            schema["properties"] = {**schema.get("properties", {}), "_reason": REASON_PROPERTY}
         schemas[f"{name}{suffix}"] = schema
     schemas[f"{name}.list"] = obj({
         "items": {"type": "array", "items": ref(name)}, "total": INTEGER, "page": INTEGER, "per_page": INTEGER,
         "pages": INTEGER, "total_exact": {"type": "boolean", "description": "false when total is CRM_COUNT_LIMIT+"}})
     label, one = text_of(doc.get("plural_label") or doc["label"], "en"), text_of(doc["label"], "en")
-    record, tag, id_param = ref(name), [key], [in_path("id", INTEGER)]
+    record, tag, id_param = ref(name), [key], [in_path("id", RECORD_ID)]
     writes = errors(400, 403, 404, 409, 413, 422)
     return {
         f"/api/records/{key}": {
             "get": {"operationId": f"list_{key}", "summary": f"List {label}", "tags": tag,
-                    "parameters": _list_params(doc),
+                    "parameters": _list_params(doc, max_per_page),
                     "responses": {"200": answer("A page of records", ref(f"{name}.list")), **errors(400, 403, 404)}},
             "post": {"operationId": f"create_{key}", "summary": f"Create a {one}", "tags": tag, "parameters": [REASON],
-                     "requestBody": body(record),
+                     "requestBody": body(ref(f"{name}.new")),
                      "responses": {"201": answer("Created", record, headers={**ETAG, "Location": {
                          "description": "The record's URL", "schema": STRING}}), **writes}},
         },
         f"/api/records/{key}/bulk": {"post": op(
             f"bulk_create_{key}", f"Create many {label}, all or nothing", key,
             {201: answer("Created", obj({"created": INTEGER}, ("created",)))}, writes,
-            requestBody=body(obj({"records": {"type": "array", "items": record}}, ("records",)),
+            requestBody=body(obj({"records": {"type": "array", "items": ref(f"{name}.row")}}, ("records",)),
                              "Errors name the record's position in `row`"))},
         f"/api/records/{key}/{{id}}": {
             "parameters": id_param,
@@ -105,7 +118,7 @@ def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
         f"/api/records/{key}/{{id}}/history": {"parameters": id_param, "get": op(
             f"history_{key}", f"The audit trail of a {one}, newest first", key,
             {200: answer("Audit rows (records in the recycle bin included)", shared("AuditPage"))},
-            errors(400, 403, 404), parameters=PAGING)},
+            errors(400, 403, 404), parameters=paging(max_per_page))},
         f"/api/records/{key}/{{id}}/stage-history": {"parameters": id_param, "get": op(
             f"stage_history_{key}", f"The pipeline stage moves of a {one}, oldest first", key,
             {200: answer("Moves; from_stage is null when the record entered by creation", shared("StageHistory"))},
@@ -114,19 +127,23 @@ def _entity_paths(key: str, doc: dict, schemas: dict) -> dict:
 
 
 def _secured(paths: dict) -> dict:
-    """Every operation but sign-in needs a token: each answers 401 without a valid one."""
+    """Every operation but sign-in needs a token: each answers 401 without a valid one. Every one
+    answers 400 to a query parameter holding a NUL (request_input checks them all, expected or not)."""
     for item in paths.values():
         for method, operation in item.items():
-            if method != "parameters" and operation.get("security") != []:
+            if method == "parameters":
+                continue
+            if operation.get("security") != []:
                 operation["responses"].update(errors(401))
+            operation["responses"].setdefault("400", errors(400)["400"])
     return paths
 
 
-def build_openapi(model) -> dict:
+def build_openapi(model, max_per_page: int = 500) -> dict:
     schemas: dict = {}
     paths = platform_paths(schemas)
     for entity in sorted(model.active(), key=lambda e: e.key):
-        paths.update(_entity_paths(entity.key, entity.doc, schemas))
+        paths.update(_entity_paths(entity.key, entity.doc, schemas, max_per_page))
     return {
         "openapi": "3.1.0",
         "info": {"title": "CRM platform API", "version": str(model.revision),
@@ -143,7 +160,7 @@ def build_openapi(model) -> dict:
 
 @openapi_api.get("/api/openapi.json")
 def openapi_document():
-    return jsonify(build_openapi(platform().runtime.current()))
+    return jsonify(build_openapi(platform().runtime.current(), current_app.config["CRM_MAX_PAGE_SIZE"]))
 
 
 @openapi_api.get("/api")

@@ -6,12 +6,21 @@ Each operation says what its view function does: query parameters, body, statuse
 from __future__ import annotations
 
 from ...bundles.importer import ON_CONFLICT
+from ...ids import ROW_ID_MAX
 from ...metadata import meta_schemas
+from ...metadata.field_types.text import NO_NUL
 from ...metadata.kinds import KINDS
 from .definitions_api import KIND_PATHS
 
-STRING, INTEGER, BOOLEAN, OBJECT = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "object"}
-DATETIME, NULLABLE_TEXT = {"type": "string", "format": "date-time"}, {"type": ["string", "null"]}
+#: Text everywhere (parameters, bodies, answers) holds no NUL: the API refuses it (400 in a query
+#: parameter, 422 in a body), as PostgreSQL cannot store it.
+STRING = {"type": "string", "pattern": NO_NUL}
+INTEGER, BOOLEAN, OBJECT = {"type": "integer"}, {"type": "boolean"}, {"type": "object"}
+#: A free-form JSON object a client sends (definition attributes, bundle parts): keys and text
+#: without NUL, all the way down (``crm.Json``).
+JSON = {"$ref": "#/components/schemas/crm.Json"}
+FREE = {"type": "object", "propertyNames": STRING, "additionalProperties": JSON}
+DATETIME, NULLABLE_TEXT = {"type": "string", "format": "date-time"}, {"type": ["string", "null"], "pattern": NO_NUL}
 NUMBER = {"type": ["number", "null"]}
 ADMIN_WRITE, ADMIN_ONLY = "Only administrators change definitions", "Only administrators may do this"
 WHY = {400: "Malformed request: the body is not a JSON object, or a query parameter is bad (named in `field`)",
@@ -65,8 +74,10 @@ def op(op_id: str, summary: str, tag: str, ok: dict, fails: dict | None = None, 
 
 
 def obj(props: dict, required: tuple = (), description: str | None = None, **more) -> dict:
+    """An object with ``props``; other keys, unless ``more`` says otherwise, are free JSON without NUL."""
     return {"type": "object", "properties": props, **({"required": list(required)} if required else {}),
-            **({"description": description} if description else {}), **more}
+            **({"description": description} if description else {}),
+            "propertyNames": STRING, "additionalProperties": JSON, **more}
 
 
 def items_of(schema: dict, **more) -> dict:
@@ -78,8 +89,12 @@ DRY_RUN = query("dry_run", BOOLEAN, f"{FLAG}: answer with the plan (operations, 
 ARCHIVED = query("archived", BOOLEAN, f"{FLAG}: include archived definitions")
 
 SCHEMAS = {
+    "Json": {"description": "Any JSON value whose text (keys included) holds no NUL", "anyOf": [
+        {"type": ["null", "boolean", "number"]}, STRING,
+        {"type": "array", "items": JSON}, FREE]},
+    # An error may quote what the client sent, NUL included: its text is any string.
     "Errors": obj({"errors": {"type": "array", "items": obj({
-        "field": NULLABLE_TEXT, "code": STRING, "message": STRING,
+        "field": {"type": ["string", "null"]}, "code": {"type": "string"}, "message": {"type": "string"},
         "row": {"type": "integer", "description": "Bulk creates: the position of the record in `records`"},
         "rows": {"type": "integer", "description": "Rows of stored data that refuse a metadata change"},
         "sample_ids": {"type": "array", "items": INTEGER}}, ("code", "message"))},
@@ -118,7 +133,7 @@ SCHEMAS = {
     "User": obj({"id": INTEGER, "username": STRING, "is_admin": BOOLEAN, "roles": {"type": "array", "items": STRING},
                  "active": BOOLEAN, "created_at": DATETIME}),
     "Bundle": obj({"format": {"const": "crm-bundle"}, "format_version": INTEGER, "name": STRING, "version": STRING,
-                   "checksum": STRING, "definitions": OBJECT, "sample_data": OBJECT},
+                   "checksum": STRING, "definitions": FREE, "sample_data": FREE},
                   ("format", "format_version", "name", "version", "checksum", "definitions"),
                   "A configuration bundle; its meta-schema is GET /api/bundle/schema"),
     "ImportReport": obj({
@@ -140,7 +155,9 @@ def _definition(kind: str, schema_file: str) -> dict:
     """A definition as an object with the required keys and the description of its meta-schema."""
     meta = meta_schemas.load_file(schema_file)
     where = f"GET /api/meta/schemas/{schema_file}"
-    return obj({"key": STRING, "archived": {"type": "boolean", "description": "In answers only"}},
+    key = meta.get("properties", {}).get("key", {})
+    key = key if "pattern" in key else STRING  # the key's own rule where the meta-schema states it inline
+    return obj({"key": key, "archived": {"type": "boolean", "readOnly": True, "description": "In answers only"}},
                tuple(meta.get("required", ())), f"{meta.get('description', '')} It must satisfy {where}.".strip())
 
 
@@ -164,7 +181,7 @@ def change_op(op_id: str, summary: str, tag: str, name: str, *, send: dict | Non
 # ---- the paths ----------------------------------------------------------------------------------
 def _meta_paths(schemas: dict) -> dict:
     schemas.update({"Entity": _definition("entity", "entity"), "EntityChange": _change("entity", "Entity")})
-    patch = {**OBJECT, "description": "Top-level attributes to change (null removes an optional one); `fields`, "
+    patch = {**FREE, "description": "Top-level attributes to change (null removes an optional one); `fields`, "
                                       "when sent, is the whole desired list"}
     field = in_path("field")
     paths = {
@@ -191,7 +208,7 @@ def _meta_paths(schemas: dict) -> dict:
         "/api/meta/entities/{key}/fields/{field}": {
             "parameters": [in_path("key"), field],
             "patch": change_op("meta_update_field", "Change a field (label, rules, type along a safe conversion)",
-                               "metadata", "Entity", send={**OBJECT, "description": "The attributes to change"}),
+                               "metadata", "Entity", send={**FREE, "description": "The attributes to change"}),
             "delete": change_op("meta_archive_field", "Archive a field (column and values kept)", "metadata",
                                 "Entity")},
         "/api/meta/entities/{key}/fields/{field}/restore": {"parameters": [in_path("key"), field], "post": change_op(
@@ -203,7 +220,8 @@ def _meta_paths(schemas: dict) -> dict:
             "meta_revisions", "Numbered metadata revisions, newest first", "metadata",
             {200: answer("Revisions", items_of(shared("Revision")))}, errors(400), parameters=[
                 query("limit", INTEGER, "How many (1–1000, default 100; values outside are clamped)"),
-                query("before", INTEGER, "Only revisions numbered below this")])},
+                query("before", {"type": "integer", "minimum": 0, "maximum": ROW_ID_MAX},
+                      "Only revisions numbered below this")])},
         "/api/meta/schemas/{kind}": {"get": op(
             "meta_schema", "A meta-schema definitions must satisfy", "metadata", {200: answer("JSON Schema", OBJECT)},
             errors(404), parameters=[in_path("kind", {"enum": meta_schemas.names()})])},
@@ -214,7 +232,7 @@ def _meta_paths(schemas: dict) -> dict:
     for plural, kind in KIND_PATHS.items():
         name = kind.capitalize()
         schemas.update({name: _definition(kind, KINDS[kind].schema), f"{name}Change": _change(kind, name)})
-        merged = {**OBJECT, "description": "Top-level attributes merged into the definition (null removes one); "
+        merged = {**FREE, "description": "Top-level attributes merged into the definition (null removes one); "
                                            "lists such as tags or stages are replaced whole"}
         key = [in_path("key")]
         paths[f"/api/meta/{plural}"] = {
@@ -275,7 +293,7 @@ def platform_paths(schemas: dict) -> dict:
     """Every fixed endpoint; adds the component schemas they use to ``schemas`` (named with PREFIX)."""
     own = dict(SCHEMAS)
     admin = {403: "Only administrators manage users"}
-    user_id = [in_path("id", INTEGER)]
+    user_id = [in_path("id", {"type": "integer", "minimum": 0, "maximum": ROW_ID_MAX})]
     paths = {
         "/api": {"get": op("api_index", "Where to start: this instance's entities and their endpoints", "api",
                            {200: answer("The index", obj({
@@ -300,7 +318,7 @@ def platform_paths(schemas: dict) -> dict:
                       errors(403, why=admin)),
             "post": op("users_create", "Create a user", "users", {201: answer("Created", shared("User"))},
                        errors(400, 403, 409, 413, 422, why=admin), requestBody=body(obj(
-                           {"username": STRING, "password": {"type": "string", "minLength": 8}, "is_admin": BOOLEAN,
+                           {"username": STRING, "password": {**STRING, "minLength": 8}, "is_admin": BOOLEAN,
                             "roles": {"type": "array", "items": STRING}}, ("username", "password"))))},
         "/api/users/{id}": {
             "parameters": user_id,
@@ -310,7 +328,7 @@ def platform_paths(schemas: dict) -> dict:
                                         "the user's tokens)", "users", {200: answer("Updated", shared("User"))},
                         errors(400, 403, 404, 413, 422, why=admin), requestBody=body(obj(
                             {"roles": {"type": "array", "items": STRING}, "is_admin": BOOLEAN, "active": BOOLEAN,
-                             "password": {"type": "string", "minLength": 8}}, additionalProperties=False)))},
+                             "password": {**STRING, "minLength": 8}}, additionalProperties=False)))},
         **_bundle_paths(),
     }
     schemas.update({f"{PREFIX}{name}": schema for name, schema in own.items()})

@@ -3,28 +3,28 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ...errors import BadRequest, NotFound, error
+from ...errors import BadRequest, error
+from ...storable import text_problem
 from ..query import parse_list_args
 from .context import access, platform
 from .errors import json_body, json_object
 
 records_api = Blueprint("records_api", __name__, url_prefix="/api/records")
-MAX_ID = 2**63 - 1
-
-
-def _check_id(record_id: int) -> int:
-    if record_id > MAX_ID:
-        raise NotFound([error(None, "not_found", f"no record with id {record_id}")])
-    return record_id
 
 
 def _reason(body: dict | None = None) -> str | None:
-    reason = request.headers.get("X-Change-Reason")
+    """The body's ``_reason``, else the header's; both are checked (a bad header is a bad request
+    even when the body's reason wins)."""
+    reasons = [request.headers.get("X-Change-Reason")]
     if body is not None and "_reason" in body:
-        reason = body.pop("_reason")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-        raise BadRequest([error("_reason", "type", "the change reason must be text of at most 2000 characters")])
-    return reason
+        reasons.append(body.pop("_reason"))
+    for reason in reasons:
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
+            raise BadRequest([error("_reason", "type", "the change reason must be text of at most 2000 characters")])
+        found = text_problem(reason) if reason is not None else None  # the header's: a body is checked as parsed
+        if found:
+            raise BadRequest([error("_reason", found[0], f"the change reason {found[1]}")])
+    return reasons[-1]
 
 
 def _expected_version() -> int | None:
@@ -71,33 +71,33 @@ def create_records(entity):
     return jsonify({"created": count}), 201
 
 
-@records_api.get("/<entity>/<int:record_id>")
+@records_api.get("/<entity>/<id:record_id>")
 def get_record(entity, record_id):
-    record = platform().records.get(entity, _check_id(record_id), access=access())
+    record = platform().records.get(entity, record_id, access=access())
     response = jsonify(record)
     response.headers["ETag"] = f'"{record["version"]}"'
     return response
 
 
-@records_api.patch("/<entity>/<int:record_id>")
+@records_api.patch("/<entity>/<id:record_id>")
 def update_record(entity, record_id):
     body = json_object()
     reason = _reason(body)
-    record = platform().records.update(entity, _check_id(record_id), body, expected_version=_expected_version(),
+    record = platform().records.update(entity, record_id, body, expected_version=_expected_version(),
                                        access=access(), reason=reason)
     response = jsonify(record)
     response.headers["ETag"] = f'"{record["version"]}"'
     return response
 
 
-@records_api.delete("/<entity>/<int:record_id>")
+@records_api.delete("/<entity>/<id:record_id>")
 def delete_record(entity, record_id):
     body = json_object(required=False)
-    platform().records.delete(entity, _check_id(record_id), access=access(), reason=_reason(body))
+    platform().records.delete(entity, record_id, access=access(), reason=_reason(body))
     return "", 204
 
 
-@records_api.post("/<entity>/<int:record_id>/restore")
+@records_api.post("/<entity>/<id:record_id>/restore")
 def restore_record(entity, record_id):
     body = json_object(required=False)
-    return jsonify(platform().records.restore(entity, _check_id(record_id), access=access(), reason=_reason(body)))
+    return jsonify(platform().records.restore(entity, record_id, access=access(), reason=_reason(body)))
