@@ -103,7 +103,8 @@ class CompiledEntity:
 
     @cached_property
     def references(self) -> dict[str, str]:
-        return {f["key"]: f["target"] for f in self.fields if f["type"] == "reference"}
+        return {f["key"]: REGISTRY[f["type"]].target_entity(f) for f in self.fields
+                if REGISTRY[f["type"]].target_entity(f) is not None}
 
 
 class CompiledModel:
@@ -131,7 +132,7 @@ class CompiledModel:
 
     def referencing(self, key: str) -> list[tuple[CompiledEntity, dict]]:
         """(entity, field) pairs of active reference fields that point at ``key``."""
-        return [(e, f) for e in self.active() for f in e.fields if f["type"] == "reference" and f.get("target") == key]
+        return [(e, f) for e in self.active() for f in e.fields if REGISTRY[f["type"]].target_entity(f) == key]
 
 
 class Runtime:
