@@ -131,6 +131,7 @@ def test_no_code_outside_field_types_decides_by_type_name():
     'zero = REGISTRY["decimal"].scale(f)',
     'rule = field_type("reference").on_delete(f)',
     'match f["type"]:\n    case "date":\n        pass',
+    'x = [f for f in fields if f["type"] in ("percent",)]',
 ])
 def test_the_scan_catches_decisions_by_type_name(code):
     assert type_name_decisions(code, set(REGISTRY)) != []
@@ -157,9 +158,9 @@ def _having(trait: str) -> set[str]:
 
 
 def test_traits_give_the_type_sets_the_code_used_to_spell_out():
-    assert _having("summable") == {"integer", "decimal"}  # AMOUNT_TYPES
+    assert _having("summable") == {"integer", "decimal"}  # AMOUNT_TYPES; a percent is not an amount
     assert _having("temporal") == {"date", "datetime"}  # DATE_TYPES
-    assert _having("orderable") == {"integer", "decimal", "date", "datetime"}  # ORDERED_TYPES
+    assert _having("orderable") == {"integer", "decimal", "date", "datetime", "percent"}  # ORDERED_TYPES
     assert _having("multi_valued") == {"multi_select", "tags"}  # not sortable, not testable by rules
     assert _having("link_stored") == {"tags"}
     assert _having("always_indexed") == {"reference"}
