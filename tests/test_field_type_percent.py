@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_admin_designer import add_field, admin, text_of  # noqa: F401  (admin is a fixture)
 from test_screens import Pages, field_error, text
 from test_validator_agrees_with_jsonschema import ENTITY, check_agreement, decimals
 
@@ -150,6 +151,18 @@ def test_a_percent_becomes_a_decimal_keeping_its_values(client, platform, deal):
     [item] = client.get("/api/records/deal").get_json()["items"]
     assert item["probability"] == Decimal("33.33")
     assert client.post("/api/records/deal", json={"name": "B", "probability": 250}).status_code == 201
+
+
+def test_the_designer_offers_a_percent_field_with_its_options(admin, client, platform, deal):
+    page = admin.get("/admin/entities/deal/fields/new?type=percent").get_data(as_text=True)
+    assert "Percentage 百分比" in text_of(admin.get("/admin/entities/deal/fields/new?type=percent"))
+    assert 'name="min"' in page and 'name="max"' in page and 'name="scale"' in page
+    r = add_field(admin, "deal", "percent", {"key": "discount", "label_en": "Discount", "label_zh": "折扣",
+                                             "max": "50", "scale": "1"})
+    assert r.status_code == 302, text_of(r)
+    [field] = [f for f in client.get("/api/meta/entities/deal").get_json()["fields"] if f["key"] == "discount"]
+    assert (field["type"], field["max"], field["scale"]) == ("percent", 50, 1)
+    assert "Percentage 百分比" in text_of(admin.get("/admin/entities/deal/"))
 
 
 # ---- the screens -------------------------------------------------------------------------------------
