@@ -13,7 +13,10 @@ a field's type name; it asks the type object (``REGISTRY[field["type"]].summable
    and nothing else (``AMOUNT_TYPES = ("integer", "decimal")``, a ``{"text": ..., "email": ...}``
    table): the constants such decisions hide behind;
 3. reaching a type by naming it: ``REGISTRY["decimal"]``, ``field_type("decimal")``;
-4. ``match`` on something that mentions "type" with a ``case "<type name>":``.
+4. ``match`` on something that mentions "type" with a ``case "<type name>":``;
+5. in a Jinja template, a test such as ``{% if type_name == 'stage' %}`` or
+   ``{% if f.type in ('date', 'datetime') %}``: something that mentions "type", compared with
+   quoted type names (``test_no_template_decides_by_type_name``).
 
 Allowed, because they are not decisions about a field's type: comparisons of control kinds
 (``control == "decimal"``: the type chose the control, the form layer renders controls), of a
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -99,6 +103,20 @@ def type_name_decisions(source: str, names: set[str], where: str = "<code>") -> 
     return found
 
 
+#: ``<something mentioning type> ==|!=|in|not in <quoted name, or a list / tuple of them>`` in a template.
+TEMPLATE_TEST = re.compile(r"""(?P<subject>[\w.\[\]'"]*type[\w.\[\]'"]*)\s*(?:==|!=|(?:not\s+)?in)\s*"""
+                           r"""(?P<other>'[^']*'|"[^"]*"|\([^)]*\)|\[[^\]]*\])""", re.IGNORECASE)
+
+
+def template_decisions(source: str, names: set[str], where: str = "<template>") -> list[str]:
+    found = []
+    for m in TEMPLATE_TEST.finditer(source):
+        named = set(re.findall(r"""['"]([^'"]*)['"]""", m.group("other"))) & names
+        if named and "schema" not in m.group("subject").lower():
+            found.append(f"{where}:{source.count(chr(10), 0, m.start()) + 1}: {m.group(0)}")
+    return found
+
+
 def product_sources(root: Path = ROOT):
     for package in SCANNED:
         for path in sorted((root / package).rglob("*.py")):
@@ -115,6 +133,27 @@ def test_no_code_outside_field_types_decides_by_type_name():
     assert found == [], ("code outside crm_platform/metadata/field_types/ decides by a type name; ask the type "
                          "(REGISTRY[field['type']].<trait>) instead, adding the trait to FieldType if it is "
                          "missing:\n" + "\n".join(found))
+
+
+def test_no_template_decides_by_type_name():
+    names = set(REGISTRY)
+    templates = [p for package in SCANNED for p in sorted((ROOT / package).rglob("*.html"))]
+    assert len(templates) > 10, "the scan found too few templates: wrong root?"
+    found = [hit for p in templates
+             for hit in template_decisions(p.read_text(encoding="utf-8"), names, str(p.relative_to(ROOT)))]
+    assert found == [], "a template decides by a type name; pass the type's trait instead:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("code, decides", [
+    ("{% if type_name == 'stage' %}", True),
+    ('{% if f.type != "reference" %}', True),
+    ("{% if field['type'] in ('date', 'datetime') %}", True),
+    ("{% if f.type == 'SelectMultipleField' %}", False),  # a WTForms field class, not a field type
+    ("{% if ftype.holds_stages %}", False),
+    ("{% if control == 'decimal' %}", False),
+])
+def test_the_template_scan_catches_type_names_only(code, decides):
+    assert bool(template_decisions(code, set(REGISTRY))) == decides
 
 
 @pytest.mark.parametrize("code", [
@@ -213,3 +252,12 @@ def test_a_type_registers_itself_once():
             register(Probe)
     finally:
         REGISTRY.pop("probe_type_for_test", None)
+
+
+def test_the_designer_explains_stage_fields_by_their_trait(client):
+    from test_admin_designer import sign_in
+    admin = sign_in(client)
+    admin.post("/admin/entities/new", data={"key": "course", "label_en": "Course", "_confirm": "1"})
+    note = "takes its stages from the pipeline that binds it"
+    assert note in admin.get("/admin/entities/course/fields/new?type=stage").get_data(as_text=True)
+    assert note not in admin.get("/admin/entities/course/fields/new?type=text").get_data(as_text=True)
