@@ -174,7 +174,8 @@ class EntityDesignerView(AdminOnly, BaseView):
         def render_form(errors=(), plan=None):
             attach_errors(form, list(errors), locate_field_error)
             return self.render("crm_admin/field_form.html", form=form, errors=list(errors), plan=plan, key=key,
-                               type_name=type_name, type_title=type_title(type_name), creating=True)
+                               type_name=type_name, ftype=REGISTRY[type_name], type_title=type_title(type_name),
+                               creating=True)
 
         if request.method == "GET" or going_back():
             return render_form()
@@ -212,7 +213,8 @@ class EntityDesignerView(AdminOnly, BaseView):
         def render_form(errors=(), plan=None):
             attach_errors(form, list(errors), locate_field_error)
             return self.render("crm_admin/field_form.html", form=form, errors=list(errors), plan=plan, key=key, field=field,
-                               type_name=type_name, type_title=type_title(type_name), creating=False)
+                               type_name=type_name, ftype=REGISTRY[type_name], type_title=type_title(type_name),
+                               creating=False)
 
         if request.method == "GET" or going_back() or request.form.get("_retype"):
             return render_form()

@@ -21,16 +21,10 @@ from .common import DesignerForm, label_data, label_from, label_inputs, label_te
 #: Blank rows offered after the existing ones, for adding choices without JavaScript.
 SPARE_ROWS = 3
 
-TYPE_NAMES = {
-    "text": "Text 文本", "long_text": "Long text 长文本", "email": "E-mail 邮箱", "phone": "Phone 电话",
-    "url": "URL 网址", "integer": "Whole number 整数", "decimal": "Decimal number 小数", "boolean": "Yes/no 是否",
-    "date": "Date 日期", "datetime": "Date and time 日期时间", "select": "Choice 单选", "multi_select": "Choices 多选",
-    "reference": "Reference 关联", "tags": "Tags 标签", "stage": "Stage 阶段",
-}
-
-
 def type_title(name: str) -> str:
-    return TYPE_NAMES.get(name, name)
+    """The type's name in English and Chinese, as the type itself gives it ("Whole number 整数")."""
+    title = REGISTRY[name].title if name in REGISTRY else {}
+    return " ".join(dict.fromkeys(t for t in (title.get("en"), title.get("zh")) if t)) or name
 
 
 class ChoiceRow(Form):

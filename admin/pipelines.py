@@ -11,6 +11,7 @@ from wtforms import (BooleanField, FieldList, Form, FormField, IntegerField, Sel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from crm_platform.metadata.field_types import REGISTRY
 
 from .common import DesignerForm, label_data, label_from, label_text, platform
 from .definition_view import DefinitionDesignerView
@@ -63,10 +64,10 @@ def pipeline_form_class(state, entity_key: str, stage_keys: list[str], rows: int
         label_en = StringField("Name (English)", validators=[Optional(), Length(max=200)])
         label_zh = StringField("Name (中文)", validators=[Optional(), Length(max=200)])
         entity = SelectField("Entity", choices=_opt(_entity_choices(state), "—"), validate_choice=False)
-        field = SelectField("Stage field", choices=_opt([(f["key"], f["key"]) for f in fields if f["type"] == "stage"], "—"),
+        field = SelectField("Stage field", choices=_opt([(f["key"], f["key"]) for f in fields if REGISTRY[f["type"]].holds_stages], "—"),
                             validate_choice=False)
         amount_field = SelectField("Amount field (summed in the funnel)", validate_choice=False, choices=_opt(
-            [(f["key"], f["key"]) for f in fields if f["type"] in ("integer", "decimal")], "(none)"))
+            [(f["key"], f["key"]) for f in fields if REGISTRY[f["type"]].summable], "(none)"))
         stages = FieldList(FormField(StageRow), label="Stages 阶段", min_entries=rows)
 
     return PipelineForm

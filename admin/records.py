@@ -132,7 +132,7 @@ class RecordView(AdminOnly, BaseModelView):
 
     def scaffold_sortable_columns(self):
         keys = ["id", "created_at", "updated_at"] + [
-            f["key"] for f in self._fields() if f["type"] not in ("multi_select", "tags")]
+            f["key"] for f in self._fields() if not REGISTRY[f["type"]].multi_valued]
         return {k: k for k in keys}
 
     def get_column_name(self, field):
@@ -195,7 +195,7 @@ class RecordView(AdminOnly, BaseModelView):
             return ", ".join(labels.get(v, v) for v in values)
         if isinstance(value, list):
             return ", ".join(map(str, value))
-        if field["type"] == "reference":
+        if ftype.target_entity(field) is not None:
             return f"#{value}"
         return value
 

@@ -58,8 +58,7 @@ def typed_value(field: dict | None, text: str):
     ftype = REGISTRY[field["type"]]
     if ftype.control_of(field) in ("choice", "choices"):
         return text  # a choice, tag or stage key
-    relaxed = {k: v for k, v in field.items() if k not in ("required", "min", "max", "max_length")}
     try:
-        return ftype.to_json(ftype.parse_text(relaxed, text))
+        return ftype.to_json(ftype.parse_text(ftype.relaxed(field), text))
     except Exception:  # noqa: BLE001 - see the docstring
         return text

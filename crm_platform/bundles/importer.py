@@ -27,6 +27,7 @@ from dataclasses import dataclass, field as dc_field
 
 from ..errors import Conflict, CrmError, Invalid, error
 from ..metadata.definitions import normalise_entity
+from ..metadata.field_types import REGISTRY
 from ..metadata.service import load_state
 from . import demo_users as demo, installs, sample
 from .format import check, kinds
@@ -47,14 +48,20 @@ def normalised(kind: str, doc: dict) -> dict:
 
 def _targets(doc: dict) -> set[str]:
     """Other entities an entity definition refers to."""
-    return {f.get("target") for f in doc.get("fields", []) if f["type"] == "reference"} - {doc["key"]}
+    return {_target(f) for f in doc.get("fields", [])} - {doc["key"], None}
+
+
+def _target(field: dict) -> str | None:
+    """The entity a field refers to (a reference's target), or None. Bundles are checked against
+    the meta-schemas first, so every field's type is a registered one."""
+    return REGISTRY[field["type"]].target_entity(field)
 
 
 def skeleton(kind: str, doc: dict, entities: set[str] = frozenset()) -> dict:
     """The definition without what refers to definitions not there yet (``entities``: those that are)."""
     if kind == "entity":
-        fields = [f for f in doc.get("fields", []) if f["type"] != "reference"
-                  or f.get("target") == doc["key"] or f.get("target") in entities]
+        fields = [f for f in doc.get("fields", []) if _target(f) is None
+                  or _target(f) == doc["key"] or _target(f) in entities]
         out = {**doc, "fields": fields}
         if out.get("title_field") not in {f["key"] for f in fields}:
             out.pop("title_field", None)
@@ -167,11 +174,12 @@ def _static_problems(bundle: dict, state) -> list[dict]:
     for doc in bundle["definitions"].get("entity", []):
         for f in doc.get("fields", []):
             where = f"definitions.entity.{doc['key']}.fields.{f['key']}"
-            if f["type"] == "reference" and f.get("target") not in entities:
+            if _target(f) is not None and _target(f) not in entities:
                 problems.append(error(where + ".target", "reference", f"field '{f['key']}' refers to entity "
                                                                       f"'{f.get('target')}', which is neither in the "
                                                                       f"bundle nor in this instance"))
-            if f["type"] == "tags" and f.get("taxonomy") not in taxonomies:
+            taxonomy = REGISTRY[f["type"]].taxonomy_of(f)
+            if taxonomy is not None and taxonomy not in taxonomies:
                 problems.append(error(where + ".taxonomy", "reference", f"field '{f['key']}' uses taxonomy "
                                                                         f"'{f.get('taxonomy')}', which is neither in "
                                                                         f"the bundle nor in this instance"))

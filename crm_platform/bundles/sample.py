@@ -22,9 +22,6 @@ from ..errors import CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..runtime.query import ListQuery
 
-DATE_TYPES = ("date", "datetime")
-
-
 def _is_ref(value) -> bool:
     return isinstance(value, dict) and set(value) == {"ref"}
 
@@ -33,13 +30,13 @@ def _is_relative(value) -> bool:
     return isinstance(value, dict) and "days" in value and set(value) <= {"days", "time"}
 
 
-def _relative(value: dict, ftype: str, today: dt.date):
+def _relative(value: dict, field: dict, today: dt.date):
+    """``{"days": n, "time": "HH:MM"}`` as the JSON value of a temporal field (a date keeps the day)."""
     day = today + dt.timedelta(days=value["days"])
-    if ftype == "date":
-        return day.isoformat()
     hours, minutes = (int(x) for x in value.get("time", "09:00").split(":"))
-    return dt.datetime(day.year, day.month, day.day, hours, minutes, tzinfo=dt.timezone.utc).isoformat().replace(
-        "+00:00", "Z")
+    ftype = REGISTRY[field["type"]]
+    return ftype.to_json(ftype.moment_value(field, dt.datetime(day.year, day.month, day.day, hours, minutes,
+                                                                tzinfo=dt.timezone.utc)))
 
 
 def _order(entities: list[str], model) -> list[str]:
@@ -136,17 +133,17 @@ def load(records_service, conn: sa.Connection, sample: dict[str, list[dict]], *,
             for k, v in raw.items():
                 if k == "_key":
                     continue
-                ftype = fields[k]["type"] if k in fields else None
+                ftype = REGISTRY[fields[k]["type"]] if k in fields else None
                 if _is_ref(v):
-                    if ftype != "reference":
+                    if ftype is None or ftype.target_entity(fields[k]) is None:
                         raise Invalid([error(f"{where}.{k}", "reference", f"'{k}' is not a reference field")])
-                    target = (fields[k]["target"], v["ref"])
+                    target = (ftype.target_entity(fields[k]), v["ref"])
                     if target in ids:
                         values[k] = ids[target]
                     else:
                         pending[k] = target
-                elif _is_relative(v) and ftype in DATE_TYPES:
-                    values[k] = _relative(v, ftype, today)
+                elif _is_relative(v) and ftype is not None and ftype.temporal:
+                    values[k] = _relative(v, fields[k], today)
                 else:
                     values[k] = v
             if spread is not None and "owner_id" not in values:
@@ -197,14 +194,12 @@ def export(records_service, conn: sa.Connection, entities: list[str]) -> dict[st
         for r in items:
             rec = {"_key": keys[entity_key][r["id"]]}
             for f in entity.fields:
-                value = r.get(f["key"])
-                if f["type"] == "reference" and value is not None:
-                    value = keys.get(f["target"], {}).get(value)
+                value, ftype = r.get(f["key"]), REGISTRY[f["type"]]
+                if ftype.target_entity(f) is not None and value is not None:
+                    value = keys.get(ftype.target_entity(f), {}).get(value)
                     value = {"ref": value} if value is not None else None
-                elif REGISTRY[f["type"]].link_stored and value is not None:
-                    rule_tags = set(f.get("_rule_tags", []))
-                    value = [t for t in value if t not in rule_tags] if isinstance(value, list) else (
-                        None if value in rule_tags else value)
+                elif value is not None:
+                    value = ftype.export_value(f, value)
                 if value is not None and value != []:
                     rec[f["key"]] = value
             records.append(rec)

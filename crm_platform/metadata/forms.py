@@ -41,8 +41,8 @@ def _entity_fields(state: MetaState, entity: str) -> dict[str, dict] | None:
 
 def _value_problem(where: str, field: dict, value) -> dict | None:
     """Whether ``value`` could be a value of ``field`` (size and range limits aside)."""
-    relaxed = {k: v for k, v in field.items() if k not in ("required", "min", "max", "max_length")}
     ftype = REGISTRY[field["type"]]
+    relaxed = ftype.relaxed(field)
     try:  # a condition on a multi-choice field names one of its choices
         ftype.compile_checker(relaxed)([value] if ftype.control_of(field) == "choices" else value)
     except ValueInvalid as exc:

@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from ..errors import Conflict, error
 from . import plan as planning
 from .definitions import MetaState
+from .field_types import REGISTRY
 from .keys import table_name
 from .kinds import Kind, register
 
 #: ``{field}`` placeholders in a follow-up's text values.
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,62})\}")
-AMOUNT_TYPES = ("integer", "decimal")
 TEMPLATE_SYSTEM = ("id", "owner_id", "created_by", "updated_by")
 
 
@@ -60,14 +60,14 @@ def _follow_up_problems(where: str, spec: dict, state: MetaState, entity: str, o
     if due is not None:
         if due not in target:
             problems.append(error(where + ".due_field", "invalid", f"'{due}' is not a field of {spec['entity']}"))
-        elif target[due]["type"] not in ("date", "datetime"):
+        elif not REGISTRY[target[due]["type"]].temporal:
             problems.append(error(where + ".due_field", "invalid", f"'{due}' is not a date or datetime field"))
     link = spec.get("link_field")
     if link is not None:
         f = target.get(link)
         if f is None:
             problems.append(error(where + ".link_field", "invalid", f"'{link}' is not a field of {spec['entity']}"))
-        elif f["type"] != "reference" or f.get("target") != entity:
+        elif REGISTRY[f["type"]].target_entity(f) != entity:
             problems.append(error(where + ".link_field", "invalid",
                                   f"'{link}' is not a reference field of {spec['entity']} pointing at {entity}"))
     return problems
@@ -109,7 +109,7 @@ class PipelineKind(Kind):
         if field is None:
             problems.append(error("field", "invalid", f"'{field_key}' is not a field of {entity}: "
                                                       f"add a field of type stage first"))
-        elif field["type"] != "stage":
+        elif not REGISTRY[field["type"]].holds_stages:
             problems.append(error("field", "invalid", f"'{field_key}' is a {field['type']} field; a pipeline needs a "
                                                       f"field of type stage"))
         else:
@@ -120,7 +120,7 @@ class PipelineKind(Kind):
         if amount is not None:
             if amount not in fields:
                 problems.append(error("amount_field", "invalid", f"'{amount}' is not a field of {entity}"))
-            elif fields[amount]["type"] not in AMOUNT_TYPES:
+            elif not REGISTRY[fields[amount]["type"]].summable:
                 problems.append(error("amount_field", "invalid", f"'{amount}' is not an integer or decimal field"))
         stages = doc["stages"]
         keys = [s["key"] for s in stages]

@@ -99,7 +99,7 @@ def _rule_changed(old: dict, new: dict) -> bool:
 
 
 def _index_flags(f: dict) -> tuple[bool, bool]:
-    return bool(f.get("unique")), bool(f.get("indexed")) or f["type"] == "reference"
+    return bool(f.get("unique")), bool(f.get("indexed")) or REGISTRY[f["type"]].always_indexed
 
 
 def _scan(probe: Probe, entity: str, stored: dict, check) -> tuple[int, list[int]]:

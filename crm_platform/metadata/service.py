@@ -68,7 +68,7 @@ def _bound_stage_field_refusals(state: MetaState, before: dict, after: dict, ren
             continue
         key = doc.get("field")
         now = kept.get(renames.get(key, key))
-        if key in renames or now is None or now["type"] != "stage":
+        if key in renames or now is None or not REGISTRY[now["type"]].holds_stages:
             out.append(planning.Refusal(f"fields.{key}", "pipeline",
                                         f"pipeline '{doc['key']}' uses stage field '{key}': archive the pipeline first"))
     return out
@@ -244,7 +244,7 @@ class MetadataService:
         def build(state):
             before = self._active(state, key)
             users = [f"{other}.{f['key']}" for other, s in state.entities.items() if other != key and not s.archived
-                     for f in s.fields if f["type"] == "reference" and f.get("target") == key]
+                     for f in s.fields if REGISTRY[f["type"]].target_entity(f) == key]
             if users:
                 raise Conflict([error("key", "referenced", f"entity '{key}' is referenced by {', '.join(users)}: "
                                                           "archive or change those fields first")])
@@ -325,8 +325,9 @@ class MetadataService:
             archived = [f for f in before.get("archived_fields", []) if f["key"] == key]
             if not archived:
                 raise NotFound([error("field", "not_found", f"entity '{entity}' has no archived field '{key}'")])
-            if archived[0]["type"] == "reference" and not state.entity_is_available(archived[0]["target"]):
-                raise Conflict([error("field", "target", f"restore entity '{archived[0]['target']}' first")])
+            target = REGISTRY[archived[0]["type"]].target_entity(archived[0])
+            if target is not None and not state.entity_is_available(target):
+                raise Conflict([error("field", "target", f"restore entity '{target}' first")])
             after = copy.deepcopy(before)
             after["fields"] = after.get("fields", []) + archived
             after["archived_fields"] = [f for f in before["archived_fields"] if f["key"] != key]

@@ -10,8 +10,6 @@ from .field_types import REGISTRY
 from .field_types.base import Invalid as ValueInvalid
 from .kinds import Kind, register
 
-DATE_TYPES = ("date", "datetime")
-ORDERED_TYPES = ("integer", "decimal", "date", "datetime")
 WINDOW_OPS = ("within_days", "older_than_days")
 EMPTY_OPS = ("is_empty", "is_not_empty")
 
@@ -19,7 +17,7 @@ EMPTY_OPS = ("is_empty", "is_not_empty")
 def bound_fields(state: MetaState, taxonomy: str) -> list[tuple[str, dict]]:
     """(entity, field) of every active tags field that uses ``taxonomy``."""
     return [(key, f) for key, e in state.entities.items() if not e.archived
-            for f in e.fields if f["type"] == "tags" and f.get("taxonomy") == taxonomy]
+            for f in e.fields if REGISTRY[f["type"]].taxonomy_of(f) == taxonomy]
 
 
 def _field_problems(where: str, field: dict | None, cond: dict, *, aggregate: str | None) -> list[dict]:
@@ -32,24 +30,23 @@ def _field_problems(where: str, field: dict | None, cond: dict, *, aggregate: st
     if field is None:
         return [error(where + ".field", "invalid", f"no such field '{cond.get('field')}'")]
     ftype = REGISTRY[field["type"]]
-    if ftype.link_stored or field["type"] == "multi_select":
+    if ftype.multi_valued:
         return [error(where + ".field", "invalid", f"rules cannot test {field['type']} fields")]
     if op in EMPTY_OPS:
         return []
     if op in WINDOW_OPS:
-        if field["type"] not in DATE_TYPES:
+        if not ftype.temporal:
             return [error(where + ".op", "invalid", f"'{op}' needs a date or datetime field")]
         value = cond.get("value")
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             return [error(where + ".value", "type", "the number of days must be a whole number of at least 0")]
         return []
-    if op in ("gt", "gte", "lt", "lte") and field["type"] not in ORDERED_TYPES:
+    if op in ("gt", "gte", "lt", "lte") and not ftype.orderable:
         return [error(where + ".op", "invalid", f"'{op}' needs a number, date or datetime field")]
     values = cond.get("value") if op == "in" else [cond.get("value")]
     if not isinstance(values, list) or not values:
         return [error(where + ".value", "type", "'in' takes a non-empty list of values")]
-    relaxed = {k: v for k, v in field.items() if k not in ("required", "min", "max", "max_length")}
-    check = ftype.compile_checker(relaxed)
+    check = ftype.compile_checker(ftype.relaxed(field))
     for v in values:
         try:
             check(v)
@@ -79,14 +76,14 @@ def rule_problems(where: str, rule: dict, state: MetaState) -> list[dict]:
             continue
         other_fields = {f["key"]: f for f in other.fields}
         via = other_fields.get(related["via"])
-        if via is None or via["type"] != "reference" or via.get("target") != rule["entity"]:
+        if via is None or REGISTRY[via["type"]].target_entity(via) != rule["entity"]:
             problems.append(error(at + ".related.via", "invalid",
                                   f"'{related['via']}' is not a field of {related['entity']} referring to {rule['entity']}"))
             continue
         aggregate = cond.get("aggregate", "count")
         if aggregate == "latest":
             field = other_fields.get(cond.get("field"))
-            if field is not None and field["type"] not in ORDERED_TYPES:
+            if field is not None and not REGISTRY[field["type"]].orderable:
                 problems.append(error(at + ".field", "invalid", "latest needs a number, date or datetime field"))
                 continue
             problems += _field_problems(at, field, cond, aggregate=None)

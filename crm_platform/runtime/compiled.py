@@ -104,7 +104,8 @@ class CompiledEntity:
 
     @cached_property
     def references(self) -> dict[str, str]:
-        return {f["key"]: f["target"] for f in self.fields if f["type"] == "reference"}
+        return {f["key"]: REGISTRY[f["type"]].target_entity(f) for f in self.fields
+                if REGISTRY[f["type"]].target_entity(f) is not None}
 
 
 class CompiledModel:
@@ -138,7 +139,7 @@ class CompiledModel:
         cascade); otherwise the restore would bring back references to records in the recycle bin.
         """
         return [(e, f) for e in self.entities.values() for f in e.fields
-                if f["type"] == "reference" and f.get("target") == key]
+                if REGISTRY[f["type"]].target_entity(f) == key]
 
 
 class Runtime:

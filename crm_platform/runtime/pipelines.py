@@ -42,7 +42,7 @@ def pipelines_of(model: CompiledModel, entity_key: str) -> list[dict]:
         if p.archived or p.doc.get("entity") != entity_key:
             continue
         f = entity.field_map.get(p.doc.get("field"))
-        if f is not None and f["type"] == "stage":
+        if f is not None and REGISTRY[f["type"]].holds_stages:
             out.append(p.doc)
     return out
 
@@ -121,8 +121,9 @@ class AfterWrite:
         if spec.get("due_field") is not None:
             target = event.model.entity(spec["entity"]).field_map.get(spec["due_field"])
             due = utcnow() + dt.timedelta(days=spec.get("due_in_days", 0))
-            values[spec["due_field"]] = due.date().isoformat() if target and target["type"] == "date" else \
-                due.isoformat().replace("+00:00", "Z")
+            ftype = REGISTRY[target["type"]] if target else None
+            values[spec["due_field"]] = ftype.to_json(ftype.moment_value(target, due)) if ftype and ftype.temporal \
+                else due.isoformat().replace("+00:00", "Z")
         if spec.get("link_field"):
             values[spec["link_field"]] = record["id"]
         if spec.get("assign_to_owner"):
@@ -215,7 +216,7 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
     """
     entity = model.entity(pipeline["entity"])
     t, field = entity.table, pipeline["field"]
-    if entity.field_map.get(field, {}).get("type") != "stage":
+    if field not in entity.field_map or not REGISTRY[entity.field_map[field]["type"]].holds_stages:
         raise Conflict([error("field", "invalid", f"{entity.key}.{field} is no longer an active stage field; "
                                                   f"restore it to see the figures of pipeline '{pipeline['key']}'")])
     only = access.read_clause(entity, model)
@@ -226,7 +227,7 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
     amount_field = None
     if amount is not None:
         amount_field = entity.field_map.get(amount)
-        if amount_field is None or amount_field["type"] not in ("integer", "decimal"):
+        if amount_field is None or not REGISTRY[amount_field["type"]].summable:
             raise BadRequest([error("amount", "invalid", f"'{amount}' is not an integer or decimal field of "
                                                          f"{entity.key}")])
     stages = [s for s in pipeline["stages"] if not s.get("archived")]
@@ -243,8 +244,7 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
             sums[row[0]] = row[2]
     zero = None
     if amount_field is not None:
-        zero = 0 if amount_field["type"] == "integer" else \
-            Decimal(0).quantize(Decimal(1).scaleb(-REGISTRY["decimal"].scale(amount_field)))
+        zero = REGISTRY[amount_field["type"]].sum_zero(amount_field)
 
     # Intervals from the history: a row starts a stay in to_stage; the record's next row ends it.
     h = stage_history

@@ -28,8 +28,6 @@ SYSTEM_FIELDS = {
     "created_by": {"key": "created_by", "type": "integer"},
     "updated_by": {"key": "updated_by", "type": "integer"},
 }
-#: Filter values are compared, not stored: size and range limits of the field do not apply.
-RELAXED = ("required", "max_length", "min", "max")
 
 
 @dataclass
@@ -87,7 +85,7 @@ def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50,
                 key = part.lstrip("-+")
                 if key not in fields:
                     raise BadRequest([error("sort", "unknown_field", f"cannot sort by '{key}': no such field")])
-                if fields[key]["type"] in ("multi_select", "tags"):
+                if REGISTRY[fields[key]["type"]].multi_valued:
                     raise BadRequest([error("sort", "not_sortable", f"cannot sort by multi-choice field '{key}'")])
                 lq.sort.append((key, desc))
         elif name == "q":
@@ -120,7 +118,7 @@ def _parse_filter(param: str, field: dict, op: str, raw_values: list[str]) -> Fi
     parts = [p for raw in raw_values for p in (raw.split(",") if many and len(raw_values) == 1 else [raw])]
     if not many and len(parts) != 1:
         raise BadRequest([error(param, "too_many_values", f"'{op}' takes one value")])
-    relaxed = {k: v for k, v in field.items() if k not in RELAXED}
+    relaxed = ftype.relaxed(field)  # filter values are compared, not stored
     if ftype.link_stored:
         try:
             return Filter(field, op, [v for raw in raw_values for v in ftype.parse_filter_values(field, raw)])
@@ -132,7 +130,7 @@ def _parse_filter(param: str, field: dict, op: str, raw_values: list[str]) -> Fi
             values.append(part)
             continue
         try:
-            if field["type"] == "multi_select":
+            if ftype.multi_valued:  # "a,b" is two choices
                 values.extend(ftype.parse_text(relaxed, part))
             else:
                 values.append(ftype.parse_text(relaxed, part))
@@ -180,12 +178,7 @@ def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str, conn=None, o
             continue
         col = t.c[flt.field["key"]]
         if flt.op in EMPTINESS:
-            empty = col.is_(None)
-            if ftype.searchable:
-                empty = sa.or_(empty, col == "")
-            elif flt.field["type"] == "multi_select":
-                empty = sa.or_(empty, sa.func.json_array_length(col) == 0) if dialect == "sqlite" else \
-                    sa.or_(empty, sa.func.jsonb_array_length(col) == 0)
+            empty = ftype.empty_clause(col, dialect)
             where.append(empty if flt.op == "is_empty" else sa.not_(empty))
         else:
             where.append(ftype.filter_clause(col, flt.op, flt.values, flt.field, dialect))

@@ -543,7 +543,7 @@ class RecordService:
         for other, f in model.referencing(entity.key):
             ot, col = other.table, other.table.c[f["key"]]
             live = sa.and_(col == record_id, ot.c.archived_at.is_(None))
-            rule = REGISTRY["reference"].on_delete(f)
+            rule = REGISTRY[f["type"]].on_delete(f)
             if rule == "restrict":
                 n = conn.execute(sa.select(sa.func.count()).select_from(ot).where(live)).scalar_one()
                 if n:

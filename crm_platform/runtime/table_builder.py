@@ -65,7 +65,7 @@ def field_indexes(entity: str, field: dict, column: sa.Column, archived_at: sa.C
         where = archived_at.is_(None)
         out.append(sa.Index(unique_index_name(entity, field["key"]), column, unique=True,
                             sqlite_where=where, postgresql_where=where))
-    elif field.get("indexed") or field["type"] == "reference":
+    elif field.get("indexed") or REGISTRY[field["type"]].always_indexed:
         out.append(sa.Index(plain_index_name(entity, field["key"]), column))
     return out
 

@@ -38,7 +38,7 @@ def rule_tags(model: CompiledModel, taxonomy: str | None = None) -> list[RuleTag
             if not rule or rule["entity"] not in model.entities or model.entities[rule["entity"]].archived:
                 continue
             entity = model.entities[rule["entity"]]
-            fields = [f["key"] for f in entity.fields if f["type"] == "tags" and f.get("taxonomy") == key]
+            fields = [f["key"] for f in entity.fields if REGISTRY[f["type"]].taxonomy_of(f) == key]
             if fields:
                 out.append(RuleTag(key, tag["key"], rule, entity.key, fields))
     return out
@@ -52,12 +52,11 @@ def _compare(expr, cond: dict, field: dict | None, now: dt.datetime):
         return expr.is_not(None)
     if op in ("within_days", "older_than_days"):
         cutoff = now - dt.timedelta(days=value)
-        if field["type"] == "date":
-            cutoff = cutoff.date()
+        cutoff = REGISTRY[field["type"]].moment_value(field, cutoff)
         return expr >= cutoff if op == "within_days" else sa.or_(expr < cutoff, expr.is_(None))
     if field is not None:
-        relaxed = {k: v for k, v in field.items() if k not in ("required", "min", "max", "max_length")}
-        check = REGISTRY[field["type"]].compile_checker(relaxed)
+        ftype = REGISTRY[field["type"]]
+        check = ftype.compile_checker(ftype.relaxed(field))
         value = [check(v) for v in value] if op == "in" else check(value)
     return {
         "eq": lambda: expr == value, "ne": lambda: sa.or_(expr != value, expr.is_(None)),

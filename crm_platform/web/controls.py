@@ -156,4 +156,4 @@ def display(field: dict, value, *, state, lang: str, titles: dict | None = None)
         labels = dict(options_of(field, state, lang) or [])
         items = value if isinstance(value, list) else [value]
         return ", ".join(labels.get(v, v) for v in items)
-    return str(value)
+    return ftype.display_text(field, value, lang)

@@ -2,8 +2,12 @@
 
 A type knows its options (for the meta-schema), its SQL column, its record JSON Schema fragment,
 its compiled checker (the fast validator the record service runs), its JSON output, its text
-parsing (CSV import, query-string filters, conversions), its filter operators and the type changes
-that are safe from it. Nothing else in the code base switches on a field's type.
+parsing (CSV import, query-string filters, conversions), its filter operators, the type changes
+that are safe from it, and the traits the rest of the platform asks about (``orderable``,
+``summable``, ``temporal``, ``multi_valued``, ``link_stored``, the control a form shows, what it
+refers to). Nothing else in the code base switches on a field's type: it asks the type object
+(``REGISTRY[field["type"]].summable``), and tests/test_field_type_traits.py fails when code outside
+this package compares a field's type with a type name.
 """
 from __future__ import annotations
 
@@ -33,9 +37,14 @@ class Unconvertible(Exception):
 
 Checker = Callable[[Any], Any]
 
+#: Options that limit the size or range of a stored value (see FieldType.relaxed).
+RELAXED_OPTIONS = ("required", "min", "max", "max_length")
+
 
 class FieldType:
     name: ClassVar[str]
+    #: What the designer calls the type, in each language.
+    title: ClassVar[dict[str, str]] = {}
     #: Searched by the list endpoint's free-text ``q`` parameter.
     searchable: ClassVar[bool] = False
     #: Whether ``indexed`` / ``unique`` make sense for this type.
@@ -54,8 +63,43 @@ class FieldType:
         """Rules about a definition that JSON Schema cannot express: (option, message) pairs."""
         return []
 
-    #: Values live in a link table of their own (``ent_x`` has no column for the field).
+    # ---- traits the rest of the platform asks about --------------------------------------------
+    #: Storage: values live in a link table of their own (``ent_x`` has no column for the field).
     link_stored: ClassVar[bool] = False
+    #: A value may hold several items (a list): lists cannot be sorted by it, rules cannot test it.
+    multi_valued: ClassVar[bool] = False
+    #: Values are quantities or moments with a natural order: rules may compare them with
+    #: gt/gte/lt/lte and take the ``latest`` of related records.
+    orderable: ClassVar[bool] = False
+    #: Values add up to a meaningful total: a pipeline may use the field as its amount.
+    summable: ClassVar[bool] = False
+    #: Values are days or moments: "within n days" rules, follow-up due dates, relative sample dates.
+    temporal: ClassVar[bool] = False
+    #: Its column is indexed even when the field does not ask (a reference's foreign key).
+    always_indexed: ClassVar[bool] = False
+    #: Its values are the stages of the pipeline that binds the field.
+    holds_stages: ClassVar[bool] = False
+
+    def target_entity(self, field: dict) -> str | None:
+        """The entity whose records this field's values are (a reference's target), else None."""
+        return None
+
+    def taxonomy_of(self, field: dict) -> str | None:
+        """The taxonomy this field's values come from (a tags field's), else None."""
+        return None
+
+    def sum_zero(self, field: dict) -> Any:
+        """The total of no values, as a summable field writes it (``0``, ``0.00``)."""
+        raise NotImplementedError(f"a {self.name} field is not summable")
+
+    def moment_value(self, field: dict, moment: dt.datetime) -> Any:
+        """A temporal field's (Python) value for an aware instant; a date keeps its UTC day."""
+        raise NotImplementedError(f"a {self.name} field is not temporal")
+
+    def relaxed(self, field: dict) -> dict:
+        """The field as a comparison sees it (a list filter, a rule, a form condition): a compared
+        value is not stored, so size and range limits do not apply to it."""
+        return {k: v for k, v in field.items() if k not in RELAXED_OPTIONS}
 
     # ---- binding to other definitions -----------------------------------------------------------
     def bind(self, field: dict, state) -> dict:
@@ -101,6 +145,14 @@ class FieldType:
     def format_text(self, field: dict, value: Any) -> str:
         """The value as text: CSV export and the source side of conversions."""
         return "" if value is None else str(value)
+
+    def display_text(self, field: dict, value: Any, lang: str = "en") -> str:
+        """A (JSON) value as screens show it, when its control has no labels of its own to show."""
+        return str(value)
+
+    def export_value(self, field: dict, value: Any) -> Any:
+        """A (JSON) value as a bundle's sample data carries it."""
+        return value
 
     # ---- text input (CSV, filters, conversions) ------------------------------------------------
     def parse_text(self, field: dict, text: str) -> Any:
@@ -150,9 +202,26 @@ class FieldType:
         return text if text != "" else None
 
     # ---- queries --------------------------------------------------------------------------------
+    def empty_clause(self, column, dialect: str):
+        """SQL condition for is_empty on the field's column (link-stored types have ``empty_filter``)."""
+        return column.is_(None)
+
     def filter_clause(self, column, op: str, values: list, field: dict, dialect: str):
         """SQL condition for ``op``; ``values`` are already parsed with parse_text."""
         return generic_filter(column, op, values)
+
+
+#: Every field type by name. A type registers itself with ``@register`` where it is defined; the
+#: package imports its modules in the order the designer offers the types.
+REGISTRY: dict[str, FieldType] = {}
+
+
+def register(cls: type[FieldType]) -> type[FieldType]:
+    """Class decorator: make ``cls`` the field type named ``cls.name``."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"field type {cls.name!r} is registered twice")
+    REGISTRY[cls.name] = cls()
+    return cls
 
 
 def generic_filter(column, op: str, values: list):

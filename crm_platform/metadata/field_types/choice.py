@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from ..keys import key_problem
-from .base import END, FieldType, Invalid, Unconvertible, type_error
+from .base import END, FieldType, Invalid, Unconvertible, register, type_error
 from .label import label_schema_ref
 
 
@@ -78,8 +78,10 @@ def _choice_problems(field):
     return problems
 
 
+@register
 class Select(ChoiceType):
     name = "select"
+    title = {"en": "Choice", "zh": "单选"}
     control = "choice"
     operators = ("eq", "ne", "in", "not_in")
     converts_to = frozenset({"text", "long_text", "multi_select"})
@@ -110,8 +112,11 @@ class Select(ChoiceType):
         return key
 
 
+@register
 class MultiSelect(ChoiceType):
     name = "multi_select"
+    title = {"en": "Choices", "zh": "多选"}
+    multi_valued = True
     control = "choices"
     indexable = False
     operators = ("has_any", "has_all", "has_none")
@@ -176,6 +181,10 @@ class MultiSelect(ChoiceType):
         if value is not None and old_type.name == "multi_select" and len(value) > 1:
             raise Unconvertible("holds more than one choice")
         return super().convert(old_type, old_field, new_field, value)
+
+    def empty_clause(self, column, dialect):
+        length = sa.func.jsonb_array_length if dialect == "postgresql" else sa.func.json_array_length
+        return sa.or_(column.is_(None), length(column) == 0)
 
     def filter_clause(self, column, op, values, field, dialect):
         if dialect == "postgresql":

@@ -6,13 +6,17 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from ...sqltypes import DECIMAL_PRECISION, ExactDecimal
-from .base import FieldType, Invalid, type_error
+from .base import FieldType, Invalid, register, type_error
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
+@register
 class Integer(FieldType):
     name = "integer"
+    title = {"en": "Whole number", "zh": "整数"}
+    orderable = True
+    summable = True
     control = "number"
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"decimal", "text", "long_text"})
@@ -31,6 +35,9 @@ class Integer(FieldType):
 
     def column_type(self, field):
         return sa.BigInteger()
+
+    def sum_zero(self, field):
+        return 0
 
     def value_schema(self, field):
         lo, hi = self.bounds(field)
@@ -68,10 +75,14 @@ class Integer(FieldType):
             return text  # the record service says what is wrong with it
 
 
+@register
 class DecimalType(FieldType):
     """Exact decimals with a fixed number of decimal places (``scale``), at most 18 digits."""
 
     name = "decimal"
+    title = {"en": "Decimal number", "zh": "小数"}
+    orderable = True
+    summable = True
     control = "decimal"
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"integer", "text", "long_text"})
@@ -99,6 +110,9 @@ class DecimalType(FieldType):
 
     def column_type(self, field):
         return ExactDecimal(self.scale(field))
+
+    def sum_zero(self, field):
+        return Decimal(0).quantize(Decimal(1).scaleb(-self.scale(field)))
 
     def storage_signature(self, field):
         return ("decimal", self.scale(field))
@@ -165,8 +179,10 @@ class DecimalType(FieldType):
             return text  # the record service says what is wrong with it
 
 
+@register
 class Boolean(FieldType):
     name = "boolean"
+    title = {"en": "Yes/no", "zh": "是否"}
     control = "boolean"
     operators = ("eq", "ne")
     converts_to = frozenset({"text"})

@@ -4,13 +4,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..keys import table_name
-from .base import END, FieldType, Invalid, type_error
+from .base import END, FieldType, Invalid, register, type_error
 
 ON_DELETE = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
 
 
+@register
 class Reference(FieldType):
     name = "reference"
+    title = {"en": "Reference", "zh": "关联"}
+    #: Joins and ON DELETE look rows up by this column.
+    always_indexed = True
     control = "record"
     operators = ("eq", "ne", "in", "not_in")
     converts_to = frozenset()
@@ -28,6 +32,9 @@ class Reference(FieldType):
         if not context.entity_is_available(target):
             return [("target", f"there is no active entity '{target}' to reference")]
         return []
+
+    def target_entity(self, field):
+        return field.get("target")
 
     def on_delete(self, field) -> str:
         return field.get("on_delete") or "restrict"

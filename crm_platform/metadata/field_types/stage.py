@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .base import FieldType, Invalid, type_error
+from .base import FieldType, Invalid, register, type_error
 
 
 def bound_pipeline(state, entity: str | None, field_key: str):
@@ -21,8 +21,11 @@ def bound_pipeline(state, entity: str | None, field_key: str):
     return None
 
 
+@register
 class Stage(FieldType):
     name = "stage"
+    title = {"en": "Stage", "zh": "阶段"}
+    holds_stages = True
     control = "choice"
     operators = ("eq", "ne", "in", "not_in")
     converts_to = frozenset({"text"})

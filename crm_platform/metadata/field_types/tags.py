@@ -12,7 +12,7 @@ import hashlib
 import sqlalchemy as sa
 
 from ..keys import table_name
-from .base import END, FieldType, Invalid, type_error
+from .base import END, FieldType, Invalid, register, type_error
 
 
 def link_table_name(entity: str, field: str) -> str:
@@ -50,9 +50,12 @@ def descendants(tags: list[dict]) -> dict[str, list[str]]:
     return out
 
 
+@register
 class Tags(FieldType):
     name = "tags"
+    title = {"en": "Tags", "zh": "标签"}
     link_stored = True
+    multi_valued = True
     indexable = False
     operators = ("has_any", "has_all", "has_none")
 
@@ -78,6 +81,15 @@ class Tags(FieldType):
 
     def column_type(self, field):
         return None
+
+    def taxonomy_of(self, field):
+        return field.get("taxonomy")
+
+    def export_value(self, field, value):
+        """Rule-applied tags are left out: the rules apply them again where the bundle is loaded."""
+        rule_tags = set(field.get("_rule_tags", []))
+        return [t for t in value if t not in rule_tags] if isinstance(value, list) else (
+            None if value in rule_tags else value)
 
     control = "choices"
 

@@ -8,7 +8,7 @@ import re
 import sqlalchemy as sa
 
 from ...sqltypes import UTCDateTime
-from .base import END, FieldType, Invalid, type_error
+from .base import END, FieldType, Invalid, register, type_error
 
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}" + END
 #: The platform stores datetimes in UTC, in years 1-9999. A positive offset on the first day or a
@@ -50,14 +50,21 @@ def iso(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+@register
 class Date(FieldType):
     name = "date"
+    title = {"en": "Date", "zh": "日期"}
+    orderable = True
+    temporal = True
     control = "date"
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"datetime", "text", "long_text"})
 
     def column_type(self, field):
         return sa.Date()
+
+    def moment_value(self, field, moment):
+        return (moment.astimezone(dt.timezone.utc) if moment.tzinfo is not None else moment).date()
 
     def value_schema(self, field):
         return {"type": "string", "format": "date", "pattern": DATE_PATTERN}
@@ -99,14 +106,21 @@ class Date(FieldType):
         return super().convert(old_type, old_field, new_field, value)
 
 
+@register
 class DateTime(FieldType):
     name = "datetime"
+    title = {"en": "Date and time", "zh": "日期时间"}
+    orderable = True
+    temporal = True
     control = "datetime-local"
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"date", "text", "long_text"})
 
     def column_type(self, field):
         return UTCDateTime()
+
+    def moment_value(self, field, moment):
+        return moment
 
     def value_schema(self, field):
         return {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN}

@@ -5,7 +5,7 @@ import re
 
 import sqlalchemy as sa
 
-from .base import END, FieldType, Invalid, like_escape, type_error
+from .base import END, FieldType, Invalid, like_escape, register, type_error
 
 #: PostgreSQL refuses NUL in text; refusing it at validation keeps that a 422, never a 500.
 NO_NUL = r"^[^\u0000]*" + END
@@ -66,23 +66,32 @@ class TextLike(FieldType):
             return column.ilike(pattern, escape="\\")
         return super().filter_clause(column, op, values, field, dialect)
 
+    def empty_clause(self, column, dialect):
+        return sa.or_(column.is_(None), column == "")  # an emptied text field holds ""
 
+
+@register
 class Text(TextLike):
     name = "text"
+    title = {"en": "Text", "zh": "文本"}
     converts_to = frozenset({"long_text", "email", "phone", "url", "select", "multi_select",
                              "integer", "decimal", "boolean", "date", "datetime"})
 
 
+@register
 class LongText(TextLike):
     name = "long_text"
+    title = {"en": "Long text", "zh": "长文本"}
     control = "textarea"
     default_max_length = 100_000
     indexable = False
     converts_to = frozenset({"text"})
 
 
+@register
 class Email(TextLike):
     name = "email"
+    title = {"en": "E-mail", "zh": "邮箱"}
     control = "email"
     default_max_length = 254
     pattern = r"^[^@\s\u0000-\u001f]+@[^@\s\u0000-\u001f.]+(\.[^@\s\u0000-\u001f.]+)+" + END
@@ -96,8 +105,10 @@ class Email(TextLike):
         return lambda value: check(value).lower()
 
 
+@register
 class Phone(TextLike):
     name = "phone"
+    title = {"en": "Phone", "zh": "电话"}
     control = "tel"
     default_max_length = 40
     pattern = r"^\+?[0-9][0-9 ().\-/]{1,38}(( ?(x|ext\.?) ?)[0-9]{1,6})?" + END
@@ -105,8 +116,10 @@ class Phone(TextLike):
     converts_to = frozenset({"text", "long_text"})
 
 
+@register
 class Url(TextLike):
     name = "url"
+    title = {"en": "URL", "zh": "网址"}
     control = "url"
     default_max_length = 2048
     pattern = r"^https?://[^\s/?#\u0000-\u001f]+[^\s\u0000-\u001f]*" + END
