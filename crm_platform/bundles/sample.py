@@ -69,8 +69,9 @@ class Owners:
 
     def pick(self, entity, values: dict) -> int:
         for f in entity.fields:
-            if f["type"] == "reference" and (f["target"], values.get(f["key"])) in self.of:
-                return self.of[(f["target"], values[f["key"]])]
+            target = REGISTRY[f["type"]].target_entity(f)
+            if target and (target, values.get(f["key"])) in self.of:
+                return self.of[(target, values[f["key"]])]
         n = self.dealt.get(entity.key, 0)
         self.dealt[entity.key] = n + 1
         return self.users[n % len(self.users)]
@@ -126,7 +127,7 @@ def load(records_service, conn: sa.Connection, sample: dict[str, list[dict]], *,
 
         for n, raw in enumerate(sample[entity_key]):
             where = f"sample_data.{entity_key}.{n}"
-            if any(_is_ref(v) and k in fields and fields[k]["type"] == "reference" and fields[k]["target"] == entity_key
+            if any(_is_ref(v) and k in fields and REGISTRY[fields[k]["type"]].target_entity(fields[k]) == entity_key
                    and v["ref"] in waiting for k, v in raw.items()):
                 flush()  # it refers to a record of this batch: create those first to know its id
             values, pending = {}, {}

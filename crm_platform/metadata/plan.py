@@ -169,7 +169,7 @@ def _dangling_reference_refusals(doc: dict, probe: Probe) -> list[Refusal]:
     """
     out = []
     for f in doc.get("fields", []):
-        if f["type"] != "reference":
+        if REGISTRY[f["type"]].target_entity(f) is None:
             continue
         n, sample = probe.dangling_references(doc["key"], f)
         if n:
