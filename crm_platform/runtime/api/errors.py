@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from ... import jsonutil
 from ...errors import BadRequest, CrmError, error
+from ...query_flags import parse_flag
 
 log = logging.getLogger("crm_platform")
 
@@ -41,7 +42,8 @@ def json_object(*, required: bool = True) -> dict:
 
 
 def flag(name: str) -> bool:
-    return request.args.get(name, "").lower() in ("1", "true", "yes")
+    """A yes/no query flag of this request (see query_flags: anything but 1/0, true/false, yes/no is 400)."""
+    return parse_flag(request.args, name)
 
 
 def register_error_handlers(app: Flask) -> None:

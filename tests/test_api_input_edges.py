@@ -1,0 +1,114 @@
+"""Input at the edges of the REST API (issue 12): owners that do not exist, PATCHes that change
+nothing, yes/no flags, bodies that are not JSON objects, error headers, long URLs, decimals as text.
+
+Each test checks what a client sees (status, body, headers) and what the database holds after.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+import pytest
+
+from crm_platform.tables import audit_log
+from conftest import ADMIN_PASSWORD, STUDENT
+
+BAD_FLAGS = ["on", "2", "y", "TRUE ", "", "off", "nope"]
+
+
+def errors_of(response):
+    return response.get_json()["errors"]
+
+
+def fields_named(response):
+    return {e["field"] for e in errors_of(response)}
+
+
+def entity_keys(client):
+    return {e["key"] for e in client.get("/api/meta/entities?archived=1").get_json()["items"]}
+
+
+def audit_rows(platform, entity, record_id):
+    with platform.engine.connect() as conn:
+        return conn.execute(sa.select(audit_log.c.action, audit_log.c.changes)
+                            .where(audit_log.c.entity == entity, audit_log.c.record_id == record_id)
+                            .order_by(audit_log.c.id)).all()
+
+
+def stored(platform, entity, record_id):
+    with platform.engine.connect() as conn:
+        return dict(conn.execute(sa.text(f"SELECT * FROM ent_{entity} WHERE id = :id"), {"id": record_id}).one()._mapping)
+
+
+# ---- yes/no flags ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", BAD_FLAGS)
+def test_an_unrecognised_dry_run_value_is_400_and_creates_nothing(client, value):
+    r = client.post("/api/meta/entities", query_string={"dry_run": value}, json=STUDENT)
+    assert r.status_code == 400, r.get_json()
+    assert errors_of(r)[0]["field"] == "dry_run" and "yes/no" in errors_of(r)[0]["message"]
+    assert "student" not in entity_keys(client)
+
+
+@pytest.mark.parametrize("value, applied", [("1", False), ("TRUE", False), ("Yes", False), ("true", False),
+                                            ("0", True), ("false", True), ("NO", True)])
+def test_dry_run_is_read_the_same_way_everywhere(client, value, applied):
+    r = client.post(f"/api/meta/entities?dry_run={value}", json=STUDENT)
+    assert r.status_code == (201 if applied else 200), r.get_json()
+    assert r.get_json()["dry_run"] is (not applied)
+    assert ("student" in entity_keys(client)) is applied
+
+
+def test_a_dry_run_given_twice_with_different_values_is_400(client):
+    r = client.post("/api/meta/entities?dry_run=1&dry_run=0", json=STUDENT)
+    assert r.status_code == 400 and errors_of(r)[0]["field"] == "dry_run"
+    assert "student" not in entity_keys(client)
+
+
+@pytest.mark.parametrize("url", ["/api/meta/entities/student?dry_run={v}", "/api/meta/taxonomies/tax?dry_run={v}"])
+def test_an_unrecognised_dry_run_on_an_archive_archives_nothing(client, student, url):
+    client.post("/api/meta/taxonomies", json={"key": "tax", "label": "Tax", "tags": [{"key": "a", "label": "A"}]})
+    r = client.delete(url.format(v="on"))
+    assert r.status_code == 400 and errors_of(r)[0]["field"] == "dry_run"
+    assert client.get("/api/meta/entities/student").get_json()["archived"] is False
+    assert client.get("/api/meta/taxonomies/tax").get_json()["archived"] is False
+
+
+@pytest.mark.parametrize("param", ["archived", "exact_total"])
+@pytest.mark.parametrize("value", ["on", "2", "only", "TRUE "])
+def test_list_flags_refuse_values_they_do_not_know(client, student, param, value):
+    client.post("/api/records/student", json={"name": "Li"})
+    r = client.get("/api/records/student", query_string={param: value})
+    assert r.status_code == 400 and errors_of(r)[0]["field"] == param
+
+
+def test_list_flags_accept_their_spellings(client, student):
+    live = client.post("/api/records/student", json={"name": "Live"}).get_json()["id"]
+    gone = client.post("/api/records/student", json={"name": "Gone"}).get_json()["id"]
+    assert client.delete(f"/api/records/student/{gone}").status_code == 204
+    for value, ids in [("1", [gone]), ("Yes", [gone]), ("0", [live]), ("false", [live])]:
+        r = client.get(f"/api/records/student?archived={value}&exact_total={value}")
+        assert r.status_code == 200, r.get_json()
+        assert [i["id"] for i in r.get_json()["items"]] == ids
+    assert client.get("/api/meta/entities?archived=no").status_code == 200
+    r = client.get("/api/meta/entities?archived=maybe")
+    assert r.status_code == 400 and errors_of(r)[0]["field"] == "archived"
+
+
+def test_an_unrecognised_sample_data_flag_loads_nothing(client):
+    r = client.post("/api/bundle/templates/education/install?sample_data=on")
+    assert r.status_code == 400 and errors_of(r)[0]["field"] == "sample_data"
+    assert client.get("/api/bundle/installed").get_json()["items"] == []
+    r = client.get("/api/bundle?sample_data=2")
+    assert r.status_code == 400 and errors_of(r)[0]["field"] == "sample_data"
+
+
+def test_the_recycle_bin_screen_refuses_an_unknown_flag_value(app, client, student):
+    client.post("/api/records/student", json={"name": "Live"})
+    browser = app.test_client()
+    no_token = {"Authorization": None}
+    r = browser.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD}, headers=no_token)
+    assert r.status_code == 302
+    r = browser.get("/app/student?archived=on", headers=no_token)
+    assert r.status_code == 400 and "archived" in r.get_data(as_text=True)
+    assert "Live" not in r.get_data(as_text=True)  # not the live list shown as if it were the recycle bin
+    r = browser.get("/app/student?archived=0", headers=no_token)
+    assert r.status_code == 200 and "Live" in r.get_data(as_text=True)
