@@ -112,3 +112,56 @@ def test_the_recycle_bin_screen_refuses_an_unknown_flag_value(app, client, stude
     assert "Live" not in r.get_data(as_text=True)  # not the live list shown as if it were the recycle bin
     r = browser.get("/app/student?archived=0", headers=no_token)
     assert r.status_code == 200 and "Live" in r.get_data(as_text=True)
+
+
+# ---- owner_id names a user ---------------------------------------------------------------------------
+
+def record_count(platform, entity):
+    with platform.engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT count(*) FROM ent_{entity}")).scalar_one()
+
+
+@pytest.mark.parametrize("owner", [987654, 2**63 - 1, 2**63, 2**64, 10**30])
+def test_a_patch_to_an_owner_who_does_not_exist_is_422_and_changes_nothing(client, platform, student, owner):
+    created = client.post("/api/records/student", json={"name": "Li"}).get_json()
+    r = client.patch(f"/api/records/student/{created['id']}", json={"owner_id": owner})
+    assert r.status_code == 422, r.get_json()
+    assert fields_named(r) == {"owner_id"}
+    row = stored(platform, "student", created["id"])
+    assert (row["owner_id"], row["version"]) == (created["owner_id"], 1)
+    assert [a.action for a in audit_rows(platform, "student", created["id"])] == ["create"]
+
+
+@pytest.mark.parametrize("owner", [987654, 2**63])
+def test_creating_a_record_for_an_owner_who_does_not_exist_is_422(client, platform, student, owner):
+    r = client.post("/api/records/student", json={"name": "Li", "owner_id": owner})
+    assert r.status_code == 422, r.get_json()
+    assert fields_named(r) == {"owner_id"}
+    assert record_count(platform, "student") == 0
+
+
+def test_a_bulk_create_naming_an_owner_who_does_not_exist_is_422_for_that_row(client, platform, student):
+    admin = platform.users.get_by_name("admin")
+    r = client.post("/api/records/student/bulk", json={"records": [
+        {"name": "A", "owner_id": admin.id}, {"name": "B", "owner_id": 987654}, {"name": "C"}]})
+    assert r.status_code == 422, r.get_json()
+    assert [(e["field"], e["row"]) for e in errors_of(r)] == [("owner_id", 1)]
+    assert "987654" in errors_of(r)[0]["message"]
+    assert record_count(platform, "student") == 0
+
+
+def test_a_record_can_be_handed_to_a_user_who_exists(client, platform, student):
+    other = platform.users.create("seller", "seller-password")
+    created = client.post("/api/records/student", json={"name": "Li"}).get_json()
+    r = client.patch(f"/api/records/student/{created['id']}", json={"owner_id": other.id})
+    assert r.status_code == 200 and r.get_json()["owner_id"] == other.id
+    assert stored(platform, "student", created["id"])["owner_id"] == other.id
+    r = client.post("/api/records/student/bulk", json={"records": [{"name": "B", "owner_id": other.id}]})
+    assert r.status_code == 201
+    r = client.patch(f"/api/records/student/{created['id']}", json={"owner_id": None})
+    assert r.status_code == 200 and r.get_json()["owner_id"] is None
+
+
+def test_the_record_schema_bounds_owner_id(client, student):
+    schema = client.get("/api/meta/entities/student/schema").get_json()
+    assert schema["properties"]["owner_id"]["maximum"] == 2**63 - 1

@@ -17,7 +17,8 @@ SYSTEM_PROPERTIES = {
     "updated_at": {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN, "readOnly": True},
     "created_by": {"type": ["integer", "null"], "readOnly": True},
     "updated_by": {"type": ["integer", "null"], "readOnly": True},
-    "owner_id": {"type": ["integer", "null"], "minimum": 1, "description": "The user who owns the record."},
+    "owner_id": {"type": ["integer", "null"], "minimum": 1, "maximum": 2**63 - 1,
+                 "description": "The user who owns the record: the id of an existing user (422 otherwise)."},
 }
 
 

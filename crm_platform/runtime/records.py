@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Conflict, CrmError, Forbidden, Invalid, NotFound, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
+from ..tables import users
 from .access import SYSTEM, Access
 from .compiled import CompiledEntity, CompiledModel, Runtime
 from .query import ListQuery, list_statements, pages
@@ -108,6 +109,23 @@ class RecordService:
                     if index_of is not None:
                         e["row"] = index_of(n)
                     errors.append(e)
+
+    @staticmethod
+    def _check_owners(conn, sent: list[tuple[int, int]], errors: list[dict], index_of=None) -> None:
+        """Each ``owner_id`` sent, as (position, user id), must name a user: 422 naming owner_id otherwise.
+
+        owner_id is no foreign key (users live in the platform's own table), so it is checked here.
+        """
+        wanted = sorted({owner for _, owner in sent})
+        found = set()
+        for start in range(0, len(wanted), 900):  # stay under SQLite's bound-parameter limit
+            found.update(conn.execute(sa.select(users.c.id).where(users.c.id.in_(wanted[start:start + 900]))).scalars())
+        for n, owner in sent:
+            if owner not in found:
+                e = error("owner_id", "reference", f"there is no user with id {owner}")
+                if index_of is not None:
+                    e["row"] = index_of(n)
+                errors.append(e)
 
     def _unique_clash(self, conn, entity: CompiledEntity, values: dict, record_id: int | None) -> Conflict:
         t = entity.table
@@ -301,7 +319,7 @@ class RecordService:
             validate = entity.validator.validate
             keys = [f["key"] for f in entity.fields]
             now = utcnow()
-            prepared, errors = [], []
+            prepared, errors, owners = [], [], []
             for n, data in enumerate(rows):
                 if not isinstance(data, dict):
                     errors.append({**error(None, "type", "a record must be a JSON object"), "row": n})
@@ -321,8 +339,12 @@ class RecordService:
                 row["owner_id"] = system.get("owner_id", actor_id)
                 row["version"] = 1
                 prepared.append(row)
+                if system.get("owner_id") is not None:
+                    owners.append((n, system["owner_id"]))
             if not errors and entity.references:
                 self._check_references(conn, model, entity, prepared, errors, index_of=lambda n: n)
+            if not errors and owners:
+                self._check_owners(conn, owners, errors, index_of=lambda n: n)
             if errors:
                 raise Invalid(errors[:1000])
             linked = [self._split_linked(entity, row) for row in prepared] if entity.link_tables else None
@@ -373,6 +395,8 @@ class RecordService:
         values, system, errors = entity.validator.validate(data, partial=partial)
         if not errors:
             self._check_references(conn, model, entity, [values], errors)
+            if system.get("owner_id") is not None:
+                self._check_owners(conn, [(0, system["owner_id"])], errors)
         if errors:
             raise Invalid(errors)
         return values, system
