@@ -165,3 +165,72 @@ def test_a_record_can_be_handed_to_a_user_who_exists(client, platform, student):
 def test_the_record_schema_bounds_owner_id(client, student):
     schema = client.get("/api/meta/entities/student/schema").get_json()
     assert schema["properties"]["owner_id"]["maximum"] == 2**63 - 1
+
+
+# ---- a PATCH that changes nothing writes nothing --------------------------------------------------
+
+@pytest.fixture
+def rich(client, student):
+    """A student with a decimal, a multi-choice, a datetime and tags (one set by hand, one by a rule)."""
+    client.post("/api/meta/taxonomies", json={"key": "kind", "label": "Kind", "tags": [
+        {"key": "vip", "label": "VIP"}, {"key": "new", "label": "New"},
+        {"key": "adult", "label": "Adult", "rule": {"entity": "student", "all": [{"field": "age", "op": "gte", "value": 18}]}}]})
+    for field in ({"key": "fee", "type": "decimal", "scale": 2},
+                  {"key": "hobbies", "type": "multi_select", "choices": [{"key": "chess", "label": "Chess"},
+                                                                        {"key": "swim", "label": "Swim"}]},
+                  {"key": "seen_at", "type": "datetime"},
+                  {"key": "kinds", "type": "tags", "taxonomy": "kind"}):
+        r = client.post("/api/meta/entities/student/fields", json=field)
+        assert r.status_code == 201, r.get_json()
+    r = client.post("/api/records/student", json={
+        "name": "Li", "age": 20, "fee": 12.5, "hobbies": ["swim", "chess"], "seen_at": "2024-05-01T09:30:00+08:00",
+        "kinds": ["vip"], "enrolled_on": "2024-09-01"})
+    assert r.status_code == 201, r.get_json()
+    record = r.get_json()
+    assert record["kinds"] == ["vip", "adult"]
+    return record
+
+
+NO_OPS = [
+    {},
+    {"version": 1},
+    {"id": 12345, "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z", "created_by": 7,
+     "updated_by": 7},
+    {"name": "Li", "age": 20, "fee": 12.50, "hobbies": ["swim", "chess"], "enrolled_on": "2024-09-01",
+     "seen_at": "2024-05-01T01:30:00Z", "kinds": ["vip"], "email": None, "course": None},
+    {"kinds": ["vip"], "_reason": "nothing really"},
+]
+
+
+@pytest.mark.parametrize("body", NO_OPS)
+def test_a_patch_that_changes_nothing_answers_the_record_and_writes_nothing(client, platform, rich, body):
+    before = stored(platform, "student", rich["id"])
+    r = client.patch(f"/api/records/student/{rich['id']}", json=body)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json() == rich
+    assert r.headers["ETag"] == '"1"'
+    assert stored(platform, "student", rich["id"]) == before  # same version, same updated_at
+    assert [a.action for a in audit_rows(platform, "student", rich["id"])] == ["create"]
+    assert client.get(f"/api/records/student/{rich['id']}").get_json() == rich
+
+
+def test_a_patch_that_changes_nothing_still_reports_a_stale_version(client, platform, rich):
+    r = client.patch(f"/api/records/student/{rich['id']}", json={}, headers={"If-Match": '"7"'})
+    assert r.status_code == 409 and fields_named(r) == {"version"}
+
+
+def test_a_patch_that_changes_one_value_audits_only_that_one(client, platform, rich):
+    r = client.patch(f"/api/records/student/{rich['id']}", json={"name": "Li", "fee": 13, "kinds": ["vip"]})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["version"] == 2
+    changes = audit_rows(platform, "student", rich["id"])
+    assert [a.action for a in changes] == ["create", "update"]
+    assert '"fee"' in changes[1].changes and '"name"' not in changes[1].changes
+
+
+@pytest.mark.parametrize("body", [b"null", b"[]", b"7", b'"x"'])
+def test_a_patch_whose_body_is_not_an_object_is_400_and_changes_nothing(client, platform, rich, body):
+    before = stored(platform, "student", rich["id"])
+    r = client.patch(f"/api/records/student/{rich['id']}", data=body, content_type="application/json")
+    assert r.status_code == 400 and "JSON object" in errors_of(r)[0]["message"]
+    assert stored(platform, "student", rich["id"]) == before

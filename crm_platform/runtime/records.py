@@ -438,6 +438,8 @@ class RecordService:
                                                           f"{current.version}, you sent {expected}); reload it")],
                                extra={"current": self._dump(entity, current, conn)})
             before = self._dump(entity, current, conn)
+            if self._changes_nothing(conn, entity, current, values, system):
+                return self._as_seen(access, entity, model, before)  # no new version, no audit row, no hooks
             self._run_before(PendingWrite(conn, model, entity, "update", record_id, before, values, actor_id, reason))
             linked = self._split_linked(entity, values)
             changes = {**values}
@@ -457,6 +459,15 @@ class RecordService:
             self._run_hooks(WriteEvent(conn, model, entity, "update", record_id, before, after, actor_id, reason))
             self._attach_linked(conn, entity, [after])
         return self._as_seen(access, entity, model, after)
+
+    def _changes_nothing(self, conn, entity: CompiledEntity, current, values: dict, system: dict) -> bool:
+        """Whether an update would leave the record as it is (``{}``, only read-only keys, the stored values)."""
+        if "owner_id" in system and system["owner_id"] != current.owner_id:
+            return False
+        stored = dict(current._mapping)
+        if any(k in entity.link_tables for k in values):
+            self._attach_linked(conn, entity, [stored])
+        return all(entity.types[k].same_value(entity.field_map[k], v, stored.get(k)) for k, v in values.items())
 
     def _check_update(self, conn, access: Access, entity, model, record_id, current, data, values, system) -> None:
         owner = {"owner_id": current.owner_id}

@@ -14,12 +14,20 @@ log = logging.getLogger("crm_platform")
 
 
 def json_body(*, required: bool = True):
-    """The request body parsed as JSON (decimals exact), or a 400 that says what is wrong."""
+    """The request body parsed as JSON (decimals exact), or a 400 that says what is wrong.
+
+    A body must be sent as JSON (``Content-Type: application/json`` or ``application/<x>+json``):
+    the same text sent as ``text/plain`` or a form is refused, not guessed at.
+    """
     raw = request.get_data(cache=True)
     if not raw.strip():
         if required:
             raise BadRequest([error(None, "body", "the request body must be a JSON document")])
         return None
+    if not request.is_json:
+        sent = request.mimetype or "no Content-Type"
+        raise BadRequest([error("Content-Type", "content_type",
+                                f"send the body as JSON with Content-Type: application/json, not {sent[:100]}")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -33,9 +41,10 @@ def json_body(*, required: bool = True):
 
 
 def json_object(*, required: bool = True) -> dict:
-    body = json_body(required=required)
-    if body is None:
+    """The body as a JSON object; with ``required=False`` an empty body is ``{}`` (but ``null`` is not an object)."""
+    if not required and not request.get_data(cache=True).strip():
         return {}
+    body = json_body()
     if not isinstance(body, dict):
         raise BadRequest([error(None, "body", "the request body must be a JSON object")])
     return body
