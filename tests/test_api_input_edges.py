@@ -234,3 +234,91 @@ def test_a_patch_whose_body_is_not_an_object_is_400_and_changes_nothing(client, 
     r = client.patch(f"/api/records/student/{rich['id']}", data=body, content_type="application/json")
     assert r.status_code == 400 and "JSON object" in errors_of(r)[0]["message"]
     assert stored(platform, "student", rich["id"]) == before
+
+
+# ---- bodies, methods, rate limits and long addresses ----------------------------------------------
+
+NO_AUTH = {"Authorization": None}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "text/html", None])
+def test_a_json_body_sent_as_another_content_type_is_400_and_creates_nothing(client, platform, student, content_type):
+    r = client.post("/api/records/student", data=b'{"name": "Li"}', content_type=content_type)
+    assert r.status_code == 400, r.get_json()
+    assert errors_of(r)[0]["field"] == "Content-Type" and "application/json" in errors_of(r)[0]["message"]
+    assert record_count(platform, "student") == 0
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "application/merge-patch+json"])
+def test_json_content_types_are_accepted(client, platform, student, content_type):
+    r = client.post("/api/records/student", data=b'{"name": "Li"}', content_type=content_type)
+    assert r.status_code == 201, r.get_json()
+
+
+@pytest.mark.parametrize("url", ["/api/records/student", "/api/meta/entities", "/api/meta/taxonomies"])
+def test_a_null_body_where_an_object_is_required_is_400(client, platform, student, url):
+    r = client.post(url, data=b"null", content_type="application/json")
+    assert r.status_code == 400 and "JSON object" in errors_of(r)[0]["message"]
+    assert record_count(platform, "student") == 0
+    assert entity_keys(client) == {"student"}
+
+
+def test_a_method_an_address_does_not_take_is_405_with_allow(client, student):
+    r = client.put("/api/records/student/1", json={"name": "Li"})
+    assert r.status_code == 405 and errors_of(r)[0]["code"] == "method_not_allowed"
+    assert set(r.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "PATCH", "DELETE"}
+    r = client.delete("/api/records/student")
+    assert r.status_code == 405 and {"GET", "POST"} <= set(r.headers["Allow"].replace(" ", "").split(","))
+    assert r.is_json
+
+
+def test_a_rate_limited_sign_in_says_when_to_retry(app, client):
+    for _ in range(10):
+        client.post("/api/auth/token", json={"username": "admin", "password": "wrong-pass"}, headers=NO_AUTH)
+    r = client.post("/api/auth/token", json={"username": "admin", "password": "wrong-pass"}, headers=NO_AUTH)
+    assert r.status_code == 429 and errors_of(r)[0]["code"] == "rate_limited"
+    assert 1 <= int(r.headers["Retry-After"]) <= 61
+    page = app.test_client()
+    for _ in range(10):
+        page.post("/login", data={"username": "admin", "password": "wrong-pass"}, headers=NO_AUTH)
+    r = page.post("/login", data={"username": "admin", "password": "wrong-pass"}, headers=NO_AUTH)
+    assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 61
+
+
+def test_a_rate_limited_public_form_says_when_to_retry(app, client, platform, student):
+    r = client.post("/api/meta/forms", json={"key": "trial", "label": "Trial", "entity": "student", "public": True,
+                                             "slug": "trial", "layout": [{"title": "S", "fields": ["name"]}]})
+    assert r.status_code == 201, r.get_json()
+    app.config["CRM_PUBLIC_FORM_RATE"] = "1 per minute"
+    visitor = app.test_client()
+    assert visitor.post("/f/trial", data={"f-name": "Li"}, headers=NO_AUTH).status_code == 200
+    r = visitor.post("/f/trial", data={"f-name": "Han"}, headers=NO_AUTH)
+    assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 61
+    assert record_count(platform, "student") == 1
+
+
+def test_a_too_long_address_is_a_json_414_and_a_long_list_address_is_answered(app, client, student):
+    client.post("/api/records/student", json={"name": "Li"})
+    limit = app.config["CRM_MAX_URL_BYTES"]
+    ids = ",".join(str(n) for n in range(1, 1200))  # a long but reasonable filter: about 5,600 bytes
+    r = client.get(f"/api/records/student?filter[id][in]={ids}")
+    assert r.status_code == 200, r.get_json()
+    assert [i["name"] for i in r.get_json()["items"]] == ["Li"]
+    r = client.get("/api/records/student?q=" + "x" * limit)
+    assert r.status_code == 414 and r.is_json
+    assert errors_of(r)[0]["code"] == "uri_too_long" and str(limit) in errors_of(r)[0]["message"]
+    r = client.get("/api/records/student?q=" + "x" * limit, headers=NO_AUTH)
+    assert r.status_code == 414 and r.is_json  # answered before sign-in is checked
+
+
+def test_crm_serve_lets_gunicorn_read_every_address_the_app_answers(app):
+    from crm_platform.cli import gunicorn_options
+    options = gunicorn_options("127.0.0.1", 5121, 2)
+    longest_line = len("DELETE ") + app.config["CRM_MAX_URL_BYTES"] + len(" HTTP/1.1")
+    assert options["limit_request_line"] >= longest_line
+    from gunicorn.config import Config
+    config = Config()
+    for name, value in options.items():
+        config.set(name, value)
+    assert config.limit_request_line == options["limit_request_line"]

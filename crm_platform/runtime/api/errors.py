@@ -7,7 +7,7 @@ from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ... import jsonutil
-from ...errors import BadRequest, CrmError, error
+from ...errors import BadRequest, CrmError, UriTooLong, error
 from ...query_flags import parse_flag
 
 log = logging.getLogger("crm_platform")
@@ -55,7 +55,19 @@ def flag(name: str) -> bool:
     return parse_flag(request.args, name)
 
 
+def refuse_long_urls():
+    """before_request: an address longer than CRM_MAX_URL_BYTES is 414 (JSON on the API), before sign-in."""
+    env = request.environ
+    uri = env.get("RAW_URI") or env.get("REQUEST_URI") or f"{env.get('PATH_INFO', '')}?{env.get('QUERY_STRING', '')}"
+    limit = current_app.config["CRM_MAX_URL_BYTES"]
+    if len(uri) > limit:
+        raise UriTooLong([error(None, "uri_too_long", f"the address is {len(uri)} bytes long, more than {limit}; "
+                                                      f"send fewer or shorter query parameters")])
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_long_urls)
+
     @app.errorhandler(CrmError)
     def crm_error(exc: CrmError):
         return jsonify(exc.body()), exc.status
@@ -66,7 +78,12 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         messages = {413: f"the request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"}
         body = {"errors": [error(None, exc.name.lower().replace(" ", "_"), messages.get(exc.code, exc.description))]}
-        return jsonify(body), exc.code
+        response = jsonify(body)
+        response.status_code = exc.code
+        for name, value in exc.get_headers():  # e.g. Allow on a 405, which RFC 9110 requires
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
