@@ -322,3 +322,76 @@ def test_crm_serve_lets_gunicorn_read_every_address_the_app_answers(app):
     for name, value in options.items():
         config.set(name, value)
     assert config.limit_request_line == options["limit_request_line"]
+
+
+# ---- decimals as text -------------------------------------------------------------------------------
+
+@pytest.fixture
+def priced(client, student):
+    r = client.post("/api/meta/entities/student/fields", json={"key": "fee", "type": "decimal", "scale": 2,
+                                                               "min": 0, "max": 100000})
+    assert r.status_code == 201, r.get_json()
+    return client
+
+
+def value_in_db(platform, key, record_id):
+    """The stored value read through the column's own type (SQLite keeps decimals as scaled integers)."""
+    t = platform.runtime.current().entity("student").table
+    with platform.engine.connect() as conn:
+        return conn.execute(sa.select(t.c[key]).where(t.c.id == record_id)).scalar_one()
+
+
+@pytest.mark.parametrize("text, exact", [("12.50", "12.50"), ("0", "0"), ("99999.99", "99999.99"),
+                                         ("7.100000", "7.10"), ("100000", "100000")])
+def test_a_decimal_sent_as_text_is_stored_exactly(priced, platform, text, exact):
+    from decimal import Decimal
+    r = priced.post("/api/records/student", json={"name": "Li", "fee": text})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["fee"] == Decimal(exact)
+    assert value_in_db(platform, "fee", r.get_json()["id"]) == Decimal(exact)
+
+
+def test_decimals_as_text_are_exact_where_a_float_would_round(priced, platform):
+    from decimal import Decimal
+    r = priced.post("/api/meta/entities/student/fields", json={"key": "big", "type": "decimal", "scale": 2})
+    r = priced.post("/api/records/student", json={"name": "Li", "big": "9999999999999999.99"})
+    assert r.status_code == 201, r.get_json()
+    assert b"9999999999999999.99" in r.data
+    record = r.get_json()
+    r = priced.patch(f"/api/records/student/{record['id']}", json={"big": "1234567890123456.78", "fee": "0.10"})
+    assert r.status_code == 200 and b"1234567890123456.78" in r.data
+    assert value_in_db(platform, "big", record["id"]) == Decimal("1234567890123456.78")
+    assert value_in_db(platform, "fee", record["id"]) == Decimal("0.10")
+
+
+@pytest.mark.parametrize("text, code", [("1e5", "pattern"), ("12.505", "multipleOf"), ("-1", "minimum"),
+                                        ("100000.01", "maximum"), (" 12", "pattern"), ("12,50", "pattern"),
+                                        ("+5", "pattern"), ("007", "pattern"), ("NaN", "pattern"), ("", "pattern"),
+                                        ("１２", "pattern")])
+def test_text_that_is_not_an_acceptable_decimal_is_422_naming_the_field(priced, platform, text, code):
+    r = priced.post("/api/records/student", json={"name": "Li", "fee": text})
+    assert r.status_code == 422, r.get_json()
+    assert [(e["field"], e["code"]) for e in errors_of(r)] == [("fee", code)]
+    assert record_count(platform, "student") == 0
+
+
+def test_bulk_rows_take_decimals_as_text(priced, platform):
+    from decimal import Decimal
+    r = priced.post("/api/records/student/bulk", json={"records": [{"name": "A", "fee": "1.25"}, {"name": "B", "fee": 3}]})
+    assert r.status_code == 201, r.get_json()
+    items = priced.get("/api/records/student?sort=name").get_json()["items"]
+    assert [i["fee"] for i in items] == [Decimal("1.25"), Decimal("3")]
+    r = priced.post("/api/records/student/bulk", json={"records": [{"name": "C", "fee": "1.255"}]})
+    assert r.status_code == 422 and [(e["field"], e["row"]) for e in errors_of(r)] == [("fee", 0)]
+
+
+def test_the_record_schema_says_a_decimal_is_a_number_or_decimal_text(priced):
+    import re
+    schema = priced.get("/api/meta/entities/student/schema").get_json()
+    fee = schema["properties"]["fee"]["anyOf"][0]["anyOf"]
+    assert fee[0]["type"] == "number" and fee[1]["type"] == "string"
+    pattern = fee[1]["pattern"]
+    assert re.search(pattern, "12.50") and re.search(pattern, "100000") and re.search(pattern, "0.1")
+    assert not any(re.search(pattern, s) for s in ["1e5", "-1", "100000.01", "12.505", "+5", "007"])
+    openapi = priced.get("/api/openapi.json").get_json()
+    assert openapi["components"]["schemas"]["student"]["properties"]["fee"] == schema["properties"]["fee"]
