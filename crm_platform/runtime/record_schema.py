@@ -31,7 +31,9 @@ def field_schema(field: dict) -> dict:
         annotations["default"] = field["default"]
     if field.get("required"):
         return {**value, **annotations}
-    return {"anyOf": [value, {"type": "null"}], **annotations}
+    # One flat list of alternatives: a decimal is a number, decimal text or null, not nested anyOf.
+    alternatives = value["anyOf"] if list(value) == ["anyOf"] else [value]
+    return {"anyOf": [*alternatives, {"type": "null"}], **annotations}
 
 
 def record_schema(doc: dict) -> dict:
