@@ -327,7 +327,7 @@ system_values = {
     "updated_at": st.one_of(datetime_texts(), junk),
     "created_by": st.one_of(st.integers(-1, 3), st.none(), junk),
     "updated_by": st.one_of(st.integers(-1, 3), st.none(), junk),
-    "owner_id": st.one_of(st.integers(-1, 3), st.none(), st.just(False), st.sampled_from([2**63 - 1, 2**63, 2**64]), junk),
+    "owner_id": st.one_of(st.integers(-1, 3), st.none(), st.just(False), st.sampled_from([2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64]), junk),
 }
 unknown_keys = st.sampled_from(["archived_at", "unknown", "Name", "", "fields", "ID", "_reason", "name\n"])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..metadata.field_types import REGISTRY
 from ..metadata.field_types.temporal import DATETIME_PATTERN
 from ..i18n import text_of
+from .validation import MAX_USER_ID
 
 SYSTEM_PROPERTIES = {
     "id": {"type": "integer", "readOnly": True, "description": "Record id, assigned by the platform."},
@@ -17,7 +18,7 @@ SYSTEM_PROPERTIES = {
     "updated_at": {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN, "readOnly": True},
     "created_by": {"type": ["integer", "null"], "readOnly": True},
     "updated_by": {"type": ["integer", "null"], "readOnly": True},
-    "owner_id": {"type": ["integer", "null"], "minimum": 1, "maximum": 2**63 - 1,
+    "owner_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_USER_ID,
                  "description": "The user who owns the record: the id of an existing user (422 otherwise)."},
 }
 

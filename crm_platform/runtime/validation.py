@@ -11,8 +11,9 @@ from ..metadata.field_types import REGISTRY, Invalid
 from ..metadata.field_types.temporal import parse_iso_datetime
 
 READ_ONLY = ("id", "created_at", "updated_at", "created_by", "updated_by")
-#: User ids are BIGINT: a larger owner_id is refused here rather than overflowing in the database.
-MAX_USER_ID = 2**63 - 1
+#: User ids are INTEGER (crm_users.id): a larger owner_id names no user, and is refused here rather
+#: than overflowing in the database when it is looked up (PostgreSQL) or written (above 2**63).
+MAX_USER_ID = 2**31 - 1
 
 
 def _int_or_none(value, minimum=None):
