@@ -27,6 +27,16 @@ def init():
     click.echo(f"database ready: {app.extensions['crm'].engine.url.render_as_string(hide_password=True)}")
 
 
+#: The longest request line gunicorn may be told to read (its maximum short of "unlimited"). Its
+#: default, 4094, refused long list addresses with an HTML page; the app itself answers addresses
+#: above CRM_MAX_URL_BYTES (8000 by default, below this) with its JSON 414.
+GUNICORN_REQUEST_LINE = 8190
+
+
+def gunicorn_options(host: str, port: int, workers: int) -> dict:
+    return {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", "limit_request_line": GUNICORN_REQUEST_LINE}
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -41,9 +51,8 @@ def serve(host, port, workers, dev):
 
     class Server(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            for name, value in gunicorn_options(host, port, workers).items():
+                self.cfg.set(name, value)
 
         def load(self):
             return _app()

@@ -64,6 +64,10 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
         "SECRET_KEY": secret,
         # Bodies above this size are answered with 413 before they are parsed.
         "MAX_CONTENT_LENGTH": int(os.environ.get("CRM_MAX_BODY_BYTES", 2 * 1024 * 1024)),
+        # Addresses (path and query string) above this size are answered with 414 by the app, in
+        # JSON on the API. It stays below the request line `crm serve` lets gunicorn read
+        # (GUNICORN_REQUEST_LINE in cli.py), so gunicorn's own HTML 414 is not what a client meets.
+        "CRM_MAX_URL_BYTES": int(os.environ.get("CRM_MAX_URL_BYTES", 8000)),
         "CRM_DEFAULT_PAGE_SIZE": 50,
         "CRM_MAX_PAGE_SIZE": 500,
         # Lists count matches exactly up to this many, then say "at least" (total_exact: false).

@@ -44,3 +44,7 @@ class Conflict(CrmError):
 
 class Invalid(CrmError):
     status = 422
+
+
+class UriTooLong(CrmError):
+    status = 414

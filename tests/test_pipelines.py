@@ -170,13 +170,14 @@ def test_entry_requirements_name_each_missing_field(b2b, client):
 
 
 def test_entering_quote_creates_the_follow_up_task_in_the_same_transaction(b2b, platform):
-    opp = new_opp(b2b, name="Acme Corp", stage="needs_analysis", owner_id=7)
+    seller = platform.users.create("seller", "seller-password")  # owner_id names a user that exists
+    opp = new_opp(b2b, name="Acme Corp", stage="needs_analysis", owner_id=seller.id)
     assert tasks(b2b) == []
     r = move(b2b, opp["id"], "quote")
     assert r.status_code == 200, r.get_json()
     [task] = tasks(b2b)
     assert task["title"] == "Follow up Acme Corp"
-    assert task["opportunity"] == opp["id"] and task["owner_id"] == 7
+    assert task["opportunity"] == opp["id"] and task["owner_id"] == seller.id
     today = dt.datetime.now(dt.timezone.utc).date()
     assert task["due_on"] in {(today + dt.timedelta(days=2)).isoformat(), (today + dt.timedelta(days=3)).isoformat()}
     # a created record entering quote also gets its task

@@ -6,7 +6,9 @@ served to clients. jsonschema is the oracle: for random legal entity definitions
 type in the registry, with random options) and random records, valid-ish and invalid, both must
 agree on validity and on which keys are wrong.
 
-Numbers are int or Decimal only, as the API parses JSON (floats never reach the validator). The
+Numbers are int or Decimal only, as the API parses JSON (floats never reach the validator);
+decimal fields also get text ("12.50", "1e5", "007", "-0"...), which the schema judges with the
+pattern built from the field's scale, min and max, and the validator by reading the number. The
 schema goes through ``jsonutil`` so that ``multipleOf`` is a Decimal, and the oracle runs with a
 large decimal precision, so that its arithmetic is exact.
 """
@@ -206,12 +208,30 @@ def decimal_values(f: dict) -> st.SearchStrategy:
             b = Decimal(str(bound))
             near += [b, b + quantum, b - quantum, b + quantum / 10, b - quantum / 10]
     places = st.integers(0, scale + 2)
-    return st.one_of(
+    numbers = st.one_of(
         st.builds(lambda c, p: Decimal(f"{c}E-{p}"), st.integers(-(10**20), 10**20), places),
         st.builds(lambda c, p: Decimal(f"{c}E-{p}"), st.integers(-1000, 1000), places),
         st.sampled_from(near), decimals(),
         st.integers(-(10**19), 10**19), st.integers(-100, 100),
     )
+    return st.one_of(numbers, numbers.map(decimal_text), decimal_texts())
+
+
+def decimal_text(n) -> str:
+    """A number as a client writes it in a JSON string: fixed notation, every digit kept."""
+    return f"{n:f}" if isinstance(n, Decimal) else str(n)
+
+
+def decimal_texts() -> st.SearchStrategy[str]:
+    """Text that looks like a decimal, or almost: exponents, signs, spaces, separators, stray digits."""
+    edges = st.sampled_from(["0", "-0", "-0.00", "0.0", "00", "007", "1e5", "1E+2", "+1", ".5", "5.", "-.5", "1.",
+                             "1,000", "1_000", " 1", "1 ", "1\n", "1\x00", "١٢", "１２", "NaN", "Infinity", "-",
+                             "", "12.50", "12.500000", "0.005", "-1.5", "99.999", "1" * 17, "9" * 16 + ".99",
+                             "9" * 18, "1" + "0" * 16])
+    digits = st.text(st.sampled_from("0123456789"), min_size=1, max_size=20)
+    built = st.builds(lambda sign, whole, dot, frac: f"{sign}{whole}{dot}{frac}", st.sampled_from(["", "-", "+"]),
+                      digits, st.sampled_from(["", ".", "."]), st.text(st.sampled_from("0123456789"), max_size=12))
+    return st.one_of(edges, built)
 
 
 def integer_values(f: dict) -> st.SearchStrategy:
@@ -277,9 +297,10 @@ def valid_value(f: dict) -> st.SearchStrategy:
         if lo_n > hi_n:
             return decimals()
         places = st.integers(0, scale)
-        return st.builds(lambda n, p: Decimal(f"{n}E-{scale}").quantize(Decimal(1).scaleb(-p), decimal.ROUND_DOWN)
-                         if p < scale and lo_n <= 0 <= hi_n else Decimal(f"{n}E-{scale}"),
-                         st.integers(lo_n, hi_n), places)
+        numbers = st.builds(lambda n, p: Decimal(f"{n}E-{scale}").quantize(Decimal(1).scaleb(-p), decimal.ROUND_DOWN)
+                            if p < scale and lo_n <= 0 <= hi_n else Decimal(f"{n}E-{scale}"),
+                            st.integers(lo_n, hi_n), places)
+        return st.one_of(numbers, numbers.map(decimal_text))  # "12.50" as JavaScript clients send it
     if t == "boolean":
         return st.booleans()
     if t == "date":
@@ -308,7 +329,7 @@ system_values = {
     "updated_at": st.one_of(datetime_texts(), junk),
     "created_by": st.one_of(st.integers(-1, 3), st.none(), junk),
     "updated_by": st.one_of(st.integers(-1, 3), st.none(), junk),
-    "owner_id": st.one_of(st.integers(-1, 3), st.none(), st.just(False), junk),
+    "owner_id": st.one_of(st.integers(-1, 3), st.none(), st.just(False), st.sampled_from([2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64]), junk),
 }
 unknown_keys = st.sampled_from(["archived_at", "unknown", "Name", "", "fields", "ID", "_reason", "name\n"])
 
@@ -408,6 +429,17 @@ _DT = {"key": ENTITY, "label": "Thing", "fields": [{"key": "at", "type": "dateti
      ({"n": Decimal("0.010000"), "s": "a\x00"}, False), ({"n": Decimal("0.001"), "s": ""}, True),
      ({"n": 10**16, "s": None}, True), ({"n": True, "i": True, "unknown": 1}, False),
      ({"n": Decimal("9999999999999999.99"), "s": "abc", "d": "2024-02-29"}, False)]))
+# Decimals as text: the schema's pattern (built from scale, min and max) and the validator's reading.
+@example(case=({"key": ENTITY, "label": "Thing", "fields": [
+    {"key": "m", "type": "decimal", "scale": 2, "min": Decimal("-1.5"), "max": Decimal("99.999")},
+    {"key": "z", "type": "decimal", "scale": 0, "min": 0},
+    {"key": "n", "type": "decimal", "scale": 3, "min": Decimal("0.005"), "max": Decimal("0.006")},
+    {"key": "p", "type": "decimal", "scale": 2, "min": Decimal("0.005"), "max": Decimal("0.019")},
+]}, [({"p": "0.00"}, False), ({"p": "0.01"}, False), ({"p": "0.02"}, True), ({"p": "0.010"}, True),
+     ({"p": "-0"}, False), ({"p": "0"}, True), ({"m": "-1.50", "z": "-0", "n": "0.005"}, False), ({"m": "-1.51"}, False), ({"m": "99.99", "z": "7.000"}, False),
+     ({"m": "100"}, True), ({"m": "1e5", "z": "007"}, True), ({"m": "12.505", "z": "-1"}, True),
+     ({"m": " 1", "z": "1.", "n": "0.0060"}, True), ({"m": "-0.001", "z": "9" * 18}, True),
+     ({"z": "9" * 19, "n": "0.0065"}, True), ({"z": "+1", "m": ".5"}, False)]))
 @settings(max_examples=examples(800), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=cases())
 def test_compiled_validator_agrees_with_record_schema(case):
@@ -428,7 +460,8 @@ VALIDITY = [
     ({"type": "decimal", "scale": 2}, Decimal("-9999999999999999.99"), True),
     ({"type": "decimal", "scale": 2}, Decimal("10000000000000000.00"), False),
     ({"type": "decimal", "scale": 2}, Decimal("0.001"), False), ({"type": "decimal", "scale": 2}, Decimal("0.010"), True),
-    ({"type": "decimal", "scale": 2}, 7, True), ({"type": "decimal", "scale": 2}, "7", False),
+    ({"type": "decimal", "scale": 2}, 7, True), ({"type": "decimal", "scale": 2}, "7", True),
+    ({"type": "decimal", "scale": 2}, "7.001", False), ({"type": "decimal", "scale": 2}, "1e5", False),
     ({"type": "decimal", "scale": 10}, Decimal("99999999.9999999999"), True),
     ({"type": "decimal", "scale": 10}, Decimal("100000000"), False),
     ({"type": "decimal", "scale": 0}, Decimal("999999999999999999"), True),
@@ -452,3 +485,24 @@ def test_validity_matches_the_hand_written_table(options, value, valid):
     with decimal.localcontext() as ctx:
         ctx.prec = 1000
         assert validator.is_valid({"x": value}) is valid, (options, value)
+
+
+@settings(max_examples=examples(600), deadline=None)
+@given(scale=st.integers(0, 10), lo=st.one_of(st.none(), decimals(max_abs_exp=8, max_digits=8)),
+       hi=st.one_of(st.none(), decimals(max_abs_exp=8, max_digits=8)), data=st.data())
+def test_the_published_decimal_text_pattern_matches_exactly_what_the_checker_accepts(scale, lo, hi, data):
+    """Many ranges, many texts: the pattern clients read and the checker the server runs say the same."""
+    import re
+    lo, hi = _ordered(lo, hi)
+    f = {"key": "d", "type": "decimal", "scale": scale, **({"min": lo} if lo is not None else {}),
+         **({"max": hi} if hi is not None else {})}
+    text = REGISTRY["decimal"].value_schema(f)["anyOf"][1]
+    check = REGISTRY["decimal"].compile_checker(f)
+    texts = st.one_of(decimal_texts(), valid_value(f).map(decimal_text), decimal_values(f).map(decimal_text))
+    for s in data.draw(st.lists(texts, min_size=1, max_size=30)):
+        try:
+            check(s)
+            accepted = True
+        except Exception:  # noqa: BLE001 - Invalid
+            accepted = False
+        assert (re.search(text["pattern"], s) is not None) == accepted, (f, s, text["pattern"])

@@ -37,6 +37,15 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
+def retry_after() -> str:
+    """Whole seconds until the limit that refused this request lets the client in again: the
+    Retry-After of every 429 (RFC 6585), so a client waits as long as it must and no longer."""
+    import math
+    import time
+    current = limiter.current_limit
+    return str(max(1, math.ceil(current.reset_at - time.time()))) if current is not None else "60"
+
+
 def users() -> UserService:
     return current_app.extensions["crm"].users
 
@@ -206,6 +215,7 @@ def init_auth(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(exc):
+        wait = {"Retry-After": retry_after()}
         if request.path.startswith("/api/"):
-            return jsonify({"errors": [error(None, "rate_limited", "too many sign-in attempts; wait a minute")]}), 429
-        return render_template("login.html", form=LoginForm(), message=SIGN_IN_MESSAGES["too_many"]), 429
+            return jsonify({"errors": [error(None, "rate_limited", "too many sign-in attempts; wait a minute")]}), 429, wait
+        return render_template("login.html", form=LoginForm(), message=SIGN_IN_MESSAGES["too_many"]), 429, wait

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field as dc_field
 import sqlalchemy as sa
 
 from ..errors import BadRequest, error
+from ..query_flags import parse_flag
 from ..metadata.field_types import REGISTRY, Invalid
 from .compiled import CompiledEntity
 
@@ -91,10 +92,10 @@ def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50,
         elif name == "q":
             lq.q = args.get("q", "").strip()[:200] or None
         elif name == "exact_total":
-            if args.get("exact_total", "").lower() in ("1", "true", "yes"):
+            if parse_flag(args, "exact_total"):
                 lq.count_limit = None
         elif name == "archived":
-            lq.archived = args.get("archived", "").lower() in ("1", "true", "yes", "only")
+            lq.archived = parse_flag(args, "archived")
         else:
             m = FILTER_PARAM.match(name)
             if not m:

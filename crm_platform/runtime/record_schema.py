@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..metadata.field_types import REGISTRY
 from ..metadata.field_types.temporal import DATETIME_PATTERN
 from ..i18n import text_of
+from .validation import MAX_USER_ID
 
 SYSTEM_PROPERTIES = {
     "id": {"type": "integer", "readOnly": True, "description": "Record id, assigned by the platform."},
@@ -20,7 +21,8 @@ SYSTEM_PROPERTIES = {
     "updated_at": {"type": "string", "format": "date-time", "pattern": DATETIME_PATTERN, "readOnly": True},
     "created_by": {"type": ["integer", "null"], "readOnly": True},
     "updated_by": {"type": ["integer", "null"], "readOnly": True},
-    "owner_id": {"type": ["integer", "null"], "minimum": 1, "description": "The user who owns the record."},
+    "owner_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_USER_ID,
+                 "description": "The user who owns the record: the id of an existing user (422 otherwise)."},
 }
 
 
@@ -34,7 +36,9 @@ def field_schema(field: dict, *, answer: bool = False) -> dict:
         annotations["default"] = field["default"]
     if field.get("required"):
         return {**value, **annotations}
-    return {"anyOf": [value, {"type": "null"}], **annotations}
+    # One flat list of alternatives: a decimal is a number, decimal text or null, not nested anyOf.
+    alternatives = value["anyOf"] if list(value) == ["anyOf"] else [value]
+    return {"anyOf": [*alternatives, {"type": "null"}], **annotations}
 
 
 def record_schema(doc: dict, *, answer: bool = False) -> dict:

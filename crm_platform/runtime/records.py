@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Conflict, CrmError, Forbidden, Invalid, NotFound, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
+from ..tables import users
 from .access import SYSTEM, Access
 from .compiled import CompiledEntity, CompiledModel, Runtime
 from .query import ListQuery, list_statements, pages
@@ -109,6 +110,23 @@ class RecordService:
                     if index_of is not None:
                         e["row"] = index_of(n)
                     errors.append(e)
+
+    @staticmethod
+    def _check_owners(conn, sent: list[tuple[int, int]], errors: list[dict], index_of=None) -> None:
+        """Each ``owner_id`` sent, as (position, user id), must name a user: 422 naming owner_id otherwise.
+
+        owner_id is no foreign key (users live in the platform's own table), so it is checked here.
+        """
+        wanted = sorted({owner for _, owner in sent})
+        found = set()
+        for start in range(0, len(wanted), 900):  # stay under SQLite's bound-parameter limit
+            found.update(conn.execute(sa.select(users.c.id).where(users.c.id.in_(wanted[start:start + 900]))).scalars())
+        for n, owner in sent:
+            if owner not in found:
+                e = error("owner_id", "reference", f"there is no user with id {owner}")
+                if index_of is not None:
+                    e["row"] = index_of(n)
+                errors.append(e)
 
     def _unique_clash(self, conn, entity: CompiledEntity, values: dict, record_id: int | None) -> Conflict:
         t = entity.table
@@ -336,7 +354,7 @@ class RecordService:
             validate = entity.validator.validate
             keys = [f["key"] for f in entity.fields]
             now = utcnow()
-            prepared, errors = [], []
+            prepared, errors, owners = [], [], []
             for n, data in enumerate(rows):
                 if not isinstance(data, dict):
                     errors.append({**error(None, "type", "a record must be a JSON object"), "row": n})
@@ -356,8 +374,12 @@ class RecordService:
                 row["owner_id"] = system.get("owner_id", actor_id)
                 row["version"] = 1
                 prepared.append(row)
+                if system.get("owner_id") is not None:
+                    owners.append((n, system["owner_id"]))
             if not errors and entity.references:
                 self._check_references(conn, model, entity, prepared, errors, index_of=lambda n: n, access=access)
+            if not errors and owners:
+                self._check_owners(conn, owners, errors, index_of=lambda n: n)
             if errors:
                 raise Invalid(errors[:1000])
             linked = [self._split_linked(entity, row) for row in prepared] if entity.link_tables else None
@@ -413,6 +435,8 @@ class RecordService:
         values, system, errors = entity.validator.validate(data, partial=partial)
         if not errors and references:
             self._check_references(conn, model, entity, [values], errors, access=access)
+        if not errors and system.get("owner_id") is not None:
+            self._check_owners(conn, [(0, system["owner_id"])], errors)
         if errors:
             raise Invalid(errors)
         return values, system
@@ -459,6 +483,8 @@ class RecordService:
                                                           f"{current.version}, you sent {expected}); reload it")],
                                extra={"current": self._dump(entity, current, conn)})
             before = self._dump(entity, current, conn)
+            if self._changes_nothing(conn, entity, current, values, system):
+                return self._as_seen(access, entity, model, before)  # no new version, no audit row, no hooks
             self._run_before(PendingWrite(conn, model, entity, "update", record_id, before, values, actor_id, reason))
             linked = self._split_linked(entity, values)
             changes = {**values}
@@ -488,6 +514,15 @@ class RecordService:
             self._check_references(conn, model, entity, [changed], errors, access=access)
         if errors:
             raise Invalid(errors)
+
+    def _changes_nothing(self, conn, entity: CompiledEntity, current, values: dict, system: dict) -> bool:
+        """Whether an update would leave the record as it is (``{}``, only read-only keys, the stored values)."""
+        if "owner_id" in system and system["owner_id"] != current.owner_id:
+            return False
+        stored = dict(current._mapping)
+        if any(k in entity.link_tables for k in values):
+            self._attach_linked(conn, entity, [stored])
+        return all(entity.types[k].same_value(entity.field_map[k], v, stored.get(k)) for k, v in values.items())
 
     def _check_update(self, conn, access: Access, entity, model, record_id, current, data, values, system) -> None:
         owner = {"owner_id": current.owner_id}

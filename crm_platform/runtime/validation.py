@@ -11,6 +11,9 @@ from ..metadata.field_types import REGISTRY, Invalid
 from ..metadata.field_types.temporal import parse_iso_datetime
 
 READ_ONLY = ("id", "created_at", "updated_at", "created_by", "updated_by")
+#: User ids are INTEGER (crm_users.id): a larger owner_id names no user, and is refused here rather
+#: than overflowing in the database when it is looked up (PostgreSQL) or written (above 2**63).
+MAX_USER_ID = 2**31 - 1
 
 
 def _int_or_none(value, minimum=None):
@@ -41,10 +44,16 @@ def _system_checkers():
             raise Invalid("type", "must be a whole number")
         return v
 
+    def owner(v):
+        v = _int_or_none(v, 1)
+        if v is not None and v > MAX_USER_ID:
+            raise Invalid("maximum", f"must be at most {MAX_USER_ID}")
+        return v
+
     return {
         "id": identity, "version": version, "created_at": stamp, "updated_at": stamp,
         "created_by": _int_or_none, "updated_by": _int_or_none,
-        "owner_id": lambda v: _int_or_none(v, 1),
+        "owner_id": owner,
     }
 
 

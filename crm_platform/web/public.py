@@ -12,7 +12,7 @@ import os
 
 from flask import Blueprint, current_app, request
 
-from ..auth.web import limiter
+from ..auth.web import limiter, retry_after
 from ..errors import CrmError, NotFound, error
 from ..metadata.forms import accept, public_form, resolve
 from .controls import build_form, form_data, posted_values
@@ -30,7 +30,8 @@ def _rate() -> str:
 
 @public_forms.errorhandler(429)
 def too_many(exc):
-    return render("web/public_done.html", 429, message=translate("too_many", _lang()), public=True)
+    page, status = render("web/public_done.html", 429, message=translate("too_many", _lang()), public=True)
+    return page, status, {"Retry-After": retry_after()}
 
 
 @public_forms.errorhandler(CrmError)

@@ -142,9 +142,10 @@ def list_page(entity):
     args = _list_args()
     columns = _columns(screen)
     query_args = _whole_days(args, screen)
-    problems, result = [], None
+    problems, result, in_bin = [], None, False
     try:
         query = parse_list_args(query_args, screen.entity, default_per_page=PER_PAGE, max_per_page=200)
+        in_bin = query.archived
         result = screen.svc.list(entity, query, **reading())
     except BadRequest as exc:  # a hand-edited address: say what is wrong and show the form to fix it
         problems = localise(exc.errors, screen.lang)
@@ -154,7 +155,6 @@ def list_page(entity):
              "cells": [display(f, r.get(f["key"]), state=screen.state, lang=screen.lang, titles=titles) for f in columns]}
             for r in items]
     sort = args.get("sort", "")
-    in_bin = args.get("archived", "").lower() in ("1", "true", "yes", "only")  # as the list query reads it
     return render("web/list.html", 400 if problems else 200, screen=screen, columns=columns, rows=rows, result=result,
                   in_bin=in_bin, can_delete=screen.can("delete"),
                   problems=problems, filters=_filter_controls(screen, args), sort=sort, args=args,

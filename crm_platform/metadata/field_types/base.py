@@ -138,6 +138,13 @@ class FieldType:
         """
         raise NotImplementedError
 
+    def same_value(self, field: dict, new: Any, stored: Any) -> bool:
+        """Whether writing ``new`` (a checked value) over ``stored`` (as read back) would change nothing.
+
+        The record service writes nothing for a PATCH that changes nothing: no new version, no audit row.
+        """
+        return new == stored
+
     # ---- output ---------------------------------------------------------------------------------
     def to_json(self, value: Any) -> Any:
         return value

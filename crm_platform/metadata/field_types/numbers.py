@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from ...sqltypes import DECIMAL_PRECISION, ExactDecimal
 from .base import FieldType, Invalid, register, type_error
+from .decimal_text import DECIMAL_TEXT, text_pattern
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -77,7 +78,11 @@ class Integer(FieldType):
 
 @register
 class DecimalType(FieldType):
-    """Exact decimals with a fixed number of decimal places (``scale``), at most 18 digits."""
+    """Exact decimals with a fixed number of decimal places (``scale``), at most 18 digits.
+
+    A value is a JSON number or a string holding a decimal ("12.50", see decimal_text), read
+    exactly either way; values always go out as JSON numbers.
+    """
 
     name = "decimal"
     title = {"en": "Decimal number", "zh": "小数"}
@@ -117,25 +122,31 @@ class DecimalType(FieldType):
     def storage_signature(self, field):
         return ("decimal", self.scale(field))
 
+    def bounds(self, field) -> tuple[Decimal | None, Decimal | None]:
+        lo, hi = field.get("min"), field.get("max")
+        return (None if lo is None else Decimal(str(lo))), (None if hi is None else Decimal(str(hi)))
+
     def value_schema(self, field):
         limit = self.limit(field)
-        schema = {
+        lo, hi = self.bounds(field)
+        number = {
             "type": "number",
             "multipleOf": Decimal(1).scaleb(-self.scale(field)),
             "exclusiveMinimum": -limit,
             "exclusiveMaximum": limit,
         }
-        if field.get("min") is not None:
-            schema["minimum"] = Decimal(str(field["min"]))
-        if field.get("max") is not None:
-            schema["maximum"] = Decimal(str(field["max"]))
-        return schema
+        if lo is not None:
+            number["minimum"] = lo
+        if hi is not None:
+            number["maximum"] = hi
+        text = {"type": "string", "pattern": text_pattern(self.scale(field), lo, hi),
+                "description": "The same decimal as text, e.g. \"12.50\" (no exponent), within the same rules"}
+        return {"anyOf": [number, text]}
 
     def compile_checker(self, field):
         scale = self.scale(field)
         limit = self.limit(field)
-        lo = None if field.get("min") is None else Decimal(str(field["min"]))
-        hi = None if field.get("max") is None else Decimal(str(field["max"]))
+        lo, hi = self.bounds(field)
 
         def check(value):
             kind = type(value)
@@ -143,8 +154,12 @@ class DecimalType(FieldType):
                 value = Decimal(value)
             elif kind is float:  # Python callers; the API parses JSON numbers as Decimal
                 value = Decimal(repr(value))
+            elif kind is str:  # exact text, as JavaScript clients send money; never through a float
+                if DECIMAL_TEXT.fullmatch(value) is None:
+                    raise Invalid("pattern", 'must be a number, or a decimal as text such as "12.50" (no exponent)')
+                value = Decimal(value)
             elif kind is not Decimal:
-                raise type_error("a number")
+                raise type_error('a number (or a decimal as text, such as "12.50")')
             if not value.is_finite():
                 raise type_error("a finite number")
             if value <= -limit or value >= limit:

@@ -211,6 +211,15 @@ class Tags(FieldType):
         if rows:
             conn.execute(link.insert(), rows)
 
+    def same_value(self, field, new, stored) -> bool:
+        # Only the hand-set tags are written (write_links); the rules keep theirs, and order is no change.
+        manual = frozenset(field.get("_tags", []))
+
+        def hand_set(value):
+            return {t for t in ([] if value is None else value if isinstance(value, list) else [value]) if t in manual}
+
+        return hand_set(new) == hand_set(stored)
+
     def read_links(self, conn, link: sa.Table, field: dict, ids: list[int]) -> dict[int, object]:
         order = {k: n for n, k in enumerate(field.get("_descendants", {}))}
         found: dict[int, list[str]] = {}

@@ -7,19 +7,28 @@ from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ... import jsonutil
-from ...errors import BadRequest, CrmError, Invalid, error
+from ...errors import BadRequest, CrmError, Invalid, UriTooLong, error
+from ...query_flags import parse_flag
 from ...storable import json_problems
 
 log = logging.getLogger("crm_platform")
 
 
 def json_body(*, required: bool = True):
-    """The request body parsed as JSON (decimals exact), or a 400 that says what is wrong."""
+    """The request body parsed as JSON (decimals exact), or a 400 that says what is wrong.
+
+    A body must be sent as JSON (``Content-Type: application/json`` or ``application/<x>+json``):
+    the same text sent as ``text/plain`` or a form is refused, not guessed at.
+    """
     raw = request.get_data(cache=True)
     if not raw.strip():
         if required:
             raise BadRequest([error(None, "body", "the request body must be a JSON document")])
         return None
+    if not request.is_json:
+        sent = request.mimetype or "no Content-Type"
+        raise BadRequest([error("Content-Type", "content_type",
+                                f"send the body as JSON with Content-Type: application/json, not {sent[:100]}")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -39,19 +48,33 @@ def json_body(*, required: bool = True):
 
 
 def json_object(*, required: bool = True) -> dict:
-    body = json_body(required=required)
-    if body is None:
+    """The body as a JSON object; with ``required=False`` an empty body is ``{}`` (but ``null`` is not an object)."""
+    if not required and not request.get_data(cache=True).strip():
         return {}
+    body = json_body()
     if not isinstance(body, dict):
         raise BadRequest([error(None, "body", "the request body must be a JSON object")])
     return body
 
 
 def flag(name: str) -> bool:
-    return request.args.get(name, "").lower() in ("1", "true", "yes")
+    """A yes/no query flag of this request (see query_flags: anything but 1/0, true/false, yes/no is 400)."""
+    return parse_flag(request.args, name)
+
+
+def refuse_long_urls():
+    """before_request: an address longer than CRM_MAX_URL_BYTES is 414 (JSON on the API), before sign-in."""
+    env = request.environ
+    uri = env.get("RAW_URI") or env.get("REQUEST_URI") or f"{env.get('PATH_INFO', '')}?{env.get('QUERY_STRING', '')}"
+    limit = current_app.config["CRM_MAX_URL_BYTES"]
+    if len(uri) > limit:
+        raise UriTooLong([error(None, "uri_too_long", f"the address is {len(uri)} bytes long, more than {limit}; "
+                                                      f"send fewer or shorter query parameters")])
 
 
 def register_error_handlers(app: Flask) -> None:
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_long_urls)
+
     @app.errorhandler(CrmError)
     def crm_error(exc: CrmError):
         return jsonify(exc.body()), exc.status
@@ -62,7 +85,12 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         messages = {413: f"the request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"}
         body = {"errors": [error(None, exc.name.lower().replace(" ", "_"), messages.get(exc.code, exc.description))]}
-        return jsonify(body), exc.code
+        response = jsonify(body)
+        response.status_code = exc.code
+        for name, value in exc.get_headers():  # e.g. Allow on a 405, which RFC 9110 requires
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -13,7 +13,7 @@ from ...metadata.field_types import REGISTRY
 from ..query import MAX_PAGE
 from ..record_schema import patch_schema, record_schema
 from .context import platform
-from .openapi_platform import (BOOLEAN, INTEGER, STRING, answer, body, errors, in_path, obj, op, platform_paths,
+from .openapi_platform import (BOOLEAN, FLAG, INTEGER, STRING, answer, body, errors, in_path, obj, op, platform_paths,
                                query, shared)
 
 openapi_api = Blueprint("openapi_api", __name__)
@@ -60,8 +60,8 @@ def _list_params(doc: dict, max_per_page: int) -> list[dict]:
     return paging(max_per_page) + [
         query("sort", STRING, "Comma-separated field keys; prefix with - for descending"),
         query("q", STRING, "Search text fields"),
-        query("archived", BOOLEAN, "1, true or yes: list the recycle bin instead"),
-        query("exact_total", BOOLEAN, "1, true or yes: count every match (otherwise exact up to CRM_COUNT_LIMIT)"),
+        query("archived", BOOLEAN, f"{FLAG}: list the recycle bin instead"),
+        query("exact_total", BOOLEAN, f"{FLAG}: count every match (otherwise exact up to CRM_COUNT_LIMIT)"),
     ] + _filter_params(doc)
 
 

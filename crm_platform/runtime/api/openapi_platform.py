@@ -84,7 +84,7 @@ def items_of(schema: dict, **more) -> dict:
     return obj({"items": {"type": "array", "items": schema}, **more}, ("items",))
 
 
-FLAG = "1, true or yes"
+FLAG = "1, true or yes (0, false or no: off; any other value is 400)"
 DRY_RUN = query("dry_run", BOOLEAN, f"{FLAG}: answer with the plan (operations, rows affected) and change nothing")
 ARCHIVED = query("archived", BOOLEAN, f"{FLAG}: include archived definitions")
 
