@@ -27,7 +27,7 @@ from dataclasses import dataclass, field as dc_field
 
 from ..errors import Conflict, CrmError, Invalid, error
 from ..metadata.definitions import normalise_entity
-from ..metadata.service import load_state
+from ..metadata.service import check_expected_revision, load_state
 from . import installs, sample
 from .format import check, kinds
 from .merge import KEEP_LOCAL, TAKE_INCOMING, merge
@@ -252,10 +252,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
     today = today or dt.datetime.now(dt.timezone.utc).date()
     with platform.metadata.batch(dry_run=dry_run) as conn:
         state = load_state(conn)
-        if expect_revision is not None and state.revision != expect_revision:
-            raise Conflict([error("expect_revision", "stale", f"the configuration changed since the plan was made "
-                                                              f"(revision {expect_revision}, now {state.revision}): "
-                                                              f"plan again")])
+        check_expected_revision(state.revision, expect_revision)
         installed = installs.load(conn, bundle["name"])
         problems = _static_problems(bundle, state)
         if problems:

@@ -58,6 +58,17 @@ def current_revision(conn: sa.Connection) -> int:
     return conn.execute(REVISION_QUERY).scalar_one()
 
 
+def check_expected_revision(revision: int, expected: int | None, plan: dict | None = None) -> None:
+    """Apply exactly what was shown: refuse (409) when the configuration is no longer at the
+    revision ``expected`` that a plan shown earlier was made at. The one rule behind a bundle
+    import's ``expect_revision`` and the admin designer's Apply; ``plan`` (the plan as it stands
+    now) rides along in the refusal so the caller can show what would happen instead."""
+    if expected is not None and revision != expected:
+        raise Conflict([error("expect_revision", "stale", f"the configuration changed since the plan was made "
+                                                          f"(revision {expected}, now {revision}): plan again")],
+                       extra={"plan": plan, "revision": revision} if plan is not None else None)
+
+
 def _bound_stage_field_refusals(state: MetaState, before: dict, after: dict, renames: dict) -> list:
     """A stage field an active pipeline uses may not be archived, renamed or retyped from under it."""
     kept = {f["key"]: f for f in after.get("fields", [])}
@@ -99,7 +110,9 @@ class MetadataService:
             } for r in conn.execute(q)]
 
     # ---- the choke point ------------------------------------------------------------------------
-    def apply(self, change: Change, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def apply(self, change: Change, *, actor: str, dry_run: bool = False,
+              expect_revision: int | None = None) -> planning.Plan:
+        """``expect_revision``: the revision of the plan the caller showed; refused if anything changed since."""
         from ..runtime.ddl import apply_plan
         from ..runtime.probe import DatabaseProbe
 
@@ -116,6 +129,8 @@ class MetadataService:
                     from .kinds import KINDS
                     after, plan = KINDS[change.kind].prepare(change, state, before, after, DatabaseProbe(conn))
                 plan.action = change.action
+                plan.revision = state.revision
+                check_expected_revision(state.revision, expect_revision, plan.public())
                 if plan.refusals:
                     raise Conflict([r.public() for r in plan.refusals], extra={"plan": plan.public()})
                 if dry_run:
@@ -209,7 +224,8 @@ class MetadataService:
                                                        updated_at=now()))
 
     # ---- entity-level operations (each builds a Change) -----------------------------------------
-    def create_entity(self, doc: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def create_entity(self, doc: dict, *, actor: str, dry_run: bool = False,
+                      expect_revision: int | None = None) -> planning.Plan:
         if not isinstance(doc, dict):
             raise Invalid([error(None, "type", "an entity definition must be a JSON object")])
         key = doc.get("key")
@@ -220,9 +236,11 @@ class MetadataService:
                 raise Conflict([error("key", "exists", f"an entity '{key}' exists already{where}")])
             return None, doc
 
-        return self.apply(Change("entity", str(key), "create", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", str(key), "create", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def update_entity(self, key: str, patch: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def update_entity(self, key: str, patch: dict, *, actor: str, dry_run: bool = False,
+                      expect_revision: int | None = None) -> planning.Plan:
         """Merge top-level attributes; ``fields``, when given, is the whole desired list of fields."""
         if not isinstance(patch, dict):
             raise Invalid([error(None, "type", "the change must be a JSON object")])
@@ -238,9 +256,11 @@ class MetadataService:
                     after.pop(k, None)
             return before, after
 
-        return self.apply(Change("entity", key, "update", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", key, "update", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def archive_entity(self, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def archive_entity(self, key: str, *, actor: str, dry_run: bool = False,
+                       expect_revision: int | None = None) -> planning.Plan:
         def build(state):
             before = self._active(state, key)
             users = [f"{other}.{f['key']}" for other, s in state.entities.items() if other != key and not s.archived
@@ -250,9 +270,11 @@ class MetadataService:
                                                           "archive or change those fields first")])
             return before, None
 
-        return self.apply(Change("entity", key, "archive", build, archive=True), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", key, "archive", build, archive=True),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def restore_entity(self, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def restore_entity(self, key: str, *, actor: str, dry_run: bool = False,
+                       expect_revision: int | None = None) -> planning.Plan:
         def build(state):
             entity = state.entities.get(key)
             if entity is None:
@@ -261,10 +283,12 @@ class MetadataService:
                 raise Conflict([error(None, "not_archived", f"entity '{key}' is not archived")])
             return entity.doc, None
 
-        return self.apply(Change("entity", key, "restore", build, archive=False), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", key, "restore", build, archive=False),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
     # ---- field-level operations -----------------------------------------------------------------
-    def add_field(self, entity: str, field: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def add_field(self, entity: str, field: dict, *, actor: str, dry_run: bool = False,
+                  expect_revision: int | None = None) -> planning.Plan:
         if not isinstance(field, dict):
             raise Invalid([error(None, "type", "a field definition must be a JSON object")])
 
@@ -279,9 +303,11 @@ class MetadataService:
             after["fields"] = after.get("fields", []) + [field]
             return before, after
 
-        return self.apply(Change("entity", entity, "add_field", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", entity, "add_field", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def update_field(self, entity: str, key: str, patch: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def update_field(self, entity: str, key: str, patch: dict, *, actor: str, dry_run: bool = False,
+                     expect_revision: int | None = None) -> planning.Plan:
         if not isinstance(patch, dict):
             raise Invalid([error(None, "type", "the change must be a JSON object")])
         if "key" in patch and patch["key"] != key:
@@ -304,9 +330,11 @@ class MetadataService:
                 raise NotFound([error("field", "not_found", f"entity '{entity}' has no active field '{key}'")])
             return before, after
 
-        return self.apply(Change("entity", entity, "update_field", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", entity, "update_field", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def archive_field(self, entity: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def archive_field(self, entity: str, key: str, *, actor: str, dry_run: bool = False,
+                      expect_revision: int | None = None) -> planning.Plan:
         def build(state):
             before = self._active(state, entity)
             if not any(f["key"] == key for f in before.get("fields", [])):
@@ -317,9 +345,11 @@ class MetadataService:
             after["fields"] = [f for f in after["fields"] if f["key"] != key]
             return before, after
 
-        return self.apply(Change("entity", entity, "archive_field", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", entity, "archive_field", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def restore_field(self, entity: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def restore_field(self, entity: str, key: str, *, actor: str, dry_run: bool = False,
+                      expect_revision: int | None = None) -> planning.Plan:
         def build(state):
             before = self._active(state, entity)
             archived = [f for f in before.get("archived_fields", []) if f["key"] == key]
@@ -332,9 +362,11 @@ class MetadataService:
             after["archived_fields"] = [f for f in before["archived_fields"] if f["key"] != key]
             return before, after
 
-        return self.apply(Change("entity", entity, "restore_field", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", entity, "restore_field", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def rename_field(self, entity: str, key: str, new_key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def rename_field(self, entity: str, key: str, new_key: str, *, actor: str, dry_run: bool = False,
+                     expect_revision: int | None = None) -> planning.Plan:
         why = key_problem(new_key)
         if why:
             raise Invalid([error("new_key", "key", f"field key {why}")])
@@ -355,10 +387,11 @@ class MetadataService:
             return before, after
 
         return self.apply(Change("entity", entity, "rename_field", build, renames={key: new_key}), actor=actor,
-                          dry_run=dry_run)
+                          dry_run=dry_run, expect_revision=expect_revision)
 
     # ---- definitions of other kinds (taxonomies, pipelines, ...) -------------------------------
-    def create_definition(self, kind: str, doc: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def create_definition(self, kind: str, doc: dict, *, actor: str, dry_run: bool = False,
+                          expect_revision: int | None = None) -> planning.Plan:
         if not isinstance(doc, dict):
             raise Invalid([error(None, "type", f"a {kind} definition must be a JSON object")])
         key = doc.get("key")
@@ -370,9 +403,11 @@ class MetadataService:
                 raise Conflict([error("key", "exists", f"a {kind} '{key}' exists already{where}")])
             return None, doc
 
-        return self.apply(Change(kind, str(key), "create", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change(kind, str(key), "create", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def update_definition(self, kind: str, key: str, patch: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def update_definition(self, kind: str, key: str, patch: dict, *, actor: str, dry_run: bool = False,
+                          expect_revision: int | None = None) -> planning.Plan:
         """Merge top-level attributes into the definition (lists such as tags or stages are replaced)."""
         if not isinstance(patch, dict):
             raise Invalid([error(None, "type", "the change must be a JSON object")])
@@ -389,9 +424,11 @@ class MetadataService:
                     after[k] = v
             return before, after
 
-        return self.apply(Change(kind, key, "update", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change(kind, key, "update", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def archive_definition(self, kind: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def archive_definition(self, kind: str, key: str, *, actor: str, dry_run: bool = False,
+                           expect_revision: int | None = None) -> planning.Plan:
         from .kinds import KINDS
 
         def build(state):
@@ -401,9 +438,11 @@ class MetadataService:
                 raise Conflict(problems)
             return before, None
 
-        return self.apply(Change(kind, key, "archive", build, archive=True), actor=actor, dry_run=dry_run)
+        return self.apply(Change(kind, key, "archive", build, archive=True),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def restore_definition(self, kind: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def restore_definition(self, kind: str, key: str, *, actor: str, dry_run: bool = False,
+                           expect_revision: int | None = None) -> planning.Plan:
         def build(state):
             found = state.of_kind(kind).get(key)
             if found is None:
@@ -412,7 +451,8 @@ class MetadataService:
                 raise Conflict([error(None, "not_archived", f"{kind} '{key}' is not archived")])
             return found.doc, None
 
-        return self.apply(Change(kind, key, "restore", build, archive=False), actor=actor, dry_run=dry_run)
+        return self.apply(Change(kind, key, "restore", build, archive=False),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
     @staticmethod
     def _active_of(state: MetaState, kind: str, key: str) -> dict:
