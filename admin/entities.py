@@ -100,7 +100,7 @@ class EntityDesignerView(AdminOnly, BaseView):
         doc.setdefault("fields", [])
 
         def change(**apply):
-            return platform().metadata.create_entity(doc, actor=actor(), **apply)
+            return platform().metadata.create_definition("entity", doc, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=doc["key"] or "_"),
                           title=f"Create entity {doc['key']}")
@@ -128,19 +128,19 @@ class EntityDesignerView(AdminOnly, BaseView):
         patch.pop("key")
 
         def change(**apply):
-            return platform().metadata.update_entity(key, patch, actor=actor(), **apply)
+            return platform().metadata.update_definition("entity", key, patch, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
                           title=f"Change entity {key}")
 
     @expose("/<key>/archive", methods=("POST",))
     def archive(self, key):
-        return self._simple(lambda **apply: platform().metadata.archive_entity(key, actor=actor(), **apply),
+        return self._simple(lambda **apply: platform().metadata.archive_definition("entity", key, actor=actor(), **apply),
                             url_for(".index"), f"Archive entity {key}")
 
     @expose("/<key>/restore", methods=("POST",))
     def restore(self, key):
-        return self._simple(lambda **apply: platform().metadata.restore_entity(key, actor=actor(), **apply),
+        return self._simple(lambda **apply: platform().metadata.restore_definition("entity", key, actor=actor(), **apply),
                             url_for(".detail", key=key), f"Restore entity {key}")
 
     @expose("/<key>/move", methods=("POST",))
@@ -156,7 +156,7 @@ class EntityDesignerView(AdminOnly, BaseView):
             j = max(0, i - 1) if direction == "up" else min(len(keys) - 1, i + 1)
             fields = list(self._entity(key).fields)
             fields[i], fields[j] = fields[j], fields[i]
-            return platform().metadata.update_entity(key, {"fields": fields}, actor=actor(), **apply)
+            return platform().metadata.update_definition("entity", key, {"fields": fields}, actor=actor(), **apply)
 
         return self._simple(change, url_for(".detail", key=key), f"Move field {field_key} {direction}")
 
