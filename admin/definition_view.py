@@ -21,10 +21,10 @@ class DefinitionDesignerView(AdminOnly, BaseView):
         """Create ``new`` (``doc`` is None) or apply ``patch`` to ``doc``: planned, then confirmed."""
         metadata, creating = platform().metadata, doc is None
 
-        def change(dry_run):
+        def change(**apply):
             if creating:
-                return metadata.create_definition(self.kind, new, actor=actor(), dry_run=dry_run)
-            return metadata.update_definition(self.kind, doc["key"], patch, actor=actor(), dry_run=dry_run)
+                return metadata.create_definition(self.kind, new, actor=actor(), **apply)
+            return metadata.update_definition(self.kind, doc["key"], patch, actor=actor(), **apply)
         return run_change(self, change, render_form=render_form, done_url=url_for(".index"),
                           title=f"{'Create' if creating else 'Change'} {self.kind} {new['key']}")
 
@@ -46,5 +46,6 @@ class DefinitionDesignerView(AdminOnly, BaseView):
         def render_refusal(errors=(), plan=None):
             return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=title,
                                fields=[], action=None, cancel_url=url_for(".index"))
-        return run_change(self, lambda dry: platform().metadata.archive_definition(self.kind, key, actor=actor(), dry_run=dry),
+        return run_change(self, lambda **apply: platform().metadata.archive_definition(self.kind, key, actor=actor(),
+                                                                                       **apply),
                           render_form=render_refusal, done_url=url_for(".index"), title=title)

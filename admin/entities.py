@@ -99,8 +99,8 @@ class EntityDesignerView(AdminOnly, BaseView):
         doc = {k: v for k, v in doc.items() if v is not None}
         doc.setdefault("fields", [])
 
-        def change(dry_run):
-            return platform().metadata.create_entity(doc, actor=actor(), dry_run=dry_run)
+        def change(**apply):
+            return platform().metadata.create_definition("entity", doc, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=doc["key"] or "_"),
                           title=f"Create entity {doc['key']}")
@@ -127,20 +127,20 @@ class EntityDesignerView(AdminOnly, BaseView):
         patch = entity_doc_from(form, key)
         patch.pop("key")
 
-        def change(dry_run):
-            return platform().metadata.update_entity(key, patch, actor=actor(), dry_run=dry_run)
+        def change(**apply):
+            return platform().metadata.update_definition("entity", key, patch, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
                           title=f"Change entity {key}")
 
     @expose("/<key>/archive", methods=("POST",))
     def archive(self, key):
-        return self._simple(lambda dry: platform().metadata.archive_entity(key, actor=actor(), dry_run=dry),
+        return self._simple(lambda **apply: platform().metadata.archive_definition("entity", key, actor=actor(), **apply),
                             url_for(".index"), f"Archive entity {key}")
 
     @expose("/<key>/restore", methods=("POST",))
     def restore(self, key):
-        return self._simple(lambda dry: platform().metadata.restore_entity(key, actor=actor(), dry_run=dry),
+        return self._simple(lambda **apply: platform().metadata.restore_definition("entity", key, actor=actor(), **apply),
                             url_for(".detail", key=key), f"Restore entity {key}")
 
     @expose("/<key>/move", methods=("POST",))
@@ -148,7 +148,7 @@ class EntityDesignerView(AdminOnly, BaseView):
         """Move a field one place up or down (a metadata change with no DDL, planned like any other)."""
         field_key, direction = request.form.get("field", ""), request.form.get("direction", "")
 
-        def change(dry_run):
+        def change(**apply):
             keys = [f["key"] for f in self._entity(key).fields]
             if field_key not in keys or direction not in ("up", "down"):
                 raise Invalid([error("field", "invalid", f"no field '{field_key}' to move {direction}")])
@@ -156,7 +156,7 @@ class EntityDesignerView(AdminOnly, BaseView):
             j = max(0, i - 1) if direction == "up" else min(len(keys) - 1, i + 1)
             fields = list(self._entity(key).fields)
             fields[i], fields[j] = fields[j], fields[i]
-            return platform().metadata.update_entity(key, {"fields": fields}, actor=actor(), dry_run=dry_run)
+            return platform().metadata.update_definition("entity", key, {"fields": fields}, actor=actor(), **apply)
 
         return self._simple(change, url_for(".detail", key=key), f"Move field {field_key} {direction}")
 
@@ -186,8 +186,8 @@ class EntityDesignerView(AdminOnly, BaseView):
         except CrmError as exc:  # a default value the field's type cannot read
             return render_form(exc.errors), exc.status
 
-        def change(dry_run):
-            return platform().metadata.add_field(key, doc, actor=actor(), dry_run=dry_run)
+        def change(**apply):
+            return platform().metadata.add_field(key, doc, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
                           title=f"Add field {doc['key']} to {key}")
@@ -228,8 +228,8 @@ class EntityDesignerView(AdminOnly, BaseView):
         # Options left blank go back to the type's default: send them as null so the merge drops them.
         patch = {**{k: None for k in current if k not in ("key", "type")}, **doc}
 
-        def change(dry_run):
-            return platform().metadata.update_field(key, field, patch, actor=actor(), dry_run=dry_run)
+        def change(**apply):
+            return platform().metadata.update_field(key, field, patch, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
                           title=f"Change field {field} of {key}")
@@ -247,20 +247,20 @@ class EntityDesignerView(AdminOnly, BaseView):
             return render_form()
         new_key = (form.new_key.data or "").strip()
 
-        def change(dry_run):
-            return platform().metadata.rename_field(key, field, new_key, actor=actor(), dry_run=dry_run)
+        def change(**apply):
+            return platform().metadata.rename_field(key, field, new_key, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
                           title=f"Rename field {field} of {key} to {new_key}")
 
     @expose("/<key>/fields/<field>/archive", methods=("POST",))
     def archive_field(self, key, field):
-        return self._simple(lambda dry: platform().metadata.archive_field(key, field, actor=actor(), dry_run=dry),
+        return self._simple(lambda **apply: platform().metadata.archive_field(key, field, actor=actor(), **apply),
                             url_for(".detail", key=key), f"Archive field {field} of {key}")
 
     @expose("/<key>/fields/<field>/restore", methods=("POST",))
     def restore_field(self, key, field):
-        return self._simple(lambda dry: platform().metadata.restore_field(key, field, actor=actor(), dry_run=dry),
+        return self._simple(lambda **apply: platform().metadata.restore_field(key, field, actor=actor(), **apply),
                             url_for(".detail", key=key), f"Restore field {field} of {key}")
 
     def _simple(self, change, done_url: str, title: str):

@@ -33,7 +33,7 @@ class HistoryView(AdminOnly, BaseView):
         """Everything that can be brought back: archived definitions of every kind, archived fields."""
         state = platform().metadata.state()
         out = []
-        for kind in ("entity", *KINDS):
+        for kind in KINDS:
             for key, s in state.of_kind(kind).items():
                 if s.archived:
                     out.append({"kind": kind, "key": key, "field": "", "label": label_text(s.doc.get("label")) or key})
@@ -49,13 +49,10 @@ class HistoryView(AdminOnly, BaseView):
         kind, key, field = request.form.get("kind", ""), request.form.get("key", ""), request.form.get("field", "")
         metadata = platform().metadata
         if kind == "field":
-            change = lambda dry: metadata.restore_field(key, field, actor=actor(), dry_run=dry)  # noqa: E731
+            change = lambda **apply: metadata.restore_field(key, field, actor=actor(), **apply)  # noqa: E731
             title = f"Restore field {field} of {key}"
-        elif kind == "entity":
-            change = lambda dry: metadata.restore_entity(key, actor=actor(), dry_run=dry)  # noqa: E731
-            title = f"Restore entity {key}"
         elif kind in KINDS:
-            change = lambda dry: metadata.restore_definition(kind, key, actor=actor(), dry_run=dry)  # noqa: E731
+            change = lambda **apply: metadata.restore_definition(kind, key, actor=actor(), **apply)  # noqa: E731
             title = f"Restore {kind} {key}"
         else:
             abort(404)

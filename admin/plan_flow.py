@@ -1,9 +1,12 @@
 """Plan before apply: every designer save is a dry run first, shown to the admin, applied on confirm.
 
-A designer action is a function ``change(dry_run) -> Plan`` that calls ``MetadataService``. The
-first post runs it with ``dry_run=True`` and shows the plan (operations, rows affected); the plan
-page re-posts the same form data with ``_confirm=1``, which runs it for real. A refusal (409) or an
-invalid definition (422) changes nothing: the form comes back with the messages next to its inputs.
+A designer action is a function ``change(**apply) -> Plan`` that calls a ``MetadataService`` method
+with ``apply`` (``dry_run``, ``expect_revision``). The first post runs it with ``dry_run=True`` and
+shows the plan (operations, rows affected); the plan page re-posts the same form data with
+``_confirm=1`` and the revision the plan was made at (``_revision``), which runs it for real — or,
+if anyone changed the configuration in between, refuses (409), applies nothing and shows the plan
+as it stands now, to be applied in its turn. A refusal (409) or an invalid definition (422) changes
+nothing: the form comes back with the messages next to its inputs.
 """
 from __future__ import annotations
 
@@ -11,10 +14,16 @@ from typing import Callable
 
 from flask import flash, redirect, request
 
-from crm_platform.errors import CrmError
+from crm_platform.errors import BadRequest, CrmError, error
 from crm_platform.metadata.plan import Plan
 
-NOT_RESUBMITTED = ("csrf_token", "_confirm", "_back")
+NOT_RESUBMITTED = ("csrf_token", "_confirm", "_back", "_revision")
+
+#: Shown when the Apply was refused because the configuration changed after the plan was shown.
+STALE_PLAN = ("The configuration was changed by someone else after this plan was shown (revision {expected}, now "
+              "{revision}): nothing was applied. The plan below is what Apply would do now. "
+              "配置在预览之后已被他人修改（修订号 {expected}，现为 {revision}）：未做任何更改。下面是按当前配置重新生成的计划，"
+              "确认无误后请再次应用。")
 
 
 def resubmitted_fields() -> list[tuple[str, str]]:
@@ -52,17 +61,38 @@ def _field(form, name: str):
     return node if hasattr(node, "errors") else None
 
 
-def run_change(view, change: Callable[[bool], Plan], *, render_form: Callable[[list, dict | None], object],
+def expected_revision() -> int | None:
+    """The revision the confirmed plan was made at; None for a post that never showed a plan."""
+    posted = request.form.get("_revision")
+    if posted is None or posted == "":
+        return None
+    if not posted.isdigit():
+        raise BadRequest([error("_revision", "type", "_revision is the revision number of the plan shown")])
+    return int(posted)
+
+
+def run_change(view, change: Callable[..., Plan], *, render_form: Callable[[list, dict | None], object],
                done_url: str, title: str):
     """Dry-run or apply ``change`` as the request asks; see the module docstring."""
     confirm = request.form.get("_confirm") == "1"
     try:
-        plan = change(not confirm)
+        expected = expected_revision() if confirm else None
+        plan = change(dry_run=not confirm, expect_revision=expected)
     except CrmError as exc:
+        if _stale(exc):
+            # The plan as it stands now, with an Apply that carries its own revision.
+            return view.render("crm_admin/plan.html", plan=exc.extra["plan"], revision=exc.extra["revision"],
+                               stale=STALE_PLAN.format(expected=expected, revision=exc.extra["revision"]),
+                               title=title, fields=resubmitted_fields(), action=request.path,
+                               cancel_url=done_url), exc.status
         response = render_form(exc.errors, exc.extra.get("plan"))
         return response, exc.status
     if confirm:
         flash(f"Applied: {plan.summary}", "success")
         return redirect(done_url)
-    return view.render("crm_admin/plan.html", plan=plan.public(), title=title, fields=resubmitted_fields(),
-                       action=request.path, cancel_url=done_url)
+    return view.render("crm_admin/plan.html", plan=plan.public(), revision=plan.revision, title=title,
+                       fields=resubmitted_fields(), action=request.path, cancel_url=done_url)
+
+
+def _stale(exc: CrmError) -> bool:
+    return "plan" in exc.extra and any(e.get("field") == "expect_revision" for e in exc.errors)

@@ -82,7 +82,7 @@ def main(argv=None) -> int:
         engine = crm.engine
         try:
             print(f"database: {describe_database(engine)}; rows: {args.rows:,}; fields added: {args.repeat}")
-            crm.metadata.create_entity(DOC, actor="bench")
+            crm.metadata.create_definition("entity", DOC, actor="bench")
             with Timer() as t_load:
                 bulk_load(engine, args.rows)
             t = crm.runtime.current().entity(ENTITY).table

@@ -70,8 +70,8 @@ def main(argv=None) -> int:
         try:
             backend = backend_name(url)
             print(f"database: {describe_database(engine)}; rows per run: {args.rows:,}; runs: {args.repeat}")
-            crm.metadata.create_entity(contact_entity("bench_svc"), actor="bench")
-            crm.metadata.create_entity(contact_entity("bench_core"), actor="bench")
+            crm.metadata.create_definition("entity", contact_entity("bench_svc"), actor="bench")
+            crm.metadata.create_definition("entity", contact_entity("bench_core"), actor="bench")
             model = crm.runtime.current()
             svc_entity, core_entity = model.entity("bench_svc"), model.entity("bench_core")
             svc_table, core_table = svc_entity.table, core_entity.table

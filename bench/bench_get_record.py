@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         app = make_app(url)
         crm = app.extensions["crm"]
         doc = contact_entity(ENTITY)
-        crm.metadata.create_entity(doc, actor="bench")
+        crm.metadata.create_definition("entity", doc, actor="bench")
         crm.records.create_many(ENTITY, contact_rows(args.rows))
         base_app, base_engine = handwritten_app(url, crm.runtime.current().entity(ENTITY).doc)
         try:

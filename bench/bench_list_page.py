@@ -145,7 +145,7 @@ def main(argv=None) -> int:
         app = make_app(url)
         crm = app.extensions["crm"]
         doc = contact_entity(ENTITY)
-        crm.metadata.create_entity(doc, actor="bench")
+        crm.metadata.create_definition("entity", doc, actor="bench")
         crm.records.create_many(ENTITY, contact_rows(args.rows))
         if crm.engine.dialect.name == "postgresql":
             # Statistics as autovacuum would soon gather them; without them the planner guesses

@@ -106,8 +106,8 @@ def test_a_conflict_stops_the_command_until_settled(app, database_url, tmp_path)
 def test_an_import_can_insist_on_the_plan_it_was_shown(client, platform):
     body = serialise(make_bundle())
     plan = client.post("/api/bundle?dry_run=1", data=body).get_json()
-    platform.metadata.create_entity({"key": "note", "label": "Note", "fields": [{"key": "text", "type": "text"}]},
-                                    actor="someone else")
+    platform.metadata.create_definition("entity", {"key": "note", "label": "Note",
+                                                   "fields": [{"key": "text", "type": "text"}]}, actor="someone else")
     r = client.post(f"/api/bundle?expect_revision={plan['revision']}", data=body)
     assert r.status_code == 409 and r.get_json()["errors"][0]["field"] == "expect_revision"
     assert "customer" not in platform.metadata.state().entities

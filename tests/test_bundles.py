@@ -206,7 +206,7 @@ def test_keeping_the_local_version_is_remembered_by_the_next_install(platform):
 
 
 def test_a_local_definition_of_the_same_key_is_a_name_clash_in_the_plan(platform):
-    platform.metadata.create_entity({"key": "manager", "label": "Our managers", "fields": [
+    platform.metadata.create_definition("entity", {"key": "manager", "label": "Our managers", "fields": [
         {"key": "name", "type": "text", "required": True, "max_length": 50}]}, actor="admin")
     plan = install(platform, make_bundle(), dry_run=True)
     manager = next(d for d in plan["definitions"] if d["key"] == "manager")

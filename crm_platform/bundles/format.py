@@ -31,12 +31,12 @@ SCHEMA_FILE = Path(__file__).with_name("bundle.schema.json")
 def kinds() -> list[str]:
     """Every definition kind this instance knows, entities first: bundles carry each one."""
     from ..metadata.kinds import KINDS
-    return ["entity"] + sorted(KINDS)
+    return ["entity"] + sorted(k for k in KINDS if k != "entity")
 
 
 def schema_name(kind: str) -> str:
     from ..metadata.kinds import KINDS
-    return "entity" if kind == "entity" else KINDS[kind].schema
+    return KINDS[kind].schema
 
 
 def serialise(bundle: dict) -> str:

@@ -26,9 +26,8 @@ import datetime as dt
 from dataclasses import dataclass, field as dc_field
 
 from ..errors import Conflict, CrmError, Invalid, error
-from ..metadata.definitions import normalise_entity
 from ..metadata.field_types import REGISTRY
-from ..metadata.service import load_state
+from ..metadata.service import check_expected_revision, load_state
 from . import demo_users as demo, installs, sample
 from .format import check, kinds
 from .merge import KEEP_LOCAL, TAKE_INCOMING, merge
@@ -40,8 +39,6 @@ SKELETON_KINDS = ("taxonomy", "entity")  # the order of step 2 (step 3 and 4 run
 
 def normalised(kind: str, doc: dict) -> dict:
     """The definition as the instance would store it, so equal definitions compare equal."""
-    if kind == "entity":
-        return normalise_entity(doc)
     from ..metadata.kinds import KINDS
     return KINDS[kind].normalise(doc)
 
@@ -208,24 +205,20 @@ class _Runner:
 
     def create(self, kind, doc):
         m, a = self.metadata, self.actor
-        self._call(kind, doc["key"], lambda: m.create_entity(doc, actor=a) if kind == "entity"
-                   else m.create_definition(kind, doc, actor=a))
+        self._call(kind, doc["key"], lambda: m.create_definition(kind, doc, actor=a))
 
     def update(self, kind, key, target, current):
         patch = {**target, **{k: None for k in current if k not in target and k not in ("key", "archived_fields")}}
         m, a = self.metadata, self.actor
-        self._call(kind, key, lambda: m.update_entity(key, patch, actor=a) if kind == "entity"
-                   else m.update_definition(kind, key, patch, actor=a))
+        self._call(kind, key, lambda: m.update_definition(kind, key, patch, actor=a))
 
     def restore(self, kind, key):
         m, a = self.metadata, self.actor
-        self._call(kind, key, lambda: m.restore_entity(key, actor=a) if kind == "entity"
-                   else m.restore_definition(kind, key, actor=a))
+        self._call(kind, key, lambda: m.restore_definition(kind, key, actor=a))
 
     def archive(self, kind, key):
         m, a = self.metadata, self.actor
-        self._call(kind, key, lambda: m.archive_entity(key, actor=a) if kind == "entity"
-                   else m.archive_definition(kind, key, actor=a))
+        self._call(kind, key, lambda: m.archive_definition(kind, key, actor=a))
 
     def until_settled(self, pending: list[tuple[str, str, object]]):
         """Run steps whose order is not known in advance: retry those that fail while others succeed."""
@@ -264,10 +257,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
     today = today or dt.datetime.now(dt.timezone.utc).date()
     with platform.metadata.batch(dry_run=dry_run) as conn:
         state = load_state(conn)
-        if expect_revision is not None and state.revision != expect_revision:
-            raise Conflict([error("expect_revision", "stale", f"the configuration changed since the plan was made "
-                                                              f"(revision {expect_revision}, now {state.revision}): "
-                                                              f"plan again")])
+        check_expected_revision(state.revision, expect_revision)
         installed = installs.load(conn, bundle["name"])
         problems = _static_problems(bundle, state)
         if problems:

@@ -1,7 +1,8 @@
-"""Definition kinds other than entities (taxonomies, pipelines...): how each is validated and planned.
+"""Definition kinds (entities, taxonomies, pipelines, forms, roles): how each is validated, merged and planned.
 
 Each kind plugs into the one metadata choke point (``MetadataService.apply``) through ``prepare``,
-which returns the normalised definition and its plan. Entities keep their own, richer planner.
+which returns the normalised definition and its plan. Entities override it with their own, richer
+planner (``entities.py``); the others share the one below.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class Kind:
     name: ClassVar[str]
     #: the meta-schema file under schemas/
     schema: ClassVar[str]
+    #: for messages: "a taxonomy", "an entity"
+    article: ClassVar[str] = "a"
 
     def normalise(self, doc: dict) -> dict:
         return copy.deepcopy(doc)
@@ -35,6 +38,25 @@ class Kind:
 
     def archive_problems(self, key: str, state: MetaState) -> list[dict]:
         return []
+
+    def fixed_key(self) -> str:
+        """The refusal of a change that sends another key."""
+        return f"{self.article} {self.name} key cannot be changed"
+
+    def merge(self, before: dict, patch: dict) -> dict:
+        """The definition after a change of top-level attributes: null removes one; lists (tags,
+        stages...) are replaced whole."""
+        after = copy.deepcopy(before)
+        for k, v in patch.items():
+            if v is None:
+                after.pop(k, None)
+            else:
+                after[k] = v
+        return after
+
+    def entities_after(self, state: MetaState, key: str, after: dict | None) -> list[dict]:
+        """The entity definitions the DDL of this kind's plan is built against."""
+        return [s.doc for s in state.entities.values()]
 
     def prepare(self, change, state: MetaState, before, after, probe):
         if change.archive is False and before is not None:
@@ -66,5 +88,5 @@ def register(kind: Kind) -> Kind:
 
 
 # Each kind registers itself when its module is imported; those modules import this one, so they
-# come last. Importing kinds therefore always yields every kind.
-from . import forms, pipelines, roles, taxonomies  # noqa: E402,F401
+# come last. Importing kinds therefore always yields every kind, entities first.
+from . import entities, forms, pipelines, roles, taxonomies  # noqa: E402,F401

@@ -60,6 +60,9 @@ class Plan:
     after: dict | None
     operations: list[Operation] = dc_field(default_factory=list)
     refusals: list[Refusal] = dc_field(default_factory=list)
+    #: the metadata revision the plan was made at (set by ``MetadataService.apply``): an Apply that
+    #: passes it back as ``expect_revision`` runs this plan or nothing
+    revision: int | None = None
 
     @property
     def summary(self) -> str:

@@ -2,6 +2,8 @@
 
 validate (meta-schema, then across definitions) → plan → apply DDL, save the definition and bump
 the revision in one transaction → drop compiled caches. No other code writes definitions or DDL.
+Every kind, entities included, goes the same way: its ``Kind`` (``kinds.py``) validates, merges and
+plans it; the field-level operations below are entity changes built here and planned by that kind.
 """
 from __future__ import annotations
 
@@ -17,17 +19,19 @@ import sqlalchemy as sa
 from .. import jsonutil
 from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import definitions, meta_state, revisions
-from . import plan as planning, roles
-from .definitions import EntityState, MetaState, check_entity, normalise_entity
+from . import plan as planning
+from .definitions import EntityState, MetaState
 from .field_types import REGISTRY
 from .keys import key_problem
+from .kinds import KINDS
 
 COMMON_FIELD_KEYS = frozenset({"key", "type", "label", "help", "required", "unique", "indexed", "default"})
 
 
 @dataclass
 class Change:
-    """A proposed change: the entity as it should be after it, plus explicit renames."""
+    """A proposed change of one definition of a kind: ``build`` gives it before and after (None when
+    it is created or archived); ``renames`` are the entity fields it renames."""
 
     kind: str
     key: str
@@ -58,20 +62,15 @@ def current_revision(conn: sa.Connection) -> int:
     return conn.execute(REVISION_QUERY).scalar_one()
 
 
-def _bound_stage_field_refusals(state: MetaState, before: dict, after: dict, renames: dict) -> list:
-    """A stage field an active pipeline uses may not be archived, renamed or retyped from under it."""
-    kept = {f["key"]: f for f in after.get("fields", [])}
-    out = []
-    for p in state.pipelines.values():
-        doc = p.doc
-        if p.archived or doc.get("entity") != before["key"]:
-            continue
-        key = doc.get("field")
-        now = kept.get(renames.get(key, key))
-        if key in renames or now is None or not REGISTRY[now["type"]].holds_stages:
-            out.append(planning.Refusal(f"fields.{key}", "pipeline",
-                                        f"pipeline '{doc['key']}' uses stage field '{key}': archive the pipeline first"))
-    return out
+def check_expected_revision(revision: int, expected: int | None, plan: dict | None = None) -> None:
+    """Apply exactly what was shown: refuse (409) when the configuration is no longer at the
+    revision ``expected`` that a plan shown earlier was made at. The one rule behind a bundle
+    import's ``expect_revision`` and the admin designer's Apply; ``plan`` (the plan as it stands
+    now) rides along in the refusal so the caller can show what would happen instead."""
+    if expected is not None and revision != expected:
+        raise Conflict([error("expect_revision", "stale", f"the configuration changed since the plan was made "
+                                                          f"(revision {expected}, now {revision}): plan again")],
+                       extra={"plan": plan, "revision": revision} if plan is not None else None)
 
 
 class MetadataService:
@@ -99,7 +98,9 @@ class MetadataService:
             } for r in conn.execute(q)]
 
     # ---- the choke point ------------------------------------------------------------------------
-    def apply(self, change: Change, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def apply(self, change: Change, *, actor: str, dry_run: bool = False,
+              expect_revision: int | None = None) -> planning.Plan:
+        """``expect_revision``: the revision of the plan the caller showed; refused if anything changed since."""
         from ..runtime.ddl import apply_plan
         from ..runtime.probe import DatabaseProbe
 
@@ -110,22 +111,18 @@ class MetadataService:
                     conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1).with_for_update())
                 state = load_state(conn)
                 before, after = change.build(state)
-                if change.kind == "entity":
-                    after, plan = self._plan_entity(change, state, before, after, DatabaseProbe(conn))
-                else:
-                    from .kinds import KINDS
-                    after, plan = KINDS[change.kind].prepare(change, state, before, after, DatabaseProbe(conn))
+                kind = KINDS[change.kind]
+                after, plan = kind.prepare(change, state, before, after, DatabaseProbe(conn))
                 plan.action = change.action
+                plan.revision = state.revision
+                check_expected_revision(state.revision, expect_revision, plan.public())
                 if plan.refusals:
                     raise Conflict([r.public() for r in plan.refusals], extra={"plan": plan.public()})
                 if dry_run:
                     tx.rollback()
                     return plan
                 if change.archive is None:
-                    docs = [s.doc for k, s in state.entities.items() if k != change.key or change.kind != "entity"]
-                    if change.kind == "entity":
-                        docs.append(after)
-                    apply_plan(conn, plan, docs, state=state)
+                    apply_plan(conn, plan, kind.entities_after(state, change.key, after), state=state)
                 revision = state.revision + 1
                 self._save(conn, change, before, after, revision)
                 conn.execute(revisions.insert().values(
@@ -173,28 +170,6 @@ class MetadataService:
     def _transaction(self, conn: sa.Connection):
         return conn.begin_nested() if getattr(self._local, "conn", None) is conn else conn.begin()
 
-    @staticmethod
-    def _plan_entity(change: Change, state: MetaState, before, after, probe):
-        if after is not None:
-            after = normalise_entity(after)
-            check_entity(after, state)
-            if before is not None:
-                after["archived_fields"] = [f for f in before.get("archived_fields", [])
-                                            if f["key"] not in {x["key"] for x in after["fields"]}]
-                for f in before.get("fields", []):
-                    new_key = change.renames.get(f["key"], f["key"])
-                    if new_key not in {x["key"] for x in after["fields"]}:
-                        after["archived_fields"].append(f)
-                if not after["archived_fields"]:
-                    del after["archived_fields"]
-        plan = planning.plan_entity_change(
-            "archive" if change.archive else "restore" if change.archive is False else change.action,
-            before, after if change.archive is None else before, probe, change.renames)
-        if before is not None and after is not None and change.archive is None:
-            plan.refusals += _bound_stage_field_refusals(state, before, after, change.renames)
-            plan.refusals += roles.renamed_field_refusals(state, before["key"], change.renames)
-        return after, plan
-
     def _save(self, conn, change: Change, before, after, revision: int) -> None:
         t = definitions
         where = sa.and_(t.c.kind == change.kind, t.c.key == change.key)
@@ -208,68 +183,14 @@ class MetadataService:
             conn.execute(t.update().where(where).values(body=planning.canonical(after), revision=revision,
                                                        updated_at=now()))
 
-    # ---- entity-level operations (each builds a Change) -----------------------------------------
-    def create_entity(self, doc: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
-        if not isinstance(doc, dict):
-            raise Invalid([error(None, "type", "an entity definition must be a JSON object")])
-        key = doc.get("key")
-
-        def build(state: MetaState):
-            if isinstance(key, str) and key in state.entities:
-                where = " (archived: restore it instead)" if state.entities[key].archived else ""
-                raise Conflict([error("key", "exists", f"an entity '{key}' exists already{where}")])
-            return None, doc
-
-        return self.apply(Change("entity", str(key), "create", build), actor=actor, dry_run=dry_run)
-
-    def update_entity(self, key: str, patch: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
-        """Merge top-level attributes; ``fields``, when given, is the whole desired list of fields."""
-        if not isinstance(patch, dict):
-            raise Invalid([error(None, "type", "the change must be a JSON object")])
-        if "key" in patch and patch["key"] != key:
-            raise Invalid([error("key", "const", "an entity key cannot be changed by PATCH")])
-
-        def build(state):
-            before = self._active(state, key)
-            after = copy.deepcopy(before)
-            after.update({k: v for k, v in patch.items() if v is not None and k != "archived_fields"})
-            for k, v in patch.items():
-                if v is None and k not in ("key", "label", "fields"):
-                    after.pop(k, None)
-            return before, after
-
-        return self.apply(Change("entity", key, "update", build), actor=actor, dry_run=dry_run)
-
-    def archive_entity(self, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
-        def build(state):
-            before = self._active(state, key)
-            users = [f"{other}.{f['key']}" for other, s in state.entities.items() if other != key and not s.archived
-                     for f in s.fields if REGISTRY[f["type"]].target_entity(f) == key]
-            if users:
-                raise Conflict([error("key", "referenced", f"entity '{key}' is referenced by {', '.join(users)}: "
-                                                          "archive or change those fields first")])
-            return before, None
-
-        return self.apply(Change("entity", key, "archive", build, archive=True), actor=actor, dry_run=dry_run)
-
-    def restore_entity(self, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
-        def build(state):
-            entity = state.entities.get(key)
-            if entity is None:
-                raise NotFound([error(None, "not_found", f"no entity '{key}'")])
-            if not entity.archived:
-                raise Conflict([error(None, "not_archived", f"entity '{key}' is not archived")])
-            return entity.doc, None
-
-        return self.apply(Change("entity", key, "restore", build, archive=False), actor=actor, dry_run=dry_run)
-
     # ---- field-level operations -----------------------------------------------------------------
-    def add_field(self, entity: str, field: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def add_field(self, entity: str, field: dict, *, actor: str, dry_run: bool = False,
+                  expect_revision: int | None = None) -> planning.Plan:
         if not isinstance(field, dict):
             raise Invalid([error(None, "type", "a field definition must be a JSON object")])
 
         def build(state):
-            before = self._active(state, entity)
+            before = self._active_of(state, "entity", entity)
             if any(f["key"] == field.get("key") for f in before.get("fields", [])):
                 raise Conflict([error("key", "exists", f"entity '{entity}' has a field '{field.get('key')}' already")])
             if any(f["key"] == field.get("key") for f in before.get("archived_fields", [])):
@@ -279,16 +200,18 @@ class MetadataService:
             after["fields"] = after.get("fields", []) + [field]
             return before, after
 
-        return self.apply(Change("entity", entity, "add_field", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", entity, "add_field", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def update_field(self, entity: str, key: str, patch: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def update_field(self, entity: str, key: str, patch: dict, *, actor: str, dry_run: bool = False,
+                     expect_revision: int | None = None) -> planning.Plan:
         if not isinstance(patch, dict):
             raise Invalid([error(None, "type", "the change must be a JSON object")])
         if "key" in patch and patch["key"] != key:
             raise Invalid([error("key", "const", "use POST .../fields/<key>/rename to rename a field")])
 
         def build(state):
-            before = self._active(state, entity)
+            before = self._active_of(state, "entity", entity)
             after = copy.deepcopy(before)
             fields = after.get("fields", [])
             for i, f in enumerate(fields):
@@ -304,11 +227,13 @@ class MetadataService:
                 raise NotFound([error("field", "not_found", f"entity '{entity}' has no active field '{key}'")])
             return before, after
 
-        return self.apply(Change("entity", entity, "update_field", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", entity, "update_field", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def archive_field(self, entity: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def archive_field(self, entity: str, key: str, *, actor: str, dry_run: bool = False,
+                      expect_revision: int | None = None) -> planning.Plan:
         def build(state):
-            before = self._active(state, entity)
+            before = self._active_of(state, "entity", entity)
             if not any(f["key"] == key for f in before.get("fields", [])):
                 raise NotFound([error("field", "not_found", f"entity '{entity}' has no active field '{key}'")])
             if before.get("title_field") == key:
@@ -317,11 +242,13 @@ class MetadataService:
             after["fields"] = [f for f in after["fields"] if f["key"] != key]
             return before, after
 
-        return self.apply(Change("entity", entity, "archive_field", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", entity, "archive_field", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def restore_field(self, entity: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def restore_field(self, entity: str, key: str, *, actor: str, dry_run: bool = False,
+                      expect_revision: int | None = None) -> planning.Plan:
         def build(state):
-            before = self._active(state, entity)
+            before = self._active_of(state, "entity", entity)
             archived = [f for f in before.get("archived_fields", []) if f["key"] == key]
             if not archived:
                 raise NotFound([error("field", "not_found", f"entity '{entity}' has no archived field '{key}'")])
@@ -333,15 +260,17 @@ class MetadataService:
             after["archived_fields"] = [f for f in before["archived_fields"] if f["key"] != key]
             return before, after
 
-        return self.apply(Change("entity", entity, "restore_field", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change("entity", entity, "restore_field", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def rename_field(self, entity: str, key: str, new_key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def rename_field(self, entity: str, key: str, new_key: str, *, actor: str, dry_run: bool = False,
+                     expect_revision: int | None = None) -> planning.Plan:
         why = key_problem(new_key)
         if why:
             raise Invalid([error("new_key", "key", f"field key {why}")])
 
         def build(state):
-            before = self._active(state, entity)
+            before = self._active_of(state, "entity", entity)
             if not any(f["key"] == key for f in before.get("fields", [])):
                 raise NotFound([error("field", "not_found", f"entity '{entity}' has no active field '{key}'")])
             taken = {f["key"] for f in before.get("fields", []) + before.get("archived_fields", [])}
@@ -356,45 +285,43 @@ class MetadataService:
             return before, after
 
         return self.apply(Change("entity", entity, "rename_field", build, renames={key: new_key}), actor=actor,
-                          dry_run=dry_run)
+                          dry_run=dry_run, expect_revision=expect_revision)
 
-    # ---- definitions of other kinds (taxonomies, pipelines, ...) -------------------------------
-    def create_definition(self, kind: str, doc: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    # ---- definitions of every kind (entities, taxonomies, pipelines, forms, roles) -------------
+    def create_definition(self, kind: str, doc: dict, *, actor: str, dry_run: bool = False,
+                          expect_revision: int | None = None) -> planning.Plan:
+        a = KINDS[kind].article
         if not isinstance(doc, dict):
-            raise Invalid([error(None, "type", f"a {kind} definition must be a JSON object")])
+            raise Invalid([error(None, "type", f"{a} {kind} definition must be a JSON object")])
         key = doc.get("key")
 
         def build(state: MetaState):
             existing = state.of_kind(kind)
             if isinstance(key, str) and key in existing:
                 where = " (archived: restore it instead)" if existing[key].archived else ""
-                raise Conflict([error("key", "exists", f"a {kind} '{key}' exists already{where}")])
+                raise Conflict([error("key", "exists", f"{a} {kind} '{key}' exists already{where}")])
             return None, doc
 
-        return self.apply(Change(kind, str(key), "create", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change(kind, str(key), "create", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def update_definition(self, kind: str, key: str, patch: dict, *, actor: str, dry_run: bool = False) -> planning.Plan:
-        """Merge top-level attributes into the definition (lists such as tags or stages are replaced)."""
+    def update_definition(self, kind: str, key: str, patch: dict, *, actor: str, dry_run: bool = False,
+                          expect_revision: int | None = None) -> planning.Plan:
+        """Merge top-level attributes into the definition as its kind merges them (``Kind.merge``)."""
         if not isinstance(patch, dict):
             raise Invalid([error(None, "type", "the change must be a JSON object")])
         if "key" in patch and patch["key"] != key:
-            raise Invalid([error("key", "const", f"a {kind} key cannot be changed")])
+            raise Invalid([error("key", "const", KINDS[kind].fixed_key())])
 
         def build(state):
             before = self._active_of(state, kind, key)
-            after = copy.deepcopy(before)
-            for k, v in patch.items():
-                if v is None:
-                    after.pop(k, None)
-                else:
-                    after[k] = v
-            return before, after
+            return before, KINDS[kind].merge(before, patch)
 
-        return self.apply(Change(kind, key, "update", build), actor=actor, dry_run=dry_run)
+        return self.apply(Change(kind, key, "update", build),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def archive_definition(self, kind: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
-        from .kinds import KINDS
-
+    def archive_definition(self, kind: str, key: str, *, actor: str, dry_run: bool = False,
+                           expect_revision: int | None = None) -> planning.Plan:
         def build(state):
             before = self._active_of(state, kind, key)
             problems = KINDS[kind].archive_problems(key, state)
@@ -402,9 +329,11 @@ class MetadataService:
                 raise Conflict(problems)
             return before, None
 
-        return self.apply(Change(kind, key, "archive", build, archive=True), actor=actor, dry_run=dry_run)
+        return self.apply(Change(kind, key, "archive", build, archive=True),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
-    def restore_definition(self, kind: str, key: str, *, actor: str, dry_run: bool = False) -> planning.Plan:
+    def restore_definition(self, kind: str, key: str, *, actor: str, dry_run: bool = False,
+                           expect_revision: int | None = None) -> planning.Plan:
         def build(state):
             found = state.of_kind(kind).get(key)
             if found is None:
@@ -413,7 +342,8 @@ class MetadataService:
                 raise Conflict([error(None, "not_archived", f"{kind} '{key}' is not archived")])
             return found.doc, None
 
-        return self.apply(Change(kind, key, "restore", build, archive=False), actor=actor, dry_run=dry_run)
+        return self.apply(Change(kind, key, "restore", build, archive=False),
+                          actor=actor, dry_run=dry_run, expect_revision=expect_revision)
 
     @staticmethod
     def _active_of(state: MetaState, kind: str, key: str) -> dict:
@@ -421,10 +351,3 @@ class MetadataService:
         if found is None or found.archived:
             raise NotFound([error(None, "not_found", f"no active {kind} '{key}'")])
         return found.doc
-
-    @staticmethod
-    def _active(state: MetaState, key: str) -> dict:
-        entity = state.entities.get(key)
-        if entity is None or entity.archived:
-            raise NotFound([error(None, "not_found", f"no active entity '{key}'")])
-        return entity.doc

@@ -1,0 +1,90 @@
+"""Entities as a definition kind: validated, merged and planned for the one choke point like the
+others, with the richer planner an entity needs (tables, columns, indexes, rows affected).
+
+Field-level changes (add, rename, archive a field...) are entity changes too: ``MetadataService``
+builds the entity as it should be after them and it is planned here.
+"""
+from __future__ import annotations
+
+import copy
+
+from ..errors import error
+from . import plan as planning
+from .definitions import MetaState, check_entity, normalise_entity
+from .field_types import REGISTRY
+from .kinds import Kind, register
+
+
+def _bound_stage_field_refusals(state: MetaState, before: dict, after: dict, renames: dict) -> list:
+    """A stage field an active pipeline uses may not be archived, renamed or retyped from under it."""
+    kept = {f["key"]: f for f in after.get("fields", [])}
+    out = []
+    for p in state.pipelines.values():
+        doc = p.doc
+        if p.archived or doc.get("entity") != before["key"]:
+            continue
+        key = doc.get("field")
+        now = kept.get(renames.get(key, key))
+        if key in renames or now is None or not REGISTRY[now["type"]].holds_stages:
+            out.append(planning.Refusal(f"fields.{key}", "pipeline",
+                                        f"pipeline '{doc['key']}' uses stage field '{key}': archive the pipeline first"))
+    return out
+
+
+class EntityKind(Kind):
+    name = "entity"
+    schema = "entity"
+    article = "an"
+
+    def normalise(self, doc: dict) -> dict:
+        return normalise_entity(doc)
+
+    def fixed_key(self) -> str:
+        return "an entity key cannot be changed by PATCH"
+
+    def merge(self, before: dict, patch: dict) -> dict:
+        """Top-level attributes; ``fields``, when given, is the whole desired list of fields. Archived
+        fields are the platform's to keep; the key, label and fields are never removed by a null."""
+        after = copy.deepcopy(before)
+        after.update({k: v for k, v in patch.items() if v is not None and k != "archived_fields"})
+        for k, v in patch.items():
+            if v is None and k not in ("key", "label", "fields"):
+                after.pop(k, None)
+        return after
+
+    def archive_problems(self, key: str, state: MetaState) -> list[dict]:
+        users = [f"{other}.{f['key']}" for other, s in state.entities.items() if other != key and not s.archived
+                 for f in s.fields if REGISTRY[f["type"]].target_entity(f) == key]
+        if users:
+            return [error("key", "referenced", f"entity '{key}' is referenced by {', '.join(users)}: "
+                                               "archive or change those fields first")]
+        return []
+
+    def entities_after(self, state: MetaState, key: str, after: dict | None) -> list[dict]:
+        return [s.doc for k, s in state.entities.items() if k != key] + [after]
+
+    def prepare(self, change, state: MetaState, before, after, probe):
+        if after is not None:
+            after = normalise_entity(after)
+            check_entity(after, state)
+            if before is not None:
+                # A field left out of the new list is archived (its column and values are kept).
+                after["archived_fields"] = [f for f in before.get("archived_fields", [])
+                                            if f["key"] not in {x["key"] for x in after["fields"]}]
+                for f in before.get("fields", []):
+                    new_key = change.renames.get(f["key"], f["key"])
+                    if new_key not in {x["key"] for x in after["fields"]}:
+                        after["archived_fields"].append(f)
+                if not after["archived_fields"]:
+                    del after["archived_fields"]
+        plan = planning.plan_entity_change(
+            "archive" if change.archive else "restore" if change.archive is False else change.action,
+            before, after if change.archive is None else before, probe, change.renames)
+        if before is not None and after is not None and change.archive is None:
+            from . import roles  # here, not above: entities register before the kinds they check
+            plan.refusals += _bound_stage_field_refusals(state, before, after, change.renames)
+            plan.refusals += roles.renamed_field_refusals(state, before["key"], change.renames)
+        return after, plan
+
+
+register(EntityKind())
