@@ -18,7 +18,7 @@ from ..metadata.field_types import REGISTRY, FieldType
 from ..metadata.keys import table_name
 from ..metadata.service import REVISION_QUERY, current_revision, load_state
 from .record_schema import patch_schema, record_schema
-from .serialise import build_output_schema
+from .serialise import LinkReader, RecordDumper, build_output_schema
 from ..metadata.field_types.tags import link_table_name
 from .table_builder import build_metadata
 from .validation import RecordValidator
@@ -76,6 +76,16 @@ class CompiledEntity:
     def output(self):
         """The marshmallow schema that writes records as JSON."""
         return build_output_schema(self)
+
+    @cached_property
+    def dumper(self) -> RecordDumper:
+        """``output`` compiled to plain functions: what reads use (the schema is its oracle)."""
+        return RecordDumper(self)
+
+    @cached_property
+    def links(self) -> LinkReader:
+        """Reads the link-stored fields (tags) of many records in one query."""
+        return LinkReader(self)
 
     @cached_property
     def columns(self) -> list[sa.Column]:

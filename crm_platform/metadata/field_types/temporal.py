@@ -4,6 +4,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from operator import methodcaller
 
 import sqlalchemy as sa
 
@@ -78,6 +79,9 @@ class Date(FieldType):
     def to_json(self, value):
         return value.isoformat()
 
+    def compile_output(self, field):
+        return methodcaller("isoformat")
+
     def format_text(self, field, value):
         return "" if value is None else value.isoformat()
 
@@ -125,6 +129,9 @@ class DateTime(FieldType):
 
     def to_json(self, value):
         return iso(value)
+
+    def compile_output(self, field):
+        return iso
 
     def format_text(self, field, value):
         return "" if value is None else iso(value)
