@@ -112,6 +112,11 @@ class CompiledEntity:
                 .where(t.c.id == sa.bindparam("record_id"), t.c.archived_at.is_(None)))
 
     @cached_property
+    def plain_list_statements(self) -> dict:
+        """(page and sort) → the (rows, count) statements of an unfiltered list (``query.list_statements``)."""
+        return {}
+
+    @cached_property
     def references(self) -> dict[str, str]:
         return {f["key"]: f["target"] for f in self.fields if f["type"] == "reference"}
 

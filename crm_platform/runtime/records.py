@@ -201,12 +201,17 @@ class RecordService:
             return None
         return self._dump(entity, row, c)
 
-    def list(self, entity_key: str, query: ListQuery | None = None, *, conn=None, access: Access | None = None) -> dict:
-        """A page of records and the total, both limited to what ``access`` may read."""
+    def list(self, entity_key: str, query: ListQuery | None = None, *, conn=None, access: Access | None = None,
+             model: CompiledModel | None = None) -> dict:
+        """A page of records and the total, both limited to what ``access`` may read.
+
+        ``model``: the model the caller already read on ``conn`` (it parsed the query with it),
+        which spares a second revision check.
+        """
         query = query or ListQuery()
         access = access or SYSTEM
         with self._conn(conn) as c:
-            model = self._model(c)
+            model = model if model is not None and conn is not None else self._model(c)
             entity = model.entity(entity_key)
             only = access.read_clause(entity, model)
             hidden = access.rights(entity_key, model).hidden

@@ -125,6 +125,11 @@ class LinkReader:
         selects = [sa.select(sa.literal(n).label("field"), link.c.record_id, link.c.tag).where(link.c.record_id.in_(ids))
                    for n, link in enumerate(entity.link_tables.values())]
         self.statement = selects[0] if len(selects) == 1 else sa.union_all(*selects)
+        # One record (a read by id, a write): a plain parameter instead of an expanding IN, which
+        # SQLAlchemy would re-render on every execution.
+        one = [sa.select(sa.literal(n).label("field"), link.c.record_id, link.c.tag)
+               .where(link.c.record_id == sa.bindparam("id")) for n, link in enumerate(entity.link_tables.values())]
+        self.one_statement = one[0] if len(one) == 1 else sa.union_all(*one)
         self._chunk = max(1, self.MAX_PARAMS // max(1, len(selects)))
 
     def attach(self, conn, records: list[dict]) -> list[dict]:
@@ -132,8 +137,12 @@ class LinkReader:
             return records
         ids = [r["id"] for r in records]
         found: dict[tuple[int, int], list[str]] = {}
-        for start in range(0, len(ids), self._chunk):
-            for field, record_id, tag in conn.execute(self.statement, {"ids": ids[start:start + self._chunk]}):
+        if len(ids) == 1:
+            batches = [(self.one_statement, {"id": ids[0]})]
+        else:
+            batches = [(self.statement, {"ids": ids[start:start + self._chunk]}) for start in range(0, len(ids), self._chunk)]
+        for statement, params in batches:
+            for field, record_id, tag in conn.execute(statement, params):
                 found.setdefault((record_id, field), []).append(tag)
         pairs = tuple(enumerate(zip(self.keys, self._outputs)))
         for r in records:
