@@ -18,7 +18,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 
 from ..metadata.field_types import Invalid, REGISTRY
-from ..metadata.field_types.temporal import iso
+from ..metadata.field_types.temporal import iso, iso_output
 
 
 class TypedField(ma.fields.Field):
@@ -57,9 +57,9 @@ def build_output_schema(entity) -> ma.Schema:
     return ma.Schema.from_dict(spec, name=f"Record_{entity.key}")()
 
 
-#: The system columns in the order the schema writes them; the stamps go through ``iso``.
+#: The system columns in the order the schema writes them; the stamps are written as ``iso`` writes them.
 SYSTEM_KEYS = ("id", "version", "created_at", "updated_at", "created_by", "updated_by", "owner_id")
-SYSTEM_OUTPUT = {"created_at": iso, "updated_at": iso}
+SYSTEM_OUTPUT = {"created_at": iso_output, "updated_at": iso_output}
 
 
 class RecordDumper:
