@@ -121,6 +121,8 @@ class LinkReader:
         self.keys = tuple(entity.link_tables)
         self._outputs = tuple(REGISTRY[entity.field_map[k]["type"]].compile_links_output(entity.field_map[k])
                               for k in self.keys)
+        if not self.keys:  # nothing to read: ``attach`` returns the records as they are
+            return
         ids = sa.bindparam("ids", expanding=True)
         selects = [sa.select(sa.literal(n).label("field"), link.c.record_id, link.c.tag).where(link.c.record_id.in_(ids))
                    for n, link in enumerate(entity.link_tables.values())]
