@@ -18,7 +18,7 @@ from ..metadata.field_types import REGISTRY, FieldType
 from ..metadata.keys import table_name
 from ..metadata.service import REVISION_QUERY, current_revision, load_state
 from .record_schema import patch_schema, record_schema
-from .serialise import build_output_schema
+from .serialise import LinkReader, RecordDumper, build_output_schema
 from ..metadata.field_types.tags import link_table_name
 from .table_builder import build_metadata
 from .validation import RecordValidator
@@ -79,6 +79,16 @@ class CompiledEntity:
         return build_output_schema(self)
 
     @cached_property
+    def dumper(self) -> RecordDumper:
+        """``output`` compiled to plain functions: what reads use (the schema is its oracle)."""
+        return RecordDumper(self)
+
+    @cached_property
+    def links(self) -> LinkReader:
+        """Reads the link-stored fields (tags) of many records in one query."""
+        return LinkReader(self)
+
+    @cached_property
     def columns(self) -> list[sa.Column]:
         """Columns the API reads: system columns and active fields (archived fields stay hidden)."""
         t = self.table
@@ -101,6 +111,11 @@ class CompiledEntity:
         t = self.table
         return (sa.select(REVISION_QUERY.scalar_subquery().label("_revision"), *self.columns)
                 .where(t.c.id == sa.bindparam("record_id"), t.c.archived_at.is_(None)))
+
+    @cached_property
+    def plain_list_statements(self) -> dict:
+        """(page and sort) → the (rows, count) statements of an unfiltered list (``query.list_statements``)."""
+        return {}
 
     @cached_property
     def references(self) -> dict[str, str]:

@@ -192,6 +192,14 @@ def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str, conn=None, o
 
 def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns=None, conn=None, only=None,
                     hidden: frozenset = frozenset()):
+    # A plain page (no filter, no search, every record readable) is the most common list and its
+    # statements depend only on these; they are kept per compiled entity, so a revision drops them.
+    plain = columns is None and only is None and not lq.filters and not lq.q
+    if plain:
+        cache_key = (dialect, lq.archived, tuple(lq.sort), lq.per_page, lq.page, lq.count_limit)
+        found = entity.plain_list_statements.get(cache_key)
+        if found is not None:
+            return found
     t = entity.table
     where = conditions(entity, lq, dialect, conn, only, hidden)
     order = []
@@ -211,6 +219,10 @@ def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns
     else:
         capped = sa.select(t.c.id).where(*where).limit(lq.count_limit + 1).subquery()
         count = sa.select(sa.func.count()).select_from(capped)
+    if plain:
+        if len(entity.plain_list_statements) >= 256:  # bounded: page numbers are unbounded
+            entity.plain_list_statements.clear()
+        entity.plain_list_statements[cache_key] = (rows, count)
     return rows, count
 
 

@@ -83,7 +83,7 @@ class RecordService:
         return self.runtime.current(conn)
 
     def _dump(self, entity: CompiledEntity, row, conn=None) -> dict:
-        record = entity.output.dump(row._mapping)
+        record = entity.dumper.one(row)
         if conn is not None and entity.link_tables:
             self._attach_linked(conn, entity, [record])
         return record
@@ -192,14 +192,7 @@ class RecordService:
 
     @staticmethod
     def _attach_linked(conn, entity: CompiledEntity, records: list[dict]) -> list[dict]:
-        if entity.link_tables and records:
-            ids = [r["id"] for r in records]
-            for key, link in entity.link_tables.items():
-                field = entity.field_map[key]
-                found = REGISTRY[field["type"]].read_links(conn, link, field, ids)
-                for r in records:
-                    r[key] = found.get(r["id"], [] if field.get("multiple", True) else None)
-        return records
+        return entity.links.attach(conn, records)
 
     # ---- reads ----------------------------------------------------------------------------------
     def get(self, entity_key: str, record_id: int, *, conn=None, access: Access | None = None) -> dict:
@@ -256,12 +249,17 @@ class RecordService:
             return None
         return self._dump(entity, row, c)
 
-    def list(self, entity_key: str, query: ListQuery | None = None, *, conn=None, access: Access | None = None) -> dict:
-        """A page of records and the total, both limited to what ``access`` may read."""
+    def list(self, entity_key: str, query: ListQuery | None = None, *, conn=None, access: Access | None = None,
+             model: CompiledModel | None = None) -> dict:
+        """A page of records and the total, both limited to what ``access`` may read.
+
+        ``model``: the model the caller already read on ``conn`` (it parsed the query with it),
+        which spares a second revision check.
+        """
         query = query or ListQuery()
         access = access or SYSTEM
         with self._conn(conn) as c:
-            model = self._model(c)
+            model = model if model is not None and conn is not None else self._model(c)
             entity = model.entity(entity_key)
             only = access.read_clause(entity, model)
             hidden = access.rights(entity_key, model).hidden
@@ -270,7 +268,7 @@ class RecordService:
             total = c.execute(count_q).scalar_one()
             exact = query.count_limit is None or total <= query.count_limit
             total = total if exact else query.count_limit
-            items = self._attach_linked(c, entity, [self._dump(entity, r) for r in c.execute(rows_q)])
+            items = self._attach_linked(c, entity, entity.dumper.many(c.execute(rows_q)))
             if hidden:
                 items = [access.redact(entity, model, r) for r in items]
         return {"items": items, "total": total, "total_exact": exact, "page": query.page, "per_page": query.per_page,

@@ -178,6 +178,9 @@ class DecimalType(FieldType):
     def to_json(self, value):
         return value  # a Decimal; the JSON encoder writes it as an exact number
 
+    def compile_output(self, field):
+        return None  # the Decimal as stored
+
     def parse_text(self, field, text):
         if isinstance(text, str):
             try:

@@ -183,6 +183,19 @@ class Tags(FieldType):
     def to_json(self, value):
         return value
 
+    def compile_output(self, field):
+        return None  # the list (or key) read_links / compile_links_output made
+
+    def compile_links_output(self, field: dict):
+        """A function from the tags linked to one record (in any order, possibly none) to its JSON
+        value: in the taxonomy's order, a list, or one key or null when ``multiple`` is false. The
+        record service reads the links of a whole page in one query and calls it per record."""
+        order = {k: n for n, k in enumerate(field.get("_descendants", {}))}
+        rank = lambda k: order.get(k, len(order))  # noqa: E731
+        if self.multiple(field):
+            return lambda tags: sorted(tags, key=rank)
+        return lambda tags: min(tags, key=rank) if tags else None
+
     def format_text(self, field, value):
         if value is None:
             return ""

@@ -46,7 +46,7 @@ def list_records(entity):
                                 default_per_page=current_app.config["CRM_DEFAULT_PAGE_SIZE"],
                                 max_per_page=current_app.config["CRM_MAX_PAGE_SIZE"],
                                 count_limit=current_app.config["CRM_COUNT_LIMIT"])
-        return jsonify(svc.list(entity, query, conn=conn, access=access()))
+        return jsonify(svc.list(entity, query, conn=conn, access=access(), model=model))
 
 
 @records_api.post("/<entity>")
