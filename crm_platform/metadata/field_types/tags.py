@@ -124,7 +124,10 @@ class Tags(FieldType):
         return field.get("multiple", True)
 
     def value_schema(self, field):
-        item = {"type": "string", "enum": list(field.get("_tags", []))}
+        return self._shaped(field, {"type": "string", "enum": list(field.get("_tags", []))})
+
+    def _shaped(self, field, item: dict) -> dict:
+        """The schema of one tag (``item``), or of a list of them when the field holds several."""
         if not self.multiple(field):
             return item
         schema = {"type": "array", "items": item, "uniqueItems": True}
@@ -141,13 +144,7 @@ class Tags(FieldType):
         by_rule = {"enum": rule_tags, "readOnly": True,
                    "description": "Applied by a rule: in answers only; a write may not set it"}
         manual = list(field.get("_tags", []))
-        item = {"type": "string", **({"anyOf": [{"enum": manual}, by_rule]} if manual else by_rule)}
-        if not self.multiple(field):
-            return item
-        schema = {"type": "array", "items": item, "uniqueItems": True}
-        if field.get("required"):
-            schema["minItems"] = 1
-        return schema
+        return self._shaped(field, {"type": "string", **({"anyOf": [{"enum": manual}, by_rule]} if manual else by_rule)})
 
     def compile_checker(self, field):
         allowed = frozenset(field.get("_tags", []))
