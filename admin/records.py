@@ -232,10 +232,11 @@ class RecordView(AdminOnly, BaseModelView):
         return {"total": total, "items": items}
 
     def get_one(self, id):
-        """The record, or None (Flask-Admin then says it does not exist), for an id that is not one."""
+        """The record, or None (Flask-Admin then says it does not exist); an id that is no id at all
+        (not a whole number, or beyond what the column holds) is 404, as in the API and screens."""
         record_id = parse_id(id)
         if record_id is None:
-            return None
+            abort(404)
         try:
             return platform().records.get(self.entity.key, record_id, access=access())
         except NotFound:

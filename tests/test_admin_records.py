@@ -127,7 +127,7 @@ def test_edit_details_and_delete_go_through_the_record_service(admin, client, st
     assert trail.index(" update ") < trail.index(" create ")
 
     assert admin.get("/admin/records/student/edit/?id=999999").status_code == 302  # "Record does not exist."
-    assert admin.get("/admin/records/student/edit/?id=abc").status_code == 302
+    assert admin.get("/admin/records/student/edit/?id=abc").status_code == 404  # no id at all, as in the API
 
     r = admin.post("/admin/records/student/delete/", data={"id": str(first)})
     assert r.status_code == 302
