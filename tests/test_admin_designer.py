@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from decimal import Decimal
 
 import pytest
 
@@ -140,8 +141,10 @@ def test_fields_of_different_types_get_their_own_inputs_and_plans(admin, platfor
     assert fields["teacher"] == {"key": "teacher", "type": "reference", "label": {"en": "Teacher"},
                                  "target": "teacher", "on_delete": "set_null"}
     # The API sees the new column at once.
+    r = client.post("/api/records/course", json={"course_type": "online", "price": -1})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "price"  # min 0
     r = client.post("/api/records/course", json={"course_type": "online", "price": "12.50"})
-    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "price"
+    assert r.status_code == 201 and r.get_json()["price"] == Decimal("12.50")
 
 
 def test_a_bad_option_is_named_next_to_its_input(admin, platform, student):
