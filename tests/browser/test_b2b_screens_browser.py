@@ -45,8 +45,11 @@ def test_a_board_move_of_a_company_is_made_with_the_reason_typed_above_the_colum
     assert api.post("/api/meta/pipelines", json={
         "key": "onboarding", "label": {"en": "Onboarding", "zh": "客户导入"}, "entity": "company", "field": "phase",
         "stages": [{"key": "new", "label": {"en": "New", "zh": "新客户"}},
-                   {"key": "live", "label": {"en": "Live", "zh": "已上线"}}]}).status_code == 201
+                   {"key": "live", "label": {"en": "Live", "zh": "已上线"}},
+                   {"key": "done", "label": {"en": "Done", "zh": "已完成"}}]}).status_code == 201
     company = api.post("/api/records/company", json={"name": "华为技术", "industry": "it", "size": "xl", "phase": "new"}).get_json()
+    assert api.post("/api/records/company", json={"name": "中兴通讯", "industry": "it", "size": "xl", "phase": "done"},
+                    headers={"X-Change-Reason": "test"}).status_code == 201
     phone = sign_in(ADMIN_NAME, ADMIN_PASSWORD, locale="zh-CN", viewport={"width": 375, "height": 740},
                     is_mobile=True, has_touch=True)
     phone.goto(f"{live_server.url}/app/company/board")
@@ -60,6 +63,9 @@ def test_a_board_move_of_a_company_is_made_with_the_reason_typed_above_the_colum
     card.locator("select[data-move]").select_option("live")
     phone.locator(f"section[data-stage=live] .kcard[data-id='{company['id']}']").wait_for()
     screenshot(phone, "board_company_reason_phone_zh")
+    # A card in a column off to the right stays inside the board's own scroll, not the page's.
+    phone.reload()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
     assert api.get(f"/api/records/company/{company['id']}").get_json()["phase"] == "live"
     history = api.get(f"/api/records/company/{company['id']}/history").get_json()["items"]
     assert (history[0]["reason"], history[0]["changes"]) == ("合同已签，开始实施", {"phase": ["new", "live"]})
