@@ -309,3 +309,12 @@ def test_text_in_the_served_document_says_nul_is_refused(client, student):
     assert if_match["name"] == "If-Match" and Draft202012Validator(if_match["schema"]).is_valid('"3"')
     assert not Draft202012Validator(if_match["schema"]).is_valid("three")
 
+
+
+def test_the_refusals_of_sign_in_and_user_changes_are_documented(client):
+    """A client reading the document knows every status these answer (an outside fuzzer found two missing)."""
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert "422" in paths["/api/auth/token"]["post"]["responses"]
+    assert "409" in paths["/api/users/{id}"]["patch"]["responses"]
+    r = client.patch("/api/users/1", json={"is_admin": False})  # the only administrator
+    assert r.status_code == 409 and r.get_json()["errors"][0]["code"] == "last_administrator"

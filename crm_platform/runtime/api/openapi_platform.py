@@ -305,7 +305,9 @@ def platform_paths(schemas: dict) -> dict:
         "/api/auth/token": {"post": op(
             "auth_token", "Sign in: get an API token", "auth",
             {201: answer("Send the token as `Authorization: Bearer <token>`", obj({"token": STRING}, ("token",)))},
-            errors(400, 401, 413, 429, why={401: "Wrong user name or password"}), security=[],
+            errors(400, 401, 413, 422, 429, why={401: "Wrong user name or password",
+                                                  422: "A name or password holding text no database stores (NUL)"}),
+            security=[],
             requestBody=body(obj({"username": STRING, "password": STRING}, ("username", "password"))))},
         **_meta_paths(own),
         "/api/pipelines/{key}/summary": {"get": op(
@@ -326,7 +328,9 @@ def platform_paths(schemas: dict) -> dict:
                       errors(403, 404, why=admin)),
             "patch": op("users_update", "Change roles, flags or the password (deactivating or a new password revokes "
                                         "the user's tokens)", "users", {200: answer("Updated", shared("User"))},
-                        errors(400, 403, 404, 413, 422, why=admin), requestBody=body(obj(
+                        errors(400, 403, 404, 409, 413, 422, why={
+                            **admin, 409: "The last active administrator cannot be demoted or deactivated"}),
+                        requestBody=body(obj(
                             {"roles": {"type": "array", "items": STRING}, "is_admin": BOOLEAN, "active": BOOLEAN,
                              "password": {**STRING, "minLength": 8}}, additionalProperties=False)))},
         **_bundle_paths(),
