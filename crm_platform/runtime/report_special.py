@@ -103,7 +103,7 @@ def effort(conn, model: CompiledModel, definition: dict, *, access: Access, tz: 
     entity = model.entity(pipeline["entity"])
     t = entity.table
     won = _won_stages(pipeline, definition)
-    related = definition.get("related") or {}
+    related = definition.get("related") if isinstance(definition.get("related"), dict) else {}
     other = model.entities.get(related.get("entity") or "")
     via = other.field_map.get(related.get("via") or "") if other is not None and not other.archived else None
     if via is None or REGISTRY[via["type"]].target_entity(via) != entity.key:
