@@ -113,6 +113,26 @@ def user_create(name, password, roles, admin):
             click.echo(f"warning: there is no active role '{role}' yet; it grants nothing until one exists", err=True)
 
 
+@main.command()
+@click.option("--once", is_flag=True, help="run every job due now (queued deliveries and due periodic jobs), then exit")
+@click.option("--threads", default=2, show_default=True, type=int, help="jobs run at the same time")
+def worker(once, threads):
+    """Run the job queue: queued jobs, and periodic ones such as the daily re-evaluation of rule tags."""
+    import logging
+    from .jobs.queue import make_queue
+    from .jobs.tasks import Jobs
+    app = _app()
+    jobs = Jobs(app.extensions["crm"], make_queue(app.config["CRM_QUEUE_URL"]))
+    if once:
+        due = jobs.enqueue_due()
+        ran = jobs.run_pending()
+        click.echo(f"periodic jobs due: {', '.join(due) or 'none'}; jobs run: {ran}")
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    jobs.enqueue_due()  # what fell due while no worker ran, without waiting for the first minute
+    jobs.queue.create_consumer(workers=threads, worker_type="thread", periodic=True).run()
+
+
 @main.group()
 def tags():
     """Tags and their rules."""

@@ -135,3 +135,13 @@ bundle_definitions = sa.Table(
     sa.Column("checksum", sa.String(80), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
 )
+
+#: Periodic jobs of `crm worker` (``jobs/periodic.py``): when each last started, claimed by one
+#: conditional update so that several workers never run the same period's job twice.
+periodic_jobs = sa.Table(
+    "crm_periodic_job",
+    platform_metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("last_run_at", UTCDateTime, nullable=True),
+    sa.Column("last_result", sa.Text, nullable=True),
+)
