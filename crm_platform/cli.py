@@ -133,6 +133,36 @@ def worker(once, threads):
     jobs.queue.create_consumer(workers=threads, worker_type="thread", periodic=True).run()
 
 
+@main.group("outbox")
+def outbox_group():
+    """E-mails and webhooks waiting to be sent, sent, or failed."""
+
+
+@outbox_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed"]), default=None)
+@click.option("--limit", default=50, show_default=True, type=int)
+def outbox_list(status, limit):
+    """The latest deliveries: id, kind, status, attempts, last error."""
+    import sqlalchemy as sa
+    from .tables import outbox
+    query = sa.select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(outbox.c.status == status)
+    with _app().extensions["crm"].engine.connect() as conn:
+        for row in conn.execute(query):
+            click.echo(f"{row.id}\t{row.kind}\t{row.status}\t{row.attempts}\t{row.created_at:%Y-%m-%d %H:%M}"
+                       f"\t{row.last_error or ''}")
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+def outbox_retry(ids):
+    """Put failed deliveries (all, or the IDS given) back on the queue."""
+    from .jobs.delivery import retry_failed
+    count = retry_failed(_app().extensions["crm"].engine, list(ids) or None)
+    click.echo(f"{count} failed deliveries queued again")
+
+
 @main.group()
 def tags():
     """Tags and their rules."""

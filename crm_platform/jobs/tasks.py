@@ -6,7 +6,8 @@ import logging
 
 from huey import Huey, crontab
 
-from . import periodic
+from .. import outbox
+from . import delivery, periodic
 from .periodic import Periodic
 
 log = logging.getLogger("crm.jobs")
@@ -45,18 +46,30 @@ class Jobs:
             log.info("periodic job %s: %s", name, result)
             return result
 
+        @queue.task(name="crm.deliver_outbox")
+        def deliver_outbox():
+            counts = delivery.deliver_due(platform.engine)
+            if any(counts.values()):
+                log.info("outbox: %(sent)s sent, %(retrying)s to retry, %(failed)s failed", counts)
+            return counts
+
         @queue.periodic_task(crontab(minute="*"), name="crm.enqueue_due")
         def enqueue_due():
             self.enqueue_due()
 
         self._run_periodic = run_periodic
+        self.deliver_outbox = deliver_outbox
 
     def enqueue_due(self, at: dt.datetime | None = None) -> list[str]:
-        """Claim the periodic jobs that are due and put each on the queue; their names."""
+        """Put on the queue the periodic jobs now due (claimed) and, if any delivery is due, the outbox's
+        delivery; the names of the periodic jobs."""
         at = at or periodic.now()
         claimed = periodic.claim_due(self.platform.engine, self.periodic, at)
         for job in claimed:
             self._run_periodic(job.name, at.isoformat())
+        with self.platform.engine.connect() as conn:
+            if outbox.due_count(conn, at):
+                self.deliver_outbox()  # deliveries written while no worker ran, or due for a retry
         return [job.name for job in claimed]
 
     def run_pending(self) -> int:
