@@ -163,6 +163,38 @@ def outbox_retry(ids):
     click.echo(f"{count} failed deliveries queued again")
 
 
+@main.command("backup")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="the backup file (default: backups/crm-<UTC time>.tar.gz)")
+def backup_command(output):
+    """Back up the whole instance into one file while the server runs."""
+    import datetime as dt
+    from pathlib import Path
+    from .backup import BackupError, backup
+    app = _app()
+    out = Path(output or f"backups/crm-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}.tar.gz")
+    try:
+        manifest = backup(app.extensions["crm"].engine, out, Path(app.instance_path))
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"backup written: {out} ({manifest['dialect']}, metadata revision {manifest['metadata_revision']}, "
+               f"{out.stat().st_size:,} bytes)")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def restore_command(file):
+    """Restore a backup into the empty database DATABASE_URL names."""
+    from pathlib import Path
+    from .backup import BackupError, restore
+    app = _app()
+    try:
+        manifest = restore(app.extensions["crm"].engine, Path(file), Path(app.instance_path))
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"restored the backup of {manifest['created_at']} (metadata revision {manifest['metadata_revision']})")
+
+
 @main.group()
 def tags():
     """Tags and their rules."""
