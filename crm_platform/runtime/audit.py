@@ -171,7 +171,7 @@ def trail(conn: sa.Connection, entity: str, record_id: int, *, hidden: frozenset
 @audit_api.get("/api/records/<entity>/<id:record_id>/history")
 def record_history(entity, record_id):
     """A record's audit trail, newest first; records in the recycle bin included."""
-    from .api.context import access, platform
+    from ..http.context import access, platform
     per_page = int_param(request.args, "per_page", current_app.config["CRM_DEFAULT_PAGE_SIZE"], 1,
                         current_app.config["CRM_MAX_PAGE_SIZE"])
     page = int_param(request.args, "page", 1, 1, MAX_PAGE)

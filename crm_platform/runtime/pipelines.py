@@ -183,7 +183,7 @@ def _history_item(row) -> dict:
 
 @pipelines_api.get("/api/records/<entity>/<id:record_id>/stage-history")
 def record_stage_history(entity, record_id):
-    from .api.context import access, platform
+    from ..http.context import access, platform
     svc = platform().records
     with svc.engine.connect() as conn:
         svc.visible(conn, entity, record_id, access())
@@ -195,7 +195,7 @@ def record_stage_history(entity, record_id):
 
 @pipelines_api.get("/api/pipelines/<key>/summary")
 def pipeline_summary(key):
-    from .api.context import access, platform
+    from ..http.context import access, platform
     svc = platform().records
     with svc.engine.connect() as conn:
         model = svc.runtime.current(conn)
