@@ -15,9 +15,9 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(definitions_api)
     app.register_blueprint(records_api)
     app.register_blueprint(openapi_api)
-    from ..runtime.pipelines import pipelines_api
+    from .pipelines_api import pipelines_api
     app.register_blueprint(pipelines_api)
-    from ..runtime.audit import audit_api
+    from .audit_api import audit_api
     app.register_blueprint(audit_api)
     from .bundle_api import bundle_api
     app.register_blueprint(bundle_api)
