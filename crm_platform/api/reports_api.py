@@ -2,14 +2,14 @@
 the dashboards a user may see. The figures come from ``runtime/reports.py``; this is HTTP only."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import BadRequest, NotFound, error
-from ..runtime.api.context import access, platform
+from ..http.context import access, platform
+from ..http.errors import json_object
+from ..runtime.report_files import CSV_TYPE, XLSX_TYPE, as_csv, as_xlsx
 from ..runtime.reports import parse_time_zone, run
 
 reports_api = Blueprint("reports_api", __name__)
@@ -45,27 +45,14 @@ def _answer(answer: dict, name: str, fmt: str):
     if fmt == "json":
         return jsonify(answer)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(answer["columns"])
-        writer.writerows([["" if v is None else v for v in row] for row in answer["rows"]])
-        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",  # a BOM: spreadsheet programs then read UTF-8
+        return Response(as_csv(answer), mimetype=CSV_TYPE,
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-    from openpyxl import Workbook
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(name[:31])
-    sheet.append(answer["columns"])
-    for row in answer["rows"]:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return Response(as_xlsx(answer, name), mimetype=XLSX_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 
 @reports_api.post("/api/reports/run")
 def run_report():
-    from ..runtime.api.errors import json_object
     body = json_object()
     fmt = _format()
     return _answer(_compute(body, _request_tz(body)), "report", fmt)
