@@ -73,8 +73,9 @@ def listed(client, entity, link) -> set[str]:
 def test_grouped_by_a_choice_with_count_and_exact_sum(deals):
     body = run(deals, {"entity": "deal", "group_by": ["source"], "measures": ["count", "sum:amount"]})
     assert body["columns"] == ["source", "count", "sum:amount"]
-    assert body["rows"] == [["fair", 1, Decimal("0.01")], ["web", 2, Decimal("300.30")], [None, 1, None]]
-    assert [listed(deals, "deal", link) for link in body["links"]] == [{"c"}, {"a", "b"}, {"d"}]
+    # groups in the order of the choices (web, fair), the empty one last
+    assert body["rows"] == [["web", 2, Decimal("300.30")], ["fair", 1, Decimal("0.01")], [None, 1, None]]
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a", "b"}, {"c"}, {"d"}]
 
 
 def test_filters_are_the_list_filter_language(deals):
@@ -87,6 +88,7 @@ def test_filters_are_the_list_filter_language(deals):
 def test_tags_roll_a_parent_up_over_its_descendants(deals):
     body = run(deals, {"entity": "deal", "group_by": ["segment"], "measures": ["count", "sum:seats"]})
     rows = {r[0]: r[1:] for r in body["rows"]}
+    assert [r[0] for r in body["rows"]] == ["smb", "enterprise", "bank", "retail", None]  # the taxonomy's order
     # a (bank) and b (enterprise + retail) under enterprise, each once
     assert rows == {"bank": [1, 1], "enterprise": [2, 6], "retail": [1, 5], "smb": [1, 12], None: [1, None]}
     for row, link in zip(body["rows"], body["links"]):
@@ -96,11 +98,16 @@ def test_tags_roll_a_parent_up_over_its_descendants(deals):
 
 def test_multi_select_counts_a_record_under_each_choice(deals):
     body = run(deals, {"entity": "deal", "group_by": ["channels"], "measures": ["count"]})
-    assert body["rows"] == [["mail", 1], ["phone", 2], [None, 2]]
-    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a"}, {"a", "b"}, {"c", "d"}]
+    assert body["rows"] == [["phone", 2], ["mail", 1], [None, 2]]
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a", "b"}, {"a"}, {"c", "d"}]
 
 
 def test_two_group_bys_boolean_and_owner(deals):
+    body = run(deals, {"entity": "deal", "group_by": ["hot", "owner_id"], "measures": ["count"]})
+    d = next(x for x in deals.get("/api/records/deal").get_json()["items"] if x["name"] == "d")
+    assert deals.patch(f"/api/records/deal/{d['id']}", json={"stage": "lost"}).status_code == 200
+    stages = run(deals, {"entity": "deal", "group_by": ["stage"], "measures": ["count"]})
+    assert stages["rows"] == [["lead", 2], ["offer", 1], ["lost", 1]]  # the pipeline's order, not the keys'
     body = run(deals, {"entity": "deal", "group_by": ["hot", "owner_id"], "measures": ["count"]})
     admin_id = deals.get("/api/auth/me").get_json()["id"] if deals.get("/api/auth/me").status_code == 200 else None
     owners = {r[1] for r in body["rows"]}
@@ -196,13 +203,13 @@ def test_a_bad_definition_is_refused_naming_the_field(deals, definition, field):
 def test_csv_and_xlsx(deals):
     r = deals.post("/api/reports/run?format=csv", json={"entity": "deal", "group_by": ["source"], "measures": ["count"]})
     assert r.status_code == 200 and r.mimetype == "text/csv"
-    assert r.get_data(as_text=True).lstrip("\ufeff").splitlines() == ["source,count", "fair,1", "web,2", ",1"]
+    assert r.get_data(as_text=True).lstrip("\ufeff").splitlines() == ["source,count", "web,2", "fair,1", ",1"]
     r = deals.post("/api/reports/run?format=xlsx", json={"entity": "deal", "group_by": ["source"], "measures": ["count"]})
     assert r.status_code == 200
     from io import BytesIO
     from openpyxl import load_workbook
     sheet = load_workbook(BytesIO(r.data)).active
-    assert [[c.value for c in row] for row in sheet.iter_rows()] == [["source", "count"], ["fair", 1], ["web", 2], [None, 1]]
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [["source", "count"], ["web", 2], ["fair", 1], [None, 1]]
 
 
 def test_a_list_of_records_with_no_choice_in_a_multi_select(deals):
@@ -240,7 +247,7 @@ def test_a_saved_report_is_a_definition_and_answers_the_same_shape(deals):
     assert data["report"]["key"] == "by_source"
     assert [i["key"] for i in deals.get("/api/reports").get_json()["items"]] == ["by_source"]
     csv_text = deals.get("/api/reports/by_source/data?format=csv").get_data(as_text=True)
-    assert csv_text.lstrip("\ufeff").splitlines()[1] == "fair,1,0.01"
+    assert csv_text.lstrip("\ufeff").splitlines()[2] == "fair,1,0.01"
     # a definition naming what does not exist is refused, naming the field, and nothing is stored
     bad = deals.post("/api/meta/reports", json={**SAVED, "key": "bad", "group_by": ["nothing"]})
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "group_by.0"
@@ -264,8 +271,8 @@ def test_a_restricted_user_sees_figures_of_their_own_records_only(deals, app):
                 {"name": "s2", "amount": "7.50", "source": "fair", "stage": "offer"}):
         assert deals.post("/api/records/deal", json=rec, headers=sam).status_code == 201
     body = run(deals, {"entity": "deal", "group_by": ["source"], "measures": ["count", "sum:amount"]}, headers=sam)
-    assert body["rows"] == [["fair", 1, Decimal("7.50")], ["web", 1, Decimal("5.00")]]
-    for link, names in zip(body["links"], [{"s2"}, {"s1"}]):
+    assert body["rows"] == [["web", 1, Decimal("5.00")], ["fair", 1, Decimal("7.50")]]
+    for link, names in zip(body["links"], [{"s1"}, {"s2"}]):
         r = deals.get("/api/records/deal", query_string=parse_qsl(link, keep_blank_values=True), headers=sam)
         assert {x["name"] for x in r.get_json()["items"]} == names
     # a hidden field can be neither measured, grouped nor filtered by
@@ -311,8 +318,8 @@ def test_conversion_by_a_dimension(deals):
     body = run(deals, {"type": "conversion", "pipeline": "sales", "dimension": "source",
                        "filters": {"created_at": {"period": "this_year"}}})
     assert body["columns"] == ["source", "count", "won", "conversion"]
-    assert body["rows"] == [["fair", 1, 1, 1], ["web", 2, 1, Decimal("0.5")], [None, 1, 0, 0]]
-    assert [listed(deals, "deal", link) for link in body["links"]] == [{"c"}, {"a", "b"}, {"d"}]
+    assert body["rows"] == [["web", 2, 1, Decimal("0.5")], ["fair", 1, 1, 1], [None, 1, 0, 0]]
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a", "b"}, {"c"}, {"d"}]
 
 
 def test_effort_counts_related_records_and_days_to_close_of_won_records(deals, app):
@@ -339,8 +346,8 @@ def test_effort_counts_related_records_and_days_to_close_of_won_records(deals, a
     body = run(deals, {"type": "effort", "pipeline": "sales", "related": {"entity": "note", "via": "deal"},
                        "dimension": "source"})
     assert body["columns"] == ["source", "won", "note", "note_per_won", "avg_days_to_close"]
-    assert body["rows"] == [["fair", 1, 1, 1, Decimal("0.5")], ["web", 1, 3, 3, 2]]
-    assert [listed(deals, "deal", link) for link in body["links"]] == [{"c"}, {"a"}]
+    assert body["rows"] == [["web", 1, 3, 3, 2], ["fair", 1, 1, 1, Decimal("0.5")]]
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a"}, {"c"}]
     total = run(deals, {"type": "effort", "pipeline": "sales", "related": {"entity": "note", "via": "deal"}})
     assert total["rows"] == [[2, 4, 2, Decimal("1.25")]]
 

@@ -335,7 +335,7 @@ def _order(sort, columns: list[str], groups: list, measures: list[_Measure]) -> 
     """ORDER BY: the definition's ``sort`` (column names, "-" for descending), then the groups."""
     by_name = {}
     for i, (name, g) in enumerate(zip(columns, groups)):
-        by_name[name] = sa.func.min(g.order) if g.order is not None else sa.literal_column(f"g{i}")
+        by_name[name] = g.order if g.order is not None else sa.literal_column(f"g{i}")
     for m in measures:
         by_name[m.name] = m.exprs[0] if m.op != "avg" else m.exprs[0] / sa.func.nullif(m.exprs[1], 0)
     order = []

@@ -108,7 +108,7 @@ class Select(ChoiceType):
 
     def grouping(self, field, column, spec, ctx, link=None):
         grp.no_spec(self, spec)
-        return grp.value_grouping(self, field, column)
+        return grp.value_grouping(self, field, column, order=choice_keys(field))
 
     def parse_text(self, field, text):
         key = choice_lookup(field).get(text.strip().casefold())
@@ -196,7 +196,8 @@ class MultiSelect(ChoiceType):
         else:
             each = sa.func.json_each(column).table_valued("value").alias(ctx.alias)
         return grp.Grouping(each.c.value, join=lambda source: source.outerjoin(each, sa.true()),
-                            cell=lambda v: grp.empty_cell(v) or [("has_any", v)])
+                            cell=lambda v: grp.empty_cell(v) or [("has_any", v)],
+                            order=grp.ranked(each.c.value, choice_keys(field)))
 
     def empty_clause(self, column, dialect):
         if dialect == "postgresql":

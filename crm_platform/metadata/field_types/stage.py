@@ -42,8 +42,8 @@ class Stage(FieldType):
         return sa.Text()
 
     def grouping(self, field, column, spec, ctx, link=None):
-        grp.no_spec(self, spec)
-        return grp.value_grouping(self, field, column)
+        grp.no_spec(self, spec)  # stages in the pipeline's order
+        return grp.value_grouping(self, field, column, order=list(field.get("_stages", [])) + list(field.get("_archived_stages", [])))
 
     def options(self, field, state):
         pipeline = state.pipelines.get(field.get("_pipeline") or "")

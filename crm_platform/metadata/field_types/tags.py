@@ -283,7 +283,8 @@ class Tags(FieldType):
         else:
             rolled = sa.select(link.c.record_id, link.c.tag).subquery(ctx.alias)
         return grp.Grouping(rolled.c.tag, join=lambda source: source.outerjoin(rolled, rolled.c.record_id == record_id),
-                            cell=lambda v: grp.empty_cell(v) or [("has_any", v)])
+                            cell=lambda v: grp.empty_cell(v) or [("has_any", v)],
+                            order=grp.ranked(rolled.c.tag, list(field.get("_descendants", {}))))
 
     def empty_filter(self, record_id, link: sa.Table):
         return sa.not_(record_id.in_(sa.select(link.c.record_id)))
