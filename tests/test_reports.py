@@ -363,3 +363,55 @@ def test_a_saved_report_names_only_measures_its_fields_allow_and_pins_the_names_
     assert "source" in {f["key"] for f in deals.get("/api/meta/entities/deal").get_json()["fields"]}
     assert deals.get("/api/reports/by_source/data").status_code == 200
     assert deals.post("/api/meta/entities/deal/fields/seats/rename", json={"new_key": "places"}).status_code == 200
+
+
+def test_every_field_type_groups_exactly_as_its_group_specs_say():
+    """What a builder offers (group_specs) is what running accepts (grouping), for every type."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from crm_platform.metadata.field_types import REGISTRY, Invalid
+    from crm_platform.metadata.field_types.grouping import BUCKETS, GroupContext
+
+    link = sa.table("links", sa.column("record_id"), sa.column("tag"))
+    for name, ftype in REGISTRY.items():
+        field = {"key": "f", "type": name, "choices": [{"key": "a", "label": "A"}], "taxonomy": "t",
+                 "target": "x", "_descendants": {"a": ["a"]}, "_stages": ["a"]}
+        ctx = GroupContext("sqlite", dt.timezone.utc, extra={"record_id": sa.column("id")})
+        offered = ftype.group_specs(field)
+        for spec in (None, *BUCKETS, "bands"):
+            arg = "bands:1,2" if spec == "bands" else spec
+            try:
+                ftype.grouping(field, None if ftype.link_stored else sa.column("f"), arg, ctx, link)
+                accepted = True
+            except Invalid:
+                accepted = False
+            assert accepted == (spec in offered), (name, spec)
+
+
+@pytest.mark.parametrize("name,start,end", [
+    ("today", "2026-03-04", "2026-03-05"),
+    ("yesterday", "2026-03-03", "2026-03-04"),
+    ("this_week", "2026-03-02", "2026-03-09"),      # 4 March 2026 is a Wednesday
+    ("last_week", "2026-02-23", "2026-03-02"),
+    ("this_month", "2026-03-01", "2026-04-01"),
+    ("last_month", "2026-02-01", "2026-03-01"),
+    ("this_quarter", "2026-01-01", "2026-04-01"),
+    ("last_quarter", "2025-10-01", "2026-01-01"),
+    ("this_year", "2026-01-01", "2027-01-01"),
+    ("last_year", "2025-01-01", "2026-01-01"),
+    ("last_7_days", "2026-02-26", "2026-03-05"),
+    ("last_2_weeks", "2026-02-23", "2026-03-09"),
+    ("last_3_months", "2026-01-01", "2026-04-01"),
+    ("last_2_quarters", "2025-10-01", "2026-04-01"),
+    ("last_2_years", "2025-01-01", "2027-01-01"),
+    ("before_today", None, "2026-03-04"),
+    ("from_today", "2026-03-04", None),
+])
+def test_relative_periods_are_local_days(name, start, end):
+    import datetime as dt
+
+    from crm_platform.runtime.reports import period_days
+    got = period_days(name, dt.date(2026, 3, 4))
+    assert got == (start and dt.date.fromisoformat(start), end and dt.date.fromisoformat(end))

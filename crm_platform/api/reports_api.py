@@ -10,7 +10,7 @@ from ..errors import BadRequest, NotFound, error
 from ..http.context import access, platform
 from ..http.errors import json_object
 from ..runtime.report_files import CSV_TYPE, XLSX_TYPE, as_csv, as_xlsx
-from ..runtime.reports import parse_time_zone, run
+from ..runtime.reports import compute, parse_time_zone, saved_definition
 
 reports_api = Blueprint("reports_api", __name__)
 
@@ -35,10 +35,7 @@ def _format() -> str:
 
 
 def _compute(definition: dict, tz: dt.tzinfo) -> dict:
-    svc = platform().records
-    with svc.engine.connect() as conn:
-        model = svc.runtime.current(conn)
-        return run(conn, model, definition, access=access(), tz=tz).public()
+    return compute(platform().records, definition, access=access(), tz=tz)
 
 
 def _answer(answer: dict, name: str, fmt: str):
@@ -59,10 +56,7 @@ def run_report():
 
 
 def _saved(key: str) -> dict:
-    found = platform().metadata.state().of_kind("report").get(key)
-    if found is None or found.archived:
-        raise NotFound([error(None, "not_found", f"no report '{key}'")])
-    return found.doc
+    return saved_definition(platform().metadata.state(), key)
 
 
 @reports_api.get("/api/reports")

@@ -106,6 +106,9 @@ class Select(ChoiceType):
 
         return check
 
+    def group_specs(self, field):
+        return (None,)
+
     def grouping(self, field, column, spec, ctx, link=None):
         grp.no_spec(self, spec)
         return grp.value_grouping(self, field, column, order=choice_keys(field))
@@ -186,6 +189,9 @@ class MultiSelect(ChoiceType):
         if value is not None and old_type.name == "multi_select" and len(value) > 1:
             raise Unconvertible("holds more than one choice")
         return super().convert(old_type, old_field, new_field, value)
+
+    def group_specs(self, field):
+        return (None,)
 
     def grouping(self, field, column, spec, ctx, link=None):
         """One row per choice a record holds (a record without any is one row with null)."""

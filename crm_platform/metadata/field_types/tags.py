@@ -267,6 +267,9 @@ class Tags(FieldType):
         matched = record_id.in_(sa.select(link.c.record_id).where(link.c.tag.in_(expanded)))
         return matched if op == "has_any" else sa.not_(matched)
 
+    def group_specs(self, field):
+        return (None,)
+
     def grouping(self, field, column, spec, ctx, link=None):
         """One row per tag a record carries or rolls up to: a parent's group holds every record
         tagged with it or with any tag below it (each record once); untagged records group as null."""
