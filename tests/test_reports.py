@@ -415,3 +415,15 @@ def test_relative_periods_are_local_days(name, start, end):
     from crm_platform.runtime.reports import period_days
     got = period_days(name, dt.date(2026, 3, 4))
     assert got == (start and dt.date.fromisoformat(start), end and dt.date.fromisoformat(end))
+
+
+def test_a_cell_of_a_date_bucket_inside_a_period_links_to_the_tighter_bounds(deals):
+    """The period's gte and the month's gte are one parameter in the link: the later of the two."""
+    body = run(deals, {"entity": "deal", "filters": {"closed_on": {"gte": "2026-01-15", "lt": "2026-04-10"}},
+                       "group_by": ["closed_on:month"], "measures": ["count"]})
+    assert body["rows"] == [["2026-01-01", 1], ["2026-02-01", 1]]
+    first = dict(parse_qsl(body["links"][0]))
+    assert first["filter[closed_on][gte]"] == "2026-01-15" and first["filter[closed_on][lt]"] == "2026-02-01"
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a"}, {"b"}]
+    body = run(deals, {"entity": "deal", "filters": {"source": {"eq": "web"}}, "group_by": ["source"]})
+    assert listed(deals, "deal", body["links"][0]) == {"a", "b"}

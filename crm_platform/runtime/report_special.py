@@ -19,7 +19,7 @@ from ..tables import stage_history
 from .access import Access
 from .compiled import CompiledModel
 from .query import conditions
-from .reports import Answer, _list_query, filter_params, grouped, readable_fields, zone_name
+from .reports import Answer, _list_query, filter_params, grouped, narrowed, readable_fields, zone_name
 
 
 def _pipeline(model: CompiledModel, definition: dict) -> dict:
@@ -62,7 +62,7 @@ def funnel(conn, model: CompiledModel, definition: dict, *, access: Access, tz: 
     rows, links = [], []
     for s in figures["stages"]:
         rows.append([s[c] if c != "stage" else s["key"] for c in columns])
-        links.append(urlencode(params + [(f"filter[{pipeline['field']}][eq]", s["key"])]))
+        links.append(urlencode(narrowed(params + [(f"filter[{pipeline['field']}][eq]", s["key"])], readable_fields(entity))))
     return Answer(entity.key, columns, rows, links, zone_name(tz))
 
 

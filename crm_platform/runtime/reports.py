@@ -166,6 +166,34 @@ def filter_params(fields: dict, filters, tz: dt.tzinfo, today: dt.date) -> list[
     return params
 
 
+#: For a bound given twice (the report's period and a cell's date bucket), which one holds.
+TIGHTER = {"gte": max, "gt": max, "lte": min, "lt": min}
+
+
+def narrowed(params: list[tuple[str, str]], fields: dict) -> list[tuple[str, str]]:
+    """The list parameters with a one-value operator given twice merged into the tighter one, as
+    the list takes each operator once: a period's ``gte`` and a month bucket's ``gte`` become the
+    later of the two. (An equal ``eq`` given twice is kept once.)"""
+    out: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    for name, text in params:
+        m = re.match(r"^filter\[([^\]]*)\]\[([^\]]*)\]$", name)
+        if m is None or m.group(2) not in (*TIGHTER, "eq") or name not in seen:
+            if m is not None and m.group(2) in (*TIGHTER, "eq"):
+                seen[name] = len(out)
+            out.append((name, text))
+            continue
+        key, op = m.group(1), m.group(2)
+        if op == "eq":
+            continue  # a group of a field the report filters with eq has that very value
+        field = fields[key]
+        ftype = REGISTRY[field["type"]]
+        parse = lambda t: ftype.parse_text(ftype.relaxed(field), t)  # noqa: E731
+        earlier = out[seen[name]][1]
+        out[seen[name]] = (name, TIGHTER[op]((earlier, text), key=parse))
+    return out
+
+
 def _list_query(entity, params: list[tuple[str, str]]) -> ListQuery:
     try:
         return parse_list_args(MultiDict(params), entity, count_limit=None)
@@ -335,7 +363,7 @@ def grouped(conn, model: CompiledModel, definition: dict, *, access: Access, tz:
         cell = list(base_params)
         for key, g, v in zip(group_fields, groups, values):
             cell += [(f"filter[{key}][{op}]", text) for op, text in g.cell(v)]
-        links.append(urlencode(cell))
+        links.append(urlencode(narrowed(cell, fields)))
     return Answer(entity.key, columns, rows, links, zone_name(tz))
 
 
