@@ -190,6 +190,7 @@ def test_relative_periods_resolve_to_list_bounds(deals):
     ({"entity": "deal", "limit": True}, "limit"),
     ({"type": ["funnel"], "entity": "deal"}, "type"),
     ({"type": "funnel", "pipeline": "nope"}, "pipeline"),
+    ({"type": "funnel", "pipeline": "sales", "filters": {"stage": {"eq": "lost"}}}, "filters.stage"),
     ({"type": "conversion", "pipeline": "sales", "dimension": 5}, "dimension"),
     ({"type": "conversion", "pipeline": "sales", "dimension": "source", "reached": ["nowhere"]}, "reached"),
     ({"type": "effort", "pipeline": "sales", "related": ["note"]}, "related"),

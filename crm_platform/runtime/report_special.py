@@ -52,6 +52,8 @@ def funnel(conn, model: CompiledModel, definition: dict, *, access: Access, tz: 
     from .pipelines import summary
     pipeline = _pipeline(model, definition)
     entity = model.entity(pipeline["entity"])
+    if isinstance(definition.get("filters"), dict) and pipeline["field"] in definition["filters"]:
+        raise Invalid([error(f"filters.{pipeline['field']}", "invalid", "a funnel shows every stage: filter on other fields")])
     params = filter_params(readable_fields(entity), definition.get("filters"), tz, now.astimezone(tz).date())
     lq = _list_query(entity, params)
     access.read_clause(entity, model)
