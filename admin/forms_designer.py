@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from .common import DesignerForm, label_data, label_from, label_text, platform
+from .i18n import t as tr
 from .definition_view import DefinitionDesignerView
 from .plan_flow import attach_errors, going_back
 from .rows import blank, posted_rows, split_list, typed_value
@@ -33,38 +34,38 @@ def form_designer_class(state, entity_key: str, n_sections: int, n_conditions: i
     field_choices = [(f["key"], f"{label_text(f.get('label')) or f['key']} ({f['key']})") for f in entity_fields]
 
     class SectionRow(Form):
-        title_en = _text("Section title (English)")
-        title_zh = _text("Section title (中文)")
+        title_en = _text(tr("d_section_title_english"))
+        title_zh = _text(tr("d_section_title"))
 
     class FieldRow(Form):
         key = HiddenField()
-        section = SelectField("Section", choices=_opt([(str(n), f"Section {n}") for n in range(1, n_sections + 1)],
+        section = SelectField(tr("d_section"), choices=_opt([(str(n), f"Section {n}") for n in range(1, n_sections + 1)],
                                                       "— not on this form"), validate_choice=False)
-        position = IntegerField("Order", validators=[Optional()], render_kw={"style": "width:5em"})
-        label_en, label_zh = _text("Label (English)"), _text("Label (中文)")
-        help_en, help_zh = _text("Help (English)", 4000), _text("Help (中文)", 4000)
-        placeholder_en, placeholder_zh = _text("Placeholder (English)"), _text("Placeholder (中文)")
-        read_only = BooleanField("Read-only")
-        hidden = BooleanField("Hidden")
+        position = IntegerField(tr("d_order"), validators=[Optional()], render_kw={"style": "width:5em"})
+        label_en, label_zh = _text(tr("d_label_english")), _text(tr("d_label"))
+        help_en, help_zh = _text(tr("d_help_english"), 4000), _text(tr("d_help"), 4000)
+        placeholder_en, placeholder_zh = _text(tr("d_placeholder_english")), _text(tr("d_placeholder"))
+        read_only = BooleanField(tr("d_read_only"))
+        hidden = BooleanField(tr("d_hidden"))
 
     class ConditionRow(Form):
-        field = SelectField("Field", choices=_opt(field_choices, "—"), validate_choice=False)
-        effect = SelectField("Effect", choices=_opt([("show", "is shown only"), ("require", "is required")], "—"),
+        field = SelectField(tr("d_field"), choices=_opt(field_choices, "—"), validate_choice=False)
+        effect = SelectField(tr("d_effect"), choices=_opt([("show", tr("d_is_shown_only")), ("require", tr("d_is_required"))], "—"),
                              validate_choice=False)
-        when_field = SelectField("when", choices=_opt(field_choices, "—"), validate_choice=False)
-        op = SelectField("is", choices=_opt([("eq", "equal to"), ("in", "one of (a, b)")]), validate_choice=False)
-        value = _text("Value", 1000)
+        when_field = SelectField(tr("d_when"), choices=_opt(field_choices, "—"), validate_choice=False)
+        op = SelectField(tr("d_is"), choices=_opt([("eq", tr("d_equal_to")), ("in", tr("d_one_of_a_b"))]), validate_choice=False)
+        value = _text(tr("d_value"), 1000)
 
     class FormDesignerForm(DesignerForm):
-        key = _text("Key", 63)
-        label_en, label_zh = _text("Name (English)"), _text("Name (中文)")
-        entity = SelectField("Entity", validate_choice=False, choices=_opt(
+        key = _text(tr("d_key"), 63)
+        label_en, label_zh = _text(tr("d_name_english")), _text(tr("d_name"))
+        entity = SelectField(tr("d_entity"), validate_choice=False, choices=_opt(
             [(k, f"{label_text(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived], "—"))
-        default = BooleanField("The form of this entity's own new and edit screens")
-        public = BooleanField("Public: anyone may fill it in at /f/<slug>, without signing in")
-        slug = _text("Slug (public address)", 63)
-        submit_label_en, submit_label_zh = _text("Submit button (English)"), _text("Submit button (中文)")
-        success_message_en, success_message_zh = _text("Thank-you message (English)", 4000), _text("Thank-you message (中文)", 4000)
+        default = BooleanField(tr("d_the_form_of_this_entity_s_own_new_and_ed"))
+        public = BooleanField(tr("d_public_anyone_may_fill_it_in_at_f_slug_w"))
+        slug = _text(tr("d_slug_public_address"), 63)
+        submit_label_en, submit_label_zh = _text(tr("d_submit_button_english")), _text(tr("d_submit_button"))
+        success_message_en, success_message_zh = _text(tr("d_thank_you_message_english"), 4000), _text(tr("d_thank_you_message"), 4000)
         sections = FieldList(FormField(SectionRow), min_entries=n_sections)
         fields = FieldList(FormField(FieldRow), min_entries=len(entity_fields))
         conditions = FieldList(FormField(ConditionRow), min_entries=n_conditions)

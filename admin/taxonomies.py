@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from .common import DesignerForm, label_data, label_from, label_text, platform
+from .i18n import t as tr
 from .definition_view import DefinitionDesignerView
 from .plan_flow import attach_errors, going_back
 from .rows import blank, keyed_locator, posted_rows, split_list, typed_value
@@ -32,30 +33,30 @@ def taxonomy_form_class(state, tag_keys: list[str], rows: int, condition_rows: i
     entities = [(k, f"{label_text(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived]
 
     class ConditionRow(Form):
-        related_entity = SelectField("On related records of", choices=_choices(entities, "(this record)"),
+        related_entity = SelectField(tr("d_on_related_records_of"), choices=_choices(entities, tr("d_this_record")),
                                      validate_choice=False)
-        via = StringField("…whose reference field", validators=[Optional(), Length(max=63)])
-        aggregate = SelectField("Aggregate", choices=_choices([("count", "how many"), ("latest", "latest value")]),
+        via = StringField(tr("d_whose_reference_field"), validators=[Optional(), Length(max=63)])
+        aggregate = SelectField(tr("d_aggregate"), choices=_choices([("count", tr("d_how_many")), ("latest", tr("d_latest_value"))]),
                                 validate_choice=False)
-        field = StringField("Field", validators=[Optional(), Length(max=63)])
-        op = SelectField("Operator", choices=_choices([(o, OP_NAMES[o]) for o in OPS]), validate_choice=False)
-        value = StringField("Value", validators=[Optional(), Length(max=1000)])
+        field = StringField(tr("d_field"), validators=[Optional(), Length(max=63)])
+        op = SelectField(tr("d_operator"), choices=_choices([(o, OP_NAMES[o]) for o in OPS]), validate_choice=False)
+        value = StringField(tr("d_value"), validators=[Optional(), Length(max=1000)])
 
     class TagRow(Form):
-        key = StringField("Key", validators=[Optional(), Length(max=63)])
-        label_en = StringField("English", validators=[Optional(), Length(max=200)])
-        label_zh = StringField("中文", validators=[Optional(), Length(max=200)])
-        parent = SelectField("Parent", choices=_choices([(k, k) for k in tag_keys], "(top)"), validate_choice=False,
+        key = StringField(tr("d_key"), validators=[Optional(), Length(max=63)])
+        label_en = StringField(tr("d_english"), validators=[Optional(), Length(max=200)])
+        label_zh = StringField(tr("d_zh"), validators=[Optional(), Length(max=200)])
+        parent = SelectField(tr("d_parent"), choices=_choices([(k, k) for k in tag_keys], tr("d_top")), validate_choice=False,
                              render_kw={"data-options-from": "tags"})
-        color = StringField("Colour", validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5"})
-        rule_entity = SelectField("Rule applies to", choices=_choices(entities, "(set by hand)"), validate_choice=False)
+        color = StringField(tr("d_colour"), validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5"})
+        rule_entity = SelectField(tr("d_rule_applies_to"), choices=_choices(entities, tr("d_set_by_hand")), validate_choice=False)
         conditions = FieldList(FormField(ConditionRow), min_entries=condition_rows)
 
     class TaxonomyForm(DesignerForm):
-        key = StringField("Key", validators=[Optional(), Length(max=63)])
-        label_en = StringField("Name (English)", validators=[Optional(), Length(max=200)])
-        label_zh = StringField("Name (中文)", validators=[Optional(), Length(max=200)])
-        tags = FieldList(FormField(TagRow), label="Tags 标签", min_entries=rows)
+        key = StringField(tr("d_key"), validators=[Optional(), Length(max=63)])
+        label_en = StringField(tr("d_name_english"), validators=[Optional(), Length(max=200)])
+        label_zh = StringField(tr("d_name"), validators=[Optional(), Length(max=200)])
+        tags = FieldList(FormField(TagRow), label=tr("d_tags"), min_entries=rows)
 
     return TaxonomyForm
 

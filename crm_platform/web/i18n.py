@@ -16,6 +16,7 @@ MESSAGES = {
     "app": {"en": "CRM", "zh": "客户管理"},
     "menu": {"en": "Menu", "zh": "菜单"},
     "sign_out": {"en": "Sign out", "zh": "退出"},
+    "admin": {"en": "Admin", "zh": "管理"},
     "new": {"en": "New", "zh": "新增"},
     "edit": {"en": "Edit", "zh": "编辑"},
     "delete": {"en": "Delete…", "zh": "删除…"},
