@@ -44,6 +44,14 @@ def label_text(label, lang: str | None = None) -> str:
     return text_of(label, lang)
 
 
+def label_shown(label, lang: str | None = None) -> str:
+    """A label in ``lang``, by default the language of the admin reading the page."""
+    if lang is None:
+        from .i18n import language
+        lang = language()
+    return text_of(label, lang)
+
+
 def label_inputs(prefix: str, message: str | None = None, *, max_length: int = 200) -> dict:
     """Form fields ``<prefix>_en`` and ``<prefix>_zh`` for a label edited side by side, titled by
     the admin message ``message`` in the admin's language ("标签 (中文)")."""

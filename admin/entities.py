@@ -15,7 +15,8 @@ from crm_platform.runtime.query import ListQuery
 
 from crm_platform.metadata.keys import propose_key
 
-from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_inputs, label_text, platform
+from .common import (AdminOnly, DesignerForm, actor, label_data, label_from, label_inputs, label_shown, label_text,
+                     platform)
 from .i18n import lazy, t
 from .field_forms import SPARE_ROWS, field_data, field_doc, field_form_class, locate_field_error, type_title
 from .plan_flow import attach_errors, going_back, run_change
@@ -68,7 +69,7 @@ class EntityDesignerView(AdminOnly, BaseView):
     def index(self):
         state = self._state()
         counts = _record_counts([k for k, s in state.entities.items() if not s.archived])
-        rows = [{"key": k, "label": label_text(s.doc.get("label")), "label_zh": label_text(s.doc.get("label"), "zh"),
+        rows = [{"key": k, "label": label_text(s.doc.get("label"), "en"), "label_zh": label_text(s.doc.get("label"), "zh"),
                  "fields": len(s.fields), "archived": s.archived, "records": counts.get(k)}
                 for k, s in state.entities.items()]
         return self.render("crm_admin/entities.html", rows=rows, revision=state.revision)
@@ -78,10 +79,10 @@ class EntityDesignerView(AdminOnly, BaseView):
         entity = self._entity(key, active=False)
         doc = entity.doc
         fields = [{"key": f["key"], "type": f["type"], "type_title": type_title(f["type"]),
-                   "label": label_text(f.get("label")) or f["key"], "label_zh": label_text(f.get("label"), "zh"),
+                   "label": label_text(f.get("label"), "en") or f["key"], "label_zh": label_text(f.get("label"), "zh"),
                    "required": f.get("required", False), "unique": f.get("unique", False),
                    "summary": _option_summary(f)} for f in entity.fields]
-        archived = [{"key": f["key"], "type": type_title(f["type"]), "label": label_text(f.get("label")) or f["key"]}
+        archived = [{"key": f["key"], "type": type_title(f["type"]), "label": label_shown(f.get("label")) or f["key"]}
                     for f in entity.archived_fields]
         return self.render("crm_admin/entity.html", key=key, doc=doc, name=_name(doc), archived=entity.archived, fields=fields,
                            archived_fields=archived, table=table_name(key),
@@ -120,7 +121,7 @@ class EntityDesignerView(AdminOnly, BaseView):
                               "title_field": doc.get("title_field", ""),
                               "require_change_reason": doc.get("require_change_reason", False)})
         form.title_field.choices = [SelectChoice("", t("none"))] + [
-            SelectChoice(f["key"], f"{label_text(f.get('label')) or f['key']} ({f['key']})") for f in entity.fields]
+            SelectChoice(f["key"], f"{label_shown(f.get('label')) or f['key']} ({f['key']})") for f in entity.fields]
 
         def render_form(errors=(), plan=None):
             attach_errors(form, list(errors), _locate_entity_error)
@@ -333,15 +334,22 @@ def _locate_entity_error(path: str) -> str | None:
 
 def _option_summary(field: dict) -> str:
     """A short, readable line of a field's own options (choices, scale, target...)."""
-    bits = []
+    from .i18n import MESSAGES, language
+    lang, bits = language(), []
     if field.get("choices"):
-        bits.append(", ".join(label_text(c.get("label")) or c["key"] for c in field["choices"][:6])
+        bits.append(("、" if lang == "zh" else ", ").join(label_text(c.get("label"), lang) or c["key"]
+                                                         for c in field["choices"][:6])
                     + ("…" if len(field["choices"]) > 6 else ""))
     for option in ("max_length", "min", "max", "scale", "target", "on_delete", "taxonomy"):
-        if field.get(option) is not None:
-            bits.append(f"{option.replace('_', ' ')}: {field[option]}")
+        value = field.get(option)
+        if value is not None:
+            name = t(f"opt_{option}") if f"opt_{option}" in MESSAGES else t("f_target") if option == "target" \
+                else t("f_taxonomy") if option == "taxonomy" else option
+            if option == "on_delete" and f"opt_{value}" in MESSAGES:
+                value = t(f"opt_{value}")
+            bits.append(f"{name}: {value}")
     if field.get("multiple"):
-        bits.append("multiple")
+        bits.append(t("opt_multiple"))
     return "; ".join(bits)
 
 

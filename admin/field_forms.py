@@ -16,7 +16,7 @@ from crm_platform.metadata.definitions import MetaState
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.metadata.field_types.base import Invalid as ValueInvalid
 
-from .common import DesignerForm, label_data, label_from, label_inputs, label_text
+from .common import DesignerForm, label_data, label_from, label_inputs, label_shown, label_text
 from .i18n import MESSAGES, lazy
 
 #: Blank rows offered after the existing ones, for adding choices without JavaScript.
@@ -48,11 +48,11 @@ def option_input(option: str, schema: dict, state: MetaState, entity_key: str, r
     if option == "target":
         keys = sorted({k for k, s in state.entities.items() if not s.archived} | {entity_key})
         return SelectField(lazy("f_target"), choices=[_choice("", "—")] + [
-            _choice(k, f"{label_text(state.entities[k].doc.get('label')) if k in state.entities else k} ({k})")
+            _choice(k, f"{label_shown(state.entities[k].doc.get('label')) if k in state.entities else k} ({k})")
             for k in keys])
     if option == "taxonomy":
         return SelectField(lazy("f_taxonomy"), choices=[_choice("", "—")] + [
-            _choice(k, f"{label_text(s.doc.get('label'))} ({k})") for k, s in state.taxonomies.items() if not s.archived])
+            _choice(k, f"{label_shown(s.doc.get('label'))} ({k})") for k, s in state.taxonomies.items() if not s.archived])
     if "enum" in schema:
         return SelectField(title, choices=[_choice("", lazy("type_default"))] + [_choice(v, lazy(f"opt_{v}") if f"opt_{v}" in MESSAGES else v)
                                                                             for v in schema["enum"]])

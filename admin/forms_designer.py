@@ -8,7 +8,7 @@ from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, Integ
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from .common import DesignerForm, label_data, label_from, label_text, platform
+from .common import DesignerForm, label_data, label_from, label_shown, platform
 from .i18n import t as tr
 from .definition_view import DefinitionDesignerView
 from .plan_flow import attach_errors, going_back
@@ -31,7 +31,7 @@ def _text(label, max_length=200):
 def form_designer_class(state, entity_key: str, n_sections: int, n_conditions: int):
     entity = state.entities.get(entity_key)
     entity_fields = entity.fields if entity is not None and not entity.archived else []
-    field_choices = [(f["key"], f"{label_text(f.get('label')) or f['key']} ({f['key']})") for f in entity_fields]
+    field_choices = [(f["key"], f"{label_shown(f.get('label')) or f['key']} ({f['key']})") for f in entity_fields]
 
     class SectionRow(Form):
         title_en = _text(tr("d_section_title_english"))
@@ -39,8 +39,8 @@ def form_designer_class(state, entity_key: str, n_sections: int, n_conditions: i
 
     class FieldRow(Form):
         key = HiddenField()
-        section = SelectField(tr("d_section"), choices=_opt([(str(n), f"Section {n}") for n in range(1, n_sections + 1)],
-                                                      "— not on this form"), validate_choice=False)
+        section = SelectField(tr("d_section"), choices=_opt([(str(n), tr("section_n", n=n)) for n in range(1, n_sections + 1)],
+                                                      tr("not_on_form")), validate_choice=False)
         position = IntegerField(tr("d_order"), validators=[Optional()], render_kw={"style": "width:5em"})
         label_en, label_zh = _text(tr("d_label_english")), _text(tr("d_label"))
         help_en, help_zh = _text(tr("d_help_english"), 4000), _text(tr("d_help"), 4000)
@@ -60,7 +60,7 @@ def form_designer_class(state, entity_key: str, n_sections: int, n_conditions: i
         key = _text(tr("d_key"), 63)
         label_en, label_zh = _text(tr("d_name_english")), _text(tr("d_name"))
         entity = SelectField(tr("d_entity"), validate_choice=False, choices=_opt(
-            [(k, f"{label_text(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived], "—"))
+            [(k, f"{label_shown(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived], "—"))
         default = BooleanField(tr("d_the_form_of_this_entity_s_own_new_and_ed"))
         public = BooleanField(tr("d_public_anyone_may_fill_it_in_at_f_slug_w"))
         slug = _text(tr("d_slug_public_address"), 63)
@@ -166,7 +166,7 @@ class FormDesignerView(DefinitionDesignerView):
     def index(self):
         state = platform().metadata.state()
         items = [{"key": k, "doc": s.doc, "archived": s.archived} for k, s in state.of_kind("form").items()]
-        return self.render("crm_admin/forms.html", items=items, label_text=label_text)
+        return self.render("crm_admin/forms.html", items=items, label_shown=label_shown)
 
     def _edit(self, doc: dict | None):
         state = platform().metadata.state()
@@ -185,7 +185,7 @@ class FormDesignerView(DefinitionDesignerView):
                 for n, row in enumerate(data["fields"], start=1):
                     row.update(section="1", position=n)
             form = form_class(data=data)
-        labels = {f["key"]: f"{label_text(f.get('label')) or f['key']}" for f in fields}
+        labels = {f["key"]: f"{label_shown(f.get('label')) or f['key']}" for f in fields}
 
         def render_form(errors=(), plan=None):
             attach_errors(form, list(errors), locate_form_error)

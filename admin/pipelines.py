@@ -13,14 +13,14 @@ from wtforms.validators import Length, Optional
 
 from crm_platform.metadata.field_types import REGISTRY
 
-from .common import DesignerForm, label_data, label_from, label_text, platform
+from .common import DesignerForm, label_data, label_from, label_shown, platform
 from .i18n import t as tr
 from .definition_view import DefinitionDesignerView
 from .plan_flow import attach_errors, going_back
 from .rows import blank, keyed_locator, posted_rows
 
 SPARE_STAGES = 2
-CATEGORIES = [("open", "open 进行中"), ("won", "won 赢单"), ("lost", "lost 输单")]
+CATEGORIES = ("open", "won", "lost")
 
 
 def _opt(values, blank_label=None):
@@ -29,13 +29,13 @@ def _opt(values, blank_label=None):
 
 
 def _entity_choices(state):
-    return [(k, f"{label_text(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived]
+    return [(k, f"{label_shown(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived]
 
 
 def pipeline_form_class(state, entity_key: str, stage_keys: list[str], rows: int):
     entity = state.entities.get(entity_key)
     fields = entity.fields if entity is not None else []
-    field_choices = [(f["key"], f"{label_text(f.get('label')) or f['key']} ({f['key']})") for f in fields]
+    field_choices = [(f["key"], f"{label_shown(f.get('label')) or f['key']} ({f['key']})") for f in fields]
 
     class StageRow(Form):
         position = IntegerField(tr("d_order"), validators=[Optional()], render_kw={"style": "width:5em"})
@@ -43,7 +43,7 @@ def pipeline_form_class(state, entity_key: str, stage_keys: list[str], rows: int
         label_en = StringField(tr("d_english"), validators=[Optional(), Length(max=200)])
         label_zh = StringField(tr("d_zh"), validators=[Optional(), Length(max=200)])
         probability = IntegerField(tr("d_probability"), validators=[Optional()])
-        category = SelectField(tr("d_category"), choices=_opt(CATEGORIES), validate_choice=False)
+        category = SelectField(tr("d_category"), choices=_opt([(c, tr(f"cat_{c}")) for c in CATEGORIES]), validate_choice=False)
         required_fields = SelectMultipleField(tr("d_required_to_enter"), choices=_opt(field_choices), validate_choice=False)
         any_next = BooleanField(tr("d_any_stage_may_follow"), default=True)
         allowed_next = SelectMultipleField(tr("d_or_only_these"), choices=_opt([(k, k) for k in stage_keys]),
@@ -160,7 +160,7 @@ class PipelineDesignerView(DefinitionDesignerView):
     def index(self):
         state = platform().metadata.state()
         items = [{"key": k, "doc": s.doc, "archived": s.archived} for k, s in state.pipelines.items()]
-        return self.render("crm_admin/pipelines.html", items=items, label_text=label_text)
+        return self.render("crm_admin/pipelines.html", items=items, label_shown=label_shown)
 
     def _edit(self, doc: dict | None):
         state = platform().metadata.state()

@@ -88,6 +88,19 @@ def test_the_designer_speaks_chinese_when_the_screens_do(admin_zh, student):
     assert "标签 (中文)" in page and "根据标签自动生成" in page and "预览变更" in page
 
 
+def test_the_taxonomy_pipeline_and_form_designers_speak_chinese_too(admin_zh, client, student):
+    page = text_of(admin_zh.get("/admin/taxonomies/new"))
+    for words in ("新建标签体系", "规则适用于", "属于 (a, b) 之一", "+ 添加标签", "学员 (student)"):
+        assert words in page, words
+    assert "Rule applies to" not in page and "is one of" not in page
+    page = text_of(admin_zh.get("/admin/forms/new?entity=student"))
+    for words in ("新建表单", "分区 1", "— 不在此表单上", "作为此实体新增和编辑页面的表单"):
+        assert words in page, words
+    assert "Section 1" not in page
+    page = text_of(admin_zh.get("/admin/pipelines/new"))
+    assert "请先选择要按阶段推进的实体" in page and "学员 (student)" in page
+
+
 def test_accept_language_alone_chooses_chinese_and_the_cookie_overrides_it(app, student):
     client = sign_in(app.test_client())
     page = text_of(client.get("/admin/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}))
