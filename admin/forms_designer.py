@@ -166,7 +166,7 @@ class FormDesignerView(DefinitionDesignerView):
     def index(self):
         state = platform().metadata.state()
         items = [{"key": k, "doc": s.doc, "archived": s.archived} for k, s in state.of_kind("form").items()]
-        return self.render("crm_admin/forms.html", items=items, label_shown=label_shown)
+        return self.render("crm_admin/forms.html", items=items, label_text=label_shown)
 
     def _edit(self, doc: dict | None):
         state = platform().metadata.state()

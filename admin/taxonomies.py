@@ -156,7 +156,7 @@ class TaxonomyDesignerView(DefinitionDesignerView):
         state = platform().metadata.state()
         items = [{"key": k, "label": label_shown(s.doc.get("label")), "label_zh": label_shown(s.doc.get("label"), "zh"),
                   "archived": s.archived, "tree": tree(s.doc.get("tags", []))} for k, s in state.taxonomies.items()]
-        return self.render("crm_admin/taxonomies.html", items=items, label_shown=label_shown)
+        return self.render("crm_admin/taxonomies.html", items=items, label_text=label_shown)
 
     def _form(self, doc: dict | None):
         state = platform().metadata.state()
