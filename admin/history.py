@@ -62,10 +62,10 @@ class HistoryView(AdminOnly, BaseView):
         metadata = platform().metadata
         if kind == "field":
             change = lambda **apply: metadata.restore_field(key, field, actor=actor(), **apply)  # noqa: E731
-            title = t("t_restore_field", field=field, entity=key)
+            title = t("t_restore_field", field=_archived_field_name(key, field), entity=_name("entity", key))
         elif kind in KINDS:
             change = lambda **apply: metadata.restore_definition(kind, key, actor=actor(), **apply)  # noqa: E731
-            title = t("t_restore_def", kind=kind_name(kind), name=key)
+            title = t("t_restore_def", kind=kind_name(kind), name=_name(kind, key))
         else:
             abort(404)
 
@@ -75,3 +75,17 @@ class HistoryView(AdminOnly, BaseView):
 
         return run_change(self, change, render_form=render_refusal, done_url=url_for(".index"), title=title,
                           entity=key if kind in ("field", "entity") else None)
+
+
+def _name(kind: str, key: str) -> str:
+    """A definition by its label in the admin's language (its key when it has none or is unknown)."""
+    found = platform().metadata.state().of_kind(kind).get(key)
+    return (label_text(found.doc.get("label"), language()) or key) if found is not None else key
+
+
+def _archived_field_name(entity: str, field: str) -> str:
+    found = platform().metadata.state().entities.get(entity)
+    for f in found.archived_fields if found is not None else []:
+        if f["key"] == field:
+            return label_text(f.get("label"), language()) or field
+    return field

@@ -228,3 +228,15 @@ def fields_of(platform) -> dict:
 
 def text_of_html(fragment: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment)).strip()
+
+
+def test_archive_and_restore_from_history_speak_of_labels(admin_zh, platform, student):
+    r = admin_zh.post("/admin/entities/student/fields/course/archive")
+    page = text_of(r)
+    assert r.status_code == 200 and "归档「学员」的字段「课程类型」" in page
+    assert admin_zh.post("/admin/entities/student/fields/course/archive", data={"_confirm": "1"}).status_code == 302
+    history = text_of(admin_zh.get("/admin/history/"))
+    assert "已归档 — 可连同数据一起恢复" in history and "学员: 课程类型" in history
+    r = admin_zh.post("/admin/history/restore", data={"kind": "field", "key": "student", "field": "course"})
+    assert r.status_code == 200 and "恢复「学员」的字段「课程类型」" in text_of(r)
+    assert "恢复「学员」的字段「课程类型」，" in text_of(r)  # the plan's sentence, with the records it brings back
