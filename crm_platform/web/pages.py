@@ -100,12 +100,13 @@ class Screen:
         return entity_label(self.entity.doc, self.lang)
 
     def title_of(self, record: dict) -> str:
-        key = self.title_key
-        return record_title(self.entity.doc, record, key if key and self.readable(key) else "")
+        return record_title(self.entity.doc, record, self.title_key)
 
     @cached_property
-    def title_key(self) -> str | None:
-        return title_field(self.entity.doc)
+    def title_key(self) -> str:
+        """The title field, when this user may read it ("" otherwise: records are then ``#id``)."""
+        key = title_field(self.entity.doc)
+        return key if key and self.readable(key) else ""
 
     @cached_property
     def locale(self) -> Locale:

@@ -167,10 +167,11 @@ def list_page(entity):
 
 def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_url: str, *, link: bool):
     """A function writing a record's cells (``<td>``s) as markup: the labels, the link and each
-    column's display function are looked up once per page, not per cell (a page has 300 cells)."""
+    column's display function are looked up once per page, not per cell (a page has 300 cells).
+    Texts are escaped here and joined as plain strings (``Markup.join`` would escape them again)."""
     shown = screen.display(screen.titles(columns, items))
     keys = [f["key"] for f in columns]
-    heads = [Markup('<td data-label="%s">') % screen_label(f, screen.lang) for f in columns]
+    heads = [str(Markup('<td data-label="%s">') % screen_label(f, screen.lang)) for f in columns]
     href = escape(record_url)
 
     def cells(record: dict) -> Markup:
@@ -179,10 +180,9 @@ def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_ur
             title = escape(screen.title_of(record))
             return Markup(f'<td><a href="{href}{record["id"]}">{title}</a></td>' if link else f"<td>{title}</td>")
         first = escape(texts[0] or screen.title_of(record))
-        out = [heads[0], Markup(f'<a href="{href}{record["id"]}">{first}</a>') if link else first, Markup("</td>")]
-        for head, text in zip(heads[1:], texts[1:]):
-            out += (head, escape(text), Markup("</td>"))
-        return Markup("").join(out)
+        parts = [heads[0], f'<a href="{href}{record["id"]}">{first}</a></td>' if link else f"{first}</td>"]
+        parts += [f"{head}{escape(text)}</td>" for head, text in zip(heads[1:], texts[1:])]
+        return Markup("".join(parts))
     return cells
 
 
