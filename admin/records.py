@@ -21,7 +21,7 @@ from crm_platform.errors import CrmError, NotFound
 from crm_platform.i18n import EVERY, Locale, field_label
 from crm_platform.ids import parse_id
 from crm_platform.metadata.field_types import REGISTRY
-from crm_platform.runtime.api.context import access
+from crm_platform.http.context import access
 from crm_platform.runtime.query import parse_list_args
 from crm_platform.web.controls import options_of
 from crm_platform.web.display import Display, reference_titles
