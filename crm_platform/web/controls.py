@@ -125,7 +125,7 @@ class Control:
     #: The control's HTML attributes besides id, name, type and value (WTForms' ``render_kw``).
     attrs: dict = dc_field(default_factory=dict)
     target: str | None = None
-    #: The markup parts (see ``_markup``), filled by ``with_markup``.
+    #: The markup parts, written by ``with_markup``.
     html: dict = dc_field(default_factory=dict)
 
 
@@ -199,8 +199,9 @@ LOOKUP_ATTRS = ("inputmode", "data-lookup", "list", "autocomplete", "maxlength")
 
 def control_for(field: dict, *, state, lang: str, read_only: bool = False, name: str | None = None,
                 label=None, help=None, placeholder=None, described: bool = True) -> Control:
-    """``field`` as a control for a reader of ``lang``. ``label``/``help``/``placeholder`` are a
-    form's overrides (label objects); the field's own are used otherwise (the admin's help)."""
+    """``field`` as a control for a reader of ``lang``. ``label``/``help``/``placeholder`` are what
+    the form shows (a form's overrides or the field's own, as label objects); without ``label`` the
+    field's label by the one rule (``i18n.field_label``)."""
     ftype = REGISTRY[field["type"]]
     ctl = ftype.control_of(field)
     key = field["key"]
