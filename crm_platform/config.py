@@ -75,6 +75,12 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
         # Sample records a bundle may load through /api/bundle (413 above it): the import runs
         # inside the request, which a gunicorn worker ends after 30 s. `crm import` has no limit.
         "BUNDLE_MAX_SAMPLE_RECORDS": int(os.environ.get("CRM_BUNDLE_MAX_SAMPLE_RECORDS", 20_000)),
+        # Import files (CSV, XLSX) up to this size are taken (413 above it); files above
+        # CRM_IMPORT_SYNC_BYTES are imported in the background (202 and a job to poll), so no
+        # request outlives gunicorn's 30 s; uploads wait in CRM_IMPORT_DIR until their job ends.
+        "CRM_IMPORT_MAX_BYTES": int(os.environ.get("CRM_IMPORT_MAX_BYTES", 50 * 1024 * 1024)),
+        "CRM_IMPORT_SYNC_BYTES": int(os.environ.get("CRM_IMPORT_SYNC_BYTES", 1024 * 1024)),
+        "CRM_IMPORT_DIR": os.environ.get("CRM_IMPORT_DIR") or str(instance_path / "imports"),
     }
     # Session cookies: HttpOnly always; SameSite=Lax so other sites cannot post with them;
     # Secure when the site is served over HTTPS (set CRM_HTTPS=1 behind a TLS proxy).

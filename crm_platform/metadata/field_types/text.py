@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import sqlalchemy as sa
 
+from ...match_keys import email_key, phone_international, phone_key
 from .base import END, FieldType, Invalid, like_escape, register, type_error
 
 #: PostgreSQL refuses NUL in text; refusing it at validation keeps that a 422, never a 500.
@@ -104,6 +106,9 @@ class Email(TextLike):
         # after validation so the published schema still describes what is accepted.
         return lambda value: check(value).lower()
 
+    def match_key(self, field, text):
+        return email_key(text)
+
 
 @register
 class Phone(TextLike):
@@ -114,6 +119,22 @@ class Phone(TextLike):
     pattern = r"^\+?[0-9][0-9 ().\-/]{1,38}(( ?(x|ext\.?) ?)[0-9]{1,6})?" + END
     pattern_message = "must be a phone number: digits, spaces, ( ) . - /, an optional leading + and extension"
     converts_to = frozenset({"text", "long_text"})
+
+    def match_key(self, field, text):
+        return phone_key(text)  # +86 138-0013-8000, 0086 13800138000 and 138 0013 8000 are one number
+
+    def import_value(self, field, cell, resolve=None):
+        """Spreadsheets typed on Chinese keyboards carry full-width digits and brackets (１３８　００１３),
+        folded here; a number written in a way the field does not take ("(010) 6234 5678") but that
+        is a possible number is written in international form (+86 10 6234 5678)."""
+        text = unicodedata.normalize("NFKC", cell).strip() if isinstance(cell, str) else cell
+        try:
+            return super().import_value(field, text, resolve)
+        except Invalid:
+            key = phone_key(text)
+            if key is None or not key.startswith("+"):
+                raise
+            return super().import_value(field, phone_international(key), resolve)
 
 
 @register

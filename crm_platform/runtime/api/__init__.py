@@ -21,4 +21,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(audit_api)
     from ...bundles.api import bundle_api
     app.register_blueprint(bundle_api)
+    from ...imports.api import register as register_imports
+    register_imports(app)
     register_error_handlers(app)
