@@ -42,16 +42,19 @@ class Sheet:
     sheet: str | None = None
 
 
-def read_sheet(data: bytes, filename: str, sheet: str | None = None, max_columns: int = MAX_COLUMNS) -> Sheet:
+def read_sheet(data: bytes, filename: str, sheet: str | None = None, max_columns: int = MAX_COLUMNS,
+               limit: int | None = None) -> Sheet:
+    """The header and data rows of the file; with ``limit``, only the first ``limit`` data rows (a
+    preview: cells further down, and merged cells, are checked when the import runs)."""
     if not data or not data.strip():
         raise refuse("empty", f"{filename} is empty")
     if data.startswith(ZIP_MAGIC):
-        return _read_xlsx(data, filename, sheet, max_columns)
+        return _read_xlsx(data, filename, sheet, max_columns, limit)
     if data.startswith(OLE_MAGIC):
         raise refuse("format", f"{filename} is an old Excel (.xls) file: save it as .xlsx or CSV and import that")
     if sheet:
         raise refuse("sheet", f"{filename} is a CSV file, which has no sheets; leave the sheet name out")
-    return _read_csv(data, filename, max_columns)
+    return _read_csv(data, filename, max_columns, limit)
 
 
 # ---- CSV ------------------------------------------------------------------------------------------
@@ -70,7 +73,7 @@ def decode(data: bytes, filename: str) -> str:
                                  f"import that") from None
 
 
-def _read_csv(data: bytes, filename: str, max_columns: int) -> Sheet:
+def _read_csv(data: bytes, filename: str, max_columns: int, limit: int | None = None) -> Sheet:
     text = decode(data, filename)
     sample = text[:65536]
     try:
@@ -87,6 +90,8 @@ def _read_csv(data: bytes, filename: str, max_columns: int) -> Sheet:
                 out = Sheet(filename, _headers(cells, filename, number, max_columns))
                 continue
             out.rows.append((number, tuple(c if c.strip() else None for c in cells)))
+            if limit is not None and len(out.rows) >= limit:
+                break
     except csv.Error as exc:
         raise refuse("format", f"{filename} is not a readable CSV file (line {reader.line_num}: {exc})") from None
     if out is None:
@@ -95,7 +100,7 @@ def _read_csv(data: bytes, filename: str, max_columns: int) -> Sheet:
 
 
 # ---- XLSX -----------------------------------------------------------------------------------------
-def _read_xlsx(data: bytes, filename: str, sheet: str | None, max_columns: int) -> Sheet:
+def _read_xlsx(data: bytes, filename: str, sheet: str | None, max_columns: int, limit: int | None = None) -> Sheet:
     import openpyxl
     from openpyxl.utils import get_column_letter
 
@@ -110,7 +115,8 @@ def _read_xlsx(data: bytes, filename: str, sheet: str | None, max_columns: int) 
             ws = book[sheet]
         else:
             ws = book.worksheets[0]
-        _refuse_merged(ws, filename)
+        if limit is None:
+            _refuse_merged(ws, filename)
         out: Sheet | None = None
         width = 0
         for number, cells in enumerate(ws.iter_rows(), start=1):
@@ -137,6 +143,8 @@ def _read_xlsx(data: bytes, filename: str, sheet: str | None, max_columns: int) 
                     raise refuse("header", f"cell {get_column_letter(extra + 1)}{number} of sheet {ws.title!r} holds a value "
                                            f"under no header; give its column a header or clear it")
                 out.rows.append((number, tuple(values[:width])))
+                if limit is not None and len(out.rows) >= limit:
+                    break
         if out is None:
             raise refuse("empty", f"sheet {ws.title!r} of {filename} has no header row")
         return out

@@ -95,7 +95,7 @@ def run_job(platform, job_id: int) -> None:
     try:
         with open(row.path, "rb") as source:
             data = source.read()
-        report = run_import(platform, row.entity, data, row.filename, options_of(row), access, progress)
+        report = run_import(platform, row.entity, data, row.filename, options_of(row), access, progress, keep_rows=True)
         _update(platform, job_id, status="done", processed=report["total"], total=report["total"],
                 report=json.dumps(report, ensure_ascii=False, default=str), finished_at=utcnow())
     except CrmError as exc:
@@ -124,5 +124,6 @@ def status(row) -> tuple[dict, int]:
     if row.status in ("done", "failed"):
         body = json.loads(row.report or "{}")
         code = body.pop("status_code", 200)
+        body.pop("kept", None)  # the refused rows' cells, for the page's error sheet
         return {**body, "id": row.id, "status": row.status, "processed": row.processed, "total": row.total}, code
     return {"id": row.id, "status": row.status, "processed": row.processed, "total": row.total}, 202

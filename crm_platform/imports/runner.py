@@ -135,12 +135,53 @@ def plan(platform, conn, entity_key: str, sheet: Sheet, options: ImportOptions, 
     return Plan(sheet, entity, columns, {h: chosen.get(h) for h in sheet.headers}, list(options.match))
 
 
+def preview(platform, entity_key: str, sheet: Sheet, options: ImportOptions, access) -> dict:
+    """The mapping the import would use and the first rows as they would be read: each cell's text and
+    what is wrong with it (None when it converts). Nothing is written. ``errors`` holds what stops the
+    import as a whole (no column matches, a bad match key), for the page to show beside the mapping."""
+    from ..errors import CrmError as _CrmError
+    with platform.records.engine.connect() as conn:
+        model = platform.runtime.current(conn)
+        entity = model.entity(entity_key)
+        fields = mappings.importable_fields(entity, access, model)
+        chosen = mappings.guess(sheet.headers, fields, mappings.load(conn, entity_key, access.user_id))
+        if options.mapping is not None:
+            chosen.update({h: k for h, k in options.mapping.items() if h in chosen})
+        try:
+            the_plan = plan(platform, conn, entity_key, sheet, options, access)
+            errors: list[dict] = []
+        except _CrmError as exc:
+            errors = exc.errors
+            columns = [(n, h, entity.field_map[chosen[h]]) for n, h in enumerate(sheet.headers)
+                       if chosen.get(h) in entity.field_map]
+            the_plan = Plan(sheet, entity, columns, chosen, [])
+        run = _Run(platform, conn, model, the_plan, options, access, None)
+        rows = []
+        for number, cells in sheet.rows:
+            data, _, problems = run._convert(number, cells)
+            wrong = {p["column"]: {"code": p["code"], "message": p["message"]} for p in problems}
+            whole = []  # what the record service would say of the row's values (a required field left empty)
+            for e in entity.validator.validate(data)[2] if not problems else []:
+                column = run.header_of.get(e.get("field"))
+                if column is not None:
+                    wrong.setdefault(column, {"code": e.get("code"), "message": e.get("message", "")})
+                else:
+                    label = entity.field_map.get(e.get("field"), {}).get("label", e.get("field"))
+                    whole.append({**e, "label": label})
+            rows.append((number, [("" if c is None else cell_text(c), wrong.get(h))
+                                  for h, c in zip(sheet.headers, list(cells) + [None] * len(sheet.headers))], whole))
+        conn.rollback()
+    return {"mapping": the_plan.mapping if not errors else chosen, "fields": fields, "rows": rows, "errors": errors}
+
+
 def run_import(platform, entity_key: str, data: bytes, filename: str, options: ImportOptions, access,
-               progress: Progress | None = None, batch_rows: int = BATCH_ROWS, sheet: Sheet | None = None) -> dict:
+               progress: Progress | None = None, batch_rows: int = BATCH_ROWS, sheet: Sheet | None = None,
+               keep_rows: bool = False) -> dict:
     """Import ``data`` (the bytes of ``filename``) into ``entity_key`` as ``access``; the report.
 
     Raises CrmError (400/403/404/422) for what is wrong with the file or the options: then nothing is
-    written. Row problems are in the report's ``refused``."""
+    written. Row problems are in the report's ``refused``; with ``keep_rows`` the report also keeps the
+    refused rows' cells under ``kept`` (for the error sheet)."""
     sheet = sheet or read_sheet(data, filename, options.sheet)
     engine = platform.records.engine
     with engine.connect().execution_options(sqlite_immediate=True) as conn:
@@ -149,7 +190,11 @@ def run_import(platform, entity_key: str, data: bytes, filename: str, options: I
             model = platform.runtime.current(conn)
             if not options.dry_run and access.user_id is not None:
                 mappings.save(conn, entity_key, access.user_id, the_plan.mapping)
-        return _Run(platform, conn, model, the_plan, options, access, progress).go(batch_rows)
+        report = _Run(platform, conn, model, the_plan, options, access, progress).go(batch_rows)
+    if keep_rows:
+        from .error_sheet import refused_rows
+        report["kept"] = refused_rows(report, sheet)
+    return report
 
 
 class _Run:
@@ -191,6 +236,7 @@ class _Run:
             if outer is not None:
                 outer.rollback()
             raise
+        self.report.refused.sort(key=lambda e: e["row"])
         applied = not self.options.dry_run and not (self.options.all_or_nothing and self.report.refused)
         if outer is not None:
             outer.commit() if applied else outer.rollback()
@@ -208,7 +254,7 @@ class _Run:
                 self.report.refused.extend(problems)
                 continue
             if not data:
-                self.report.refused.append({"row": number, "column": None, "value": None,
+                self.report.refused.append({"row": number, "column": None, "value": None, "code": "empty",
                                             "message": "no value in any imported column"})
                 continue
             key = self._key(data)
@@ -241,7 +287,8 @@ class _Run:
                 data[f["key"]] = ftype.import_value(f, cell, self._resolve)
                 values[f["key"]] = cell
             except CellInvalid as exc:
-                problems.append({"row": number, "column": header, "value": cell_text(cell), "message": exc.message})
+                problems.append({"row": number, "column": header, "value": cell_text(cell), "message": exc.message,
+                                 "code": exc.code})
         return data, values, problems
 
     def _refuse(self, number: int, errors: list[dict], values: dict) -> None:
@@ -251,7 +298,7 @@ class _Run:
             value = values.get(key) if key else None
             self.report.refused.append({"row": number, "column": column if column else key,
                                         "value": None if value is None else cell_text(value),
-                                        "message": e.get("message", "")})
+                                        "message": e.get("message", ""), "code": e.get("code")})
 
     # ---- writes through the record service -------------------------------------------------------
     def _create(self, pending: list) -> None:
