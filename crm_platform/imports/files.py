@@ -24,7 +24,6 @@ ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 #: A cell that is a number, a date or a phone number rather than a column name.
 _LOOKS_LIKE_VALUE = re.compile(r"^[+\-]?[0-9][0-9 ().,:/\-]*$")
-_MERGE_RE = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*ref=\"([A-Z]+[0-9]+)(?::[A-Z]+[0-9]+)?\"")
 
 
 def refuse(code: str, message: str, **more) -> BadRequest:
@@ -101,70 +100,54 @@ def _read_csv(data: bytes, filename: str, max_columns: int, limit: int | None = 
 
 # ---- XLSX -----------------------------------------------------------------------------------------
 def _read_xlsx(data: bytes, filename: str, sheet: str | None, max_columns: int, limit: int | None = None) -> Sheet:
-    import openpyxl
     from openpyxl.utils import get_column_letter
 
+    from . import xlsx
+
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        book = xlsx.Workbook(archive)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, xlsx.expat.ExpatError) as exc:
         raise refuse("format", f"{filename} is a zip file but not an XLSX workbook ({exc})") from None
     try:
-        if sheet:
-            if sheet not in book.sheetnames:
-                raise refuse("sheet", f"{filename} has no sheet named {sheet!r}; its sheets: {', '.join(book.sheetnames)}")
-            ws = book[sheet]
-        else:
-            ws = book.worksheets[0]
-        if limit is None:
-            _refuse_merged(ws, filename)
-        out: Sheet | None = None
-        width = 0
-        for number, cells in enumerate(ws.iter_rows(), start=1):
-            values = []
-            for cell in cells:
-                if cell.data_type == "f":
-                    raise refuse("formula", f"cell {cell.coordinate} of sheet {ws.title!r} holds a formula ({cell.value}); "
-                                            f"copy the sheet and paste it as values, then import that", cell=cell.coordinate)
-                value = cell.value
-                if isinstance(value, str) and not value.strip():
-                    value = None
-                values.append(value)
-            if out is None:
-                if not any(v is not None for v in values):
-                    continue
-                while values and values[-1] is None:
-                    values.pop()
-                out = Sheet(filename, _headers(values, filename, number, max_columns, ws.title), sheet=ws.title)
-                width = len(out.headers)
-                continue
-            if any(v is not None for v in values):
-                extra = next((n for n in range(width, len(values)) if values[n] is not None), None)
-                if extra is not None:
-                    raise refuse("header", f"cell {get_column_letter(extra + 1)}{number} of sheet {ws.title!r} holds a value "
-                                           f"under no header; give its column a header or clear it")
-                out.rows.append((number, tuple(values[:width])))
-                if limit is not None and len(out.rows) >= limit:
-                    break
+        title, path = book.sheet_path(sheet)
+    except xlsx.NoSuchSheet as exc:
+        raise refuse("sheet", f"{filename} has no sheet named {sheet!r}; its sheets: {', '.join(exc.names)}") from None
+    try:
+        rows = xlsx.read_rows(book, path, None if limit is None else limit + 20)
+    except xlsx.FormulaCell as exc:
+        raise refuse("formula", f"cell {exc.ref} of sheet {title!r} holds a formula ({exc.formula}); copy the sheet and "
+                                f"paste it as values, then import that", cell=exc.ref) from None
+    except xlsx.MergedCells as exc:
+        raise refuse("merged", f"sheet {title!r} of {filename} has merged cells (from {exc.ref}); unmerge them and fill "
+                               f"every row, then import", cell=exc.ref) from None
+    except (KeyError, ValueError, IndexError, xlsx.expat.ExpatError) as exc:
+        raise refuse("format", f"sheet {title!r} of {filename} cannot be read ({exc})") from None
+    out: Sheet | None = None
+    width = 0
+    for number, values in rows:
+        values = [None if isinstance(v, str) and not v.strip() else v for v in values]
         if out is None:
-            raise refuse("empty", f"sheet {ws.title!r} of {filename} has no header row")
-        return out
-    finally:
-        book.close()
-
-
-def _refuse_merged(ws, filename: str) -> None:
-    """Merged cells hold their value in the first cell only: the rows below would import empty.
-
-    A read-only worksheet does not parse them, so the sheet's XML is scanned for them (they come
-    after the cell data, hence the scan through the whole stream)."""
-    tail = b""
-    with ws._get_source() as source:  # openpyxl's own stream of the sheet's XML
-        while chunk := source.read(1 << 20):
-            found = _MERGE_RE.search(tail + chunk)
-            if found:
-                raise refuse("merged", f"sheet {ws.title!r} of {filename} has merged cells (from {found.group(1).decode()}); "
-                                       f"unmerge them and fill every row, then import", cell=found.group(1).decode())
-            tail = chunk[-200:]
+            if not any(v is not None for v in values):
+                continue
+            while values and values[-1] is None:
+                values.pop()
+            out = Sheet(filename, _headers(values, filename, number, max_columns, title), sheet=title)
+            width = len(out.headers)
+            continue
+        if any(v is not None for v in values):
+            extra = next((n for n in range(width, len(values)) if values[n] is not None), None)
+            if extra is not None:
+                raise refuse("header", f"cell {get_column_letter(extra + 1)}{number} of sheet {title!r} holds a value "
+                                       f"under no header; give its column a header or clear it")
+            if len(values) < width:
+                values.extend([None] * (width - len(values)))
+            out.rows.append((number, tuple(values[:width])))
+            if limit is not None and len(out.rows) >= limit:
+                break
+    if out is None:
+        raise refuse("empty", f"sheet {title!r} of {filename} has no header row")
+    return out
 
 
 def _headers(cells, filename: str, number: int, max_columns: int, sheet: str | None = None) -> list[str]:

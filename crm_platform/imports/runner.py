@@ -209,7 +209,7 @@ class _Run:
         self.resolvers: dict[str, dict] = {}
         self.seen: dict[tuple, int] = {}
         self.existing: dict[tuple, int] | None = None  # read inside the first transaction (go)
-        self.converters = [(n, h, f, REGISTRY[f["type"]]) for n, h, f in the_plan.columns]
+        self.converters = [(n, h, f, REGISTRY[f["type"]].compile_import(f)) for n, h, f in the_plan.columns]
 
     # ---- the whole run ---------------------------------------------------------------------------
     def go(self, batch_rows: int) -> dict:
@@ -279,12 +279,13 @@ class _Run:
 
     def _convert(self, number: int, cells: tuple):
         data, values, problems = {}, {}, []
-        for n, header, f, ftype in self.converters:
+        resolve = self._resolve
+        for n, header, f, convert in self.converters:
             cell = cells[n] if n < len(cells) else None
             if cell is None:
                 continue
             try:
-                data[f["key"]] = ftype.import_value(f, cell, self._resolve)
+                data[f["key"]] = convert(cell, resolve)
                 values[f["key"]] = cell
             except CellInvalid as exc:
                 problems.append({"row": number, "column": header, "value": cell_text(cell), "message": exc.message,

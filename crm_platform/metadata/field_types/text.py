@@ -7,7 +7,7 @@ import unicodedata
 import sqlalchemy as sa
 
 from ...match_keys import email_key, phone_international, phone_key
-from .base import END, FieldType, Invalid, like_escape, register, type_error
+from .base import END, FieldType, Invalid, cell_text, like_escape, register, type_error
 
 #: PostgreSQL refuses NUL in text; refusing it at validation keeps that a 422, never a 500.
 NO_NUL = r"^[^\u0000]*" + END
@@ -60,6 +60,12 @@ class TextLike(FieldType):
 
     def parse_text(self, field, text):
         return self.compile_checker(field)(text.strip() if self.pattern else text)
+
+    def compile_import(self, field):
+        if type(self).import_value is not FieldType.import_value:  # a type with its own cell rules
+            return super().compile_import(field)
+        check = self.compile_checker(field)
+        return lambda cell, resolve=None: check(cell_text(cell))  # cell_text trims, as parse_text would
 
     def filter_clause(self, column, op, values, field, dialect):
         if op in ("contains", "starts_with", "ends_with"):
