@@ -53,11 +53,12 @@ def uploaded() -> tuple[bytes, str]:
 
 @import_api.post("/api/records/<entity>/import")
 def import_records(entity):
-    options = parse_options(request.form)
-    data, filename = uploaded()
     crm = platform()
     who = access()
-    crm.runtime.current().entity(entity)  # 404 for an unknown entity before anything is stored
+    model = crm.runtime.current()
+    who.require("create", model.entity(entity), model)  # 404 / 403 before the upload is looked at
+    options = parse_options(request.form)
+    data, filename = uploaded()
     if len(data) <= current_app.config["CRM_IMPORT_SYNC_BYTES"]:
         return jsonify(run_import(crm, entity, data, filename, options, who))
     path = jobs.store_file(current_app.config["CRM_IMPORT_DIR"], data)
