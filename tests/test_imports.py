@@ -222,3 +222,17 @@ def test_a_salesperson_imports_as_themself(client, platform, b2b):
     assert r.status_code == 200 and r.get_json()["created"] == 1, r.get_json()
     seller = platform.users.get_by_name("seller")
     assert companies(platform)["甲公司"]["owner_id"] == seller.id
+
+
+@pytest.mark.parametrize("template, entity, mapping, created, refused_rows", [
+    ("ecommerce", "customer", {"手机号": "phone"}, 3, {6}),
+    ("education", "student", {}, 3, {5}),
+])
+def test_each_template_ships_a_sample_import_file_that_imports(client, platform, template, entity, mapping, created,
+                                                                refused_rows):
+    assert client.post(f"/api/bundle/templates/{template}/install").status_code == 200
+    sample = SAMPLE.parents[1] / template / "sample_import.csv"
+    body = post(client, entity, sample.read_bytes(), sample.name, mapping=mapping,
+                match="phone").get_json()
+    assert body["created"] == created and {e["row"] for e in body["refused"]} == refused_rows, body
+    assert body["skipped"] == (1 if template == "ecommerce" else 0)  # 林晓 twice, the phone written two ways
