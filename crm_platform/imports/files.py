@@ -125,8 +125,7 @@ def _read_xlsx(data: bytes, filename: str, sheet: str | None, max_columns: int, 
         raise refuse("format", f"sheet {title!r} of {filename} cannot be read ({exc})") from None
     out: Sheet | None = None
     width = 0
-    for number, values in rows:
-        values = [None if isinstance(v, str) and not v.strip() else v for v in values]
+    for number, values in rows:  # blank strings are already empty cells (xlsx.read_rows)
         if out is None:
             if not any(v is not None for v in values):
                 continue

@@ -235,6 +235,8 @@ def read_rows(book: Workbook, path: str, limit: int | None = None):
                 kind = kind or "n"
                 if kind == "inlineStr":
                     value = _xml_text("".join(_TEXT.findall(inner)))
+                    if not value.strip():
+                        continue  # a blank string is an empty cell
                 else:
                     found = _VALUE.search(inner) if inner else None
                     raw = found.group(1) if found is not None else ""
@@ -242,6 +244,8 @@ def read_rows(book: Workbook, path: str, limit: int | None = None):
                         continue
                     if kind == "s":
                         value = strings[int(raw)]
+                        if not value.strip():
+                            continue
                     elif kind == "b":
                         value = raw == "1"
                     elif kind in ("str", "e", "d"):
