@@ -434,10 +434,10 @@ AMBIGUOUS = object()
 
 
 def title_field(doc: dict) -> str | None:
-    """The field that names a record: ``title_field``, else the first plain text field (as screens do)."""
+    """The field that names a record: ``title_field``, else the first searchable (text-like) field."""
     if doc.get("title_field"):
         return doc["title_field"]
-    return next((f["key"] for f in doc.get("fields", []) if REGISTRY[f["type"]].control_of(f) == "text"), None)
+    return next((f["key"] for f in doc.get("fields", []) if REGISTRY[f["type"]].searchable), None)
 
 
 def utcnow() -> dt.datetime:
