@@ -1,15 +1,15 @@
 """Imports: saved column mappings per entity and user, and background import jobs.
 
-Revision ID: 0008_imports
-Revises: 0007_username_key
+Revision ID: 0011_imports
+Revises: 0010_notifications
 """
 import sqlalchemy as sa
 from alembic import op
 
 from crm_platform.sqltypes import UTCDateTime
 
-revision = "0008_imports"
-down_revision = "0007_username_key"
+revision = "0011_imports"
+down_revision = "0010_notifications"
 branch_labels = None
 depends_on = None
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from ..errors import BadRequest, CrmError, error
-from ..runtime.api.context import access, platform
-from . import jobs
-from .runner import parse_options, run_import
+from ..imports import jobs
+from ..imports.runner import parse_options, run_import
+from ..http.context import access, platform
 
 import_api = Blueprint("import_api", __name__)
 
