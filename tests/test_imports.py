@@ -236,3 +236,32 @@ def test_each_template_ships_a_sample_import_file_that_imports(client, platform,
                 match="phone").get_json()
     assert body["created"] == created and {e["row"] for e in body["refused"]} == refused_rows, body
     assert body["skipped"] == (1 if template == "ecommerce" else 0)  # 林晓 twice, the phone written two ways
+
+
+def test_the_command_imports_with_a_mapping_file_and_writes_the_error_sheet(app, client, platform, b2b, database_url,
+                                                                           tmp_path):
+    from click.testing import CliRunner
+
+    from crm_platform.cli import main
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(FIXES, ensure_ascii=False), encoding="utf-8")
+    errors = tmp_path / "refused.xlsx"
+    env = {"DATABASE_URL": database_url, "SECRET_KEY": "test"}
+    runner = CliRunner()
+    dry = runner.invoke(main, ["records", "import", "company", str(SAMPLE), "--mapping", str(mapping),
+                               "--match", "contact_phone", "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "6 would be created, 0 would be updated, 1 skipped, 4 rows refused" in dry.output
+    assert companies(platform) == {}
+    done = runner.invoke(main, ["records", "import", "company", str(SAMPLE), "--mapping", str(mapping),
+                                "--match", "contact_phone", "--errors", str(errors), "--as", "admin"], env=env)
+    assert done.exit_code == 0 and "6 created" in done.output, done.output
+    assert "row 9 所属行业: must be one of" in done.output
+    rows = list(openpyxl.load_workbook(errors).active.iter_rows(values_only=True))
+    assert [r[-2] for r in rows[1:]] == [8, 9, 11, 12]
+    admin = platform.users.get_by_name("admin")
+    assert {c["owner_id"] for c in companies(platform).values()} == {admin.id}
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    bad = runner.invoke(main, ["records", "import", "company", str(logo)], env=env)
+    assert bad.exit_code == 1 and "error: file: logo.png is neither a CSV file" in bad.output, bad.output
