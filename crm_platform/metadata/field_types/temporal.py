@@ -208,6 +208,13 @@ class DateTime(FieldType):
             return iso(dt.datetime.combine(loose[0], loose[1] or dt.time(0, 0), dt.timezone.utc))
         return super().import_value(field, cell, resolve)
 
+    def display_text(self, field, value, locale=None):
+        # A moment as the reader's wall-clock time ("2026-09-08 09:00"), as the form shows it.
+        moment = parse_iso_datetime(value) if isinstance(value, str) else value
+        if not isinstance(moment, dt.datetime):
+            return str(value)
+        return moment.astimezone(locale.tz if locale is not None else dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
     def form_text(self, field, value, tz=dt.timezone.utc):
         # datetime-local shows wall-clock time without an offset: the user's own zone.
         if isinstance(value, str):
