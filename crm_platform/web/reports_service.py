@@ -1,0 +1,55 @@
+"""What the screens ask of reports: run one as the signed-in user, save one, pin one to a dashboard.
+
+Computing is the report service's (``runtime/reports.py``); definitions change only through the
+metadata choke point (``MetadataService``), acting as the user. This module only binds them to the
+request: the user's rights (``Access``), time zone (the page's cookie) and name.
+"""
+from __future__ import annotations
+
+from flask import g
+
+from ..errors import Forbidden, NotFound, error
+from .i18n import translate
+from .pages import platform, user_access, user_tz
+
+
+def _access():
+    acc = user_access()
+    if acc is None:  # pragma: no cover - the screens always run signed in
+        raise Forbidden([error(None, "forbidden", "sign in first")])
+    return acc
+
+
+def run_definition(definition: dict) -> dict:
+    """The answer of an unsaved report definition for the signed-in user (rows, columns, links)."""
+    from ..runtime import reports
+    engine = platform().engine
+    with engine.connect() as conn:
+        model = platform().runtime.current(conn)
+        return reports.run(conn, model, definition, access=_access(), tz=user_tz()).public()
+
+
+def run_saved(screen, key: str) -> dict:
+    state = screen.model.state.of_kind("report").get(key)
+    if state is None or state.archived:
+        raise NotFound([error(None, "not_found", f"no report '{key}'")])
+    return run_definition(state.doc)
+
+
+def may_create_reports() -> bool:
+    """Whether the signed-in user may build and save reports (a right their roles grant)."""
+    user = g.get("user")
+    if user is None:
+        return False
+    acc = user_access()
+    model = platform().records.runtime.current()
+    if user.is_admin or (acc is not None and acc.is_admin(model)):
+        return True
+    roles = model.state.roles
+    return any(not roles[k].archived and (roles[k].doc.get("reports") or {}).get("create")
+               for k in user.roles or [] if k in roles)
+
+
+def require_report_right(lang: str) -> None:
+    if not may_create_reports():
+        raise Forbidden([error(None, "forbidden", translate("not_allowed", lang))])
