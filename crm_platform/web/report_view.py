@@ -65,10 +65,9 @@ def number_text(value, lang: str, *, share: bool = False) -> str:
         return translate("yes" if value else "no", lang)
     if isinstance(value, int):
         return f"{value:,}"
-    d = Decimal(str(value))
-    if d == d.to_integral_value():
-        return f"{int(d):,}"
-    return f"{d:,.2f}"
+    if isinstance(value, Decimal):  # exact, at the scale the field keeps (sums of money show cents)
+        return f"{value:,}"
+    return f"{Decimal(str(value)):,.2f}"
 
 
 class Labeller:

@@ -168,7 +168,8 @@ def report_builder():
     doc, fig, problems = _preview(screen, args)
     context = dict(entities=_entities(home), entity=entity, args=args, fig=fig, problems=problems + errors,
                    groups=group_options(screen) if screen else [], measures=measure_options(screen) if screen else [],
-                   charts=CHARTS, filters=_filter_controls(screen, args) if screen else [])
+                   charts=CHARTS, filters=_filter_controls(screen, args) if screen else [],
+                   filters_active=any(k.startswith("filter[") and v for k, v in args.items(multi=True)))
     if request.args.get("partial"):
         return render("web/report_preview.html", 400 if problems else 200, **context)
     return render("web/report_builder.html", 400 if problems or errors else 200, **context)
