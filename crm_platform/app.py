@@ -60,6 +60,8 @@ def create_app(config: dict | None = None) -> Flask:
     init_auth(app)
     init_request_input(app)
     register_api(app)
+    from .reports.api import reports_api  # reports and dashboards (/api/reports, /api/dashboards)
+    app.register_blueprint(reports_api)
     from .web import register_web  # generated screens (/app) and public web forms (/f/<slug>)
     register_web(app)
     from admin import init_admin  # the Flask-Admin designer and data views under /admin

@@ -21,6 +21,8 @@ from .compiled import CompiledEntity
 
 FILTER_PARAM = re.compile(r"^filter\[([^\]]*)\](?:\[([^\]]*)\])?$")
 EMPTINESS = ("is_empty", "is_not_empty")
+#: Operators taking a list of values (comma-separated, or the parameter repeated).
+MANY = ("in", "not_in", "has_any", "has_all", "has_none")
 SYSTEM_FIELDS = {
     "id": {"key": "id", "type": "integer"},
     "created_at": {"key": "created_at", "type": "datetime"},
@@ -104,7 +106,13 @@ def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50,
             key, op = m.group(1), m.group(2) or "eq"
             if key not in fields:
                 raise BadRequest([error(name, "unknown_field", f"cannot filter on '{key}': no such field")])
-            lq.filters.append(_parse_filter(name, fields[key], op, args.getlist(name)))
+            raw = args.getlist(name)
+            if op not in MANY and op not in EMPTINESS and len(raw) > 1:
+                # A one-value operator repeated: every condition holds (a report's period and the
+                # bounds of one of its cells, e.g. gte twice, narrow each other).
+                lq.filters.extend(_parse_filter(name, fields[key], op, [one]) for one in raw)
+            else:
+                lq.filters.append(_parse_filter(name, fields[key], op, raw))
     return lq
 
 
@@ -115,7 +123,7 @@ def _parse_filter(param: str, field: dict, op: str, raw_values: list[str]) -> Fi
     if op not in ftype.operators:
         allowed = ", ".join(ftype.operators + EMPTINESS)
         raise BadRequest([error(param, "unknown_operator", f"'{op}' does not apply to a {ftype.name} field; use one of: {allowed}")])
-    many = op in ("in", "not_in", "has_any", "has_all", "has_none")
+    many = op in MANY
     parts = [p for raw in raw_values for p in (raw.split(",") if many and len(raw_values) == 1 else [raw])]
     if not many and len(parts) != 1:
         raise BadRequest([error(param, "too_many_values", f"'{op}' takes one value")])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from .base import FieldType, Invalid, register, type_error
+from . import grouping as grp
 
 
 def bound_pipeline(state, entity: str | None, field_key: str):
@@ -39,6 +40,10 @@ class Stage(FieldType):
 
     def column_type(self, field):
         return sa.Text()
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        grp.no_spec(self, spec)
+        return grp.value_grouping(self, field, column)
 
     def options(self, field, state):
         pipeline = state.pipelines.get(field.get("_pipeline") or "")

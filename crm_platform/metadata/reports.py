@@ -1,0 +1,90 @@
+"""Reports and dashboards as definitions (stored, revisioned, carried in bundles).
+
+A report names an entity (or a pipeline) and the fields it filters, groups and measures by; here
+those names are checked against the other definitions. What a report computes is
+``runtime/reports.py``; what a dashboard shows is the screens'.
+"""
+from __future__ import annotations
+
+import re
+
+from ..errors import error
+from .definitions import MetaState
+from .kinds import Kind, register
+
+SYSTEM_FIELD_KEYS = ("id", "created_at", "updated_at", "owner_id", "created_by", "updated_by")
+_FIELD = re.compile(r"^([a-z][a-z0-9_]{0,62})")
+
+
+def _field_keys(state: MetaState, entity: str) -> set[str] | None:
+    found = state.entities.get(entity)
+    if found is None or found.archived:
+        return None
+    return {f["key"] for f in found.fields} | set(SYSTEM_FIELD_KEYS)
+
+
+class ReportKind(Kind):
+    name = "report"
+    schema = "report"
+
+    def problems(self, doc: dict, state: MetaState) -> list[dict]:
+        kind = doc.get("type", "grouped")
+        problems = []
+        entity = doc.get("entity")
+        if kind in ("funnel", "conversion"):
+            pipeline = state.pipelines.get(doc.get("pipeline") or "")
+            if pipeline is None or pipeline.archived:
+                return [error("pipeline", "invalid", f"a {kind} report needs an active pipeline; "
+                                                     f"there is none called {doc.get('pipeline')!r}")]
+            if entity is not None and entity != pipeline.doc.get("entity"):
+                problems.append(error("entity", "invalid", f"pipeline '{pipeline.doc['key']}' counts "
+                                                           f"{pipeline.doc.get('entity')} records, not {entity}"))
+            entity = pipeline.doc.get("entity")
+            if kind == "conversion" and not doc.get("dimension"):
+                problems.append(error("dimension", "required", "a conversion report needs a dimension (the field to break it down by)"))
+        elif not entity:
+            return [error("entity", "required", "a report needs the entity whose records it counts")]
+        keys = _field_keys(state, entity)
+        if keys is None:
+            return problems + [error("entity", "invalid", f"there is no active entity '{entity}'")]
+        named = [(f"filters.{k}", k) for k in doc.get("filters") or {}]
+        named += [(f"group_by.{i}", _FIELD.match(g).group(1) if _FIELD.match(g) else g)
+                  for i, g in enumerate(doc.get("group_by") or [])]
+        named += [(f"measures.{i}", m.partition(":")[2]) for i, m in enumerate(doc.get("measures") or []) if ":" in m]
+        if doc.get("dimension"):
+            m = _FIELD.match(doc["dimension"])
+            named.append(("dimension", m.group(1) if m else doc["dimension"]))
+        if doc.get("amount"):
+            named.append(("amount", doc["amount"]))
+        for where, key in named:
+            if key not in keys:
+                problems.append(error(where, "invalid", f"'{key}' is not a field of {entity}"))
+        return problems
+
+    def archive_problems(self, key: str, state: MetaState) -> list[dict]:
+        users = sorted(k for k, d in state.of_kind("dashboard").items() if not d.archived and any(
+            key in (w.get("report"), w.get("number")) for w in d.doc.get("widgets", [])))
+        return [error(None, "in_use", f"dashboard '{d}' shows report '{key}': change the dashboard first") for d in users]
+
+
+class DashboardKind(Kind):
+    name = "dashboard"
+    schema = "dashboard"
+
+    def problems(self, doc: dict, state: MetaState) -> list[dict]:
+        problems = []
+        reports = state.of_kind("report")
+        for i, w in enumerate(doc.get("widgets", [])):
+            key = w.get("report") or w.get("number")
+            found = reports.get(key)
+            if found is None or found.archived:
+                problems.append(error(f"widgets.{i}", "invalid", f"there is no active report '{key}'"))
+        for role in doc.get("roles") or []:
+            found = state.roles.get(role)
+            if found is None or found.archived:
+                problems.append(error("roles", "invalid", f"there is no active role '{role}'"))
+        return problems
+
+
+REPORT = register(ReportKind())
+DASHBOARD = register(DashboardKind())
