@@ -192,3 +192,106 @@ def test_a_list_of_records_with_no_choice_in_a_multi_select(deals):
     jsonb_array_length refused it."""
     assert listed(deals, "deal", "filter[channels][is_empty]") == {"c", "d"}
     assert listed(deals, "deal", "filter[channels][is_not_empty]") == {"a", "b"}
+
+
+def test_a_cell_links_to_the_list_screen_showing_its_records(deals, app):
+    from test_screens import Pages
+    pages = Pages(app)
+    body = run(deals, {"entity": "deal", "group_by": ["source"], "measures": ["count"]})
+    ids = {x["name"]: x["id"] for x in deals.get("/api/records/deal").get_json()["items"]}
+    import re
+    for row, link in zip(body["rows"], body["links"]):
+        page = pages.get(f"/app/deal?{link}")
+        assert page.status_code == 200
+        shown = {int(i) for i in re.findall(r'href="/app/deal/(\d+)"', page.get_data(as_text=True))}
+        expected = {"fair": {"c"}, "web": {"a", "b"}, None: {"d"}}[row[0]]
+        assert shown == {ids[n] for n in expected}, (row, link)
+
+
+SAVED = {"key": "by_source", "label": {"en": "Deals by source", "zh": "按来源"}, "entity": "deal",
+         "group_by": ["source"], "measures": ["count", "sum:amount"], "chart": "bar"}
+
+
+def test_a_saved_report_is_a_definition_and_answers_the_same_shape(deals):
+    r = deals.post("/api/meta/reports", json=SAVED)
+    assert r.status_code == 201, r.get_json()
+    assert deals.get("/api/meta/reports/by_source").get_json()["group_by"] == ["source"]
+    data = deals.get("/api/reports/by_source/data").get_json()
+    assert data["columns"] == ["source", "count", "sum:amount"]
+    assert data["rows"] == run(deals, {k: v for k, v in SAVED.items() if k not in ("key", "label", "chart")})["rows"]
+    assert data["report"]["key"] == "by_source"
+    assert [i["key"] for i in deals.get("/api/reports").get_json()["items"]] == ["by_source"]
+    csv_text = deals.get("/api/reports/by_source/data?format=csv").get_data(as_text=True)
+    assert csv_text.lstrip("\ufeff").splitlines()[1] == "fair,1,0.01"
+    # a definition naming what does not exist is refused, naming the field, and nothing is stored
+    bad = deals.post("/api/meta/reports", json={**SAVED, "key": "bad", "group_by": ["nothing"]})
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "group_by.0"
+    assert deals.get("/api/meta/reports/bad").status_code == 404
+    # a dashboard shows it; the report cannot be archived under it
+    dash = {"key": "sales", "label": "Sales", "widgets": [{"report": "by_source", "width": 6}]}
+    assert deals.post("/api/meta/dashboards", json=dash).status_code == 201
+    assert deals.delete("/api/meta/reports/by_source").status_code == 409
+    assert deals.get("/api/dashboards").get_json()["items"][0]["key"] == "sales"
+    assert deals.post("/api/meta/dashboards", json={**dash, "key": "x", "widgets": [{"report": "none"}]}).status_code == 422
+
+
+def test_a_restricted_user_sees_figures_of_their_own_records_only(deals, app):
+    role = {"key": "seller", "label": "Seller", "entities": {
+        "deal": {"read": "own", "create": "own", "update": "own", "fields": {"seats": {"read": False}}}}}
+    assert deals.post("/api/meta/roles", json=role).status_code == 201
+    users = app.extensions["crm"].users
+    token = users.issue_token(users.create("sam", "sam-password", roles=["seller"]))
+    sam = {"Authorization": f"Bearer {token}"}
+    for rec in ({"name": "s1", "amount": "5.00", "source": "web", "stage": "lead"},
+                {"name": "s2", "amount": "7.50", "source": "fair", "stage": "offer"}):
+        assert deals.post("/api/records/deal", json=rec, headers=sam).status_code == 201
+    body = run(deals, {"entity": "deal", "group_by": ["source"], "measures": ["count", "sum:amount"]}, headers=sam)
+    assert body["rows"] == [["fair", 1, Decimal("7.50")], ["web", 1, Decimal("5.00")]]
+    for link, names in zip(body["links"], [{"s2"}, {"s1"}]):
+        r = deals.get("/api/records/deal", query_string=parse_qsl(link, keep_blank_values=True), headers=sam)
+        assert {x["name"] for x in r.get_json()["items"]} == names
+    # a hidden field can be neither measured, grouped nor filtered by
+    for definition, field in (({"entity": "deal", "measures": ["sum:seats"]}, "seats"),
+                              ({"entity": "deal", "group_by": ["seats:bands:5"]}, "seats"),
+                              ({"entity": "deal", "filters": {"seats": {"gt": 1}}}, "seats")):
+        r = deals.post("/api/reports/run", json=definition, headers=sam)
+        assert r.status_code == 403 and r.get_json()["errors"][0]["field"] == field
+    # no right to read the entity at all: 403
+    nobody = {"Authorization": f"Bearer {users.issue_token(users.create('nob', 'nob-password'))}"}
+    assert deals.post("/api/reports/run", json={"entity": "deal"}, headers=nobody).status_code == 403
+
+
+def test_the_funnel_report_is_the_pipeline_summary_over_the_filtered_records(deals):
+    ids = {x["name"]: x["id"] for x in deals.get("/api/records/deal").get_json()["items"]}
+    for name, stage in (("a", "offer"), ("a", "won"), ("b", "lost")):
+        assert deals.patch(f"/api/records/deal/{ids[name]}", json={"stage": stage}).status_code == 200
+    body = run(deals, {"type": "funnel", "pipeline": "sales"})
+    assert body["columns"] == ["stage", "count", "amount", "entered", "conversion", "overall_conversion", "avg_days"]
+    summary = {s["key"]: s for s in deals.get("/api/pipelines/sales/summary").get_json()["stages"]}
+    for row in body["rows"]:
+        s = summary[row[0]]
+        assert row[1:6] == [s["count"], s["amount"], s["entered"], s["conversion"], s["overall_conversion"]]
+    rows = {r[0]: r for r in body["rows"]}
+    # entered: lead a, c, d (b was created in offer); offer a, b; won a; lost b. Four records in all.
+    assert {k: r[3] for k, r in rows.items()} == {"lead": 3, "offer": 2, "won": 1, "lost": 1}
+    assert rows["lead"][4] == Decimal("0.3333")        # a went on; c, d stay
+    assert rows["offer"][4] == Decimal("0.5")          # a went on to won, b was lost
+    # overall: reached lead = everyone who reached any open/won stage at or after it (a, b, c, d)
+    assert [rows[k][5] for k in ("lead", "offer", "won", "lost")] == [1, Decimal("0.5"), Decimal("0.25"), Decimal("0.25")]
+    assert all(0 <= r[4] <= 1 for r in body["rows"] if r[4] is not None)
+    # filtered: only the web deals (a, b)
+    web = {r[0]: r for r in run(deals, {"type": "funnel", "pipeline": "sales", "filters": {"source": {"eq": "web"}}})["rows"]}
+    assert {k: r[3] for k, r in web.items()} == {"lead": 1, "offer": 2, "won": 1, "lost": 1}
+    assert web["won"][2] == Decimal("100.10")
+
+
+def test_conversion_by_a_dimension(deals):
+    ids = {x["name"]: x["id"] for x in deals.get("/api/records/deal").get_json()["items"]}
+    assert deals.patch(f"/api/records/deal/{ids['a']}", json={"stage": "won"}).status_code == 200
+    assert deals.patch(f"/api/records/deal/{ids['c']}", json={"stage": "won"}).status_code == 200
+    assert deals.patch(f"/api/records/deal/{ids['c']}", json={"stage": "offer"}).status_code == 200  # reached won once
+    body = run(deals, {"type": "conversion", "pipeline": "sales", "dimension": "source",
+                       "filters": {"created_at": {"period": "this_year"}}})
+    assert body["columns"] == ["source", "count", "won", "conversion"]
+    assert body["rows"] == [["fair", 1, 1, 1], ["web", 2, 1, Decimal("0.5")], [None, 1, 0, 0]]
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"c"}, {"a", "b"}, {"d"}]
