@@ -54,8 +54,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["crm"] = Platform(engine)
 
     from .auth.web import init_auth
-    from .request_input import init_request_input, register_converters
-    from .runtime.api import register_api
+    from .http.request_input import init_request_input, register_converters
+    from .api import register_api
     register_converters(app)
     init_auth(app)
     init_request_input(app)

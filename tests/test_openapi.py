@@ -8,7 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from conftest import ADMIN_PASSWORD, make_app
-from crm_platform.runtime.api.openapi import build_openapi
+from crm_platform.api.openapi import build_openapi
 
 GUARDIAN = {"key": "guardian", "label": "Guardian", "fields": [
     {"key": "name", "type": "text", "required": True},

@@ -9,7 +9,7 @@ import io
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import BadRequest, NotFound, error
-from ..runtime.api.context import access, platform
+from ..http.context import access, platform
 from ..runtime.reports import parse_time_zone, run
 
 reports_api = Blueprint("reports_api", __name__)
@@ -65,7 +65,7 @@ def _answer(answer: dict, name: str, fmt: str):
 
 @reports_api.post("/api/reports/run")
 def run_report():
-    from ..runtime.api.errors import json_object
+    from ..http.errors import json_object
     body = json_object()
     fmt = _format()
     return _answer(_compute(body, _request_tz(body)), "report", fmt)

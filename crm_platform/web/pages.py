@@ -25,7 +25,7 @@ def platform():
 def user_access():
     """The signed-in user's rights (access control); None before that code is present."""
     try:
-        from ..runtime.api.context import access
+        from ..http.context import access
     except ImportError:  # pragma: no cover - the access-control issue provides it
         return None
     return access()

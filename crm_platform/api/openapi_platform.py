@@ -5,11 +5,11 @@ Each operation says what its view function does: query parameters, body, statuse
 """
 from __future__ import annotations
 
-from ...bundles.importer import ON_CONFLICT
-from ...ids import ROW_ID_MAX
-from ...metadata import meta_schemas
-from ...metadata.field_types.text import NO_NUL
-from ...metadata.kinds import KINDS
+from ..bundles.importer import ON_CONFLICT
+from ..ids import ROW_ID_MAX
+from ..metadata import meta_schemas
+from ..metadata.field_types.text import NO_NUL
+from ..metadata.kinds import KINDS
 from .definitions_api import KIND_PATHS
 
 #: Text everywhere (parameters, bodies, answers) holds no NUL: the API refuses it (400 in a query
