@@ -43,6 +43,8 @@
                     axisLabel: { interval: 0, hideOverlap: true, width: sideways ? 96 : 80, overflow: "truncate",
                                  rotate: sideways || spec.categories.length <= 4 ? 0 : 30 } };
     var valAxis = { type: "value", axisLabel: { hideOverlap: true, formatter: share ? percent : axisNumber } };
+    var whole = series.every(function (s) { return s.data.every(function (v) { return v === null || v % 1 === 0; }); });
+    if (whole && !share) { valAxis.minInterval = 1; }  // counts: no ticks at 0.5
     if (sideways) { catAxis.inverse = true; }
     base.xAxis = sideways ? valAxis : catAxis;
     base.yAxis = sideways ? catAxis : valAxis;
