@@ -295,3 +295,33 @@ def test_conversion_by_a_dimension(deals):
     assert body["columns"] == ["source", "count", "won", "conversion"]
     assert body["rows"] == [["fair", 1, 1, 1], ["web", 2, 1, Decimal("0.5")], [None, 1, 0, 0]]
     assert [listed(deals, "deal", link) for link in body["links"]] == [{"c"}, {"a", "b"}, {"d"}]
+
+
+def test_effort_counts_related_records_and_days_to_close_of_won_records(deals, app):
+    note = {"key": "note", "label": "Note", "fields": [{"key": "text", "type": "text"},
+                                                       {"key": "deal", "type": "reference", "target": "deal"}]}
+    assert deals.post("/api/meta/entities", json=note).status_code == 201
+    ids = {x["name"]: x["id"] for x in deals.get("/api/records/deal").get_json()["items"]}
+    for name in ("a", "a", "a", "b", "c"):
+        assert deals.post("/api/records/note", json={"text": "x", "deal": ids[name]}).status_code == 201
+    for name in ("a", "c"):
+        assert deals.patch(f"/api/records/deal/{ids[name]}", json={"stage": "won"}).status_code == 200
+    # the won move of a happened two days after a was created; c's half a day after
+    from crm_platform.tables import stage_history
+    import datetime as dt
+    import sqlalchemy as sa
+    engine = app.extensions["crm"].engine
+    with engine.begin() as conn:
+        for name, hours in (("a", 48), ("c", 12)):
+            created = conn.execute(sa.text(f"SELECT created_at FROM ent_deal WHERE id = {ids[name]}")).scalar_one()
+            created = created if isinstance(created, dt.datetime) else dt.datetime.fromisoformat(created)
+            created = created.replace(tzinfo=created.tzinfo or dt.timezone.utc)
+            conn.execute(stage_history.update().where(stage_history.c.record_id == ids[name], stage_history.c.to_stage == "won")
+                         .values(moved_at=created + dt.timedelta(hours=hours)))
+    body = run(deals, {"type": "effort", "pipeline": "sales", "related": {"entity": "note", "via": "deal"},
+                       "dimension": "source"})
+    assert body["columns"] == ["source", "won", "note", "note_per_won", "avg_days_to_close"]
+    assert body["rows"] == [["fair", 1, 1, 1, Decimal("0.5")], ["web", 1, 3, 3, 2]]
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"c"}, {"a"}]
+    total = run(deals, {"type": "effort", "pipeline": "sales", "related": {"entity": "note", "via": "deal"}})
+    assert total["rows"] == [[2, 4, 2, Decimal("1.25")]]

@@ -129,7 +129,7 @@ SCHEMAS = {
         "stages": {"type": "array", "items": obj({
             "key": STRING, "label": {}, "category": {"enum": ["open", "won", "lost"]}, "probability": NUMBER,
             "count": INTEGER, "entered": INTEGER, "next_stage": NULLABLE_TEXT, "conversion": NUMBER,
-            "avg_days": NUMBER, "amount": {"type": "number", "description": "Only when there is an amount field"}})}}),
+            "overall_conversion": NUMBER, "avg_days": NUMBER, "amount": {"type": "number", "description": "Only when there is an amount field"}})}}),
     "User": obj({"id": INTEGER, "username": STRING, "is_admin": BOOLEAN, "roles": {"type": "array", "items": STRING},
                  "active": BOOLEAN, "created_at": DATETIME}),
     "Bundle": obj({"format": {"const": "crm-bundle"}, "format_version": INTEGER, "name": STRING, "version": STRING,

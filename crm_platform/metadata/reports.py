@@ -31,7 +31,7 @@ class ReportKind(Kind):
         kind = doc.get("type", "grouped")
         problems = []
         entity = doc.get("entity")
-        if kind in ("funnel", "conversion"):
+        if kind in ("funnel", "conversion", "effort"):
             pipeline = state.pipelines.get(doc.get("pipeline") or "")
             if pipeline is None or pipeline.archived:
                 return [error("pipeline", "invalid", f"a {kind} report needs an active pipeline; "
@@ -42,6 +42,16 @@ class ReportKind(Kind):
             entity = pipeline.doc.get("entity")
             if kind == "conversion" and not doc.get("dimension"):
                 problems.append(error("dimension", "required", "a conversion report needs a dimension (the field to break it down by)"))
+            stages = {s["key"] for s in pipeline.doc.get("stages", [])}
+            for k in doc.get("reached") or []:
+                if k not in stages:
+                    problems.append(error("reached", "invalid", f"'{k}' is not a stage of pipeline '{pipeline.doc['key']}'"))
+            if kind == "effort":
+                related = doc.get("related") or {}
+                keys = _field_keys(state, related.get("entity") or "")
+                if keys is None or related.get("via") not in keys:
+                    problems.append(error("related", "invalid", "an effort report names the related entity and its "
+                                                                "reference field, e.g. {\"entity\": \"communication\", \"via\": \"opportunity\"}"))
         elif not entity:
             return [error("entity", "required", "a report needs the entity whose records it counts")]
         keys = _field_keys(state, entity)

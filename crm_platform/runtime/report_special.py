@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 
 from ..errors import Invalid, error
+from ..metadata.field_types import REGISTRY
 from ..tables import stage_history
 from .access import Access
 from .compiled import CompiledModel
@@ -26,6 +27,22 @@ def _pipeline(model: CompiledModel, definition: dict) -> dict:
     if found is None or found.archived:
         raise Invalid([error("pipeline", "invalid", f"there is no active pipeline {definition.get('pipeline')!r}")])
     return found.doc
+
+
+def _won_stages(pipeline: dict, definition: dict) -> list[str]:
+    """The stages that count as success: the definition's ``reached`` (e.g. only "renewed"), else
+    the pipeline's won stages."""
+    stages = {s["key"] for s in pipeline["stages"]}
+    chosen = definition.get("reached")
+    if chosen is not None:
+        if not isinstance(chosen, list) or not chosen or any(k not in stages for k in chosen):
+            raise Invalid([error("reached", "invalid", f"reached is a list of stages of pipeline '{pipeline['key']}': "
+                                                       f"{', '.join(sorted(stages))}")])
+        return chosen
+    won = [s["key"] for s in pipeline["stages"] if s.get("category") == "won"]
+    if not won:
+        raise Invalid([error("pipeline", "invalid", f"pipeline '{pipeline['key']}' has no won stage")])
+    return won
 
 
 FUNNEL_COLUMNS = ["stage", "count", "amount", "entered", "conversion", "overall_conversion", "avg_days"]
@@ -56,9 +73,7 @@ def conversion(conn, model: CompiledModel, definition: dict, *, access: Access, 
     pipeline = _pipeline(model, definition)
     entity = model.entity(pipeline["entity"])
     t, field = entity.table, pipeline["field"]
-    won = [s["key"] for s in pipeline["stages"] if s.get("category") == "won"]
-    if not won:
-        raise Invalid([error("pipeline", "invalid", f"pipeline '{pipeline['key']}' has no won stage")])
+    won = _won_stages(pipeline, definition)
     h = stage_history
     moved_to_won = sa.exists().where(h.c.pipeline == pipeline["key"], h.c.record_id == t.c.id, h.c.to_stage.in_(won))
     reached = sa.func.sum(sa.case((sa.or_(t.c[field].in_(won), moved_to_won), 1), else_=0))
@@ -72,7 +87,58 @@ def conversion(conn, model: CompiledModel, definition: dict, *, access: Access, 
         raise Invalid([{**e, "field": "dimension" if (e.get("field") or "").startswith("group_by") else e.get("field")}
                        for e in exc.errors]) from None
     for row in answer.rows:
-        count, n_won = row[1], row[2]
+        count, n_won = row[1], int(row[2] or 0)
+        row[2] = n_won
         row.append((Decimal(n_won) / Decimal(count)).quantize(Decimal("0.0001")) if count else None)
     answer.columns.append("conversion")
+    return answer
+
+
+def effort(conn, model: CompiledModel, definition: dict, *, access: Access, tz: dt.tzinfo, now: dt.datetime) -> Answer:
+    """Follow-up effort of the records that reached a won stage, per value of an optional dimension:
+    how many, the records of a related entity pointing at them (``related``: {"entity", "via"}, e.g.
+    communications) in all and per won record, and the average days from creation to the first
+    move into a won stage (stage history). All of it one grouped statement."""
+    pipeline = _pipeline(model, definition)
+    entity = model.entity(pipeline["entity"])
+    t = entity.table
+    won = _won_stages(pipeline, definition)
+    related = definition.get("related") or {}
+    other = model.entities.get(related.get("entity") or "")
+    via = other.field_map.get(related.get("via") or "") if other is not None and not other.archived else None
+    if via is None or REGISTRY[via["type"]].target_entity(via) != entity.key:
+        raise Invalid([error("related", "invalid", f"related names an entity and its reference field to "
+                                                   f"{entity.key}, e.g. {{\"entity\": \"communication\", \"via\": \"{entity.key}\"}}")])
+    o = other.table
+    seen = access.readable_clause(other, model)  # only what the user may read counts
+    counted = (sa.select(sa.func.count()).where(o.c[via["key"]] == t.c.id, o.c.archived_at.is_(None),
+                                               *([seen] if seen is not None else [])).scalar_subquery())
+    h = stage_history
+    won_at = (sa.select(sa.func.min(h.c.moved_at)).where(h.c.pipeline == pipeline["key"], h.c.record_id == t.c.id,
+                                                          h.c.to_stage.in_(won)).scalar_subquery())
+    if conn.dialect.name == "postgresql":
+        days = sa.func.extract("epoch", won_at - t.c.created_at) / 86400
+    else:
+        days = sa.func.julianday(won_at) - sa.func.julianday(t.c.created_at)
+    filters = dict(definition.get("filters") or {})
+    if pipeline["field"] in filters:
+        raise Invalid([error(f"filters.{pipeline['field']}", "invalid", "an effort report chooses the won records itself")])
+    inner = {"entity": entity.key, "filters": {**filters, pipeline["field"]: {"in": won}},
+             "group_by": [definition["dimension"]] if definition.get("dimension") else [], "measures": ["count"],
+             "sort": definition.get("sort"), "limit": definition.get("limit")}
+    try:
+        answer = grouped(conn, model, inner, access=access, tz=tz, now=now,
+                         extra_measures=[("communications", sa.func.sum(counted)),
+                                         ("days", sa.func.sum(days)), ("timed", sa.func.count(days))])
+    except Invalid as exc:
+        raise Invalid([{**e, "field": "dimension" if (e.get("field") or "").startswith("group_by") else e.get("field")}
+                       for e in exc.errors]) from None
+    n = len(inner["group_by"])
+    rows = []
+    for row in answer.rows:
+        count, total, spent, timed = row[n], int(row[n + 1] or 0), row[n + 2], int(row[n + 3] or 0)
+        rows.append(row[:n] + [count, total, (Decimal(total) / Decimal(count)).quantize(Decimal("0.01")) if count else None,
+                               (Decimal(str(spent)) / Decimal(timed)).quantize(Decimal("0.01")) if timed else None])
+    answer.rows = rows
+    answer.columns = answer.columns[:n] + ["won", related["entity"], f"{related['entity']}_per_won", "avg_days_to_close"]
     return answer

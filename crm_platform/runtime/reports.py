@@ -186,8 +186,11 @@ def run(conn, model: CompiledModel, definition: dict, *, access: Access = SYSTEM
     if kind == "conversion":
         from .report_special import conversion
         return conversion(conn, model, definition, access=access, tz=tz, now=now)
+    if kind == "effort":
+        from .report_special import effort
+        return effort(conn, model, definition, access=access, tz=tz, now=now)
     if kind != "grouped":
-        raise Invalid([error("type", "enum", "a report's type is one of: grouped, funnel, conversion")])
+        raise Invalid([error("type", "enum", "a report's type is one of: grouped, funnel, conversion, effort")])
     return grouped(conn, model, definition, access=access, tz=tz, now=now)
 
 
@@ -272,7 +275,7 @@ def grouped(conn, model: CompiledModel, definition: dict, *, access: Access, tz:
             exprs = [getattr(sa.func, op)(col, type_=col.type)]
         measures.append(_Measure(spec, op, field, exprs))
     for name, expr in extra_measures:
-        measures.append(_Measure(name, "count", None, [expr]))
+        measures.append(_Measure(name, "raw", None, [expr]))
 
     only = access.read_clause(entity, model)
     rights = access.rights(entity.key, model)
@@ -305,8 +308,10 @@ def grouped(conn, model: CompiledModel, definition: dict, *, access: Access, tz:
 
 
 def _measure_value(m: _Measure, raw):
+    if m.op == "raw":  # an extra measure: its caller reads it
+        return raw[0]
     if m.op in ("count", "count_distinct"):
-        return int(raw[0] or 0)
+        return int(raw[0])
     ftype = REGISTRY[m.field["type"]]
     if m.op == "avg":
         return ftype.average(m.field, raw[0], int(raw[1]))
