@@ -121,6 +121,8 @@ MESSAGES = {
     "m_overall_conversion": {"en": "Overall conversion", "zh": "总转化率"},
     "m_avg_days": {"en": "Average days", "zh": "平均停留天数"},
     "m_won": {"en": "Won", "zh": "赢单数"},
+    "m_per_won": {"en": "{what} per won", "zh": "每单{what}"},
+    "m_avg_days_to_close": {"en": "Average days to close", "zh": "平均成交天数"},
     "reports": {"en": "Reports", "zh": "报表"},
     "new_report": {"en": "New report", "zh": "新建报表"},
     "report_entity": {"en": "Records of", "zh": "数据对象"},

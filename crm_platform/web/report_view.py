@@ -89,6 +89,12 @@ class Labeller:
             return translate("m_count", self.lang)
         if column in SPECIAL_COLUMNS and self.field(column) is None:
             return translate(SPECIAL_COLUMNS[column], self.lang)
+        if column == "avg_days_to_close":
+            return translate("m_avg_days_to_close", self.lang)
+        related = self.model.entities.get(column.removesuffix("_per_won"))
+        if related is not None and self.field(column) is None:  # the effort report's related records
+            name = entity_label(related.doc, self.lang, plural=True)
+            return translate("m_per_won", self.lang, what=name) if column.endswith("_per_won") else name
         if ":" in column:
             head, _, rest = column.partition(":")
             if head in MEASURE_WORDS:  # sum:amount
@@ -167,6 +173,8 @@ def figure(screen, report: dict, answer: dict, *, title: str | None = None) -> d
 def _group_count(report: dict, columns: list[str]) -> int:
     if report.get("type") in ("funnel", "conversion"):
         return 1
+    if report.get("type") == "effort":  # grouped by its optional dimension
+        return 1 if report.get("dimension") else 0
     return len(report.get("group_by") or [])
 
 
