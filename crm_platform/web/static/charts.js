@@ -26,7 +26,7 @@
       tooltip: { trigger: spec.type === "pie" || spec.type === "funnel" ? "item" : "axis", confine: true,
                  valueFormatter: fmt },
       legend: series.length > 1 ? { type: "scroll", bottom: 0 } : undefined,
-      grid: { containLabel: true, left: 8, right: 16, top: 16, bottom: series.length > 1 ? 36 : 8 }
+      grid: { containLabel: true, left: 8, right: 48, top: 16, bottom: series.length > 1 ? 36 : 8 }
     };
     if (spec.type === "pie" || spec.type === "funnel") {
       var s = series[0] || { data: [] };
