@@ -26,7 +26,8 @@ TODO = {"key": "todo", "label": {"en": "To-do", "zh": "待办"}, "plural_label":
         "fields": [{"key": "title", "type": "text", "label": "Title", "required": True},
                    {"key": "due_on", "type": "date", "label": {"en": "Due", "zh": "截止日期"}},
                    {"key": "status", "type": "select", "label": "Status",
-                    "choices": [{"key": "open", "label": "Open"}, {"key": "done", "label": "Done"}]}]}
+                    "choices": [{"key": "open", "label": "Open"}, {"key": "done", "label": "Done"}]}],
+        "due": {"field": "due_on", "done": {"field": "status", "values": ["done"]}}}
 MINE = {"create": "own", "read": "own", "update": "own"}
 
 
@@ -220,3 +221,56 @@ def test_pinning_to_a_dashboard_the_user_does_not_see_is_refused(app, client, cr
     r = Pages(app, "mei").post("/app/_reports/total/pin", data={"dashboard": "secret"})
     assert r.status_code == 422
     assert client.get("/api/meta/dashboards/main").get_json()["widgets"] == before
+
+
+# ---- my work -------------------------------------------------------------------------------------
+
+def _todo(client, owner, title, days, status="open"):
+    due = (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=days)).isoformat()
+    r = client.post("/api/records/todo", json={"title": title, "due_on": due, "status": status, "owner_id": owner.id})
+    assert r.status_code == 201, r.get_json()
+
+
+def _work(body: str, part: str) -> tuple[str, str]:
+    m = re.search(rf'<p class="work-count {part}"><a href="([^"]*)">[^<]*<strong data-count="{part}">([^<]*)</strong>', body)
+    return m.group(1).replace("&amp;", "&"), m.group(2)
+
+
+def test_my_work_lists_my_own_overdue_and_today_work_not_done(app, client, crm):
+    li, wang = crm["li"], crm["wang"]
+    _todo(client, li, "call Huaxin back", -3)
+    _todo(client, li, "send the quote", -1)
+    _todo(client, li, "closed long ago", -5, status="done")
+    _todo(client, li, "sign today", 0)
+    _todo(client, li, "next week", 7)
+    _todo(client, wang, "wang's own", -2)
+    pages = Pages(app, "li")
+    body = text(pages.get("/app"))
+    assert 'data-work="todo"' in body and "<h3>To-dos</h3>" in body
+    overdue_href, overdue = _work(body, "overdue")
+    today_href, today = _work(body, "today")
+    assert (overdue, today) == ("2", "1")
+    work = body.split('data-work="todo"', 1)[1].split('data-work="recent"', 1)[0]
+    assert "call Huaxin back" in work and "send the quote" in work and "sign today" in work
+    assert "closed long ago" not in work and "next week" not in work and "wang&#39;s own" not in body
+    # each count is the list screen's own total for the same filters
+    for href, n in ((overdue_href, "2"), (today_href, "1")):
+        listed = pages.get(href)
+        assert listed.status_code == 200 and re.search(r'data-total="(\d+)"', text(listed)).group(1) == n
+    # the manager owns no to-dos: her counts are zero, not the team's
+    assert _work(text(Pages(app, "mei").get("/app")), "overdue")[1] == "0"
+    # recently changed records I own
+    assert 'data-work="recent"' in body and "next week" in body.split('data-work="recent"', 1)[1]
+
+
+def test_an_entity_declares_its_due_date_and_done_values_or_is_refused(client, crm):
+    bad = {**TODO, "key": "chore", "due": {"field": "title"}}
+    r = client.post("/api/meta/entities", json=bad)
+    assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["due.field"]
+    bad = {**TODO, "key": "chore", "due": {"field": "due_on", "done": {"field": "status", "values": ["finished"]}}}
+    r = client.post("/api/meta/entities", json=bad)
+    assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["due.done.values.0"]
+    assert client.get("/api/meta/entities/chore").status_code == 404
+    # renaming the due field keeps the declaration pointing at it
+    assert client.post("/api/meta/entities/todo/fields/due_on/rename", json={"new_key": "deadline"}).status_code == 200
+    assert client.get("/api/meta/entities/todo").get_json()["due"]["field"] == "deadline"

@@ -266,6 +266,10 @@ class MetadataService:
                     f["key"] = new_key
             if after.get("title_field") == key:
                 after["title_field"] = new_key
+            due = after.get("due") or {}
+            for where in (due, due.get("done") or {}):  # the field that says when work is due, or done
+                if where.get("field") == key:
+                    where["field"] = new_key
             return before, after
 
         return self.apply(Change("entity", entity, "rename_field", build, renames={key: new_key}), actor=actor,

@@ -96,7 +96,7 @@ def index():
     if dashboard is not None:
         widgets = [w for w in (widget_view(home, widget) for widget in dashboard.get("widgets") or []) if w is not None]
     return render("web/index.html", dashboard=dashboard, dashboards=boards, widgets=widgets,
-                  my_work=sections(dashboard, user, home.lang),
+                  my_work=sections(home.model, user, home.lang),
                   recent=recently_changed(home.model, user, home.lang),
                   may_build=_may_build())
 

@@ -1,17 +1,14 @@
 """"My work" on the home page: what the signed-in user must do today, and what changed lately.
 
-What counts as work is declared, never guessed: the user's dashboard definition lists it under
-``my_work`` (templates ship it), each item naming an entity, the date by which its records are due
-and optionally the choice values that mean "finished"::
+What counts as work is declared, never guessed: an entity whose records are due by a date says so
+in its definition (``due``; templates declare it on tasks and communication records)::
 
-    {"key": "tasks", "label": {...}, "entity": "task", "date_field": "due_on",
-     "exclude": {"field": "status", "values": ["done", "cancelled"]}}
+    "due": {"field": "due_on", "done": {"field": "status", "values": ["done", "cancelled"]}}
 
-Each section is an ordinary list query — the user's own records (``owner_id``), due on or before
-today in the user's time zone, not finished — run through the record service with the user's
-rights, and links to the list screen with the very same parameters, so what the home page counts
-is what the list shows. An item whose entity or fields the user may not read (or that are gone)
-is left out.
+Each section is an ordinary list query — the user's own records (``owner_id``), due before today
+(overdue) or today, in the user's time zone, not done — run through the record service with the
+user's rights, and links to the list screen with the very same parameters, so what the home page
+counts is what the list shows. An entity or field the user may not read is left out.
 """
 from __future__ import annotations
 
@@ -24,7 +21,6 @@ from werkzeug.datastructures import MultiDict
 from ..errors import CrmError
 from ..runtime.query import parse_list_args
 from .controls import control, display
-from .i18n import label as label_of
 from .pages import Screen, reading, user_tz
 
 #: Records shown per section; the section's link leads to all of them.
@@ -49,23 +45,20 @@ def _range(field: dict, first: dt.date | None, last: dt.date) -> list[tuple[str,
     return low + [(f"filter[{key}][lte]", last.isoformat())]
 
 
-def _section(item: dict, user_id: int, today: dt.date, lang: str) -> dict | None:
-    try:
-        screen = Screen(item["entity"])
-    except CrmError:
-        return None
-    date_field = screen.entity.field_map.get(item.get("date_field"))
+def _section(entity_key: str, user_id: int, today: dt.date, lang: str) -> dict | None:
+    screen = Screen(entity_key)
+    due = screen.entity.doc.get("due") or {}
+    date_field = screen.entity.field_map.get(due.get("field"))
     if not screen.can("read") or date_field is None or not screen.readable(date_field["key"]):
         return None
     base = [("filter[owner_id]", str(user_id))]
-    exclude = item.get("exclude") or {}
-    if exclude.get("field") in screen.entity.field_map and screen.readable(exclude["field"]) and exclude.get("values"):
-        base.append((f"filter[{exclude['field']}][not_in]", ",".join(exclude["values"])))
+    done = due.get("done") or {}
+    if done.get("field") in screen.entity.field_map and screen.readable(done["field"]) and done.get("values"):
+        base.append((f"filter[{done['field']}][not_in]", ",".join(done["values"])))
     sort = [("sort", date_field["key"])]
     parts = {"overdue": base + _range(date_field, None, today - dt.timedelta(days=1)),
              "today": base + _range(date_field, today, today)}
-    out = {"key": item.get("key"), "entity": screen.key,
-           "label": label_of(item["label"], lang) if item.get("label") else screen.label}
+    out = {"key": screen.key, "entity": screen.key, "label": screen.label}
     for name, params in parts.items():
         try:
             query = parse_list_args(MultiDict(params + [("per_page", str(ROWS))]), screen.entity, count_limit=1000)
@@ -81,13 +74,13 @@ def _section(item: dict, user_id: int, today: dt.date, lang: str) -> dict | None
     return out
 
 
-def sections(dashboard: dict | None, user, lang: str) -> list[dict]:
-    """The "my work" sections the dashboard declares, for ``user``."""
-    if user is None or not dashboard:
+def sections(model, user, lang: str) -> list[dict]:
+    """A section per entity whose records are due by a date (``due``), for ``user``."""
+    if user is None:
         return []
     today = today_for_user()
-    found = [_section(item, user.id, today, lang) for item in dashboard.get("my_work") or []]
-    return [s for s in found if s is not None]
+    found = [_section(e.key, user.id, today, lang) for e in model.active() if e.doc.get("due")]
+    return sorted((s for s in found if s is not None), key=lambda s: s["label"].casefold())
 
 
 def recently_changed(model, user, lang: str) -> list[dict]:
