@@ -164,7 +164,7 @@ def report_builder():
                 errors = localise(exc.errors, home.lang)
             else:
                 flash(translate("report_saved", home.lang))
-                return redirect(url_for("screens.report_page", key=key), 303)
+                return redirect(url_for("screens.report_page", report=key), 303)
     doc, fig, problems = _preview(screen, args)
     context = dict(entities=_entities(home), entity=entity, args=args, fig=fig, problems=problems + errors,
                    groups=group_options(screen) if screen else [], measures=measure_options(screen) if screen else [],
@@ -199,8 +199,9 @@ def report_list():
     return render("web/report_list.html", items=items)
 
 
-@screens.get("/app/_reports/<key>")
-def report_page(key):
+@screens.get("/app/_reports/<report>")
+def report_page(report):
+    key = report
     home = HomeScreen()
     require_report_right(home.lang)
     doc = _saved(home, key)
@@ -216,8 +217,9 @@ def report_page(key):
                   builder_href=url_for("screens.report_builder", **args_of(doc).to_dict(flat=False)) if editable else None)
 
 
-@screens.get("/app/_reports/<key>.xlsx")
-def report_xlsx(key):
+@screens.get("/app/_reports/<report>.xlsx")
+def report_xlsx(report):
+    key = report
     home = HomeScreen()
     require_report_right(home.lang)
     doc = _saved(home, key)
@@ -243,8 +245,9 @@ def workbook(fig: dict, answer: dict, name: str) -> bytes:
     return out.getvalue()
 
 
-@screens.post("/app/_reports/<key>/pin")
-def pin_report(key):
+@screens.post("/app/_reports/<report>/pin")
+def pin_report(report):
+    key = report
     home = HomeScreen()
     require_report_right(home.lang)
     _saved(home, key)
