@@ -325,3 +325,16 @@ def test_effort_counts_related_records_and_days_to_close_of_won_records(deals, a
     assert [listed(deals, "deal", link) for link in body["links"]] == [{"c"}, {"a"}]
     total = run(deals, {"type": "effort", "pipeline": "sales", "related": {"entity": "note", "via": "deal"}})
     assert total["rows"] == [[2, 4, 2, Decimal("1.25")]]
+
+
+def test_a_saved_report_names_only_measures_its_fields_allow_and_pins_the_names_it_uses(deals):
+    r = deals.post("/api/meta/reports", json={**SAVED, "key": "bad_sum", "measures": ["sum:source"]})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "measures.0"
+    assert deals.post("/api/meta/reports", json=SAVED).status_code == 201
+    # renaming a field the report uses is refused, and nothing changes; another field renames freely
+    r = deals.post("/api/meta/entities/deal/fields/source/rename", json={"new_key": "origin"})
+    assert r.status_code == 409, r.get_json()
+    assert "by_source" in r.get_json()["errors"][0]["message"]
+    assert "source" in {f["key"] for f in deals.get("/api/meta/entities/deal").get_json()["fields"]}
+    assert deals.get("/api/reports/by_source/data").status_code == 200
+    assert deals.post("/api/meta/entities/deal/fields/seats/rename", json={"new_key": "places"}).status_code == 200

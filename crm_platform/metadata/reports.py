@@ -10,6 +10,7 @@ import re
 
 from ..errors import error
 from .definitions import MetaState
+from .field_types import REGISTRY
 from .kinds import Kind, register
 
 SYSTEM_FIELD_KEYS = ("id", "created_at", "updated_at", "owner_id", "created_by", "updated_by")
@@ -21,6 +22,42 @@ def _field_keys(state: MetaState, entity: str) -> set[str] | None:
     if found is None or found.archived:
         return None
     return {f["key"] for f in found.fields} | set(SYSTEM_FIELD_KEYS)
+
+
+def fields_named(doc: dict) -> list[tuple[str, str]]:
+    """(where, field key) of every field a report definition names."""
+    named = [(f"filters.{k}", k) for k in doc.get("filters") or {}]
+    named += [(f"group_by.{i}", _FIELD.match(g).group(1) if _FIELD.match(g) else g)
+              for i, g in enumerate(doc.get("group_by") or [])]
+    named += [(f"measures.{i}", m.partition(":")[2]) for i, m in enumerate(doc.get("measures") or []) if ":" in m]
+    if doc.get("dimension"):
+        m = _FIELD.match(doc["dimension"])
+        named.append(("dimension", m.group(1) if m else doc["dimension"]))
+    if doc.get("amount"):
+        named.append(("amount", doc["amount"]))
+    return named
+
+
+def report_entity(doc: dict, state: MetaState) -> str | None:
+    if doc.get("type", "grouped") in ("funnel", "conversion", "effort"):
+        pipeline = state.pipelines.get(doc.get("pipeline") or "")
+        return pipeline.doc.get("entity") if pipeline is not None else None
+    return doc.get("entity")
+
+
+def renamed_field_refusals(state: MetaState, entity: str, renames: dict) -> list:
+    """A field a report names may not be renamed: the report would stop working. Change the report first."""
+    from . import plan as planning
+    out = []
+    for key, found in sorted(state.of_kind("report").items()):
+        if found.archived or report_entity(found.doc, state) != entity:
+            continue
+        used = {k for _, k in fields_named(found.doc)}
+        for old in renames:
+            if old in used:
+                out.append(planning.Refusal(f"fields.{old}", "report",
+                                            f"report '{key}' uses field '{old}': change the report first"))
+    return out
 
 
 class ReportKind(Kind):
@@ -57,18 +94,17 @@ class ReportKind(Kind):
         keys = _field_keys(state, entity)
         if keys is None:
             return problems + [error("entity", "invalid", f"there is no active entity '{entity}'")]
-        named = [(f"filters.{k}", k) for k in doc.get("filters") or {}]
-        named += [(f"group_by.{i}", _FIELD.match(g).group(1) if _FIELD.match(g) else g)
-                  for i, g in enumerate(doc.get("group_by") or [])]
-        named += [(f"measures.{i}", m.partition(":")[2]) for i, m in enumerate(doc.get("measures") or []) if ":" in m]
-        if doc.get("dimension"):
-            m = _FIELD.match(doc["dimension"])
-            named.append(("dimension", m.group(1) if m else doc["dimension"]))
-        if doc.get("amount"):
-            named.append(("amount", doc["amount"]))
-        for where, key in named:
+        found = state.entities[entity]
+        by_key = {f["key"]: f for f in found.fields}
+        for where, key in fields_named(doc):
             if key not in keys:
                 problems.append(error(where, "invalid", f"'{key}' is not a field of {entity}"))
+            elif where.startswith("measures.") and key in by_key:
+                op = doc["measures"][int(where.split(".")[1])].partition(":")[0]
+                allowed = REGISTRY[by_key[key]["type"]].measure_ops(by_key[key])
+                if op not in allowed:
+                    problems.append(error(where, "invalid", f"'{op}' does not apply to {entity}.{key}"
+                                                            f"{'; it applies to: ' + ', '.join(allowed) if allowed else ''}"))
         return problems
 
     def archive_problems(self, key: str, state: MetaState) -> list[dict]:
