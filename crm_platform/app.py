@@ -62,6 +62,10 @@ def create_app(config: dict | None = None) -> Flask:
     register_api(app)
     from .reports.api import reports_api  # reports and dashboards (/api/reports, /api/dashboards)
     app.register_blueprint(reports_api)
+    from .http.health import health  # /healthz and /readyz, for load balancers
+    app.register_blueprint(health)
+    from .http.observe import init_observability  # request ids, access logs, /metrics
+    init_observability(app)
     from .web import register_web  # generated screens (/app) and public web forms (/f/<slug>)
     register_web(app)
     from admin import init_admin  # the Flask-Admin designer and data views under /admin

@@ -47,17 +47,45 @@ def serve(host, port, workers, dev):
     if dev:
         _app().run(host=host, port=port, debug=True, use_reloader=True)
         return
+    import logging
+    import os
     from gunicorn.app.base import BaseApplication
+    from .logs import configure
+    json_logs = os.environ.get("CRM_LOG_FORMAT") == "json"
+    configure("json" if json_logs else None)
+    options = gunicorn_options(host, port, workers)
+    if json_logs:
+        options["accesslog"] = None  # the app writes one JSON line per request (crm.access) instead
+    else:
+        logging.getLogger("crm.access").setLevel(logging.WARNING)  # gunicorn's access log is enough
+    if os.environ.get("CRM_METRICS_TOKEN") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        options["child_exit"] = _prepare_multiprocess_metrics(port)
 
     class Server(BaseApplication):
         def load_config(self):
-            for name, value in gunicorn_options(host, port, workers).items():
+            for name, value in options.items():
                 self.cfg.set(name, value)
 
         def load(self):
             return _app()
 
     Server().run()
+
+
+def _prepare_multiprocess_metrics(port: int):
+    """Workers write their metrics to files in a fresh directory, summed by whichever answers /metrics."""
+    import os
+    import shutil
+    from pathlib import Path
+    directory = Path("instance") / f"prometheus-{port}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
+
+    def child_exit(server, worker):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)
+    return child_exit
 
 
 @main.group()
@@ -118,7 +146,7 @@ def user_create(name, password, roles, admin):
 @click.option("--threads", default=2, show_default=True, type=int, help="jobs run at the same time")
 def worker(once, threads):
     """Run the job queue: queued jobs, and periodic ones such as the daily re-evaluation of rule tags."""
-    import logging
+    import os
     from .jobs.queue import make_queue
     from .jobs.tasks import Jobs
     app = _app()
@@ -128,7 +156,8 @@ def worker(once, threads):
         ran = jobs.run_pending()
         click.echo(f"periodic jobs due: {', '.join(due) or 'none'}; jobs run: {ran}")
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from .logs import configure
+    configure(os.environ.get("CRM_LOG_FORMAT"))
     jobs.enqueue_due()  # what fell due while no worker ran, without waiting for the first minute
     jobs.queue.create_consumer(workers=threads, worker_type="thread", periodic=True).run()
 

@@ -81,6 +81,8 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
         "BUNDLE_MAX_SAMPLE_RECORDS": int(os.environ.get("CRM_BUNDLE_MAX_SAMPLE_RECORDS", 20_000)),
         # The job queue of `crm worker`: a SQLite file beside the instance unless a Redis URL is given.
         "CRM_QUEUE_URL": os.environ.get("CRM_QUEUE_URL") or default_queue_url(instance_path),
+        # GET /metrics (Prometheus) exists only when a token is set, and answers only to that token.
+        "CRM_METRICS_TOKEN": os.environ.get("CRM_METRICS_TOKEN") or None,
     }
     # Session cookies: HttpOnly always; SameSite=Lax so other sites cannot post with them;
     # Secure when the site is served over HTTPS (set CRM_HTTPS=1 behind a TLS proxy).

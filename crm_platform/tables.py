@@ -165,3 +165,22 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Index("ix_crm_outbox_status_next", "status", "next_attempt_at"),
 )
+
+#: In-app notifications (the bell): reminders of due dates, and later what automations tell people.
+#: ``title`` is a label (JSON ``{"en", "zh"}`` or text) shown in the reader's language; ``dedupe``
+#: makes a periodic job's notification once per user and occasion however often the job runs.
+notifications = sa.Table(
+    "crm_notification",
+    platform_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("entity", sa.String(64), nullable=True),
+    sa.Column("record_id", sa.BigInteger, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("read_at", UTCDateTime, nullable=True),
+    sa.Column("dedupe", sa.String(255), nullable=True),
+    sa.Index("ix_crm_notification_user_read", "user_id", "read_at"),
+    sa.UniqueConstraint("user_id", "dedupe", name="uq_crm_notification_user_dedupe"),
+)

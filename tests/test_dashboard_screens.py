@@ -27,7 +27,7 @@ TODO = {"key": "todo", "label": {"en": "To-do", "zh": "待办"}, "plural_label":
                    {"key": "due_on", "type": "date", "label": {"en": "Due", "zh": "截止日期"}},
                    {"key": "status", "type": "select", "label": "Status",
                     "choices": [{"key": "open", "label": "Open"}, {"key": "done", "label": "Done"}]}],
-        "due": {"field": "due_on", "done": {"field": "status", "values": ["done"]}}}
+        "reminders": [{"field": "due_on", "exclude": {"field": "status", "values": ["done"]}}]}
 MINE = {"create": "own", "read": "own", "update": "own"}
 
 
@@ -261,16 +261,3 @@ def test_my_work_lists_my_own_overdue_and_today_work_not_done(app, client, crm):
     assert _work(text(Pages(app, "mei").get("/app")), "overdue")[1] == "0"
     # recently changed records I own
     assert 'data-work="recent"' in body and "next week" in body.split('data-work="recent"', 1)[1]
-
-
-def test_an_entity_declares_its_due_date_and_done_values_or_is_refused(client, crm):
-    bad = {**TODO, "key": "chore", "due": {"field": "title"}}
-    r = client.post("/api/meta/entities", json=bad)
-    assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["due.field"]
-    bad = {**TODO, "key": "chore", "due": {"field": "due_on", "done": {"field": "status", "values": ["finished"]}}}
-    r = client.post("/api/meta/entities", json=bad)
-    assert r.status_code == 422 and [e["field"] for e in r.get_json()["errors"]] == ["due.done.values.0"]
-    assert client.get("/api/meta/entities/chore").status_code == 404
-    # renaming the due field keeps the declaration pointing at it
-    assert client.post("/api/meta/entities/todo/fields/due_on/rename", json={"new_key": "deadline"}).status_code == 200
-    assert client.get("/api/meta/entities/todo").get_json()["due"]["field"] == "deadline"

@@ -79,7 +79,7 @@ def test_a_customer_nobody_touches_becomes_dormant_as_days_pass(crm, platform, d
     assert crm.get(f"/api/records/customer/{customer}").get_json()["activity"] == []
 
     out = worker_once(database_url, queue_url, monkeypatch, tmp_path)
-    assert out.strip() == "periodic jobs due: refresh_time_relative_tags; jobs run: 1"
+    assert out.strip() == "periodic jobs due: refresh_time_relative_tags, send_reminders; jobs run: 2"
     assert crm.get(f"/api/records/customer/{customer}").get_json()["activity"] == []
     # Ran today already: a second run the same day does nothing.
     assert worker_once(database_url, queue_url, monkeypatch, tmp_path).strip() == "periodic jobs due: none; jobs run: 0"
@@ -88,20 +88,23 @@ def test_a_customer_nobody_touches_becomes_dormant_as_days_pass(crm, platform, d
     table = platform.runtime.current().entities["customer"].table
     with platform.engine.begin() as conn:
         conn.execute(table.update().values(last_contact_on=today - dt.timedelta(days=91)))
-        conn.execute(periodic_jobs.update().values(last_run_at=periodic.now() - dt.timedelta(days=1)))
+        conn.execute(periodic_jobs.update().where(periodic_jobs.c.name == "refresh_time_relative_tags")
+                     .values(last_run_at=periodic.now() - dt.timedelta(days=1)))
     out = worker_once(database_url, queue_url, monkeypatch, tmp_path)
     assert out.strip() == "periodic jobs due: refresh_time_relative_tags; jobs run: 1"
     assert crm.get(f"/api/records/customer/{customer}").get_json()["activity"] == ["dormant"]
     with platform.engine.connect() as conn:
-        assert conn.execute(sa.select(periodic_jobs.c.last_result)).scalar_one() == "activity.dormant +1 -0"
+        assert conn.execute(sa.select(periodic_jobs.c.last_result).where(
+            periodic_jobs.c.name == "refresh_time_relative_tags")).scalar_one() == "activity.dormant +1 -0"
 
 
 def test_a_due_job_is_claimed_once_however_many_workers_ask(platform):
     at = periodic.now()
-    assert [job.name for job in periodic.claim_due(platform.engine, PERIODIC, at)] == ["refresh_time_relative_tags"]
-    assert periodic.claim_due(platform.engine, PERIODIC, at) == []
-    assert periodic.claim_due(platform.engine, PERIODIC, at + dt.timedelta(hours=23)) == []
-    assert len(periodic.claim_due(platform.engine, PERIODIC, at + dt.timedelta(days=1))) == 1
+    daily = [job for job in PERIODIC if job.name == "refresh_time_relative_tags"]
+    assert [job.name for job in periodic.claim_due(platform.engine, daily, at)] == ["refresh_time_relative_tags"]
+    assert periodic.claim_due(platform.engine, daily, at) == []
+    assert periodic.claim_due(platform.engine, daily, at + dt.timedelta(hours=23)) == []
+    assert len(periodic.claim_due(platform.engine, daily, at + dt.timedelta(days=1))) == 1
 
 
 def test_a_queue_address_that_is_neither_sqlite_nor_redis_is_refused():

@@ -7,7 +7,7 @@ import logging
 from huey import Huey, crontab
 
 from .. import outbox
-from . import delivery, periodic
+from . import delivery, periodic, reminders
 from .periodic import Periodic
 
 log = logging.getLogger("crm.jobs")
@@ -26,6 +26,7 @@ def refresh_time_relative_tags(platform, now: dt.datetime) -> str:
 
 PERIODIC = [
     Periodic("refresh_time_relative_tags", dt.timedelta(days=1), refresh_time_relative_tags),
+    Periodic("send_reminders", dt.timedelta(minutes=10), reminders.send_reminders),
 ]
 
 

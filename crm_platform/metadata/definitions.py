@@ -155,31 +155,35 @@ def validate_entity(doc: object, state: MetaState) -> list[dict]:
     title = doc.get("title_field")
     if title is not None and title not in seen:
         problems.append(error("title_field", "invalid", f"title_field '{title}' is not a field of this entity"))
-    problems += _due_problems(doc, state)
+    problems += _reminder_problems(doc)
     return problems
 
 
-def _due_problems(doc: dict, state: MetaState) -> list[dict]:
-    """``due``: a temporal field says when a record is due; ``done`` a choice field and its values
-    that mean finished (the home page's "my work" lists what is due and not done)."""
-    due = doc.get("due")
-    if not isinstance(due, dict):
-        return []
+def _reminder_problems(doc: dict) -> list[dict]:
+    """A reminder names a date or datetime field of the entity, and an exclude field with values it holds."""
     fields = {f["key"]: f for f in doc.get("fields", [])}
     problems = []
-    found = fields.get(due.get("field"))
-    if found is None or not REGISTRY[found["type"]].temporal:
-        problems.append(error("due.field", "invalid", f"due.field '{due.get('field')}' is not a date or datetime field of this entity"))
-    done = due.get("done")
-    if isinstance(done, dict):
-        found = fields.get(done.get("field"))
-        choices = {str(k) for k, _ in REGISTRY[found["type"]].options(found, state)} if found else set()
-        if not choices:
-            problems.append(error("due.done.field", "invalid", f"due.done.field '{done.get('field')}' is not a choice field of this entity"))
-        else:
-            for n, value in enumerate(done.get("values") or []):
-                if value not in choices:
-                    problems.append(error(f"due.done.values.{n}", "enum", f"'{value}' is not a choice of '{done['field']}'"))
+    for i, reminder in enumerate(doc.get("reminders", [])):
+        where = f"reminders.{i}"
+        field = fields.get(reminder["field"])
+        if field is None or not REGISTRY[field["type"]].temporal:
+            problems.append(error(f"{where}.field", "invalid",
+                                  f"'{reminder['field']}' is not a date or datetime field of this entity"))
+        exclude = reminder.get("exclude")
+        if exclude is None:
+            continue
+        other = fields.get(exclude["field"])
+        if other is None or REGISTRY[other["type"]].multi_valued:
+            problems.append(error(f"{where}.exclude.field", "invalid",
+                                  f"'{exclude['field']}' is not a single-valued field of this entity"))
+            continue
+        ftype = REGISTRY[other["type"]]
+        check = ftype.compile_checker(ftype.relaxed(other))
+        for j, value in enumerate(exclude["values"]):
+            try:
+                check(value)
+            except ValueInvalid as exc:
+                problems.append(error(f"{where}.exclude.values.{j}", exc.code, f"'{exclude['field']}' {exc.message}"))
     return problems
 
 

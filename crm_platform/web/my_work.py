@@ -1,14 +1,15 @@
 """"My work" on the home page: what the signed-in user must do today, and what changed lately.
 
-What counts as work is declared, never guessed: an entity whose records are due by a date says so
-in its definition (``due``; templates declare it on tasks and communication records)::
+What counts as work is declared, never guessed: the dates an entity reminds owners of (its
+``reminders``, which also ring the bell through ``crm worker``; the templates declare them on
+tasks and communication records)::
 
-    "due": {"field": "due_on", "done": {"field": "status", "values": ["done", "cancelled"]}}
+    "reminders": [{"field": "due_on", "exclude": {"field": "status", "values": ["done", "cancelled"]}}]
 
-Each section is an ordinary list query — the user's own records (``owner_id``), due before today
-(overdue) or today, in the user's time zone, not done — run through the record service with the
-user's rights, and links to the list screen with the very same parameters, so what the home page
-counts is what the list shows. An entity or field the user may not read is left out.
+Each section is an ordinary list query — the user's own records (``owner_id``), whose date is
+before today (overdue) or today, in the user's time zone, not excluded — run through the record
+service with the user's rights, and links to the list screen with the very same parameters, so
+what the home page counts is what the list shows. A field the user may not read is left out.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 from ..errors import CrmError
 from ..runtime.query import parse_list_args
 from .controls import control, display
-from .pages import Screen, reading, user_tz
+from .pages import Screen, reading, screen_label, user_tz
 
 #: Records shown per section; the section's link leads to all of them.
 ROWS = 5
@@ -45,20 +46,24 @@ def _range(field: dict, first: dt.date | None, last: dt.date) -> list[tuple[str,
     return low + [(f"filter[{key}][lte]", last.isoformat())]
 
 
-def _section(entity_key: str, user_id: int, today: dt.date, lang: str) -> dict | None:
-    screen = Screen(entity_key)
-    due = screen.entity.doc.get("due") or {}
-    date_field = screen.entity.field_map.get(due.get("field"))
-    if not screen.can("read") or date_field is None or not screen.readable(date_field["key"]):
+def _filter_text(value) -> str:
+    """A reminder's excluded value as the list's query string spells it."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _section(screen: Screen, reminder: dict, user_id: int, today: dt.date, lang: str, several: bool) -> dict | None:
+    date_field = screen.entity.field_map.get(reminder.get("field"))
+    if date_field is None or not screen.readable(date_field["key"]):
         return None
     base = [("filter[owner_id]", str(user_id))]
-    done = due.get("done") or {}
-    if done.get("field") in screen.entity.field_map and screen.readable(done["field"]) and done.get("values"):
-        base.append((f"filter[{done['field']}][not_in]", ",".join(done["values"])))
+    exclude = reminder.get("exclude") or {}
+    if exclude.get("field") in screen.entity.field_map and screen.readable(exclude["field"]) and exclude.get("values"):
+        base.append((f"filter[{exclude['field']}][not_in]", ",".join(_filter_text(v) for v in exclude["values"])))
     sort = [("sort", date_field["key"])]
     parts = {"overdue": base + _range(date_field, None, today - dt.timedelta(days=1)),
              "today": base + _range(date_field, today, today)}
-    out = {"key": screen.key, "entity": screen.key, "label": screen.label}
+    label = f"{screen.label} · {screen_label(date_field, lang)}" if several else screen.label
+    out = {"key": f"{screen.key}.{date_field['key']}" if several else screen.key, "entity": screen.key, "label": label}
     for name, params in parts.items():
         try:
             query = parse_list_args(MultiDict(params + [("per_page", str(ROWS))]), screen.entity, count_limit=1000)
@@ -75,11 +80,23 @@ def _section(entity_key: str, user_id: int, today: dt.date, lang: str) -> dict |
 
 
 def sections(model, user, lang: str) -> list[dict]:
-    """A section per entity whose records are due by a date (``due``), for ``user``."""
+    """A section per date an entity reminds owners of (``reminders``), for ``user``."""
     if user is None:
         return []
     today = today_for_user()
-    found = [_section(e.key, user.id, today, lang) for e in model.active() if e.doc.get("due")]
+    found = []
+    for entity in model.active():
+        reminders = entity.doc.get("reminders") or []
+        if not reminders:
+            continue
+        screen = Screen(entity.key)
+        if not screen.can("read"):
+            continue
+        by_field = {}
+        for reminder in reminders:  # one section per date, whatever days ahead the bell rings
+            by_field.setdefault(reminder.get("field"), reminder)
+        for reminder in by_field.values():
+            found.append(_section(screen, reminder, user.id, today, lang, len(by_field) > 1))
     return sorted((s for s in found if s is not None), key=lambda s: s["label"].casefold())
 
 

@@ -70,8 +70,8 @@ def communication(links: list[dict]) -> dict:
             select("intent", "Intent level", "意向度", INTENT),
             field("next_follow_up", "date", "Next follow-up", "下次跟进时间", indexed=True),
         ] + links,
-        # "my work" lists the owner's follow-ups due today and overdue (until the date is cleared or moved)
-        "due": {"field": "next_follow_up"},
+        # the owner is reminded of the next follow-up (the bell), and "my work" lists it when due
+        "reminders": [{"field": "next_follow_up"}],
     }
 
 
@@ -87,8 +87,8 @@ def task(links: list[dict]) -> dict:
             select("priority", "Priority", "优先级", PRIORITY, default="normal"),
             field("result", "long_text", "Result", "完成结果"),
         ] + links,
-        # "my work" lists the owner's tasks due today and overdue, unless done or cancelled
-        "due": {"field": "due_on", "done": {"field": "status", "values": ["done", "cancelled"]}},
+        # the owner is reminded of the due date (the bell), and "my work" lists it when due, unless finished
+        "reminders": [{"field": "due_on", "exclude": {"field": "status", "values": ["done", "cancelled"]}}],
     }
 
 
