@@ -137,3 +137,24 @@ def test_a_salesperson_sees_only_his_figures_on_a_phone_in_chinese(live_server, 
     _click_bar(phone, "by_source", "转介绍")
     phone.wait_for_url(re.compile(r"/app/deal\?"))
     assert phone.locator("[data-total]").get_attribute("data-total") == "1"
+
+
+def test_the_b2b_managers_dashboard_referral_bar_opens_those_opportunities(live_server, sign_in, screenshot):
+    """The issue's first lines on the B2B template as installed: the manager lands on the template's
+    dashboard and the Referral bar of *conversion by source* opens the list of exactly those records."""
+    from crm_platform.bundles import importer, templates
+    crm = live_server.platform
+    importer.run(crm, templates.load("b2b"), actor="test", sample_data=True, demo_users=True)
+    crm.users.update(crm.users.get_by_name("manager1").id, {"password": PASSWORD})
+    page = sign_in("manager1", PASSWORD, viewport={"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/")
+    assert page.locator("h1").inner_text() == "Sales"
+    for widget in ("sales_funnel", "conversion_by_source", "won_per_salesperson"):
+        page.locator(f"[data-widget={widget}] [data-drawn]").wait_for()
+    assert page.locator("[data-work=task]").count() == 1  # my work: the tasks the template reminds of
+    screenshot(page, "dashboard_b2b_manager_desktop")
+    referral = page.locator("[data-widget=conversion_by_source] tbody tr", has_text="Referral")
+    counted = referral.locator("td").first.inner_text()
+    _click_bar(page, "conversion_by_source", "Referral")
+    page.wait_for_url(re.compile(r"/app/opportunity\?.*filter%5Bsource%5D|/app/opportunity\?.*filter\[source\]"))
+    assert page.locator("[data-total]").get_attribute("data-total") == counted.replace(",", "")
