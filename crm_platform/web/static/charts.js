@@ -25,7 +25,7 @@
       animation: false,
       tooltip: { trigger: spec.type === "pie" || spec.type === "funnel" ? "item" : "axis", confine: true,
                  valueFormatter: fmt },
-      legend: series.length > 1 ? { type: "scroll", bottom: 0 } : undefined,
+      legend: series.length > 1 || (spec.type === "pie" && narrow(el)) ? { type: "scroll", bottom: 0 } : undefined,
       grid: { containLabel: true, left: 8, right: 48, top: 16, bottom: series.length > 1 ? 36 : 8 }
     };
     if (spec.type === "pie" || spec.type === "funnel") {
@@ -33,7 +33,9 @@
       base.series = [{
         type: spec.type, name: s.name, top: 8, bottom: 8, minSize: "12%", sort: "none",
         radius: spec.type === "pie" ? ["35%", "70%"] : undefined,
-        label: { show: true, formatter: function (p) { return short(p.name, 12) + "\n" + fmt(p.value); } },
+        // on a phone a pie's outside labels get cut: the legend below names the slices instead
+        label: { show: !(spec.type === "pie" && narrow(el)),
+                 formatter: function (p) { return short(p.name, 12) + "\n" + fmt(p.value); } },
         data: spec.categories.map(function (c, i) { return { name: c, value: s.data[i] }; })
       }];
       return base;
