@@ -60,8 +60,6 @@ def create_app(config: dict | None = None) -> Flask:
     init_auth(app)
     init_request_input(app)
     register_api(app)
-    from .reports.api import reports_api  # reports and dashboards (/api/reports, /api/dashboards)
-    app.register_blueprint(reports_api)
     from .http.health import health  # /healthz and /readyz, for load balancers
     app.register_blueprint(health)
     from .http.observe import init_observability  # request ids, access logs, /metrics

@@ -46,6 +46,10 @@ def as_utc(value) -> dt.datetime:
 # ---- the oracle's own reading of a definition ------------------------------------------------------
 
 def period(name: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    if name == "before_today":
+        return dt.date(1, 1, 1), today
+    if name == "last_2_years":
+        return dt.date(today.year - 1, 1, 1), dt.date(today.year + 1, 1, 1)
     if name.startswith("last_") and name.endswith("_days"):
         n = int(name[5:-5])
         return today - dt.timedelta(days=n - 1), today + dt.timedelta(days=1)
@@ -60,6 +64,8 @@ def keep(record: dict, filters: dict, today: dt.date) -> bool:
         value = record.get(key)
         for op, arg in ops.items():
             if op == "in" and value not in arg:
+                return False
+            if op == "not_in" and value in arg:
                 return False
             if op == "is_not_empty" and value in (None, "", []):
                 return False
@@ -90,9 +96,9 @@ def group_value(record: dict, spec: str):
             if lo <= number < hi:
                 return f"{lo}-{hi}"
         return f">={bounds[-1]}"
-    if rest in ("month", "quarter"):
+    if rest in ("month", "quarter", "year"):
         day = dt.date.fromisoformat(value[:10])
-        month = day.month if rest == "month" else (day.month - 1) // 3 * 3 + 1
+        month = {"month": day.month, "quarter": (day.month - 1) // 3 * 3 + 1, "year": 1}[rest]
         return dt.date(day.year, month, 1).isoformat()
     assert not rest, spec
     return value

@@ -73,8 +73,9 @@ def listed(client, entity, link) -> set[str]:
 def test_grouped_by_a_choice_with_count_and_exact_sum(deals):
     body = run(deals, {"entity": "deal", "group_by": ["source"], "measures": ["count", "sum:amount"]})
     assert body["columns"] == ["source", "count", "sum:amount"]
-    assert body["rows"] == [["fair", 1, Decimal("0.01")], ["web", 2, Decimal("300.30")], [None, 1, None]]
-    assert [listed(deals, "deal", link) for link in body["links"]] == [{"c"}, {"a", "b"}, {"d"}]
+    # groups in the order of the choices (web, fair), the empty one last
+    assert body["rows"] == [["web", 2, Decimal("300.30")], ["fair", 1, Decimal("0.01")], [None, 1, None]]
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a", "b"}, {"c"}, {"d"}]
 
 
 def test_filters_are_the_list_filter_language(deals):
@@ -87,6 +88,7 @@ def test_filters_are_the_list_filter_language(deals):
 def test_tags_roll_a_parent_up_over_its_descendants(deals):
     body = run(deals, {"entity": "deal", "group_by": ["segment"], "measures": ["count", "sum:seats"]})
     rows = {r[0]: r[1:] for r in body["rows"]}
+    assert [r[0] for r in body["rows"]] == ["smb", "enterprise", "bank", "retail", None]  # the taxonomy's order
     # a (bank) and b (enterprise + retail) under enterprise, each once
     assert rows == {"bank": [1, 1], "enterprise": [2, 6], "retail": [1, 5], "smb": [1, 12], None: [1, None]}
     for row, link in zip(body["rows"], body["links"]):
@@ -96,11 +98,16 @@ def test_tags_roll_a_parent_up_over_its_descendants(deals):
 
 def test_multi_select_counts_a_record_under_each_choice(deals):
     body = run(deals, {"entity": "deal", "group_by": ["channels"], "measures": ["count"]})
-    assert body["rows"] == [["mail", 1], ["phone", 2], [None, 2]]
-    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a"}, {"a", "b"}, {"c", "d"}]
+    assert body["rows"] == [["phone", 2], ["mail", 1], [None, 2]]
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a", "b"}, {"a"}, {"c", "d"}]
 
 
 def test_two_group_bys_boolean_and_owner(deals):
+    body = run(deals, {"entity": "deal", "group_by": ["hot", "owner_id"], "measures": ["count"]})
+    d = next(x for x in deals.get("/api/records/deal").get_json()["items"] if x["name"] == "d")
+    assert deals.patch(f"/api/records/deal/{d['id']}", json={"stage": "lost"}).status_code == 200
+    stages = run(deals, {"entity": "deal", "group_by": ["stage"], "measures": ["count"]})
+    assert stages["rows"] == [["lead", 2], ["offer", 1], ["lost", 1]]  # the pipeline's order, not the keys'
     body = run(deals, {"entity": "deal", "group_by": ["hot", "owner_id"], "measures": ["count"]})
     admin_id = deals.get("/api/auth/me").get_json()["id"] if deals.get("/api/auth/me").status_code == 200 else None
     owners = {r[1] for r in body["rows"]}
@@ -168,6 +175,25 @@ def test_relative_periods_resolve_to_list_bounds(deals):
     ({"entity": "deal", "group_by": ["source"], "sort": ["-nope"]}, "sort.0"),
     ({"entity": "deal", "limit": 0}, "limit"),
     ({"entity": "deal", "time_zone": "Mars/Olympus"}, "time_zone"),
+    ({"entity": "deal", "time_zone": 8}, "time_zone"),
+    ({"entity": ["deal"]}, "entity"),
+    ({"entity": "deal", "group_by": "source"}, "group_by"),
+    ({"entity": "deal", "group_by": ["source", "hot", "stage"]}, "group_by"),
+    ({"entity": "deal", "measures": "count"}, "measures"),
+    ({"entity": "deal", "filters": ["stage"]}, "filters"),
+    ({"entity": "deal", "filters": {"stage": "won"}}, "filters.stage"),
+    ({"entity": "deal", "filters": {"stage": {"eq": {"x": 1}}}}, "filters.stage.eq"),
+    ({"entity": "deal", "filters": {"stage": {"eq": ["won", "lost"]}}}, "filters.stage.eq"),
+    ({"entity": "deal", "filters": {"hot": {"is_empty": "yes"}}}, "filters.hot.is_empty"),
+    ({"entity": "deal", "group_by": ["seats:bands:5,2"]}, "group_by.0"),
+    ({"entity": "deal", "group_by": ["seats:bands:x"]}, "group_by.0"),
+    ({"entity": "deal", "limit": True}, "limit"),
+    ({"type": ["funnel"], "entity": "deal"}, "type"),
+    ({"type": "funnel", "pipeline": "nope"}, "pipeline"),
+    ({"type": "funnel", "pipeline": "sales", "filters": {"stage": {"eq": "lost"}}}, "filters.stage"),
+    ({"type": "conversion", "pipeline": "sales", "dimension": 5}, "dimension"),
+    ({"type": "conversion", "pipeline": "sales", "dimension": "source", "reached": ["nowhere"]}, "reached"),
+    ({"type": "effort", "pipeline": "sales", "related": ["note"]}, "related"),
 ])
 def test_a_bad_definition_is_refused_naming_the_field(deals, definition, field):
     r = deals.post("/api/reports/run", json=definition)
@@ -178,13 +204,13 @@ def test_a_bad_definition_is_refused_naming_the_field(deals, definition, field):
 def test_csv_and_xlsx(deals):
     r = deals.post("/api/reports/run?format=csv", json={"entity": "deal", "group_by": ["source"], "measures": ["count"]})
     assert r.status_code == 200 and r.mimetype == "text/csv"
-    assert r.get_data(as_text=True).lstrip("\ufeff").splitlines() == ["source,count", "fair,1", "web,2", ",1"]
+    assert r.get_data(as_text=True).lstrip("\ufeff").splitlines() == ["source,count", "web,2", "fair,1", ",1"]
     r = deals.post("/api/reports/run?format=xlsx", json={"entity": "deal", "group_by": ["source"], "measures": ["count"]})
     assert r.status_code == 200
     from io import BytesIO
     from openpyxl import load_workbook
     sheet = load_workbook(BytesIO(r.data)).active
-    assert [[c.value for c in row] for row in sheet.iter_rows()] == [["source", "count"], ["fair", 1], ["web", 2], [None, 1]]
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [["source", "count"], ["web", 2], ["fair", 1], [None, 1]]
 
 
 def test_a_list_of_records_with_no_choice_in_a_multi_select(deals):
@@ -222,7 +248,7 @@ def test_a_saved_report_is_a_definition_and_answers_the_same_shape(deals):
     assert data["report"]["key"] == "by_source"
     assert [i["key"] for i in deals.get("/api/reports").get_json()["items"]] == ["by_source"]
     csv_text = deals.get("/api/reports/by_source/data?format=csv").get_data(as_text=True)
-    assert csv_text.lstrip("\ufeff").splitlines()[1] == "fair,1,0.01"
+    assert csv_text.lstrip("\ufeff").splitlines()[2] == "fair,1,0.01"
     # a definition naming what does not exist is refused, naming the field, and nothing is stored
     bad = deals.post("/api/meta/reports", json={**SAVED, "key": "bad", "group_by": ["nothing"]})
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "group_by.0"
@@ -246,8 +272,8 @@ def test_a_restricted_user_sees_figures_of_their_own_records_only(deals, app):
                 {"name": "s2", "amount": "7.50", "source": "fair", "stage": "offer"}):
         assert deals.post("/api/records/deal", json=rec, headers=sam).status_code == 201
     body = run(deals, {"entity": "deal", "group_by": ["source"], "measures": ["count", "sum:amount"]}, headers=sam)
-    assert body["rows"] == [["fair", 1, Decimal("7.50")], ["web", 1, Decimal("5.00")]]
-    for link, names in zip(body["links"], [{"s2"}, {"s1"}]):
+    assert body["rows"] == [["web", 1, Decimal("5.00")], ["fair", 1, Decimal("7.50")]]
+    for link, names in zip(body["links"], [{"s1"}, {"s2"}]):
         r = deals.get("/api/records/deal", query_string=parse_qsl(link, keep_blank_values=True), headers=sam)
         assert {x["name"] for x in r.get_json()["items"]} == names
     # a hidden field can be neither measured, grouped nor filtered by
@@ -293,8 +319,8 @@ def test_conversion_by_a_dimension(deals):
     body = run(deals, {"type": "conversion", "pipeline": "sales", "dimension": "source",
                        "filters": {"created_at": {"period": "this_year"}}})
     assert body["columns"] == ["source", "count", "won", "conversion"]
-    assert body["rows"] == [["fair", 1, 1, 1], ["web", 2, 1, Decimal("0.5")], [None, 1, 0, 0]]
-    assert [listed(deals, "deal", link) for link in body["links"]] == [{"c"}, {"a", "b"}, {"d"}]
+    assert body["rows"] == [["web", 2, 1, Decimal("0.5")], ["fair", 1, 1, 1], [None, 1, 0, 0]]
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a", "b"}, {"c"}, {"d"}]
 
 
 def test_effort_counts_related_records_and_days_to_close_of_won_records(deals, app):
@@ -321,8 +347,8 @@ def test_effort_counts_related_records_and_days_to_close_of_won_records(deals, a
     body = run(deals, {"type": "effort", "pipeline": "sales", "related": {"entity": "note", "via": "deal"},
                        "dimension": "source"})
     assert body["columns"] == ["source", "won", "note", "note_per_won", "avg_days_to_close"]
-    assert body["rows"] == [["fair", 1, 1, 1, Decimal("0.5")], ["web", 1, 3, 3, 2]]
-    assert [listed(deals, "deal", link) for link in body["links"]] == [{"c"}, {"a"}]
+    assert body["rows"] == [["web", 1, 3, 3, 2], ["fair", 1, 1, 1, Decimal("0.5")]]
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a"}, {"c"}]
     total = run(deals, {"type": "effort", "pipeline": "sales", "related": {"entity": "note", "via": "deal"}})
     assert total["rows"] == [[2, 4, 2, Decimal("1.25")]]
 
@@ -338,3 +364,67 @@ def test_a_saved_report_names_only_measures_its_fields_allow_and_pins_the_names_
     assert "source" in {f["key"] for f in deals.get("/api/meta/entities/deal").get_json()["fields"]}
     assert deals.get("/api/reports/by_source/data").status_code == 200
     assert deals.post("/api/meta/entities/deal/fields/seats/rename", json={"new_key": "places"}).status_code == 200
+
+
+def test_every_field_type_groups_exactly_as_its_group_specs_say():
+    """What a builder offers (group_specs) is what running accepts (grouping), for every type."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from crm_platform.metadata.field_types import REGISTRY, Invalid
+    from crm_platform.metadata.field_types.grouping import BUCKETS, GroupContext
+
+    link = sa.table("links", sa.column("record_id"), sa.column("tag"))
+    for name, ftype in REGISTRY.items():
+        field = {"key": "f", "type": name, "choices": [{"key": "a", "label": "A"}], "taxonomy": "t",
+                 "target": "x", "_descendants": {"a": ["a"]}, "_stages": ["a"]}
+        ctx = GroupContext("sqlite", dt.timezone.utc, extra={"record_id": sa.column("id")})
+        offered = ftype.group_specs(field)
+        for spec in (None, *BUCKETS, "bands"):
+            arg = "bands:1,2" if spec == "bands" else spec
+            try:
+                ftype.grouping(field, None if ftype.link_stored else sa.column("f"), arg, ctx, link)
+                accepted = True
+            except Invalid:
+                accepted = False
+            assert accepted == (spec in offered), (name, spec)
+
+
+@pytest.mark.parametrize("name,start,end", [
+    ("today", "2026-03-04", "2026-03-05"),
+    ("yesterday", "2026-03-03", "2026-03-04"),
+    ("this_week", "2026-03-02", "2026-03-09"),      # 4 March 2026 is a Wednesday
+    ("last_week", "2026-02-23", "2026-03-02"),
+    ("this_month", "2026-03-01", "2026-04-01"),
+    ("last_month", "2026-02-01", "2026-03-01"),
+    ("this_quarter", "2026-01-01", "2026-04-01"),
+    ("last_quarter", "2025-10-01", "2026-01-01"),
+    ("this_year", "2026-01-01", "2027-01-01"),
+    ("last_year", "2025-01-01", "2026-01-01"),
+    ("last_7_days", "2026-02-26", "2026-03-05"),
+    ("last_2_weeks", "2026-02-23", "2026-03-09"),
+    ("last_3_months", "2026-01-01", "2026-04-01"),
+    ("last_2_quarters", "2025-10-01", "2026-04-01"),
+    ("last_2_years", "2025-01-01", "2027-01-01"),
+    ("before_today", None, "2026-03-04"),
+    ("from_today", "2026-03-04", None),
+])
+def test_relative_periods_are_local_days(name, start, end):
+    import datetime as dt
+
+    from crm_platform.runtime.reports import period_days
+    got = period_days(name, dt.date(2026, 3, 4))
+    assert got == (start and dt.date.fromisoformat(start), end and dt.date.fromisoformat(end))
+
+
+def test_a_cell_of_a_date_bucket_inside_a_period_links_to_the_tighter_bounds(deals):
+    """The period's gte and the month's gte are one parameter in the link: the later of the two."""
+    body = run(deals, {"entity": "deal", "filters": {"closed_on": {"gte": "2026-01-15", "lt": "2026-04-10"}},
+                       "group_by": ["closed_on:month"], "measures": ["count"]})
+    assert body["rows"] == [["2026-01-01", 1], ["2026-02-01", 1]]
+    first = dict(parse_qsl(body["links"][0]))
+    assert first["filter[closed_on][gte]"] == "2026-01-15" and first["filter[closed_on][lt]"] == "2026-02-01"
+    assert [listed(deals, "deal", link) for link in body["links"]] == [{"a"}, {"b"}]
+    body = run(deals, {"entity": "deal", "filters": {"source": {"eq": "web"}}, "group_by": ["source"]})
+    assert listed(deals, "deal", body["links"][0]) == {"a", "b"}

@@ -106,13 +106,7 @@ def parse_list_args(args, entity: CompiledEntity, *, default_per_page: int = 50,
             key, op = m.group(1), m.group(2) or "eq"
             if key not in fields:
                 raise BadRequest([error(name, "unknown_field", f"cannot filter on '{key}': no such field")])
-            raw = args.getlist(name)
-            if op not in MANY and op not in EMPTINESS and len(raw) > 1:
-                # A one-value operator repeated: every condition holds (a report's period and the
-                # bounds of one of its cells, e.g. gte twice, narrow each other).
-                lq.filters.extend(_parse_filter(name, fields[key], op, [one]) for one in raw)
-            else:
-                lq.filters.append(_parse_filter(name, fields[key], op, raw))
+            lq.filters.append(_parse_filter(name, fields[key], op, args.getlist(name)))
     return lq
 
 

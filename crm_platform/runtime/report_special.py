@@ -19,7 +19,7 @@ from ..tables import stage_history
 from .access import Access
 from .compiled import CompiledModel
 from .query import conditions
-from .reports import Answer, _list_query, filter_params, grouped, readable_fields, zone_name
+from .reports import Answer, _list_query, filter_params, grouped, narrowed, readable_fields, zone_name
 
 
 def _pipeline(model: CompiledModel, definition: dict) -> dict:
@@ -52,6 +52,8 @@ def funnel(conn, model: CompiledModel, definition: dict, *, access: Access, tz: 
     from .pipelines import summary
     pipeline = _pipeline(model, definition)
     entity = model.entity(pipeline["entity"])
+    if isinstance(definition.get("filters"), dict) and pipeline["field"] in definition["filters"]:
+        raise Invalid([error(f"filters.{pipeline['field']}", "invalid", "a funnel shows every stage: filter on other fields")])
     params = filter_params(readable_fields(entity), definition.get("filters"), tz, now.astimezone(tz).date())
     lq = _list_query(entity, params)
     access.read_clause(entity, model)
@@ -62,7 +64,7 @@ def funnel(conn, model: CompiledModel, definition: dict, *, access: Access, tz: 
     rows, links = [], []
     for s in figures["stages"]:
         rows.append([s[c] if c != "stage" else s["key"] for c in columns])
-        links.append(urlencode(params + [(f"filter[{pipeline['field']}][eq]", s["key"])]))
+        links.append(urlencode(narrowed(params + [(f"filter[{pipeline['field']}][eq]", s["key"])], readable_fields(entity))))
     return Answer(entity.key, columns, rows, links, zone_name(tz))
 
 
@@ -103,7 +105,7 @@ def effort(conn, model: CompiledModel, definition: dict, *, access: Access, tz: 
     entity = model.entity(pipeline["entity"])
     t = entity.table
     won = _won_stages(pipeline, definition)
-    related = definition.get("related") or {}
+    related = definition.get("related") if isinstance(definition.get("related"), dict) else {}
     other = model.entities.get(related.get("entity") or "")
     via = other.field_map.get(related.get("via") or "") if other is not None and not other.archived else None
     if via is None or REGISTRY[via["type"]].target_entity(via) != entity.key:

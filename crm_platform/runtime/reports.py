@@ -28,7 +28,7 @@ from .compiled import CompiledModel
 from .query import EMPTINESS, MANY, SYSTEM_FIELDS, ListQuery, conditions, parse_list_args
 
 MEASURE = re.compile(r"^(count|count_distinct|sum|avg|min|max)(?::([a-z][a-z0-9_]{0,62}))?$")
-LAST_DAYS = re.compile(r"^last_([1-9][0-9]{0,3})_days$")
+LAST_N = re.compile(r"^last_([1-9][0-9]{0,3})_(days|weeks|months|quarters|years)$")
 PERIODS = ("today", "yesterday", "this_week", "last_week", "this_month", "last_month", "this_quarter",
            "last_quarter", "this_year", "last_year")
 OFFSET = re.compile(r"^(?:UTC)?([+-])([01][0-9]|2[0-3]):?([0-5][0-9])$")
@@ -79,11 +79,23 @@ def zone_name(tz: dt.tzinfo) -> str:
     return f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def period_days(name: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
-    """A relative period as local days [start, end); None when the name is no period."""
-    m = LAST_DAYS.match(name)
-    if m:  # the last N days up to and including today
-        return today - dt.timedelta(days=int(m.group(1)) - 1), today + dt.timedelta(days=1)
+def period_days(name: str, today: dt.date) -> tuple[dt.date | None, dt.date | None] | None:
+    """A relative period as local days [start, end) (None: open on that side); None when the
+    name is no period."""
+    m = LAST_N.match(name)
+    if m:  # the last N days (weeks, months...) up to and including the current one
+        n, unit = int(m.group(1)), m.group(2)
+        if unit == "days":
+            return today - dt.timedelta(days=n - 1), today + dt.timedelta(days=1)
+        bucket = unit[:-1]
+        start = bucket_start(today, bucket)
+        for _ in range(n - 1):
+            start = bucket_start(start - dt.timedelta(days=1), bucket)
+        return start, bucket_end(bucket_start(today, bucket), bucket)
+    if name == "before_today":
+        return None, today
+    if name == "from_today":
+        return today, None
     if name == "today":
         return today, today + dt.timedelta(days=1)
     if name == "yesterday":
@@ -130,11 +142,14 @@ def filter_params(fields: dict, filters, tz: dt.tzinfo, today: dt.date) -> list[
                 days = period_days(value, today) if isinstance(value, str) else None
                 if days is None:
                     raise Invalid([error(f"{where}.period", "enum", f"unknown period {value!r}; use one of: "
-                                                                     f"{', '.join(PERIODS)}, last_<N>_days")])
+                                                                     f"{', '.join(PERIODS)}, before_today, from_today, "
+                                                                     f"last_<N>_days (weeks, months, quarters, years)")])
                 if not ftype.temporal:
                     raise Invalid([error(f"{where}.period", "invalid", f"'{key}' is not a date or a datetime")])
-                params.append((f"filter[{key}][gte]", ftype.day_start_text(field, days[0], tz)))
-                params.append((f"filter[{key}][lt]", ftype.day_start_text(field, days[1], tz)))
+                if days[0] is not None:
+                    params.append((f"filter[{key}][gte]", ftype.day_start_text(field, days[0], tz)))
+                if days[1] is not None:
+                    params.append((f"filter[{key}][lt]", ftype.day_start_text(field, days[1], tz)))
             elif op in EMPTINESS:
                 if value is not True:
                     raise Invalid([error(f"{where}.{op}", "const", f"write {op} as {{\"{op}\": true}}")])
@@ -149,6 +164,34 @@ def filter_params(fields: dict, filters, tz: dt.tzinfo, today: dt.date) -> list[
                     raise Invalid([error(f"{where}.{op}", exc.code, exc.message)]) from None
                 params.extend((name, t) for t in texts)
     return params
+
+
+#: For a bound given twice (the report's period and a cell's date bucket), which one holds.
+TIGHTER = {"gte": max, "gt": max, "lte": min, "lt": min}
+
+
+def narrowed(params: list[tuple[str, str]], fields: dict) -> list[tuple[str, str]]:
+    """The list parameters with a one-value operator given twice merged into the tighter one, as
+    the list takes each operator once: a period's ``gte`` and a month bucket's ``gte`` become the
+    later of the two. (An equal ``eq`` given twice is kept once.)"""
+    out: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    for name, text in params:
+        m = re.match(r"^filter\[([^\]]*)\]\[([^\]]*)\]$", name)
+        if m is None or m.group(2) not in (*TIGHTER, "eq") or name not in seen:
+            if m is not None and m.group(2) in (*TIGHTER, "eq"):
+                seen[name] = len(out)
+            out.append((name, text))
+            continue
+        key, op = m.group(1), m.group(2)
+        if op == "eq":
+            continue  # a group of a field the report filters with eq has that very value
+        field = fields[key]
+        ftype = REGISTRY[field["type"]]
+        parse = lambda t: ftype.parse_text(ftype.relaxed(field), t)  # noqa: E731
+        earlier = out[seen[name]][1]
+        out[seen[name]] = (name, TIGHTER[op]((earlier, text), key=parse))
+    return out
 
 
 def _list_query(entity, params: list[tuple[str, str]]) -> ListQuery:
@@ -192,6 +235,23 @@ def run(conn, model: CompiledModel, definition: dict, *, access: Access = SYSTEM
     if kind != "grouped":
         raise Invalid([error("type", "enum", "a report's type is one of: grouped, funnel, conversion, effort")])
     return grouped(conn, model, definition, access=access, tz=tz, now=now)
+
+
+def compute(records, definition: dict, *, access: Access = SYSTEM, tz: dt.tzinfo = dt.timezone.utc) -> dict:
+    """The answer (``Answer.public()``) to a definition, for ``access``: what ``POST /api/reports/run``
+    answers. ``records`` is the record service (``platform.records``), for its engine and model."""
+    with records.engine.connect() as conn:
+        model = records.runtime.current(conn)
+        return run(conn, model, definition, access=access, tz=tz).public()
+
+
+def saved_definition(model_state, key: str) -> dict:
+    """An active saved report, or NotFound."""
+    from ..errors import NotFound
+    found = model_state.of_kind("report").get(key)
+    if found is None or found.archived:
+        raise NotFound([error(None, "not_found", f"no report '{key}'")])
+    return found.doc
 
 
 def entity_of(model: CompiledModel, definition: dict):
@@ -303,7 +363,7 @@ def grouped(conn, model: CompiledModel, definition: dict, *, access: Access, tz:
         cell = list(base_params)
         for key, g, v in zip(group_fields, groups, values):
             cell += [(f"filter[{key}][{op}]", text) for op, text in g.cell(v)]
-        links.append(urlencode(cell))
+        links.append(urlencode(narrowed(cell, fields)))
     return Answer(entity.key, columns, rows, links, zone_name(tz))
 
 
@@ -335,7 +395,7 @@ def _order(sort, columns: list[str], groups: list, measures: list[_Measure]) -> 
     """ORDER BY: the definition's ``sort`` (column names, "-" for descending), then the groups."""
     by_name = {}
     for i, (name, g) in enumerate(zip(columns, groups)):
-        by_name[name] = sa.func.min(g.order) if g.order is not None else sa.literal_column(f"g{i}")
+        by_name[name] = g.order if g.order is not None else sa.literal_column(f"g{i}")
     for m in measures:
         by_name[m.name] = m.exprs[0] if m.op != "avg" else m.exprs[0] / sa.func.nullif(m.exprs[1], 0)
     order = []

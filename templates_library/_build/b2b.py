@@ -136,10 +136,20 @@ def definitions() -> dict:
                dimension="owner_id"),
         report("open_pipeline_amount", "Open pipeline amount", "在途商机金额", "number", entity="opportunity",
                filters={"stage": {"in": open_stages}}, measures=["sum:amount", "count"]),
+        report("open_by_stage", "Open opportunities by stage", "各阶段在途商机", "bar", entity="opportunity",
+               filters={"stage": {"in": open_stages}}, group_by=["stage"], measures=["count", "sum:amount"]),
+        # one series a year: a chart puts the months of this year beside those of last year
+        report("won_this_year_vs_last", "Won amount per month, this year against last", "每月签约金额（今年与去年对比）",
+               "line", entity="opportunity", filters={"stage": {"in": ["signed"]},
+                                                      "expected_close_on": {"period": "last_2_years"}},
+               group_by=["expected_close_on:year", "expected_close_on:month"], measures=["sum:amount", "count"]),
+        report("team_overdue_tasks", "The team's overdue tasks", "团队逾期任务", "bar", entity="task",
+               filters={"status": {"not_in": ["done", "cancelled"]}, "due_on": {"period": "before_today"}},
+               group_by=["owner_id"], measures=["count"]),
     ]
     dashboards = [dashboard("sales", "Sales", "销售报表", ["manager", "sales"], [
-        ("open_pipeline_amount", 3), ("sales_funnel", 6), ("conversion_by_source", 6), ("won_per_salesperson", 12),
-        ("follow_up_effort", 12)])]
+        ("open_pipeline_amount", 3), ("sales_funnel", 6), ("conversion_by_source", 6), ("open_by_stage", 6),
+        ("won_this_year_vs_last", 6), ("won_per_salesperson", 12), ("team_overdue_tasks", 6), ("follow_up_effort", 6)])]
     return {"entity": entities, "taxonomy": taxonomies, "pipeline": pipelines, "form": forms,
             "role": roles(["company", "contact", "opportunity"], {"opportunity": ["amount"]}),
             "report": reports, "dashboard": dashboards}

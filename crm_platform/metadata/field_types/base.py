@@ -223,6 +223,11 @@ class FieldType:
         ``column`` is the field's column (None for a link-stored field, which gets ``link``)."""
         raise Invalid("group_by", f"a report cannot group by a {self.name} field")
 
+    def group_specs(self, field: dict) -> tuple:
+        """How a report builder may offer grouping by this field, without SQL: ``()`` not at all,
+        ``None`` by the value, a bucket name ("month"), or "bands" (``<field>:bands:10,50``)."""
+        return ()
+
     def measure_ops(self, field: dict) -> tuple[str, ...]:
         """The aggregates a report may take of this field (besides ``count`` of records)."""
         ops: tuple[str, ...] = () if self.multi_valued or self.link_stored else ("count_distinct",)

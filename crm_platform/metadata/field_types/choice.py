@@ -106,9 +106,12 @@ class Select(ChoiceType):
 
         return check
 
+    def group_specs(self, field):
+        return (None,)
+
     def grouping(self, field, column, spec, ctx, link=None):
         grp.no_spec(self, spec)
-        return grp.value_grouping(self, field, column)
+        return grp.value_grouping(self, field, column, order=choice_keys(field))
 
     def parse_text(self, field, text):
         key = choice_lookup(field).get(text.strip().casefold())
@@ -187,6 +190,9 @@ class MultiSelect(ChoiceType):
             raise Unconvertible("holds more than one choice")
         return super().convert(old_type, old_field, new_field, value)
 
+    def group_specs(self, field):
+        return (None,)
+
     def grouping(self, field, column, spec, ctx, link=None):
         """One row per choice a record holds (a record without any is one row with null)."""
         grp.no_spec(self, spec)
@@ -196,7 +202,8 @@ class MultiSelect(ChoiceType):
         else:
             each = sa.func.json_each(column).table_valued("value").alias(ctx.alias)
         return grp.Grouping(each.c.value, join=lambda source: source.outerjoin(each, sa.true()),
-                            cell=lambda v: grp.empty_cell(v) or [("has_any", v)])
+                            cell=lambda v: grp.empty_cell(v) or [("has_any", v)],
+                            order=grp.ranked(each.c.value, choice_keys(field)))
 
     def empty_clause(self, column, dialect):
         if dialect == "postgresql":

@@ -43,7 +43,8 @@ class Grouping:
     value: Callable[[Any], Any] = lambda v: v
     #: a (JSON) group value → list filter conditions ``[(operator, text), ...]`` selecting its records
     cell: Callable[[Any], list] = lambda v: []
-    #: an expression to order groups by (aggregated with MIN), when the value's own order is wrong
+    #: an expression to order groups by, valid after GROUP BY (over the grouped column, or an
+    #: aggregate), when the value's own order is not the one people expect
     order: Any = None
 
 
@@ -64,15 +65,23 @@ def empty_cell(value) -> list | None:
 
 
 def value_grouping(ftype, field: dict, column, *, text: Callable[[Any], str] | None = None,
-                   value: Callable[[Any], Any] | None = None) -> Grouping:
-    """Group by the column's own value; a group is the list filter ``eq`` that value."""
+                   value: Callable[[Any], Any] | None = None, order: list | None = None) -> Grouping:
+    """Group by the column's own value; a group is the list filter ``eq`` that value. ``order``:
+    the values in the order groups should come (choices, stages), others after them."""
     as_text = text or (lambda v: ftype.format_text(field, v))
     out = value or (lambda v: v)
 
     def cell(v):
         return empty_cell(v) or [("eq", as_text(v))]
 
-    return Grouping(column, value=lambda v: None if v is None else out(v), cell=cell)
+    return Grouping(column, value=lambda v: None if v is None else out(v), cell=cell, order=ranked(column, order))
+
+
+def ranked(expr, order: list | None):
+    """An expression giving each known value its position (unknown ones after, empty as NULL)."""
+    if not order:
+        return None
+    return sa.case((expr.is_(None), sa.null()), *[(expr == v, n) for n, v in enumerate(order)], else_=len(order))
 
 
 def parse_bands(ftype, field: dict, spec: str) -> list:
@@ -113,7 +122,8 @@ def band_grouping(ftype, field: dict, column, spec: str) -> Grouping:
             ([("lt", ftype.format_text(field, hi))] if hi is not None else [])
         ranges[label] = conds
 
-    return Grouping(label_case, cell=lambda v: empty_cell(v) or ranges[v], order=order_case)
+    # the band's position, taken from its rows (the label is grouped, the column is not)
+    return Grouping(label_case, cell=lambda v: empty_cell(v) or ranges[v], order=sa.func.min(order_case))
 
 
 # ---- dates --------------------------------------------------------------------------------------

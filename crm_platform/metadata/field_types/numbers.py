@@ -41,6 +41,9 @@ class Integer(FieldType):
     def sum_zero(self, field):
         return 0
 
+    def group_specs(self, field):
+        return (None, "bands")
+
     def grouping(self, field, column, spec, ctx, link=None):
         if spec and spec.startswith("bands:"):
             return grp.band_grouping(self, field, column, spec[len("bands:"):])
@@ -129,6 +132,9 @@ class DecimalType(FieldType):
 
     def average_places(self, field):
         return self.scale(field) + 2
+
+    def group_specs(self, field):
+        return (None, "bands")
 
     def grouping(self, field, column, spec, ctx, link=None):
         if spec and spec.startswith("bands:"):
@@ -245,6 +251,9 @@ class Boolean(FieldType):
     def grouping(self, field, column, spec, ctx, link=None):
         grp.no_spec(self, spec)
         return grp.value_grouping(self, field, column, value=bool)
+
+    def group_specs(self, field):
+        return (None,)
 
     def parse_text(self, field, text):
         word = text.strip().lower() if isinstance(text, str) else text

@@ -37,6 +37,9 @@ class Reference(FieldType):
     def target_entity(self, field):
         return field.get("target")
 
+    def group_specs(self, field):
+        return (None,)
+
     def grouping(self, field, column, spec, ctx, link=None):
         grp.no_spec(self, spec)
         return grp.value_grouping(self, field, column)

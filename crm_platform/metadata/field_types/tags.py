@@ -267,6 +267,9 @@ class Tags(FieldType):
         matched = record_id.in_(sa.select(link.c.record_id).where(link.c.tag.in_(expanded)))
         return matched if op == "has_any" else sa.not_(matched)
 
+    def group_specs(self, field):
+        return (None,)
+
     def grouping(self, field, column, spec, ctx, link=None):
         """One row per tag a record carries or rolls up to: a parent's group holds every record
         tagged with it or with any tag below it (each record once); untagged records group as null."""
@@ -283,7 +286,8 @@ class Tags(FieldType):
         else:
             rolled = sa.select(link.c.record_id, link.c.tag).subquery(ctx.alias)
         return grp.Grouping(rolled.c.tag, join=lambda source: source.outerjoin(rolled, rolled.c.record_id == record_id),
-                            cell=lambda v: grp.empty_cell(v) or [("has_any", v)])
+                            cell=lambda v: grp.empty_cell(v) or [("has_any", v)],
+                            order=grp.ranked(rolled.c.tag, list(field.get("_descendants", {}))))
 
     def empty_filter(self, record_id, link: sa.Table):
         return sa.not_(record_id.in_(sa.select(link.c.record_id)))

@@ -73,6 +73,9 @@ class Date(FieldType):
     def column_type(self, field):
         return sa.Date()
 
+    def group_specs(self, field):
+        return grp.BUCKETS
+
     def grouping(self, field, column, spec, ctx, link=None):
         return grp.date_grouping(column, grp.bucket_of(self, spec), ctx, is_date=True, bound_text=dt.date.isoformat)
 
@@ -138,6 +141,9 @@ class DateTime(FieldType):
 
     def column_type(self, field):
         return UTCDateTime()
+
+    def group_specs(self, field):
+        return grp.BUCKETS
 
     def grouping(self, field, column, spec, ctx, link=None):
         return grp.date_grouping(column, grp.bucket_of(self, spec), ctx, is_date=False,

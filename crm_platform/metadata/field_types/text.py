@@ -23,6 +23,9 @@ class TextLike(FieldType):
     def options_schema(self):
         return {"max_length": {"type": "integer", "minimum": 1, "maximum": 1_000_000}}
 
+    def group_specs(self, field):
+        return (None,)
+
     def grouping(self, field, column, spec, ctx, link=None):
         grp.no_spec(self, spec)
         return grp.value_grouping(self, field, column)

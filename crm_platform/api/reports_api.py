@@ -2,15 +2,15 @@
 the dashboards a user may see. The figures come from ``runtime/reports.py``; this is HTTP only."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import BadRequest, NotFound, error
 from ..http.context import access, platform
-from ..runtime.reports import parse_time_zone, run
+from ..http.errors import json_object
+from ..runtime.report_files import CSV_TYPE, XLSX_TYPE, as_csv, as_xlsx
+from ..runtime.reports import compute, parse_time_zone, saved_definition
 
 reports_api = Blueprint("reports_api", __name__)
 
@@ -35,47 +35,28 @@ def _format() -> str:
 
 
 def _compute(definition: dict, tz: dt.tzinfo) -> dict:
-    svc = platform().records
-    with svc.engine.connect() as conn:
-        model = svc.runtime.current(conn)
-        return run(conn, model, definition, access=access(), tz=tz).public()
+    return compute(platform().records, definition, access=access(), tz=tz)
 
 
 def _answer(answer: dict, name: str, fmt: str):
     if fmt == "json":
         return jsonify(answer)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(answer["columns"])
-        writer.writerows([["" if v is None else v for v in row] for row in answer["rows"]])
-        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",  # a BOM: spreadsheet programs then read UTF-8
+        return Response(as_csv(answer), mimetype=CSV_TYPE,
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-    from openpyxl import Workbook
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(name[:31])
-    sheet.append(answer["columns"])
-    for row in answer["rows"]:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    return Response(as_xlsx(answer, name), mimetype=XLSX_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 
 @reports_api.post("/api/reports/run")
 def run_report():
-    from ..http.errors import json_object
     body = json_object()
     fmt = _format()
     return _answer(_compute(body, _request_tz(body)), "report", fmt)
 
 
 def _saved(key: str) -> dict:
-    found = platform().metadata.state().of_kind("report").get(key)
-    if found is None or found.archived:
-        raise NotFound([error(None, "not_found", f"no report '{key}'")])
-    return found.doc
+    return saved_definition(platform().metadata.state(), key)
 
 
 @reports_api.get("/api/reports")
