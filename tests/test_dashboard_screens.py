@@ -20,7 +20,8 @@ DEAL = {"key": "deal", "label": {"en": "Deal", "zh": "商机"}, "plural_label": 
                    {"key": "source", "type": "select", "label": {"en": "Source", "zh": "来源"},
                     "choices": [{"key": "referral", "label": {"en": "Referral", "zh": "转介绍"}},
                                 {"key": "web", "label": {"en": "Website", "zh": "官网"}}]},
-                   {"key": "amount", "type": "decimal", "label": {"en": "Amount", "zh": "金额"}, "scale": 2}]}
+                   {"key": "amount", "type": "decimal", "label": {"en": "Amount", "zh": "金额"}, "scale": 2},
+                   {"key": "closes_on", "type": "date", "label": {"en": "Closes on", "zh": "成交日期"}}]}
 TODO = {"key": "todo", "label": {"en": "To-do", "zh": "待办"}, "plural_label": {"en": "To-dos", "zh": "待办"},
         "title_field": "title",
         "fields": [{"key": "title", "type": "text", "label": "Title", "required": True},
@@ -261,3 +262,22 @@ def test_my_work_lists_my_own_overdue_and_today_work_not_done(app, client, crm):
     assert _work(text(Pages(app, "mei").get("/app")), "overdue")[1] == "0"
     # recently changed records I own
     assert 'data-work="recent"' in body and "next week" in body.split('data-work="recent"', 1)[1]
+
+
+def test_this_year_against_last_puts_each_month_beside_the_same_month(app, client, crm):
+    for name, day, amount in (("F", "2025-03-10", "10.00"), ("G", "2026-03-02", "30.00"), ("H", "2026-11-20", "5.00")):
+        assert client.post("/api/records/deal", json={"name": name, "closes_on": day, "amount": amount}).status_code == 201
+    import json
+    r = Pages(app, "mei").get("/app/_reports/new?entity=deal&group1=closes_on:year&group2=closes_on:month"
+                               "&measure=sum:amount&chart=line&filter[closes_on][gte]=2025-01-01")
+    assert r.status_code == 200
+    spec = json.loads(re.search(r'<script type="application/json" data-chart-for="fig-preview">(.*?)</script>',
+                                text(r), re.S).group(1))
+    assert spec["categories"] == ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    by_year = {s["name"]: s["data"] for s in spec["series"]}
+    assert by_year["2025"][2] == 10.0 and by_year["2026"][2] == 30.0 and by_year["2026"][10] == 5.0
+    assert by_year["2025"][10] is None
+    # each point links to the list of exactly its records
+    march = next(s for s in spec["series"] if s["name"] == "2026")["links"][2]
+    listed = Pages(app, "mei").get(march)
+    assert re.search(r'data-total="(\d+)"', text(listed)).group(1) == "1" and ">G</a>" in text(listed)

@@ -163,7 +163,7 @@ def figure(screen, report: dict, answer: dict, *, title: str | None = None) -> d
         table_rows.append({"cells": cells, "href": href})
     headers = [lab.header(c, report) for c in columns]
     chart = report.get("chart") or ("funnel" if report.get("type") == "funnel" else "bar")
-    spec = _chart_spec(chart, report, headers, columns, n_groups, rows, group_texts, table_rows)
+    spec = _chart_spec(chart, report, headers, columns, n_groups, rows, group_texts, table_rows, lang)
     return {"title": title or (label_of(report["label"], lang) if report.get("label") else ""),
             "chart": chart, "headers": headers, "n_groups": n_groups, "rows": table_rows, "spec": spec,
             "entity_label": entity_label(lab.entity.doc, lang, plural=True) if lab.entity else "",
@@ -188,10 +188,12 @@ def _float(value):
     return float(value)
 
 
-def _chart_spec(chart, report, headers, columns, n_groups, rows, group_texts, table_rows) -> dict:
+def _chart_spec(chart, report, headers, columns, n_groups, rows, group_texts, table_rows, lang: str) -> dict:
     """What ``charts.js`` draws: categories, series (one per measure, or per second group value), links."""
     if chart in ("number", "table") or not rows:
         return {"type": chart, "categories": [], "series": []}
+    if n_groups == 2 and _year_then_month(columns):
+        return _years_side_by_side(chart, headers, rows, group_texts, table_rows, lang=lang)
     if n_groups == 2:  # categories by the first group, one series per value of the second, first measure
         cats, names = [], []
         for n in range(len(rows)):
@@ -219,3 +221,32 @@ def _chart_spec(chart, report, headers, columns, n_groups, rows, group_texts, ta
         series = series[:1]
     return {"type": chart, "categories": cats, "series": series, "axis": headers[0] if n_groups else "",
             "value": series[0]["name"] if series else ""}
+
+
+MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _year_then_month(columns: list[str]) -> bool:
+    """``<f>:year`` then ``<f>:month`` of the same field: this year against last, month by month."""
+    first, second = columns[0].split(":"), columns[1].split(":")
+    return first[1:] == ["year"] and second[1:] == ["month"] and first[0] == second[0]
+
+
+def _years_side_by_side(chart, headers, rows, group_texts, table_rows, *, lang: str) -> dict:
+    """One series per year over the twelve months, so each month of this year stands beside the
+    same month of last year (the rows' own month buckets would never line up)."""
+    cats = [f"{m}月" for m in range(1, 13)] if lang == "zh" else MONTHS_EN
+    years: list[str] = []
+    for text in group_texts[0]:
+        if text not in years:
+            years.append(text)
+    series = [{"name": y, "data": [None] * 12, "links": [None] * 12} for y in years]
+    for n, row in enumerate(rows):
+        try:
+            month = dt.date.fromisoformat(str(row[1])).month
+        except ValueError:
+            continue  # no date (the empty group): it stays in the table
+        s = series[years.index(group_texts[0][n])]
+        s["data"][month - 1] = _float(row[2])
+        s["links"][month - 1] = table_rows[n]["href"]
+    return {"type": chart, "categories": cats, "series": series, "axis": headers[1], "value": headers[2]}

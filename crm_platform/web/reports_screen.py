@@ -20,7 +20,6 @@ from werkzeug.datastructures import MultiDict
 
 from ..errors import CrmError, Invalid, NotFound, error
 from ..metadata.field_types import REGISTRY
-from ..metadata.field_types.base import FieldType
 from ..runtime.query import FILTER_PARAM, SYSTEM_FIELDS
 from .home import HomeScreen, visible_dashboards
 from .i18n import label as label_of, localise, translate
@@ -34,25 +33,17 @@ CHARTS = ("bar", "stacked_bar", "line", "pie", "number", "table")
 MANY_OPS = ("in", "not_in", "has_any", "has_all", "has_none")
 
 
-def _groupable(ftype) -> bool:
-    """Whether a report can group by the type (it answers ``grouping`` itself)."""
-    return type(ftype).grouping is not FieldType.grouping
-
-
 def group_options(screen: Screen) -> list[tuple[str, str]]:
-    """(group-by, text) a user may pick: readable fields a report can group by, dates by bucket."""
+    """(group-by, text) a user may pick: readable fields as their types allow (``group_specs``:
+    by value, dates by bucket; number bands need bounds, which the builder does not ask for)."""
     lang = screen.lang
     out = [("owner_id", translate("owner", lang))]
-    fields = [f for f in screen.fields] + [SYSTEM_FIELDS["created_at"]]
-    for f in fields:
-        ftype = REGISTRY[f["type"]]
-        if not _groupable(ftype):
-            continue
+    for f in list(screen.fields) + [SYSTEM_FIELDS["created_at"]]:
         name = screen_label(f, lang) if f.get("label") else translate("created", lang)
-        if ftype.temporal:
-            out += [(f"{f['key']}:{b}", f"{name} ({translate('b_' + b, lang)})") for b in BUCKETS]
-        else:
+        specs = REGISTRY[f["type"]].group_specs(f)
+        if None in specs:
             out.append((f["key"], name))
+        out += [(f"{f['key']}:{b}", f"{name} ({translate('b_' + b, lang)})") for b in BUCKETS if b in specs]
     return out
 
 

@@ -21,19 +21,14 @@ def _access():
 
 
 def run_definition(definition: dict) -> dict:
-    """The answer of an unsaved report definition for the signed-in user (rows, columns, links)."""
-    from ..runtime import reports
-    engine = platform().engine
-    with engine.connect() as conn:
-        model = platform().runtime.current(conn)
-        return reports.run(conn, model, definition, access=_access(), tz=user_tz()).public()
+    """The answer of a report definition for the signed-in user (rows, columns, links)."""
+    from ..runtime.reports import compute
+    return compute(platform().records, definition, access=_access(), tz=user_tz())
 
 
 def run_saved(screen, key: str) -> dict:
-    state = screen.model.state.of_kind("report").get(key)
-    if state is None or state.archived:
-        raise NotFound([error(None, "not_found", f"no report '{key}'")])
-    return run_definition(state.doc)
+    from ..runtime.reports import saved_definition
+    return run_definition(saved_definition(screen.model.state, key))
 
 
 def may_create_reports() -> bool:
