@@ -281,3 +281,16 @@ def test_this_year_against_last_puts_each_month_beside_the_same_month(app, clien
     march = next(s for s in spec["series"] if s["name"] == "2026")["links"][2]
     listed = Pages(app, "mei").get(march)
     assert re.search(r'data-total="(\d+)"', text(listed)).group(1) == "1" and ">G</a>" in text(listed)
+
+
+def test_a_report_over_a_field_the_builder_may_not_read_is_not_saved(app, client, platform, crm):
+    assert client.post("/api/meta/roles", json={"key": "analyst", "label": "Analyst", "reports": {"create": True},
+                                                 "entities": {"deal": {"read": "all", "fields": {"amount": {"read": False}}}}}
+                       ).status_code == 201
+    platform.users.create("zhou", "password-1234", roles=["analyst"])
+    pages = Pages(app, "zhou")
+    assert "sum:amount" not in text(pages.get("/app/_reports/new?entity=deal"))  # not offered
+    r = pages.post("/app/_reports/new", data={"entity": "deal", "group1": "source", "measure": "sum:amount",
+                                             "chart": "bar", "label": "Hidden sums"})
+    assert r.status_code == 400 and "amount" in text(r)
+    assert client.get("/api/meta/reports/hidden_sums").status_code == 404

@@ -13,7 +13,7 @@ from flask import g, request
 from ..errors import CrmError
 from .i18n import current_language, label as label_of, localise, translate
 from .my_work import recently_changed, sections
-from .pages import Screen, platform, render
+from .pages import platform, render
 from .report_view import figure
 from .reports_service import run_saved
 from .screens import screens
@@ -105,5 +105,3 @@ def _may_build() -> bool:
     from .reports_service import may_create_reports
     return may_create_reports()
 
-
-__all__ = ["index", "visible_dashboards", "widget_view", "HomeScreen", "Screen"]

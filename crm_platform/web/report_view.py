@@ -15,7 +15,6 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import url_for
 
-from ..metadata.field_types import REGISTRY
 from ..runtime.query import SYSTEM_FIELDS
 from .controls import display
 from .i18n import label as label_of, translate

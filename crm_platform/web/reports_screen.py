@@ -149,6 +149,7 @@ def report_builder():
             doc = definition_from(request.form, screen)
             key = _new_key(label_text, set(home.state.of_kind("report")))
             try:
+                run_definition(doc)  # what the user may not run (a hidden field) is not saved either
                 platform().metadata.create_definition("report", {"key": key, "label": label_text, **doc},
                                                       actor=g.user.username)
             except CrmError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import g
 
-from ..errors import Forbidden, NotFound, error
+from ..errors import Forbidden, error
 from .i18n import translate
 from .pages import platform, user_access, user_tz
 
