@@ -70,8 +70,8 @@ def communication(links: list[dict]) -> dict:
             select("intent", "Intent level", "意向度", INTENT),
             field("next_follow_up", "date", "Next follow-up", "下次跟进时间", indexed=True),
         ] + links,
-        # the owner is reminded of the next follow-up (the bell), and "my work" lists it when due
-        "reminders": [{"field": "next_follow_up"}],
+        # The owner is reminded, in the bell, on the day of the next follow-up.
+        "reminders": [{"field": "next_follow_up", "days_before": 0}],
     }
 
 
@@ -87,8 +87,8 @@ def task(links: list[dict]) -> dict:
             select("priority", "Priority", "优先级", PRIORITY, default="normal"),
             field("result", "long_text", "Result", "完成结果"),
         ] + links,
-        # the owner is reminded of the due date (the bell), and "my work" lists it when due, unless finished
-        "reminders": [{"field": "due_on", "exclude": {"field": "status", "values": ["done", "cancelled"]}}],
+        # The owner is reminded the day before a task is due, unless it is done or cancelled.
+        "reminders": [{"field": "due_on", "days_before": 1, "exclude": {"field": "status", "values": ["done", "cancelled"]}}],
     }
 
 
