@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import request
 
-from ..i18n import text_of
+from ..i18n import EVERY, in_every_language, text_of
 
 LANGUAGES = ("en", "zh")
 COOKIE = "crm_lang"
@@ -161,7 +161,10 @@ def current_language() -> str:
 
 
 def translate(key: str, lang: str, **values) -> str:
-    text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
+    if lang == EVERY:  # a page in both languages (the admin): "Yes 是"
+        text = in_every_language(MESSAGES[key])
+    else:
+        text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
     return text.format(**values) if values else text
 
 
