@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..errors import CrmError
 from ..runtime.query import parse_list_args
-from .controls import control, display
+from .controls import control
 from .pages import Screen, reading, screen_label, user_tz
 
 #: Records shown per section; the section's link leads to all of them.
@@ -64,6 +64,7 @@ def _section(screen: Screen, reminder: dict, user_id: int, today: dt.date, lang:
              "today": base + _range(date_field, today, today)}
     label = f"{screen.label} · {screen_label(date_field, lang)}" if several else screen.label
     out = {"key": f"{screen.key}.{date_field['key']}" if several else screen.key, "entity": screen.key, "label": label}
+    shown = screen.display()
     for name, params in parts.items():
         try:
             query = parse_list_args(MultiDict(params + [("per_page", str(ROWS))]), screen.entity, count_limit=1000)
@@ -74,7 +75,7 @@ def _section(screen: Screen, reminder: dict, user_id: int, today: dt.date, lang:
                      "href": url_for("screens.list_page", entity=screen.key) + "?" + urlencode(params + sort),
                      "rows": [{"id": r["id"], "title": screen.title_of(r),
                                "href": url_for("screens.record_page", entity=screen.key, record_id=r["id"]),
-                               "due": display(date_field, r.get(date_field["key"]), state=screen.state, lang=lang)}
+                               "due": shown.text(date_field["key"], r.get(date_field["key"]))}
                               for r in page["items"]]}
     return out
 

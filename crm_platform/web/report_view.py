@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from flask import url_for
 
 from ..runtime.query import SYSTEM_FIELDS
-from .controls import display
+from ..i18n import Locale
+from .display import formatter, record_titles
 from .i18n import label as label_of, translate
-from .pages import entity_label, record_titles, screen_label
+from .pages import entity_label, reading, screen_label, user_tz
 
 #: Measures and special columns named by the report service, and their words on a page.
 MEASURE_WORDS = {"count": "m_count", "count_distinct": "m_count_distinct", "sum": "m_sum", "avg": "m_avg",
@@ -134,10 +135,12 @@ class Labeller:
         if target and target in self.model.entities and self.screen.can("read", target):
             ids = sorted({v for v in values if isinstance(v, int)})
             if ids:
-                titles = {(target, k): t for k, t in record_titles(self.screen, target, ids).items()}
+                found = record_titles(self.screen.svc, self.model, target, ids, reading())
+                titles = {(target, k): t for k, t in found.items()}
+        shown = formatter(f, self.model.state, Locale(self.lang, user_tz()))
         out = []
         for v in values:
-            text = display(f, v, state=self.model.state, lang=self.lang, titles=titles) if v is not None else ""
+            text = shown(v, titles) if v is not None else ""
             out.append(text or empty)
         return out
 
