@@ -58,12 +58,6 @@ def _page_errors(errors, lang: str) -> list[dict]:
         return localise(errors, lang)
 
 
-@screens.get("/")
-@screens.get("/app")
-def index():
-    return render("web/index.html")
-
-
 @screens.get("/lang/<code>")
 def switch_language(code):
     response = redirect(local_path(request.args.get("next"), "/app"))

@@ -258,6 +258,7 @@ def roles(own: list[str], protected: dict[str, list[str]]) -> list[dict]:
          "description": L("Sees every customer, handles service requests, cannot change amounts",
                           "可查看所有客户，处理服务请求，不能修改金额"), "entities": service},
         {"key": "manager", "label": L("Manager", "主管"),
-         "description": L("Every record, every operation", "可查看和管理所有记录"),
-         "entities": {"*": {"create": "all", "read": "all", "update": "all", "delete": "all"}}},
+         "description": L("Every record, every operation; builds reports", "可查看和管理所有记录，可制作报表"),
+         "entities": {"*": {"create": "all", "read": "all", "update": "all", "delete": "all"}},
+         "reports": {"create": True}},
     ]
