@@ -92,6 +92,28 @@ MESSAGES = {
     "required_to_enter": {"en": "is required to enter stage “{stage}”", "zh": "进入“{stage}”阶段前必须填写"},
     "none": {"en": "nowhere", "zh": "无"},
     "by_rule": {"en": "set by a rule", "zh": "由规则自动设置"},
+    # Export, duplicates and merge (web/record_tools.py).
+    "export": {"en": "Export", "zh": "导出"},
+    "export_csv": {"en": "CSV", "zh": "CSV"},
+    "export_xlsx": {"en": "Excel", "zh": "Excel"},
+    "find_duplicates": {"en": "Find duplicates", "zh": "查找重复"},
+    "compare_by": {"en": "Compare by", "zh": "比对字段"},
+    "find": {"en": "Find", "zh": "查找"},
+    "no_duplicates": {"en": "No duplicates found.", "zh": "未发现重复记录。"},
+    "groups_found": {"en": "{n} groups of possible duplicates", "zh": "发现 {n} 组疑似重复"},
+    "groups_shown": {"en": "showing the first {n}", "zh": "显示前 {n} 组"},
+    "same_value": {"en": "Same {field}: {key}", "zh": "{field}相同：{key}"},
+    "keep_record": {"en": "Record to keep", "zh": "保留的记录"},
+    "keep_values": {"en": "Values to keep", "zh": "保留的值"},
+    "keep_own": {"en": "the kept record's", "zh": "保留记录的值"},
+    "empty_value": {"en": "(empty)", "zh": "（空）"},
+    "tags_united": {"en": "Tags of all records are kept.", "zh": "所有记录的标签都会保留。"},
+    "merge": {"en": "Merge", "zh": "合并"},
+    "merge_note": {"en": "The other records go to the recycle bin; records that refer to them will refer to the kept one.",
+                   "zh": "其他记录将移入回收站，引用它们的记录将改为引用保留的记录。"},
+    "merged": {"en": "{n} records were merged into “{title}”.", "zh": "已将 {n} 条记录合并到“{title}”。"},
+    "no_matchable": {"en": "This entity has no text, phone or e-mail field to compare.",
+                     "zh": "此实体没有可比对的文本、电话或邮箱字段。"},
 }
 
 

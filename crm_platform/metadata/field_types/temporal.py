@@ -158,6 +158,12 @@ class DateTime(FieldType):
     def format_text(self, field, value):
         return "" if value is None else iso(value)
 
+    def export_text(self, field, value, lang="en", tz=dt.timezone.utc):
+        """Wall-clock time in the reader's zone, as a spreadsheet cell shows it (the zone is stated once,
+        beside the export, not in every cell)."""
+        moment = parse_iso_datetime(value) if isinstance(value, str) else value
+        return "" if moment is None else moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
     def parse_text(self, field, text):
         text = text.strip()
         if _DATE_RE.search(text):  # a bare date means midnight UTC

@@ -5,6 +5,7 @@ import re
 
 import sqlalchemy as sa
 
+from ...match_keys import email_key, name_key, phone_key
 from .base import END, FieldType, Invalid, like_escape, register, type_error
 
 #: PostgreSQL refuses NUL in text; refusing it at validation keeps that a 422, never a 500.
@@ -74,8 +75,15 @@ class TextLike(FieldType):
 class Text(TextLike):
     name = "text"
     title = {"en": "Text", "zh": "文本"}
+    #: A name (of a company, a person) is the usual text to find duplicates by: near-identical
+    #: spellings match (``match_keys.name_key``).
+    matchable = True
     converts_to = frozenset({"long_text", "email", "phone", "url", "select", "multi_select",
                              "integer", "decimal", "boolean", "date", "datetime"})
+
+
+    def match_key(self, field, value):
+        return name_key(value)
 
 
 @register
@@ -97,12 +105,16 @@ class Email(TextLike):
     pattern = r"^[^@\s\u0000-\u001f]+@[^@\s\u0000-\u001f.]+(\.[^@\s\u0000-\u001f.]+)+" + END
     pattern_message = "must be an e-mail address such as name@example.com"
     converts_to = frozenset({"text", "long_text"})
+    matchable = True
 
     def compile_checker(self, field):
         check = super().compile_checker(field)
         # Lower-casing the address keeps `unique` and de-duplication meaningful; the rule runs
         # after validation so the published schema still describes what is accepted.
         return lambda value: check(value).lower()
+
+    def match_key(self, field, value):
+        return email_key(value)
 
 
 @register
@@ -114,6 +126,10 @@ class Phone(TextLike):
     pattern = r"^\+?[0-9][0-9 ().\-/]{1,38}(( ?(x|ext\.?) ?)[0-9]{1,6})?" + END
     pattern_message = "must be a phone number: digits, spaces, ( ) . - /, an optional leading + and extension"
     converts_to = frozenset({"text", "long_text"})
+    matchable = True
+
+    def match_key(self, field, value):
+        return phone_key(value)
 
 
 @register
