@@ -6,6 +6,7 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from . import board  # noqa: F401 - importing it adds the board's routes to the screens blueprint
+    from . import record_tools  # noqa: F401 - and the export, duplicates and merge routes
     from .public import public_forms
     from .screens import screens
     app.register_blueprint(screens)

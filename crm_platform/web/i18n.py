@@ -102,7 +102,7 @@ MESSAGES = {
     "no_duplicates": {"en": "No duplicates found.", "zh": "未发现重复记录。"},
     "groups_found": {"en": "{n} groups of possible duplicates", "zh": "发现 {n} 组疑似重复"},
     "groups_shown": {"en": "showing the first {n}", "zh": "显示前 {n} 组"},
-    "same_value": {"en": "Same {field}: {key}", "zh": "{field}相同：{key}"},
+    "same_value": {"en": "Same {field}: {value}", "zh": "{field}相同：{value}"},
     "keep_record": {"en": "Record to keep", "zh": "保留的记录"},
     "keep_values": {"en": "Values to keep", "zh": "保留的值"},
     "keep_own": {"en": "the kept record's", "zh": "保留记录的值"},
