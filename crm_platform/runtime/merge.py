@@ -32,6 +32,14 @@ from .access import SYSTEM, Access
 MAX_OTHERS = 50
 
 
+def require_merge_rights(svc, entity_key: str, access: Access) -> None:
+    """403 before anything else when the user may neither change nor delete records of the entity."""
+    model = svc.runtime.current()
+    entity = model.entity(entity_key)
+    access.require("update", entity, model)
+    access.require("delete", entity, model)
+
+
 def parse_merge(body: dict) -> tuple[int, list[int], dict[str, int]]:
     """(survivor, others, choices) of a merge request; 422 naming each wrong part."""
     problems = []

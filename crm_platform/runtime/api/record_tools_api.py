@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from ...web import export
 from ...web.i18n import current_language
 from ..duplicates import MAX_GROUPS, find_groups, parse_by
-from ..merge import merge, parse_merge
+from ..merge import merge, parse_merge, require_merge_rights
 from ..query import int_param, parse_list_args
 from .context import access, platform
 from .errors import json_object
@@ -36,6 +36,7 @@ def duplicates(entity):
     with svc.engine.connect() as conn:
         model = svc.runtime.current(conn)
         compiled = model.entity(entity)
+        access().require("read", compiled, model)
         by = parse_by(request.args.get("by"), compiled)
         limit = int_param(request.args, "limit", MAX_GROUPS, 1, MAX_GROUPS)
         rest = MultiDict([(k, v) for k, v in request.args.items(multi=True) if k not in ("by", "limit")])
@@ -45,6 +46,7 @@ def duplicates(entity):
 
 @record_tools_api.post("/<entity>/merge")
 def merge_records(entity):
+    require_merge_rights(platform().records, entity, access())
     body = json_object()
     reason = _reason(body)
     survivor, others, choices = parse_merge(body)
