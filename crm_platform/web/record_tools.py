@@ -17,10 +17,10 @@ from ..runtime.duplicates import find_groups, parse_by
 from ..runtime.merge import merge, parse_merge
 from ..runtime.query import SYSTEM_FIELDS, Filter, ListQuery
 from . import export
-from .controls import display
+from .controls import control, display
 from .i18n import localise, translate
 from .messages import for_page, posted_reason, reason_required
-from .pages import Screen, as_user, reading, render, screen_label, user_tz
+from .pages import Screen, as_user, reading, render, screen_label, title_field, user_tz
 from .screens import _columns, _list_args, _whole_days, screens
 
 #: Groups shown on one *Find duplicates* page.
@@ -89,7 +89,7 @@ def merge_records(entity):
 def _duplicates_view(screen: Screen, *, errors=(), status: int = 200):
     matchable = matchable_fields(screen)
     chosen = [k for raw in request.values.getlist("by") for k in raw.split(",") if k]
-    by = chosen or [f["key"] for f in matchable]
+    by = chosen or _default_by(screen, matchable)
     problems, found = [], {"groups": [], "total": 0}
     if matchable:
         try:
@@ -103,6 +103,14 @@ def _duplicates_view(screen: Screen, *, errors=(), status: int = 200):
     return render("web/duplicates.html", 400 if problems else status, screen=screen, matchable=matchable, by=by,
                   groups=groups, total=found["total"], problems=problems, errors=for_page(errors, screen),
                   reason_required=reason_required(screen.entity.doc))
+
+
+def _default_by(screen: Screen, matchable: list[dict]) -> list[str]:
+    """What identifies a record: its title (a name) and its phone and e-mail fields; not every text
+    field (two customers in the same region are no duplicates)."""
+    title = title_field(screen.entity.doc)
+    keys = [f["key"] for f in matchable if f["key"] == title or control(f) in ("tel", "email")]
+    return keys or [matchable[0]["key"]]
 
 
 def _groups_with_records(screen: Screen, groups: list[dict]) -> list[dict]:
