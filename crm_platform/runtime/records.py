@@ -291,13 +291,15 @@ class RecordService:
         """Every record of a list (no page), as ``list`` would answer them, in batches of ``batch``
         records: a generator of lists, reading through a server-side cursor so that a million rows
         never sit in memory. ``conn`` must stay open while the generator runs. ``columns``: only these
-        column-stored fields (and the id and owner), for a reader that needs no more."""
+        fields (and the id and owner), for a reader that needs no more."""
         access = access or SYSTEM
         model = model or self._model(conn)
         entity = model.entity(entity_key)
         only, hidden = self._reading_scope(access, entity, model, query)
         t = entity.table
-        selected = None if columns is None else [t.c.id, t.c.owner_id, *(t.c[k] for k in columns)]
+        links = columns is None or any(k in entity.link_tables for k in columns)
+        selected = None if columns is None else [t.c.id, t.c.owner_id, *(t.c[k] for k in dict.fromkeys(columns)
+                                                                           if k in t.c and k not in ("id", "owner_id"))]
         statement = all_rows_statement(entity, query, conn.dialect.name, columns=selected, conn=conn, only=only,
                                        hidden=hidden)
         result = conn.execution_options(stream_results=True, yield_per=batch).execute(statement)
@@ -305,7 +307,7 @@ class RecordService:
         try:
             for part in result.partitions():
                 items = [dump(row) for row in part]
-                if columns is None:  # tags, per batch, on a second cursor of the same connection
+                if links:  # tags, per batch, on a second cursor of the same connection
                     items = self._attach_linked(conn, entity, items)
                 if hidden:
                     items = [access.redact(entity, model, r) for r in items]

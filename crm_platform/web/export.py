@@ -58,17 +58,39 @@ class ExportView:
 
     def rows(self) -> Iterator[list[list[str]]]:
         """Batches of rows of cell texts. Opens its own connection, kept while the answer streams."""
+        formatters = [self._formatter(f) for f in self.columns]
+        keys = [f["key"] for f in self.columns]
         with self.svc.engine.connect() as conn:
-            for records in self.svc.stream(self.entity_key, self.query, conn=conn, access=self.access, batch=BATCH):
+            for records in self.svc.stream(self.entity_key, self.query, conn=conn, access=self.access, batch=BATCH,
+                                           columns=keys):
                 titles = self._titles(conn, records)
-                yield [[self._cell(f, r.get(f["key"]), titles) for f in self.columns] for r in records]
+                yield [[fmt(r.get(k), titles) for k, fmt in zip(keys, formatters)] for r in records]
 
-    def _cell(self, field: dict, value, titles: dict) -> str:
-        if value is None or value == "" or value == []:
-            return ""
-        if control(field) in LABELLED:
-            return display(field, value, state=self.state, lang=self.lang, titles=titles)
-        return REGISTRY[field["type"]].export_text(field, value, self.lang, self.tz)
+    def _formatter(self, field: dict):
+        """A function (value, titles) → cell text for one column, decided once per export."""
+        ftype = REGISTRY[field["type"]]
+        lang, tz, state = self.lang, self.tz, self.state
+
+        def plain(value, titles):
+            return "" if value is None or value == "" else ftype.export_text(field, value, lang, tz)
+
+        if control(field) not in LABELLED:
+            return plain
+        if ftype.target_entity(field) is not None:  # a title, which depends on the batch's lookups
+            return lambda value, titles: "" if value is None else display(field, value, state=state, lang=lang,
+                                                                        titles=titles)
+        labels: dict = {}  # a choice's label is the same on every row: ask display() once per value
+
+        def labelled(value, titles):
+            key = tuple(value) if isinstance(value, list) else value
+            found = labels.get(key)
+            if found is None:
+                if len(labels) > 10_000:  # many combinations of a multiple choice: stay bounded
+                    labels.clear()
+                found = labels[key] = display(field, value, state=state, lang=lang)
+            return found
+
+        return labelled
 
     def _titles(self, conn, records: list[dict]) -> dict:
         """(target, id) → title of the references in one batch: one query per reference column, through
