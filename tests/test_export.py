@@ -174,3 +174,16 @@ def test_the_list_screen_exports_what_it_shows(app, crm):
     assert rows_of(r) == [["名称", "规模"], ["A", "大型"], ["B", "小型"]]
     r = web.get("/app/company/export?format=csv")  # no columns chosen: the list's default columns
     assert rows_of(r)[0] == ["Name", "Size", "Active", "Customer since", "Revenue", "Kinds"]
+
+
+def test_crm_serve_can_give_a_long_export_more_than_gunicorns_30_seconds():
+    from click.testing import CliRunner
+    from gunicorn.config import Config
+
+    from crm_platform.cli import gunicorn_options, main
+    config = Config()
+    for name, value in gunicorn_options("127.0.0.1", 5151, 2, 600).items():
+        config.set(name, value)
+    assert config.timeout == 600
+    assert gunicorn_options("127.0.0.1", 5151, 2)["timeout"] == 30
+    assert "--timeout" in CliRunner().invoke(main, ["serve", "--help"]).output

@@ -170,7 +170,7 @@ class DateTime(FieldType):
                 moment = parse_iso_datetime(value)
         else:
             moment = value
-        return "" if moment is None else moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+        return "" if moment is None else moment.astimezone(tz).replace(tzinfo=None).isoformat(" ", "seconds")
 
     def parse_text(self, field, text):
         text = text.strip()
