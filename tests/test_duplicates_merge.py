@@ -236,3 +236,17 @@ def test_merge_page_lists_groups_and_merges_one_in_chinese(app, crm):
     r = pages.post("/app/customer/merge", headers={"Accept-Language": "zh"},
                    data={"ids": [str(keep), str(other)], "survivor": str(keep)})
     assert r.status_code == 422 and f"<strong>#{other}</strong>: 未找到" in r.get_data(as_text=True)  # merged already
+
+
+def test_the_page_speaks_english_and_is_only_for_users_who_may_merge(app, crm):
+    add(crm, "customer", name="Acme Co., Ltd.", email="a@example.com")
+    add(crm, "customer", name="ACME", email="A@example.com")
+    pages = Pages(app)
+    html = pages.get("/app/customer/duplicates", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Same Name: acme" in html and "Same E-mail: a@example.com" in html and "Record to keep" in html
+    token_for(app, "sam", "service")  # may change customers, not delete them
+    sam = Pages(app, "sam")
+    assert "Find duplicates" not in sam.get("/app/customer").get_data(as_text=True)
+    assert sam.get("/app/customer/duplicates").status_code == 403
+    assert sam.post("/app/customer/merge", data={"ids": ["1", "2"], "survivor": "1"}).status_code == 403
+    assert live_ids(app, "customer") == [1, 2]
