@@ -7,7 +7,7 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from crm_platform.i18n import text_of
-from crm_platform.runtime.api.context import access, actor_id, actor_name as actor  # noqa: F401 - shared here
+from crm_platform.http.context import access, actor_id, actor_name as actor  # noqa: F401 - shared here
 
 #: The languages a label is edited in, side by side.
 LANGUAGES = (("en", "English"), ("zh", "中文"))

@@ -10,7 +10,7 @@ from wtforms.validators import Length, Optional
 from crm_platform.errors import CrmError, Invalid, error
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.metadata.keys import table_name
-from crm_platform.runtime.api.context import access
+from crm_platform.http.context import access
 from crm_platform.runtime.query import ListQuery
 
 from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_text, platform

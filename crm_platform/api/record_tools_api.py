@@ -9,13 +9,13 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from ...web import export
-from ...web.i18n import current_language
-from ..duplicates import MAX_GROUPS, find_groups, parse_by
-from ..merge import merge, parse_merge, require_merge_rights
-from ..query import int_param, parse_list_args
-from .context import access, platform
-from .errors import json_object
+from ..http.context import access, platform
+from ..http.errors import json_object
+from ..runtime.duplicates import MAX_GROUPS, find_groups, parse_by
+from ..runtime.merge import merge, parse_merge, require_merge_rights
+from ..runtime.query import int_param, parse_list_args
+from ..web import export
+from ..web.i18n import current_language
 from .records_api import _reason
 
 record_tools_api = Blueprint("record_tools_api", __name__, url_prefix="/api/records")
