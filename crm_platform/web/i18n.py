@@ -16,6 +16,7 @@ MESSAGES = {
     "app": {"en": "CRM", "zh": "客户管理"},
     "menu": {"en": "Menu", "zh": "菜单"},
     "sign_out": {"en": "Sign out", "zh": "退出"},
+    "admin": {"en": "Admin", "zh": "管理"},
     "notifications": {"en": "Notifications", "zh": "通知"},
     "notifications_unread": {"en": "Notifications, {n} unread", "zh": "通知，{n} 条未读"},
     "no_notifications": {"en": "No notifications yet.", "zh": "暂无通知。"},
