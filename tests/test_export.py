@@ -78,7 +78,7 @@ def test_csv_has_labels_in_the_reader_language_and_values_as_screens_show_them(c
     rows = rows_of(r)
     assert rows[0] == ["名称", "规模", "活跃", "成为客户时间", "营收", "类别", "机密"]
     assert rows[1] == ["Acme", "小型", "否", "", "", "", ""]
-    assert rows[2] == ["星辰科技", "大型", "是", "2025-03-01 09:30:00", "1234.50", "贵宾, 学校", "x"]
+    assert rows[2] == ["星辰科技", "大型", "是", "2025-03-01 09:30:00", "1,234.50", "贵宾, 学校", "x"]
     r = crm.get("/api/records/contact/export", headers={"Accept-Language": "en"})
     assert rows_of(r) == [["Name", "Company", "Phone"], ["张三", "星辰科技", "+86 138 0013 8000"]]
 

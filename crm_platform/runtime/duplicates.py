@@ -53,7 +53,7 @@ def find_groups(svc, entity_key: str, by: list[str], query: ListQuery, *, conn, 
     for records in svc.stream(entity_key, query, conn=conn, access=access, model=model, columns=by):
         for r in records:
             for n, (key, field, ftype) in enumerate(fields):
-                match = ftype.match_key(field, r.get(key))
+                match = ftype.duplicate_key(field, r.get(key))
                 if match is not None:
                     seen[n].setdefault(match, []).append(r["id"])
     groups = []

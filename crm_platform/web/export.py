@@ -26,9 +26,12 @@ from ..errors import BadRequest, error
 from ..metadata.field_types import REGISTRY
 from ..runtime.access import Access
 from ..runtime.query import SYSTEM_FIELDS, Filter, ListQuery, parse_list_args
-from .controls import control, display
+from ..i18n import Locale
+from .controls import control
+from .display import formatter as display_formatter
 from .i18n import label as label_of, translate
-from .pages import screen_label, title_field
+from .pages import screen_label
+from .display import title_field
 from .spreadsheets import CSV_TYPE, XLSX_TYPE, csv_bytes, xlsx_bytes
 
 #: Parameters of an export that are not list-query parameters.
@@ -76,21 +79,8 @@ class ExportView:
 
         if control(field) not in LABELLED:
             return plain
-        if ftype.target_entity(field) is not None:  # a title, which depends on the batch's lookups
-            return lambda value, titles: "" if value is None else display(field, value, state=state, lang=lang,
-                                                                        titles=titles)
-        labels: dict = {}  # a choice's label is the same on every row: ask display() once per value
-
-        def labelled(value, titles):
-            key = tuple(value) if isinstance(value, list) else value
-            found = labels.get(key)
-            if found is None:
-                if len(labels) > 10_000:  # many combinations of a multiple choice: stay bounded
-                    labels.clear()
-                found = labels[key] = display(field, value, state=state, lang=lang)
-            return found
-
-        return labelled
+        # labels, yes / no and titles exactly as the screens' display layer writes them (compiled once)
+        return display_formatter(field, state, Locale(lang=lang, tz=tz))
 
     def _titles(self, conn, records: list[dict]) -> dict:
         """(target, id) → title of the references in one batch: one query per reference column, through

@@ -17,10 +17,11 @@ from ..runtime.duplicates import find_groups, parse_by
 from ..runtime.merge import merge, parse_merge
 from ..runtime.query import SYSTEM_FIELDS, Filter, ListQuery
 from . import export
-from .controls import control, display
+from .controls import control
 from .i18n import localise, translate
 from .messages import for_page, posted_reason, reason_required
-from .pages import Screen, as_user, reading, render, screen_label, title_field, user_tz
+from .display import title_field
+from .pages import Screen, as_user, reading, render, screen_label, user_tz
 from .screens import _columns, _list_args, _whole_days, screens
 
 #: Groups shown on one *Find duplicates* page.
@@ -121,7 +122,7 @@ def _groups_with_records(screen: Screen, groups: list[dict]) -> list[dict]:
     lq = ListQuery(per_page=len(ids), filters=[Filter(SYSTEM_FIELDS["id"], "in", ids)], count_limit=len(ids))
     records = {r["id"]: r for r in screen.svc.list(screen.key, lq, **reading())["items"]}
     fields = [f for f in screen.fields if screen.writable(f["key"])]
-    titles = screen.titles(fields, list(records.values()))
+    shows = screen.display(screen.titles(fields, list(records.values())))
     out = []
     for g in groups:
         members = [records[i] for i in g["ids"] if i in records]
@@ -132,7 +133,7 @@ def _groups_with_records(screen: Screen, groups: list[dict]) -> list[dict]:
             ftype = REGISTRY[f["type"]]
             if ftype.unites(f):
                 continue
-            texts = [display(f, r.get(f["key"]), state=screen.state, lang=screen.lang, titles=titles) for r in members]
+            texts = [shows.text(f["key"], r.get(f["key"])) for r in members]
             if len(set(texts)) > 1:
                 differing.append({"key": f["key"], "label": screen_label(f, screen.lang),
                                   "options": [(r["id"], text) for r, text in zip(members, texts)]})
