@@ -33,16 +33,20 @@ def init():
 GUNICORN_REQUEST_LINE = 8190
 
 
-def gunicorn_options(host: str, port: int, workers: int) -> dict:
-    return {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", "limit_request_line": GUNICORN_REQUEST_LINE}
+def gunicorn_options(host: str, port: int, workers: int, timeout: int = 30) -> dict:
+    return {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-", "limit_request_line": GUNICORN_REQUEST_LINE,
+            "timeout": timeout}
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--timeout", default=30, show_default=True, type=click.IntRange(1),
+              help="seconds a worker may spend on one request before gunicorn restarts it; a streamed export "
+                   "of a large list takes longer (docs/export-and-merge.md)")
 @click.option("--dev", is_flag=True, help="Flask's development server with the reloader")
-def serve(host, port, workers, dev):
+def serve(host, port, workers, timeout, dev):
     """Serve the CRM over HTTP (gunicorn; --dev for Flask's reloader)."""
     if dev:
         _app().run(host=host, port=port, debug=True, use_reloader=True)
@@ -53,7 +57,7 @@ def serve(host, port, workers, dev):
     from .logs import configure
     json_logs = os.environ.get("CRM_LOG_FORMAT") == "json"
     configure("json" if json_logs else None)
-    options = gunicorn_options(host, port, workers)
+    options = gunicorn_options(host, port, workers, timeout)
     if json_logs:
         options["accesslog"] = None  # the app writes one JSON line per request (crm.access) instead
     else:

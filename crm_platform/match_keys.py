@@ -25,6 +25,32 @@ def text_key(value) -> str | None:
     return text or None
 
 
+#: Legal-form endings that do not tell two organisations apart ("上海星辰科技有限公司" is "上海星辰科技";
+#: "Acme Co., Ltd." is "Acme"). Longest first, so that 股份有限公司 goes before 有限公司 and 公司.
+_ZH_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团公司", "公司", "集团")
+_EN_SUFFIXES = frozenset({"co", "company", "ltd", "limited", "inc", "incorporated", "corp", "corporation",
+                          "llc", "plc", "gmbh", "group"})
+_PUNCTUATION = re.compile(r"[^\w]+")
+
+
+def name_key(value) -> str | None:
+    """A name as *Find duplicates* compares it: ``text_key``, punctuation and spaces dropped, and common
+    company endings (有限公司, Co., Ltd., Inc. ...) removed, so near-identical spellings of one name
+    share a key. A name that is nothing but such endings keeps them (it is then its own key)."""
+    text = text_key(value)
+    if text is None:
+        return None
+    words = _PUNCTUATION.sub(" ", text).split()
+    while len(words) > 1 and (words[-1] in _EN_SUFFIXES or words[-1] in _ZH_SUFFIXES):
+        words.pop()  # "acme co ltd", "星辰科技 (集团) 有限公司"
+    ending = next((s for s in _ZH_SUFFIXES if words and words[-1].endswith(s)), None)
+    while ending is not None and words[-1] != ending:  # "星辰科技集团有限公司": one ending after another
+        words[-1] = words[-1][:-len(ending)]
+        ending = next((s for s in _ZH_SUFFIXES if words[-1].endswith(s)), None)
+    key = "".join(words)
+    return key or text.replace(" ", "")
+
+
 def email_key(value) -> str | None:
     """An e-mail address compared whole and without regard to case (what mail servers do in practice)."""
     text = text_key(value)

@@ -186,7 +186,7 @@ def test_record_endpoints_list_401_and_403_and_a_user_without_rights_gets_a_docu
                                                                                           two_entities):
     doc = client.get("/api/openapi.json").get_json()
     record_ops = [(p, m, o) for p, m, o in operations(doc) if p.startswith("/api/records/")]
-    assert len(record_ops) == 2 * 10
+    assert len(record_ops) == 2 * 13
     for path, method, operation in record_ops:
         assert {"401", "403"} <= set(operation["responses"]), (method, path)
     # Administrators only: definition changes, users, bundles; reading definitions is open to everyone.
@@ -314,6 +314,17 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("DELETE", f"{r}/{created['id']}", one, expect=204)
     call("POST", f"{r}/{created['id']}/restore", f"{one}/restore")
     call("GET", f"{r}/999", one, expect=404)
+    exported = client.get(f"{r}/export?format=csv&sort=title")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    assert "text/csv" in doc["paths"][f"{r}/export"]["get"]["responses"]["200"]["content"]
+    seen.add(("get", f"{r}/export"))
+    call("GET", f"{r}/export?format=pdf", f"{r}/export", expect=400)
+    twin = call("POST", r, r, {"title": "maths "}, 201)
+    groups = call("GET", f"{r}/duplicates?by=title", f"{r}/duplicates")["groups"]
+    assert groups == [{"field": "title", "key": "maths", "ids": [created["id"], twin["id"]]}]
+    call("GET", f"{r}/duplicates?by=stage", f"{r}/duplicates", expect=400)
+    call("POST", f"{r}/merge", f"{r}/merge", {"survivor": created["id"], "others": [created["id"]]}, 422)
+    call("POST", f"{r}/merge", f"{r}/merge", {"survivor": created["id"], "others": [twin["id"]]})
     summary = call("GET", "/api/pipelines/sales/summary", "/api/pipelines/{key}/summary")
     assert [s["key"] for s in summary["stages"]] == ["open", "won"]
     call("GET", "/api/pipelines/sales/summary?amount=title", "/api/pipelines/{key}/summary", expect=400)

@@ -7,6 +7,7 @@ from .definitions_api import definitions_api
 from ..http.errors import register_error_handlers
 from .meta_api import meta_api
 from .openapi import openapi_api
+from .record_tools_api import record_tools_api
 from .records_api import records_api
 
 
@@ -14,6 +15,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(meta_api)
     app.register_blueprint(definitions_api)
     app.register_blueprint(records_api)
+    app.register_blueprint(record_tools_api)
     app.register_blueprint(openapi_api)
     from .pipelines_api import pipelines_api
     app.register_blueprint(pipelines_api)

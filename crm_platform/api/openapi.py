@@ -151,6 +151,52 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
             f"stage_history_{key}", f"The pipeline stage moves of a {one}, oldest first", key,
             {200: answer("Moves; from_stage is null when the record entered by creation", shared("StageHistory"))},
             errors(403, 404))},
+        **_list_tool_paths(key, doc, label, record, max_per_page),
+    }
+
+
+def _list_tool_paths(key: str, doc: dict, label: str, record: dict, max_per_page: int) -> dict:
+    """Export, duplicates and merge (docs/export-and-merge.md)."""
+    list_params = [p for p in _list_params(doc, max_per_page) if p["name"] not in ("page", "per_page")]
+    matchable = [f["key"] for f in doc.get("fields", []) if REGISTRY[f["type"]].matchable]
+    binary = {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
+    ids = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": RECORD_ID_MAX}}
+    return {
+        f"/api/records/{key}/export": {"get": op(
+            f"export_{key}", f"Download the {label} of a list view as CSV or Excel", key,
+            {200: {"description": "The file, streamed: CSV is UTF-8 with a BOM; header cells are labels in the "
+                                  "Accept-Language language; fields the caller may not read are absent",
+                   "content": {"text/csv": binary,
+                               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": binary}}},
+            errors(400, 403, 404),
+            parameters=[query("format", {"enum": ["csv", "xlsx"]}, "csv (the default) or xlsx"),
+                        query("columns", STRING, "Comma-separated field keys (and id, created_at, updated_at); "
+                                                 "default: every field the caller may read"),
+                        query("tz", STRING, "IANA time zone of the datetimes, e.g. Asia/Shanghai (default UTC)"),
+                        *list_params])},
+        f"/api/records/{key}/duplicates": {"get": op(
+            f"duplicates_{key}", f"Groups of {label} sharing a normalised phone, e-mail or near-identical name",
+            key, {200: answer("Groups, by field then first record", obj({
+                "groups": {"type": "array", "items": obj({"key": STRING, "field": STRING, "ids": ids},
+                                                          ("key", "field", "ids"))},
+                "total": INTEGER}, ("groups", "total")))},
+            errors(400, 403, 404),
+            parameters=[query("by", {**STRING, "description": f"matchable here: {', '.join(matchable) or 'none'}"},
+                              "Comma-separated text, phone or e-mail fields to compare"),
+                        query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Most groups listed"),
+                        *list_params])},
+        f"/api/records/{key}/merge": {"post": op(
+            f"merge_{key}", f"Merge {label} into one, in one transaction", key,
+            {200: answer("The surviving record, with _merge: merged ids and records repointed per entity.field",
+                         {"allOf": [record, obj({"_merge": obj({"merged": ids, "repointed": {
+                             "type": "object", "additionalProperties": INTEGER}})})]})},
+            errors(400, 403, 404, 409, 413, 422), parameters=[REASON],
+            requestBody=body(obj({
+                "survivor": {"type": "integer", "minimum": 1, "maximum": RECORD_ID_MAX},
+                "others": {**ids, "minItems": 1, "maxItems": 50, "uniqueItems": True},
+                "choices": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1},
+                            "description": "Field key to the id of the record whose value the survivor keeps"},
+                "_reason": REASON_PROPERTY}, ("survivor", "others"))))},
     }
 
 

@@ -192,6 +192,29 @@ def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str, conn=None, o
     return where
 
 
+def ordering(entity: CompiledEntity, lq: ListQuery) -> list:
+    """ORDER BY of a list: its sort keys, then the id (so equal keys keep one order across pages)."""
+    t = entity.table
+    order = []
+    for key, desc in lq.sort or [("id", True)]:
+        col = t.c[key]
+        if not col.nullable:
+            # NOT NULL (id, created_at, updated_at): no NULLS LAST, so that PostgreSQL can read the order
+            # from an index (its DESC puts NULLs first) instead of sorting every match; same order.
+            order.append(col.desc() if desc else col.asc())
+        else:
+            order.append(col.desc().nulls_last() if desc else col.asc().nulls_last())
+    order.append(t.c.id.desc() if (lq.sort or [("id", True)])[-1][1] else t.c.id.asc())
+    return order
+
+
+def all_rows_statement(entity: CompiledEntity, lq: ListQuery, dialect: str, columns=None, conn=None, only=None,
+                       hidden: frozenset = frozenset()):
+    """Every row of a list in its order, no page: what an export streams (the same WHERE as ``list_statements``)."""
+    where = conditions(entity, lq, dialect, conn, only, hidden)
+    return sa.select(*(columns or entity.columns)).where(*where).order_by(*ordering(entity, lq))
+
+
 def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns=None, conn=None, only=None,
                     hidden: frozenset = frozenset()):
     # A plain page (no filter, no search, every record readable) is the most common list and its
@@ -204,17 +227,7 @@ def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns
             return found
     t = entity.table
     where = conditions(entity, lq, dialect, conn, only, hidden)
-    order = []
-    for key, desc in lq.sort or [("id", True)]:
-        col = t.c[key]
-        if not col.nullable:
-            # NOT NULL (id, created_at, updated_at): no NULLS LAST, so that PostgreSQL can read the order
-            # from an index (its DESC puts NULLs first) instead of sorting every match; same order.
-            order.append(col.desc() if desc else col.asc())
-        else:
-            order.append(col.desc().nulls_last() if desc else col.asc().nulls_last())
-    order.append(t.c.id.desc() if (lq.sort or [("id", True)])[-1][1] else t.c.id.asc())
-    rows = (sa.select(*(columns or entity.columns)).where(*where).order_by(*order)
+    rows = (sa.select(*(columns or entity.columns)).where(*where).order_by(*ordering(entity, lq))
             .limit(lq.per_page).offset((lq.page - 1) * lq.per_page))
     if lq.count_limit is None:
         count = sa.select(sa.func.count()).select_from(t).where(*where)

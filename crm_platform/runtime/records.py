@@ -21,7 +21,7 @@ from ..metadata.keys import table_name
 from ..tables import users
 from .access import SYSTEM, Access
 from .compiled import CompiledEntity, CompiledModel, Runtime
-from .query import ListQuery, list_statements, pages
+from .query import ListQuery, all_rows_statement, list_statements, pages
 
 
 def utcnow() -> dt.datetime:
@@ -261,9 +261,7 @@ class RecordService:
         with self._conn(conn) as c:
             model = model if model is not None and conn is not None else self._model(c)
             entity = model.entity(entity_key)
-            only = access.read_clause(entity, model)
-            hidden = access.rights(entity_key, model).hidden
-            access.check_query_fields(entity, model, [f.field["key"] for f in query.filters] + [k for k, _ in query.sort])
+            only, hidden = self._reading_scope(access, entity, model, query)
             rows_q, count_q = list_statements(entity, query, c.dialect.name, conn=c, only=only, hidden=hidden)
             total = c.execute(count_q).scalar_one()
             exact = query.count_limit is None or total <= query.count_limit
@@ -273,6 +271,49 @@ class RecordService:
                 items = [access.redact(entity, model, r) for r in items]
         return {"items": items, "total": total, "total_exact": exact, "page": query.page, "per_page": query.per_page,
                 "pages": pages(total, query.per_page)}
+
+    @staticmethod
+    def _reading_scope(access: Access, entity: CompiledEntity, model: CompiledModel, query: ListQuery):
+        """(readable-records clause, hidden fields) of a list, refusing filters and sorts by hidden fields."""
+        only = access.read_clause(entity, model)
+        hidden = access.rights(entity.key, model).hidden
+        access.check_query_fields(entity, model, [f.field["key"] for f in query.filters] + [k for k, _ in query.sort])
+        return only, hidden
+
+    def check_listing(self, entity_key: str, query: ListQuery, *, conn, access: Access | None = None,
+                      model: CompiledModel | None = None) -> None:
+        """Raise what ``list``/``stream`` would refuse (403), before a streamed answer has begun."""
+        model = model or self._model(conn)
+        self._reading_scope(access or SYSTEM, model.entity(entity_key), model, query)
+
+    def stream(self, entity_key: str, query: ListQuery, *, conn, access: Access | None = None,
+               model: CompiledModel | None = None, batch: int = 1000, columns: list[str] | None = None):
+        """Every record of a list (no page), as ``list`` would answer them, in batches of ``batch``
+        records: a generator of lists, reading through a server-side cursor so that a million rows
+        never sit in memory. ``conn`` must stay open while the generator runs. ``columns``: only these
+        fields (and the id and owner), for a reader that needs no more."""
+        access = access or SYSTEM
+        model = model or self._model(conn)
+        entity = model.entity(entity_key)
+        only, hidden = self._reading_scope(access, entity, model, query)
+        t = entity.table
+        links = columns is None or any(k in entity.link_tables for k in columns)
+        selected = None if columns is None else [t.c.id, t.c.owner_id, *(t.c[k] for k in dict.fromkeys(columns)
+                                                                           if k in t.c and k not in ("id", "owner_id"))]
+        statement = all_rows_statement(entity, query, conn.dialect.name, columns=selected, conn=conn, only=only,
+                                       hidden=hidden)
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(statement)
+        dump = entity.dumper.plan(tuple(result.keys()))
+        try:
+            for part in result.partitions():
+                items = [dump(row) for row in part]
+                if links:  # tags, per batch, on a second cursor of the same connection
+                    items = self._attach_linked(conn, entity, items)
+                if hidden:
+                    items = [access.redact(entity, model, r) for r in items]
+                yield items
+        finally:
+            result.close()
 
     # ---- writes ---------------------------------------------------------------------------------
     def create(self, entity_key: str, data: dict, *, actor_id: int | None = None, reason: str | None = None,
@@ -536,7 +577,7 @@ class RecordService:
             access.check_owner("update", entity, model, system["owner_id"], current.owner_id)
 
     def delete(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None,
-               access: Access | None = None) -> None:
+               access: Access | None = None, conn: sa.Connection | None = None) -> None:
         """Move a record to the recycle bin, applying each reference field's ``on_delete`` rule.
 
         Rights are checked on this record; the ``on_delete`` rules then apply as defined, to
@@ -544,7 +585,7 @@ class RecordService:
         """
         access = access or SYSTEM
         actor_id = access.user_id if actor_id is None else actor_id
-        with self._write() as conn:
+        with self._write(conn) as conn:  # with ``conn``: inside the caller's transaction (a merge)
             model = self._model(conn)
             entity = model.entity(entity_key)
             if access is not SYSTEM:

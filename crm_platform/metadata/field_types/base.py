@@ -175,6 +175,28 @@ class FieldType:
         """A (JSON) value as a bundle's sample data carries it."""
         return value
 
+    def export_text(self, field: dict, value: Any, lang: str = "en", tz: dt.tzinfo = dt.timezone.utc) -> str:
+        """A (JSON) value as a spreadsheet export shows it: as on screens, moments in the reader's zone."""
+        return self.display_text(field, value, Locale(lang=lang, tz=tz))
+
+    # ---- duplicates -----------------------------------------------------------------------------
+    def duplicate_key(self, field: dict, value: Any) -> str | None:
+        """The key *Find duplicates* groups records by: ``match_key`` (what imports de-duplicate on),
+        unless the type knows better (a text field compares names: ``match_keys.name_key``). Only
+        fields whose type is ``matchable`` are offered."""
+        return self.match_key(field, value)
+
+    #: Records can be grouped as duplicates by this field (phones, e-mails, names).
+    matchable: ClassVar[bool] = False
+
+    def unites(self, field: dict) -> bool:
+        """Whether merging records keeps every value of this field (``unite``) instead of one record's."""
+        return False
+
+    def unite(self, field: dict, values: list) -> Any:
+        """The value a merged record holds: all of ``values`` (the records' values, survivor first)."""
+        raise NotImplementedError(f"a {self.name} field is not united on a merge")
+
     # ---- text input (CSV, filters, conversions) ------------------------------------------------
     def parse_text(self, field: dict, text: str) -> Any:
         """Parse a human-typed string into a valid Python value, or raise Invalid."""

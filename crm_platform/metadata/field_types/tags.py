@@ -106,6 +106,14 @@ class Tags(FieldType):
         return [t for t in value if t not in rule_tags] if isinstance(value, list) else (
             None if value in rule_tags else value)
 
+    def unites(self, field):
+        return self.multiple(field)
+
+    def unite(self, field, values):
+        """Every hand-set tag of the merged records (rule tags are the rules' to apply again)."""
+        manual = set(field.get("_tags", []))
+        return list(dict.fromkeys(t for v in values for t in (v or []) if t in manual))
+
     control = "choices"
 
     def control_of(self, field):

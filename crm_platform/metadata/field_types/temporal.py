@@ -208,6 +208,20 @@ class DateTime(FieldType):
     def format_text(self, field, value):
         return "" if value is None else iso(value)
 
+    def export_text(self, field, value, lang="en", tz=dt.timezone.utc):
+        """Wall-clock time in the reader's zone, as a spreadsheet cell shows it (the zone is stated once,
+        beside the export, not in every cell)."""
+        if isinstance(value, str):
+            try:  # the record dumper's own "...Z" form: the fast parser reads it
+                moment = dt.datetime.fromisoformat(value)
+            except ValueError:
+                moment = None
+            if moment is None or moment.tzinfo is None:
+                moment = parse_iso_datetime(value)
+        else:
+            moment = value
+        return "" if moment is None else moment.astimezone(tz).replace(tzinfo=None).isoformat(" ", "seconds")
+
     def parse_text(self, field, text):
         text = text.strip()
         if _DATE_RE.search(text):  # a bare date means midnight UTC

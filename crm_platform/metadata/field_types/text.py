@@ -6,7 +6,7 @@ import unicodedata
 
 import sqlalchemy as sa
 
-from ...match_keys import email_key, phone_international, phone_key
+from ...match_keys import email_key, name_key, phone_international, phone_key
 from .base import END, FieldType, Invalid, cell_text, like_escape, register, type_error
 from . import grouping as grp
 
@@ -90,8 +90,15 @@ class TextLike(FieldType):
 class Text(TextLike):
     name = "text"
     title = {"en": "Text", "zh": "文本"}
+    #: A name (of a company, a person) is the usual text to find duplicates by: near-identical
+    #: spellings match (``match_keys.name_key``).
+    matchable = True
     converts_to = frozenset({"long_text", "email", "phone", "url", "select", "multi_select",
                              "integer", "decimal", "boolean", "date", "datetime"})
+
+
+    def duplicate_key(self, field, value):
+        return name_key(value)
 
 
 @register
@@ -113,6 +120,7 @@ class Email(TextLike):
     pattern = r"^[^@\s\u0000-\u001f]+@[^@\s\u0000-\u001f.]+(\.[^@\s\u0000-\u001f.]+)+" + END
     pattern_message = "must be an e-mail address such as name@example.com"
     converts_to = frozenset({"text", "long_text"})
+    matchable = True
 
     def compile_checker(self, field):
         check = super().compile_checker(field)
@@ -133,6 +141,7 @@ class Phone(TextLike):
     pattern = r"^\+?[0-9][0-9 ().\-/]{1,38}(( ?(x|ext\.?) ?)[0-9]{1,6})?" + END
     pattern_message = "must be a phone number: digits, spaces, ( ) . - /, an optional leading + and extension"
     converts_to = frozenset({"text", "long_text"})
+    matchable = True
 
     def match_key(self, field, text):
         return phone_key(text)  # +86 138-0013-8000, 0086 13800138000 and 138 0013 8000 are one number
