@@ -322,9 +322,9 @@ class RecordService:
                     conn: sa.Connection | None = None, created_ids: list[int] | None = None) -> int:
         """Create many records: the stages of ``create`` for all rows at once; all or nothing.
 
-        Every row is validated and checked before anything is written; then the rows are inserted
-        ``batch_size`` at a time with Core's executemany, each chunk followed by the after-write
-        hooks. With ``conn``, inside the caller's transaction (sample data of a bundle, imports);
+        Every row is validated and checked, and the before-write hooks see the whole batch, before
+        anything is written; then the rows are inserted ``batch_size`` at a time with the driver's
+        executemany (``fast_insert``), each chunk followed by the after-write hooks. With ``conn``, inside the caller's transaction (sample data of a bundle, imports);
         ``created_ids``, when given, receives the new records' ids in the order of ``rows``.
         Errors carry ``row`` (0-based position in ``rows``).
         """
