@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from crm_platform.errors import CrmError, NotFound
 from crm_platform.ids import parse_id
 from crm_platform.metadata.field_types import REGISTRY
-from crm_platform.runtime.api.context import access
+from crm_platform.http.context import access
 from crm_platform.runtime.query import parse_list_args
 
 from .common import AdminOnly, actor_id, label_text, platform

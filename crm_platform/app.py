@@ -46,16 +46,25 @@ def create_app(config: dict | None = None) -> Flask:
     app.json_provider_class = ExactJSONProvider
     app.json = ExactJSONProvider(app)
     app.config.update(load_settings(Path(app.instance_path), config))
+    if app.config.get("CRM_PROXIES"):
+        # Behind N trusted proxies the client is the one they name, not the proxy (docs/deploy.md).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        n = app.config["CRM_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     engine = create_engine(app.config["DATABASE_URL"])
     app.extensions["crm"] = Platform(engine)
 
     from .auth.web import init_auth
-    from .request_input import init_request_input, register_converters
-    from .runtime.api import register_api
+    from .http.request_input import init_request_input, register_converters
+    from .api import register_api
     register_converters(app)
     init_auth(app)
     init_request_input(app)
     register_api(app)
+    from .http.health import health  # /healthz and /readyz, for load balancers
+    app.register_blueprint(health)
+    from .http.observe import init_observability  # request ids, access logs, /metrics
+    init_observability(app)
     from .web import register_web  # generated screens (/app) and public web forms (/f/<slug>)
     register_web(app)
     from admin import init_admin  # the Flask-Admin designer and data views under /admin

@@ -1,6 +1,7 @@
 """Sign-in for people (Flask-Login session, /login) and for programs (Bearer tokens on /api).
 
-Every path requires a signed-in user except /login, /api/auth/token and public web forms (/f/).
+Every path requires a signed-in user except /login, /api/auth/token, public web forms (/f/), the
+health checks (/healthz, /readyz) and /metrics (which asks for its own token).
 The REST API accepts only Bearer tokens, never the session cookie, so no page of another site can
 make a signed-in browser call it (no CSRF exposure); browser forms carry a CSRF token instead.
 """
@@ -25,7 +26,7 @@ auth_bp = Blueprint("auth", __name__)
 # such as redis://127.0.0.1:6379 (needs the redis package), which makes the limit exact across workers.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 csrf = CSRFProtect()
-PUBLIC_PREFIXES = ("/login", "/api/auth/token", "/f/", "/static/")
+PUBLIC_PREFIXES = ("/login", "/api/auth/token", "/f/", "/static/", "/healthz", "/readyz", "/metrics")
 #: The session key holding the user's session generation at sign-in (``UserService.end_sessions``).
 SESSION_GENERATION = "_crm_generation"
 
@@ -88,14 +89,14 @@ def require_user():
 
 def _is_admin(user) -> bool:
     """The user's own flag, or a role with the administrator flag."""
-    from ..runtime.api.context import access
+    from ..http.context import access
     return user.is_admin or access().admin
 
 
 @auth_bp.post("/api/auth/token")
 @limiter.limit(lambda: current_app.config["CRM_SIGNIN_RATE"])
 def issue_token():
-    from ..runtime.api.errors import json_object
+    from ..http.errors import json_object
     body = json_object()
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
@@ -208,7 +209,7 @@ def init_auth(app: Flask) -> None:
     app.teardown_request_funcs[None] = [f for f in app.teardown_request_funcs.get(None, [])
                                         if getattr(f, "__self__", None) is not limiter]
     app.register_blueprint(auth_bp)
-    from .users_api import users_api
+    from ..api.users_api import users_api
     app.register_blueprint(users_api)
     app.before_request(require_user)
     app.after_request(security_headers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 
 from ..errors import NotFound, error
-from ..metadata.service import load_state
+from ..metadata.store import load_state
 from . import sample
 from .format import FORMAT, FORMAT_VERSION, check, kinds, seal
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field as dc_field
 
 from ..errors import Conflict, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
-from ..metadata.service import check_expected_revision, load_state
+from ..metadata.service import check_expected_revision
+from ..metadata.store import load_state
 from . import demo_users as demo, installs, sample
 from .format import check, kinds
 from .merge import KEEP_LOCAL, TAKE_INCOMING, merge

@@ -20,10 +20,11 @@ from .. import jsonutil
 from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import definitions, meta_state, revisions
 from . import plan as planning
-from .definitions import EntityState, MetaState
+from .definitions import MetaState
 from .field_types import REGISTRY
 from .keys import key_problem
 from .kinds import KINDS
+from .store import load_state
 
 COMMON_FIELD_KEYS = frozenset({"key", "type", "label", "help", "required", "unique", "indexed", "default"})
 
@@ -43,23 +44,6 @@ class Change:
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-#: The metadata revision, read by every request. Built once: a prebuilt statement skips
-#: SQLAlchemy's per-call construction and cache-key generation.
-REVISION_QUERY = sa.select(meta_state.c.revision).where(meta_state.c.id == 1)
-
-
-def load_state(conn: sa.Connection) -> MetaState:
-    revision = conn.execute(REVISION_QUERY).scalar_one()
-    state = MetaState(revision=revision)
-    for row in conn.execute(sa.select(definitions).order_by(definitions.c.kind, definitions.c.key)):
-        state.of_kind(row.kind)[row.key] = EntityState(jsonutil.loads(row.body), archived=row.archived_at is not None)
-    return state
-
-
-def current_revision(conn: sa.Connection) -> int:
-    return conn.execute(REVISION_QUERY).scalar_one()
 
 
 def check_expected_revision(revision: int, expected: int | None, plan: dict | None = None) -> None:
@@ -282,6 +266,10 @@ class MetadataService:
                     f["key"] = new_key
             if after.get("title_field") == key:
                 after["title_field"] = new_key
+            for reminder in after.get("reminders", []):  # a reminder follows its fields
+                for named in (reminder, reminder.get("exclude") or {}):
+                    if named.get("field") == key:
+                        named["field"] = new_key
             return before, after
 
         return self.apply(Change("entity", entity, "rename_field", build, renames={key: new_key}), actor=actor,

@@ -21,12 +21,10 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, request
 
 from .. import jsonutil
 from ..errors import Invalid, error
 from ..tables import audit_log
-from .query import MAX_PAGE, int_param, pages
 from .fast_insert import insert_rows
 from .records import Batch
 
@@ -102,10 +100,7 @@ def after_write(conn: sa.Connection, batch: Batch) -> None:
                 {"entity": entity.key, "action": batch.op, "actor_id": batch.actor_id, "at": utcnow(), "reason": batch.reason})
 
 
-# ---- API ------------------------------------------------------------------------------------------
-
-audit_api = Blueprint("audit_api", __name__)
-
+# ---- reading the trail -------------------------------------------------------------------------
 
 def _item(row, hidden: frozenset = frozenset()) -> dict:
     """One audit row; changes to fields the reader may not read are left out."""
@@ -128,19 +123,3 @@ def trail(conn: sa.Connection, entity: str, record_id: int, *, hidden: frozenset
                         .select_from(a.outerjoin(users, users.c.id == a.c.actor_id)).where(where)
                         .order_by(a.c.at.desc(), a.c.id.desc()).limit(limit).offset(offset)).all()
     return total, [_item(r, hidden) for r in rows]
-
-
-@audit_api.get("/api/records/<entity>/<id:record_id>/history")
-def record_history(entity, record_id):
-    """A record's audit trail, newest first; records in the recycle bin included."""
-    from .api.context import access, platform
-    per_page = int_param(request.args, "per_page", current_app.config["CRM_DEFAULT_PAGE_SIZE"], 1,
-                        current_app.config["CRM_MAX_PAGE_SIZE"])
-    page = int_param(request.args, "page", 1, 1, MAX_PAGE)
-    svc = platform().records
-    with svc.engine.connect() as conn:
-        model, found = svc.visible(conn, entity, record_id, access())
-        total, items = trail(conn, entity, record_id, hidden=access().rights(entity, model).hidden,
-                             limit=per_page, offset=(page - 1) * per_page)
-    return jsonify({"items": items, "total": total, "page": page, "per_page": per_page,
-                    "pages": pages(total, per_page)})

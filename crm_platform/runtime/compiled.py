@@ -16,7 +16,7 @@ from ..errors import NotFound, error
 from ..metadata.definitions import MetaState
 from ..metadata.field_types import REGISTRY, FieldType
 from ..metadata.keys import table_name
-from ..metadata.service import REVISION_QUERY, current_revision, load_state
+from ..metadata.store import REVISION_QUERY, current_revision, load_state
 from .record_schema import patch_schema, record_schema
 from .serialise import LinkReader, RecordDumper, build_output_schema
 from ..metadata.field_types.tags import link_table_name

@@ -15,10 +15,9 @@ import re
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import Blueprint, jsonify, request
 
 from .. import jsonutil
-from ..errors import BadRequest, Conflict, CrmError, Invalid, NotFound, error
+from ..errors import BadRequest, Conflict, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
 from ..sqltypes import UTCDateTime
@@ -182,39 +181,7 @@ def move_all(conn: sa.Connection, pipeline: str, entity: str, field: str, stage:
     return len(ids)
 
 
-# ---- API ------------------------------------------------------------------------------------------
-
-pipelines_api = Blueprint("pipelines_api", __name__)
-
-
-def _history_item(row) -> dict:
-    return {"id": row.id, "pipeline": row.pipeline, "from_stage": row.from_stage, "to_stage": row.to_stage,
-            "actor_id": row.actor_id, "moved_at": row.moved_at}
-
-
-@pipelines_api.get("/api/records/<entity>/<id:record_id>/stage-history")
-def record_stage_history(entity, record_id):
-    from .api.context import access, platform
-    svc = platform().records
-    with svc.engine.connect() as conn:
-        svc.visible(conn, entity, record_id, access())
-        h = stage_history
-        rows = conn.execute(sa.select(h).where(h.c.entity == entity, h.c.record_id == record_id)
-                            .order_by(h.c.moved_at, h.c.id)).all()
-    return jsonify({"items": [_history_item(r) for r in rows]})
-
-
-@pipelines_api.get("/api/pipelines/<key>/summary")
-def pipeline_summary(key):
-    from .api.context import access, platform
-    svc = platform().records
-    with svc.engine.connect() as conn:
-        model = svc.runtime.current(conn)
-        found = model.state.pipelines.get(key)
-        if found is None or found.archived:
-            raise NotFound([error(None, "not_found", f"no active pipeline '{key}'")])
-        return jsonify(summary(conn, model, found.doc, request.args.get("amount") or None, utcnow(), access()))
-
+# ---- figures of a pipeline ---------------------------------------------------------------------
 
 def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: str | None, now: dt.datetime,
             access: Access = SYSTEM) -> dict:

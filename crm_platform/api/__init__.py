@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from .definitions_api import definitions_api
-from .errors import register_error_handlers
+from ..http.errors import register_error_handlers
 from .meta_api import meta_api
 from .openapi import openapi_api
 from .records_api import records_api
@@ -15,10 +15,12 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(definitions_api)
     app.register_blueprint(records_api)
     app.register_blueprint(openapi_api)
-    from ..pipelines import pipelines_api
+    from .pipelines_api import pipelines_api
     app.register_blueprint(pipelines_api)
-    from ..audit import audit_api
+    from .audit_api import audit_api
     app.register_blueprint(audit_api)
-    from ...bundles.api import bundle_api
+    from .bundle_api import bundle_api
     app.register_blueprint(bundle_api)
+    from .notifications_api import notifications_api
+    app.register_blueprint(notifications_api)
     register_error_handlers(app)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ...errors import NotFound, error
-from .context import actor_name, platform
-from .errors import flag, json_object
+from ..errors import NotFound, error
+from ..http.context import actor_name, platform
+from ..http.errors import flag, json_object
 
 definitions_api = Blueprint("definitions_api", __name__, url_prefix="/api/meta")
 

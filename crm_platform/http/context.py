@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, g
 
-from ..access import Access
+from ..runtime.access import Access
 
 
 def platform():

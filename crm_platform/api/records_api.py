@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ...errors import BadRequest, error
-from ...storable import text_problem
-from ..query import parse_list_args
-from .context import access, platform
-from .errors import json_body, json_object
+from ..errors import BadRequest, error
+from ..storable import text_problem
+from ..runtime.query import parse_list_args
+from ..http.context import access, platform
+from ..http.errors import json_body, json_object
 
 records_api = Blueprint("records_api", __name__, url_prefix="/api/records")
 

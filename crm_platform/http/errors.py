@@ -6,10 +6,10 @@ import logging
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ... import jsonutil
-from ...errors import BadRequest, CrmError, Invalid, UriTooLong, error
-from ...query_flags import parse_flag
-from ...storable import json_problems
+from .. import jsonutil
+from ..errors import BadRequest, CrmError, Invalid, UriTooLong, error
+from ..query_flags import parse_flag
+from ..storable import json_problems
 
 log = logging.getLogger("crm_platform")
 

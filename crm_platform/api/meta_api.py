@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from ...errors import NotFound, error
-from ...ids import ROW_ID_MAX
-from ...metadata import meta_schemas
-from ...metadata.field_types import REGISTRY
-from ..query import int_param
-from .context import platform
+from ..errors import NotFound, error
+from ..ids import ROW_ID_MAX
+from ..metadata import meta_schemas
+from ..metadata.field_types import REGISTRY
+from ..runtime.query import int_param
+from ..http.context import platform
 
 meta_api = Blueprint("meta_api", __name__, url_prefix="/api/meta")
 
@@ -18,7 +18,7 @@ def list_revisions():
     try:
         limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
     except ValueError:
-        from ...errors import BadRequest
+        from ..errors import BadRequest
         raise BadRequest([error("limit", "type", "limit must be a whole number")]) from None
     # Revisions are numbered in an INTEGER column: a number beyond it is refused, not sent to SQL.
     before = int_param(request.args, "before", None, 0, ROW_ID_MAX)

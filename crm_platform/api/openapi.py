@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from ...i18n import text_of
-from ...ids import RECORD_ID_MAX
-from ...metadata.field_types import REGISTRY
-from ..query import MAX_PAGE
-from ..record_schema import patch_schema, record_schema
-from .context import platform
+from ..i18n import text_of
+from ..ids import RECORD_ID_MAX
+from ..metadata.field_types import REGISTRY
+from ..runtime.query import MAX_PAGE
+from ..runtime.record_schema import patch_schema, record_schema
+from ..http.context import platform
 from .openapi_platform import (BOOLEAN, FLAG, INTEGER, STRING, answer, body, errors, in_path, obj, op, platform_paths,
                                query, shared)
 

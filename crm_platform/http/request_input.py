@@ -2,7 +2,7 @@
 
 - Query parameters and posted form fields holding text no database stores (NUL, an unpaired
   surrogate) are refused: 400 naming the parameter, 422 naming the form field. JSON bodies of the
-  API are checked where they are parsed (``runtime.api.errors.json_body``); JSON posted to a page
+  API are checked where they are parsed (``http.errors.json_body``); JSON posted to a page
   (a board move) is checked here.
 - ``<id:...>`` in routes bounds ids to what the columns hold (``ids.IdConverter``).
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
-from .errors import BadRequest, CrmError, Invalid, error
-from .ids import IdConverter
-from .storable import json_problems, shown, text_problem
+from ..errors import BadRequest, CrmError, Invalid, error
+from ..ids import IdConverter
+from ..storable import json_problems, shown, text_problem
 
 
 def _is_api() -> bool:
@@ -53,8 +53,8 @@ def refuse_unstorable_input():
         return None
     if _is_api() or request.blueprint in ("screens", "public_forms"):
         raise refusal  # their own error handlers answer it (JSON, or the localised error page)
-    from .web.i18n import current_language, localise
-    from .web.pages import render
+    from ..web.i18n import current_language, localise
+    from ..web.pages import render
     return render("web/error.html", refusal.status, errors=localise(refusal.errors, current_language()),
                   public=g.get("user") is None)
 

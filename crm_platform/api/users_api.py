@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ..errors import Forbidden, Invalid, error
-from ..runtime.api.context import access, platform
-from ..runtime.api.errors import json_object
+from ..http.context import access, platform
+from ..http.errors import json_object
 
 users_api = Blueprint("users_api", __name__, url_prefix="/api/users")
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from ..errors import BadRequest, CrmError, Forbidden, error
-from ..runtime.api.context import actor_id, actor_name, platform
-from ..runtime.api.errors import flag
-from . import exporter, importer, installs, templates
-from .format import meta_schema, parse, serialise
+from ..http.context import actor_id, actor_name, platform
+from ..http.errors import flag
+from ..bundles import exporter, importer, installs, templates
+from ..bundles.format import meta_schema, parse, serialise
 
 bundle_api = Blueprint("bundle_api", __name__, url_prefix="/api/bundle")
 

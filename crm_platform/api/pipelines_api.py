@@ -1,0 +1,39 @@
+"""Stage endpoints: a record's stage history and a pipeline's figures (the figures are ``runtime.pipelines.summary``)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, jsonify, request
+
+from ..errors import NotFound, error
+from ..http.context import access, platform
+from ..runtime.pipelines import summary, utcnow
+from ..tables import stage_history
+
+pipelines_api = Blueprint("pipelines_api", __name__)
+
+
+def _history_item(row) -> dict:
+    return {"id": row.id, "pipeline": row.pipeline, "from_stage": row.from_stage, "to_stage": row.to_stage,
+            "actor_id": row.actor_id, "moved_at": row.moved_at}
+
+
+@pipelines_api.get("/api/records/<entity>/<id:record_id>/stage-history")
+def record_stage_history(entity, record_id):
+    svc = platform().records
+    with svc.engine.connect() as conn:
+        svc.visible(conn, entity, record_id, access())
+        h = stage_history
+        rows = conn.execute(sa.select(h).where(h.c.entity == entity, h.c.record_id == record_id)
+                            .order_by(h.c.moved_at, h.c.id)).all()
+    return jsonify({"items": [_history_item(r) for r in rows]})
+
+
+@pipelines_api.get("/api/pipelines/<key>/summary")
+def pipeline_summary(key):
+    svc = platform().records
+    with svc.engine.connect() as conn:
+        model = svc.runtime.current(conn)
+        found = model.state.pipelines.get(key)
+        if found is None or found.archived:
+            raise NotFound([error(None, "not_found", f"no active pipeline '{key}'")])
+        return jsonify(summary(conn, model, found.doc, request.args.get("amount") or None, utcnow(), access()))
