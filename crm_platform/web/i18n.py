@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import request
 
-from ..i18n import text_of
+from ..i18n import EVERY, in_every_language, text_of
 
 LANGUAGES = ("en", "zh")
 COOKIE = "crm_lang"
@@ -99,6 +99,53 @@ MESSAGES = {
     "required_to_enter": {"en": "is required to enter stage “{stage}”", "zh": "进入“{stage}”阶段前必须填写"},
     "none": {"en": "nowhere", "zh": "无"},
     "by_rule": {"en": "set by a rule", "zh": "由规则自动设置"},
+    # The import page (web/imports.py).
+    "import": {"en": "Import", "zh": "导入"},
+    "import_into": {"en": "Import into {entity}", "zh": "批量导入{entity}"},
+    "import_step_upload": {"en": "File", "zh": "上传文件"},
+    "import_step_mapping": {"en": "Columns and preview", "zh": "字段匹配与预览"},
+    "import_step_running": {"en": "Importing", "zh": "导入中"},
+    "import_step_report": {"en": "Result", "zh": "导入结果"},
+    "import_file": {"en": "CSV or Excel file", "zh": "CSV 或 Excel 文件"},
+    "import_file_help": {"en": "CSV (UTF-8 or GB18030, as Excel saves it) or .xlsx, up to {mib} MiB. The first row holds the column names.",
+                         "zh": "支持 CSV（UTF-8 或 Excel 保存的 GB18030 编码）和 .xlsx，最大 {mib} MiB。第一行为列名。"},
+    "import_sheet": {"en": "Sheet (Excel)", "zh": "工作表（Excel）"},
+    "import_sheet_first": {"en": "the first sheet", "zh": "默认第一个工作表"},
+    "import_next": {"en": "Next: match the columns", "zh": "下一步：匹配字段"},
+    "import_columns": {"en": "Columns and fields", "zh": "列与字段"},
+    "import_columns_help": {"en": "Each column of the file goes into the field chosen here; columns left out are not imported. Your choices are remembered for the next file.",
+                            "zh": "文件的每一列导入到这里选择的字段；不导入的列请选“不导入”。您的选择会被记住，下次导入时自动套用。"},
+    "import_leave_out": {"en": "— leave out —", "zh": "— 不导入 —"},
+    "import_preview": {"en": "Preview", "zh": "数据预览"},
+    "import_preview_help": {"en": "The first {n} rows as they will be read; a marked cell will be refused, with the reason.",
+                            "zh": "以下为前 {n} 行的读取结果；标红的单元格将被拒绝，并注明原因。"},
+    "import_duplicates": {"en": "Existing customers and duplicates", "zh": "重复数据处理"},
+    "import_match": {"en": "Same record when these fields are equal", "zh": "以下字段相同即视为同一条记录"},
+    "import_match_help": {"en": "Phone numbers are compared in international form, e-mail addresses without regard to case. Rows repeating an earlier row are skipped.",
+                          "zh": "手机号按国际格式比较，邮箱不区分大小写。与文件中前面行重复的行将被跳过。"},
+    "import_on_match": {"en": "When a row matches an existing record", "zh": "与已有记录匹配时"},
+    "import_skip": {"en": "skip the row", "zh": "跳过该行"},
+    "import_update": {"en": "update the record (only the filled cells)", "zh": "更新该记录（仅更新有值的单元格）"},
+    "import_all_or_nothing": {"en": "All or nothing: import no row if any row is refused", "zh": "全部或全不：任一行被拒绝则不导入任何数据"},
+    "import_refresh_preview": {"en": "Update the preview", "zh": "刷新预览"},
+    "import_run": {"en": "Import", "zh": "开始导入"},
+    "import_progress": {"en": "{done} of {total} rows", "zh": "已处理 {done} / {total} 行"},
+    "import_reload": {"en": "Refresh", "zh": "刷新"},
+    "import_failed": {"en": "The file was not imported:", "zh": "文件未能导入："},
+    "import_nothing_written": {"en": "Nothing was written (all or nothing): correct the refused rows and import again.",
+                               "zh": "未写入任何数据（全部或全不）：请修正被拒绝的行后重新导入。"},
+    "import_created": {"en": "created", "zh": "新建"},
+    "import_updated": {"en": "updated", "zh": "更新"},
+    "import_skipped": {"en": "skipped as duplicates", "zh": "重复跳过"},
+    "import_refused": {"en": "refused", "zh": "被拒绝"},
+    "import_refused_rows": {"en": "Refused rows", "zh": "被拒绝的行"},
+    "import_download": {"en": "Download the refused rows (Excel)", "zh": "下载被拒绝的行（Excel）"},
+    "import_row": {"en": "Row", "zh": "行号"},
+    "import_column": {"en": "Column", "zh": "列"},
+    "import_value": {"en": "Value", "zh": "值"},
+    "import_problem": {"en": "Problem", "zh": "问题"},
+    "import_another": {"en": "Import another file", "zh": "继续导入"},
+    "import_not_done": {"en": "This import has not finished.", "zh": "此次导入尚未完成。"},
 }
 
 
@@ -110,7 +157,10 @@ def current_language() -> str:
 
 
 def translate(key: str, lang: str, **values) -> str:
-    text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
+    if lang == EVERY:  # a page in both languages (the admin): "Yes 是"
+        text = in_every_language(MESSAGES[key])
+    else:
+        text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
     return text.format(**values) if values else text
 
 
