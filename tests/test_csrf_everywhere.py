@@ -26,7 +26,8 @@ FORM = {"key": "trial", "label": "Trial", "entity": "student", "public": True, "
         "success_message": "Thanks", "layout": [{"title": "You", "fields": ["name", "age"]}]}
 #: What each URL argument is filled with; the blueprint decides which definition a ``key`` names.
 KEY_BY_BLUEPRINT = {"entities": "student", "forms": "trial", "pipelines": "funnel", "taxonomies": "segment"}
-ARGUMENTS = {"entity": "student", "record_id": 1, "field": "name", "slug": "trial", "notification_id": 1, "job_id": 1}
+ARGUMENTS = {"entity": "student", "record_id": 1, "field": "name", "slug": "trial", "report": "by_stage",
+             "notification_id": 1, "job_id": 1}
 #: Form data that would change something on most routes, were the token not checked.
 FORM_DATA = {"f-name": "Changed", "f-age": "9", "name": "Changed", "version": "1", "reason": "csrf test",
              "stage": "won", "username": "admin", "password": ADMIN_PASSWORD, "key": "other", "label": "Other",
@@ -114,7 +115,7 @@ def test_every_browser_write_without_a_csrf_token_is_refused_and_changes_nothing
     endpoints = {e for _, _, e in routes}
     # The enumeration reaches every area the issue names (so an empty url_map cannot pass).
     for expected in ("screens.new_record", "screens.edit_record", "screens.delete_record", "screens.restore_record",
-                     "screens.move_card", "public_forms.fill", "auth.login", "auth.logout", "entities.create",
+                     "screens.move_card", "screens.report_builder", "screens.pin_report", "public_forms.fill", "auth.login", "auth.logout", "entities.create",
                      "records.edit_view", "history.restore"):
         assert expected in endpoints, (expected, sorted(endpoints))
     signed, _ = signed_in(csrf_app)

@@ -111,6 +111,15 @@ class Access:
     def admin(self) -> bool:
         return self.is_admin()
 
+    def may_create_reports(self, model: CompiledModel | None = None) -> bool:
+        """Whether the user may build and save reports (``"reports": {"create": true}`` on one of
+        their roles; administrators always)."""
+        if self.is_admin(model):
+            return True
+        state = self._model(model).state
+        return any(not r.archived and (r.doc.get("reports") or {}).get("create") is True
+                   for k, r in state.roles.items() if k in self.roles)
+
     def rights(self, entity_key: str, model: CompiledModel | None = None) -> Rights:
         if self._admin_flag:
             return FULL

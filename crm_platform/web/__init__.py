@@ -6,6 +6,8 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from . import board  # noqa: F401 - importing it adds the board's routes to the screens blueprint
+    from . import home  # noqa: F401 - the home page: dashboard, my work, entities
+    from . import reports_screen  # noqa: F401 - the report builder and saved reports (/app/_reports)
     from . import imports  # noqa: F401 - and the import page's
     from . import notifications_screen  # noqa: F401 - the bell's page, on the screens blueprint
     from .public import public_forms

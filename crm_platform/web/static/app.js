@@ -182,6 +182,10 @@
     });
     document.querySelectorAll("form[data-drop-empty]").forEach(dropEmpty);
     document.querySelectorAll("[data-board]").forEach(board);
+    // a chooser that acts at once (the dashboard picker); its form still has a button without script
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
+      el.addEventListener("change", function () { el.form.submit(); });
+    });
   });
 }());
 
