@@ -34,15 +34,11 @@ class Platform:
         self.records = RecordService(self.runtime)
         from .auth.users import UserService
         self.users = UserService(engine)
-        from .runtime import tag_rules
-        self.records.after_write.append(tag_rules.after_write)
-        from .runtime import pipelines
-        self.records.before_write.append(pipelines.before_write)
-        self.records.after_write.append(pipelines.AfterWrite(self.records))
-        self.records.row_by_row.append(pipelines.has_pipeline)
-        from .runtime import audit
-        self.records.before_write.append(audit.before_write)
-        self.records.after_write.append(audit.after_write)
+        # The record service's write hooks, each ``hook(conn, batch)``, run in this order. Audit
+        # comes last, so it records what the hooks before it let through.
+        from .runtime import audit, pipelines, tag_rules
+        self.records.before_write += [pipelines.before_write, audit.before_write]
+        self.records.after_write += [tag_rules.after_write, pipelines.AfterWrite(self.records), audit.after_write]
 
 
 def create_app(config: dict | None = None) -> Flask:

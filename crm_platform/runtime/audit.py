@@ -4,7 +4,8 @@ The after-write hook writes one ``crm_audit`` row per create, update, delete and
 write's own connection, so the change and its audit row commit or roll back together. ``changes``
 is JSON text ``{field: [old, new]}`` written with :mod:`crm_platform.jsonutil` (decimals exact):
 
-- create and restore: every field holding a value, as ``[null, value]``;
+- create and restore: every field holding a value, as ``[null, value]`` (the value as stored: the
+  validator gives decimals their field's scale);
 - update: only the fields whose value changed (a stage move is a change of the stage field);
 - delete: every field the record held when it went to the recycle bin, as ``[value, null]``.
 
@@ -24,7 +25,8 @@ import sqlalchemy as sa
 from .. import jsonutil
 from ..errors import Invalid, error
 from ..tables import audit_log
-from .records import PendingWrite, WriteEvent
+from .fast_insert import insert_rows
+from .records import Batch
 
 #: Columns every generated table carries that are bookkeeping, not the record's content.
 BOOKKEEPING = frozenset({"id", "created_at", "updated_at", "created_by", "updated_by", "version", "archived_at"})
@@ -65,12 +67,6 @@ def diff(entity, action: str, before: dict | None, after: dict | None) -> dict:
     return out
 
 
-def write(conn: sa.Connection, entity: str, record_id: int, action: str, changes: dict, *,
-          actor_id: int | None, reason: str | None, at: dt.datetime | None = None) -> None:
-    conn.execute(audit_log.insert().values(entity=entity, record_id=record_id, action=action, actor_id=actor_id,
-                                           at=at or utcnow(), reason=reason, changes=jsonutil.dumps(changes)))
-
-
 def write_many(conn: sa.Connection, rows: list[dict]) -> None:
     """Rows of ``entity, record_id, action, changes (dict), actor_id, reason, at``, in one executemany."""
     if rows:
@@ -79,64 +75,29 @@ def write_many(conn: sa.Connection, rows: list[dict]) -> None:
 
 # ---- hooks ----------------------------------------------------------------------------------------
 
-def before_write(pending: PendingWrite) -> None:
+def before_write(conn: sa.Connection, batch: Batch) -> None:
     """Refuse an update or a delete without a reason on an entity that requires one."""
-    if pending.action not in ("update", "delete") or not pending.entity.doc.get("require_change_reason"):
+    if batch.op not in ("update", "delete") or not batch.entity.doc.get("require_change_reason"):
         return
-    if pending.reason is None or not str(pending.reason).strip():
+    if batch.reason is None or not str(batch.reason).strip():
         raise Invalid([error("_reason", "required",
-                             f"changes to {pending.entity.key} records need a reason: send it in the X-Change-Reason "
+                             f"changes to {batch.entity.key} records need a reason: send it in the X-Change-Reason "
                              f"header or as \"_reason\" in the body")])
 
 
-def after_write(event: WriteEvent) -> None:
-    write(event.conn, event.entity.key, event.record_id, event.action,
-          diff(event.entity, event.action, event.before, event.after),
-          actor_id=event.actor_id, reason=event.reason)
-
-
-def after_create_many(conn: sa.Connection, model, entity, rows: list[dict], actor_id: int | None,
-                      reason: str | None = None) -> None:
-    """``after_write`` for a batch of bulk-created records: one create row each, in one executemany."""
-    # The same changes ``diff`` gives a single create, computed once per batch rather than per row:
-    # bulk imports write tens of thousands of rows and this runs for each.
-    keys = _audited_keys(entity, dict.fromkeys([f["key"] for f in entity.fields] + ["owner_id"]))
-    dumps = jsonutil.dumps
-    _insert_sharing(conn, {"entity": entity.key, "action": "create", "actor_id": actor_id, "at": utcnow(), "reason": reason},
-                    [(row["id"], dumps({k: [None, v] for k in keys if (v := row.get(k)) is not None and v != []}))
-                     for row in rows])
-
-
-after_write.many = after_create_many
-
-
-def _insert_sharing(conn: sa.Connection, shared: dict, rows: list[tuple[int, str]]) -> None:
-    """Audit rows ``(record_id, changes)`` that share every other column, in the driver's executemany.
-
-    SQLAlchemy compiles the statement and converts the shared values once. Core's executemany
-    would convert all seven values of every row again, which costs a bulk import of 100,000
-    records about 0.7 s on SQLite — as much again as writing the audit rows.
-    """
-    if not rows:
-        return
-    compiled = audit_log.insert().compile(dialect=conn.dialect, column_keys=[c.key for c in audit_log.c if c.key != "id"])
-    params = {}
-    for key, value in shared.items():
-        convert = audit_log.c[key].type.bind_processor(conn.dialect)
-        params[key] = convert(value) if convert else value
-    # record_id (an integer) and changes (text) need no conversion on either database.
-    if compiled.positional:
-        position = {name: n for n, name in enumerate(compiled.positiontup)}
-        template = [params.get(name) for name in compiled.positiontup]
-        i, c = position["record_id"], position["changes"]
-
-        def one(record_id, changes):
-            values = template.copy()
-            values[i], values[c] = record_id, changes
-            return tuple(values)
-        conn.exec_driver_sql(compiled.string, [one(r, ch) for r, ch in rows])
+def after_write(conn: sa.Connection, batch: Batch) -> None:
+    """One audit row per record of the batch, in one executemany (the last after-write hook)."""
+    entity, dumps = batch.entity, jsonutil.dumps
+    if batch.op == "create":
+        # ``diff`` of a create, with the keys worked out once per batch rather than per row: bulk
+        # imports write tens of thousands of rows and this runs for each.
+        keys = _audited_keys(entity, dict.fromkeys([f["key"] for f in entity.fields] + ["owner_id"]))
+        rows = [(w.id, dumps({k: [None, v] for k in keys if (v := w.after.get(k)) is not None and v != []}))
+                for w in batch]
     else:
-        conn.exec_driver_sql(compiled.string, [{**params, "record_id": r, "changes": ch} for r, ch in rows])
+        rows = [(w.id, dumps(diff(entity, batch.op, w.before, w.after))) for w in batch]
+    insert_rows(conn, audit_log, ("record_id", "changes"), rows,
+                {"entity": entity.key, "action": batch.op, "actor_id": batch.actor_id, "at": utcnow(), "reason": batch.reason})
 
 
 # ---- reading the trail -------------------------------------------------------------------------

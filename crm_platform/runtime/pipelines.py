@@ -1,11 +1,12 @@
 """Stage pipelines at run time: transition and entry checks, stage history, follow-ups, funnel figures.
 
 Moving a record into a stage goes through the ordinary record service (API PATCH, screens,
-imports). The before-write hook refuses a transition the pipeline does not allow (409) and an entry
-whose required fields are empty (422, one error per field, judged on the merged record: current
-values and the change). The after-write hook records the move in ``crm_stage_history`` and creates
-the stage's ``on_enter`` follow-up through the record service, on the same connection, so the move,
-its history and its follow-up commit or roll back together.
+imports, bulk creates). The before-write hook refuses a transition the pipeline does not allow
+(409) and an entry whose required fields are empty (422, one error per field and record, judged on
+the merged record: stored values and the change). The after-write hook records the moves of a
+batch in ``crm_stage_history`` (one statement) and creates the stages' ``on_enter`` follow-ups
+through the record service's ``create_many``, on the same connection, so the moves, their history
+and their follow-ups commit or roll back together, whether one record moved or thousands.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from .. import jsonutil
 from ..errors import BadRequest, Conflict, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
@@ -22,7 +24,7 @@ from ..sqltypes import UTCDateTime
 from ..tables import stage_history
 from .access import SYSTEM, Access
 from .compiled import CompiledModel
-from .records import PendingWrite, RecordService, WriteEvent
+from .records import Batch, RecordService, Write
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,62})\}")
 
@@ -46,41 +48,46 @@ def pipelines_of(model: CompiledModel, entity_key: str) -> list[dict]:
     return out
 
 
-def has_pipeline(model: CompiledModel, entity) -> bool:
-    """Bulk creates of this entity must run the pipeline hooks (history, checks, follow-ups)."""
-    return bool(pipelines_of(model, entity.key))
-
-
 def _empty(value) -> bool:
     return value is None or value == "" or value == []
 
 
+def _moves(pipeline: dict, batch: Batch, new_value) -> list[tuple[Write, str | None, str]]:
+    """(write, from stage, to stage) of each record of the batch that enters a stage of ``pipeline``."""
+    field, out = pipeline["field"], []
+    for w in batch:
+        to = new_value(w).get(field)
+        frm = w.before.get(field) if w.before else None
+        if to is not None and to != frm:
+            out.append((w, frm, to))
+    return out
+
+
 # ---- hooks ----------------------------------------------------------------------------------------
 
-def before_write(pending: PendingWrite) -> None:
-    if pending.action not in ("create", "update"):
+def before_write(conn: sa.Connection, batch: Batch) -> None:
+    """Refuse a move ``allowed_next`` forbids (409) and entries with required fields left empty
+    (422, every record of the batch reported, each error naming its row in a bulk write)."""
+    if batch.op not in ("create", "update"):
         return
-    for p in pipelines_of(pending.model, pending.entity.key):
+    missing: list[dict] = []
+    for p in pipelines_of(batch.model, batch.entity.key):
         field = p["field"]
-        if field not in pending.values:
-            continue
-        to = pending.values[field]
-        frm = pending.before.get(field) if pending.before else None
-        if to is None or to == frm:
-            continue
         stages = {s["key"]: s for s in p["stages"]}
-        if frm is not None and frm in stages:
-            allowed = stages[frm].get("allowed_next", "any")
-            if allowed != "any" and to not in allowed:
-                listing = ", ".join(allowed) or "none"
-                raise Conflict([error(field, "transition",
-                                      f"a record in stage '{frm}' cannot move to '{to}' in pipeline '{p['key']}'; "
-                                      f"allowed from '{frm}': {listing}",
-                                      from_stage=frm, to_stage=to, allowed=list(allowed))])
-        merged = {**(pending.before or {}), **pending.values}
-        missing = [k for k in stages[to].get("required_fields", []) if _empty(merged.get(k))]
-        if missing:
-            raise Invalid([error(k, "required", f"is required to enter stage '{to}'", stage=to) for k in missing])
+        for w, frm, to in _moves(p, batch, lambda w: w.changes):
+            if frm is not None and frm in stages:
+                allowed = stages[frm].get("allowed_next", "any")
+                if allowed != "any" and to not in allowed:
+                    listing = ", ".join(allowed) or "none"
+                    raise Conflict(w.located([error(
+                        field, "transition", f"a record in stage '{frm}' cannot move to '{to}' in pipeline "
+                                             f"'{p['key']}'; allowed from '{frm}': {listing}",
+                        from_stage=frm, to_stage=to, allowed=list(allowed))]))
+            merged = {**(w.before or {}), **w.changes}
+            missing.extend(w.located([error(k, "required", f"is required to enter stage '{to}'", stage=to)
+                                      for k in stages[to].get("required_fields", []) if _empty(merged.get(k))]))
+    if missing:
+        raise Invalid(missing)
 
 
 class AfterWrite:
@@ -89,53 +96,56 @@ class AfterWrite:
     def __init__(self, records: RecordService):
         self.records = records
 
-    def __call__(self, event: WriteEvent) -> None:
-        if event.action not in ("create", "update") or event.after is None:
+    def __call__(self, conn: sa.Connection, batch: Batch) -> None:
+        if batch.op not in ("create", "update"):
             return
-        for p in pipelines_of(event.model, event.entity.key):
-            field = p["field"]
-            to = event.after.get(field)
-            frm = event.before.get(field) if event.before else None
-            if to is None or to == frm:
+        for p in pipelines_of(batch.model, batch.entity.key):
+            moves = _moves(p, batch, lambda w: w.after)
+            if not moves:
                 continue
-            event.conn.execute(stage_history.insert().values(
-                pipeline=p["key"], entity=event.entity.key, record_id=event.record_id, from_stage=frm, to_stage=to,
-                actor_id=event.actor_id, moved_at=utcnow()))
-            stage = next((s for s in p["stages"] if s["key"] == to), None)
-            if stage is not None and stage.get("on_enter"):
-                self._follow_up(event, p, stage, event.after)
+            now = utcnow()
+            conn.execute(stage_history.insert(), [
+                {"pipeline": p["key"], "entity": batch.entity.key, "record_id": w.id, "from_stage": frm,
+                 "to_stage": to, "actor_id": batch.actor_id, "moved_at": now} for w, frm, to in moves])
+            entering: dict[str, list[Write]] = {}
+            for w, _, to in moves:
+                entering.setdefault(to, []).append(w)
+            for stage in p["stages"]:
+                if stage.get("on_enter") and stage["key"] in entering:
+                    self._follow_ups(conn, batch, p, stage, entering[stage["key"]])
 
-    def many(self, conn, model: CompiledModel, entity, rows: list[dict], actor_id: int | None,
-             reason: str | None = None) -> None:
-        """A batch of bulk-created records: as for each single create (``has_pipeline`` normally sends
-        such entities row by row through ``create``, so this rarely has anything to do)."""
-        if not any(p["field"] in row and row[p["field"]] is not None
-                   for p in pipelines_of(model, entity.key) for row in rows):
-            return
-        for record in self.records.read_back(conn, entity, [r["id"] for r in rows]):
-            self(WriteEvent(conn, model, entity, "create", record["id"], None, record, actor_id, None))
-
-    def _follow_up(self, event: WriteEvent, pipeline: dict, stage: dict, record: dict) -> None:
+    def _follow_ups(self, conn, batch: Batch, pipeline: dict, stage: dict, entered: list[Write]) -> None:
+        """The stage's ``on_enter`` record for each record that entered it, in one ``create_many``."""
         spec = stage["on_enter"]
-        values = {k: render(v, record) for k, v in (spec.get("values") or {}).items()}
+        due_value = None
         if spec.get("due_field") is not None:
-            target = event.model.entity(spec["entity"]).field_map.get(spec["due_field"])
+            target = batch.model.entity(spec["entity"]).field_map.get(spec["due_field"])
             due = utcnow() + dt.timedelta(days=spec.get("due_in_days", 0))
             ftype = REGISTRY[target["type"]] if target else None
-            values[spec["due_field"]] = ftype.to_json(ftype.moment_value(target, due)) if ftype and ftype.temporal \
+            due_value = ftype.to_json(ftype.moment_value(target, due)) if ftype and ftype.temporal \
                 else due.isoformat().replace("+00:00", "Z")
-        if spec.get("link_field"):
-            values[spec["link_field"]] = record["id"]
-        if spec.get("assign_to_owner"):
-            values["owner_id"] = record.get("owner_id")
+        rows = []
+        for w in entered:
+            record = jsonutil.loads(jsonutil.dumps(w.after))  # placeholders are filled with JSON values
+            values = {k: render(v, record) for k, v in (spec.get("values") or {}).items()}
+            if due_value is not None:
+                values[spec["due_field"]] = due_value
+            if spec.get("link_field"):
+                values[spec["link_field"]] = w.id
+            if spec.get("assign_to_owner"):
+                values["owner_id"] = record.get("owner_id")
+            rows.append(values)
         try:
-            self.records.create(spec["entity"], values, actor_id=event.actor_id,
-                                reason=f"on entering stage {stage['key']} of pipeline {pipeline['key']}",
-                                conn=event.conn)
+            self.records.create_many(spec["entity"], rows, actor_id=batch.actor_id, conn=conn,
+                                     reason=f"on entering stage {stage['key']} of pipeline {pipeline['key']}")
         except CrmError as exc:
-            errors = [{**e, "field": f"on_enter.{e.get('field')}" if e.get("field") else "on_enter",
-                       "message": f"the follow-up {spec['entity']} of stage '{stage['key']}' could not be created: "
-                                  f"{e['message']}"} for e in exc.errors]
+            errors = []
+            for e in exc.errors:
+                n = e.pop("row", None)
+                e = {**e, "field": f"on_enter.{e.get('field')}" if e.get("field") else "on_enter",
+                     "message": f"the follow-up {spec['entity']} of stage '{stage['key']}' could not be created: "
+                                f"{e['message']}"}
+                errors.extend(entered[n].located([e]) if n is not None else [e])
             raise type(exc)(errors, status=exc.status) from None
 
 

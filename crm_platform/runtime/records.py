@@ -1,16 +1,38 @@
 """The record service: the only code that writes to generated tables.
 
-coerce and validate with the entity's compiled validator → access rights (``access.py``) →
-before-write hooks → write → after-write hooks (stage history, tags and audit plug in here) — in
-one transaction. The API, screens, admin data views, imports and public forms all call this class,
-each passing the ``Access`` of whoever acts; without one (scripts, hooks) everything is allowed.
+Every write is a **batch** of pending writes (``Write``) that goes through the same stages, in this
+order, in one transaction; ``create`` is a batch of one, ``create_many`` a batch of many, and
+``update``, ``delete`` and ``restore`` are batches of one record (a cascading delete adds batches of
+the records it reaches):
+
+1. **gate** (``_gate``): the caller's right to the operation on the entity, and fields they may
+   never write whatever the value (a hidden field; on create, a read-only one) — 403 before any
+   value is looked at, so a caller without rights learns nothing about the data.
+2. **validate** (``_validate_new`` / ``_validate_change``): each row a JSON object, coerced and
+   checked by the entity's compiled validator — 422 naming the field (and the ``row`` in a bulk).
+3. **load** (``_load``; update, delete, restore): the stored rows, locked; 404 when missing.
+4. **authorise** (``_authorise``): the rights that depend on the record and the values — scope
+   ``own`` (404 for a record the caller may not read, 403 otherwise), a read-only field changed,
+   a record given to another owner (403).
+5. **check stored data** (``_check_stored``): references name live records the caller may read
+   and ``owner_id`` names a user (422); on update, the version the caller read (409).
+6. **before-write hooks** ``hook(conn, batch)``: may refuse (raise a ``CrmError``) or add to an
+   item's ``changes``.
+7. **SQL**: one executemany per chunk of a create batch; an UPDATE for the others.
+8. **after-write hooks** ``hook(conn, batch)``: rule tags, stage history and follow-ups, and the
+   audit trail, registered last (``app.py``).
+
+Hooks always get a batch, whatever path wrote it, so a bulk create is the single create done for
+many rows at once. The API, screens, admin data views, imports and public forms all call this
+class, each passing the ``Access`` of whoever acts; without one (scripts, hooks) everything is
+allowed. docs/architecture.md ("Two choke points") describes the stages and how to add a hook.
 """
 from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -21,62 +43,110 @@ from ..metadata.keys import table_name
 from ..tables import users
 from .access import SYSTEM, Access
 from .compiled import CompiledEntity, CompiledModel, Runtime
+from .fast_insert import insert_rows
 from .query import ListQuery, all_rows_statement, list_statements, pages
+
+#: Ids bound per statement: SQLite's old limit is 999 parameters.
+CHUNK = 900
+#: At most this many errors are reported for one batch.
+MAX_ERRORS = 1000
+#: The largest id a record can have (BIGINT).
+MAX_ID = 2**63 - 1
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-@dataclass
-class WriteEvent:
-    """What an after-write hook is told. ``before`` is None on create, ``after`` None on delete."""
+@dataclass(slots=True)
+class Write:
+    """One record of a batch, as the hooks see it.
 
-    conn: sa.Connection
-    model: CompiledModel
-    entity: CompiledEntity
-    action: str
-    record_id: int
-    before: dict | None
-    after: dict | None
-    actor_id: int | None
-    reason: str | None
-
-
-Hook = Callable[[WriteEvent], None]
-
-
-@dataclass
-class PendingWrite:
-    """What a before-write hook is told: the validated changes, before they reach the table.
-
-    Hooks may refuse the write (raise a CrmError) or add to ``values`` (e.g. a stage change's
-    bookkeeping). ``before`` is None on create.
+    ``before`` and ``after`` are the stored record (column values as Python values, link-stored
+    fields such as tags as lists, bookkeeping columns included) before and after the write:
+    ``before`` is None on create, ``after`` None on delete; on restore ``before`` is the record as
+    it lay in the recycle bin. ``changes`` are the validated values being written: every field on
+    create, the fields sent (and ``owner_id`` when it changes hands) on update, nothing on delete
+    and restore. ``row`` is the record's position in the caller's list (bulk writes), None for a
+    single write; errors about the record carry it (``Write.refuse``).
     """
 
-    conn: sa.Connection
+    batch: Batch
+    row: int | None
+    id: int | None
+    before: dict | None
+    changes: dict
+    system: dict | None = None  # system values sent (owner_id, version)
+    after: dict | None = None
+
+    @property
+    def entity(self) -> CompiledEntity:
+        return self.batch.entity
+
+    @property
+    def op(self) -> str:
+        return self.batch.op
+
+    @property
+    def actor_id(self) -> int | None:
+        return self.batch.actor_id
+
+    @property
+    def reason(self) -> str | None:
+        return self.batch.reason
+
+    def located(self, errors: list[dict]) -> list[dict]:
+        """``errors`` about this record, each naming its ``row`` when it came in a bulk write."""
+        return _located(self.row, errors)
+
+
+@dataclass(slots=True)
+class Batch:
+    """Writes of one operation (create, update, delete, restore) on records of one entity, by one
+    actor for one reason: what every stage and hook works on."""
+
     model: CompiledModel
     entity: CompiledEntity
-    action: str
-    record_id: int | None
-    before: dict | None
-    values: dict
+    op: str
     actor_id: int | None
-    reason: str | None = None
+    reason: str | None
+    items: list[Write] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Write]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def part(self, start: int, stop: int) -> Batch:
+        """The same batch limited to ``items[start:stop]`` (a chunk of a large bulk create)."""
+        return Batch(self.model, self.entity, self.op, self.actor_id, self.reason, self.items[start:stop])
 
 
-BeforeHook = Callable[[PendingWrite], None]
+#: A before- or after-write hook.
+Hook = Callable[[sa.Connection, Batch], None]
+
+
+def _located(row: int | None, errors: list[dict]) -> list[dict]:
+    if row is not None:
+        for e in errors:
+            e["row"] = row
+    return errors
+
+
+def _chunks(ids: list) -> Iterator[list]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
 
 
 class RecordService:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.engine = runtime.engine
-        self.before_write: list[BeforeHook] = []
+        #: ``hook(conn, batch)`` before the SQL of every write batch, in order (``app.py``).
+        self.before_write: list[Hook] = []
+        #: ``hook(conn, batch)`` after the SQL of every write batch, in order (``app.py``).
         self.after_write: list[Hook] = []
-        #: Predicates (model, entity) -> bool: entities whose bulk creates must go row by row
-        #: through ``create`` (e.g. a stage field bound to a pipeline: entry checks per record).
-        self.row_by_row: list[Callable[[CompiledModel, CompiledEntity], bool]] = []
 
     # ---- helpers --------------------------------------------------------------------------------
     def _model(self, conn) -> CompiledModel:
@@ -99,34 +169,26 @@ class RecordService:
             t = model.entities[target].table
             readable = access.readable_clause(model.entities[target], model)
             found = set()
-            ids = sorted(wanted)
-            for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
-                chunk = ids[start:start + 900]
+            for chunk in _chunks(sorted(wanted)):
                 q = sa.select(t.c.id).where(t.c.id.in_(chunk), t.c.archived_at.is_(None))
                 found.update(conn.execute(q if readable is None else q.where(readable)).scalars())
             for n, r in enumerate(rows):
                 if r.get(key) is not None and r[key] not in found:
                     e = error(key, "reference", f"there is no {target} record with id {r[key]}")
-                    if index_of is not None:
-                        e["row"] = index_of(n)
-                    errors.append(e)
+                    errors.extend(_located(index_of(n) if index_of else None, [e]))
 
     @staticmethod
-    def _check_owners(conn, sent: list[tuple[int, int]], errors: list[dict], index_of=None) -> None:
-        """Each ``owner_id`` sent, as (position, user id), must name a user: 422 naming owner_id otherwise.
+    def _check_owners(conn, sent: list[tuple[int | None, int]], errors: list[dict]) -> None:
+        """Each ``owner_id`` sent, as (row, user id), must name a user: 422 naming owner_id otherwise.
 
         owner_id is no foreign key (users live in the platform's own table), so it is checked here.
         """
-        wanted = sorted({owner for _, owner in sent})
         found = set()
-        for start in range(0, len(wanted), 900):  # stay under SQLite's bound-parameter limit
-            found.update(conn.execute(sa.select(users.c.id).where(users.c.id.in_(wanted[start:start + 900]))).scalars())
-        for n, owner in sent:
+        for chunk in _chunks(sorted({owner for _, owner in sent})):
+            found.update(conn.execute(sa.select(users.c.id).where(users.c.id.in_(chunk))).scalars())
+        for row, owner in sent:
             if owner not in found:
-                e = error("owner_id", "reference", f"there is no user with id {owner}")
-                if index_of is not None:
-                    e["row"] = index_of(n)
-                errors.append(e)
+                errors.extend(_located(row, [error("owner_id", "reference", f"there is no user with id {owner}")]))
 
     def _unique_clash(self, conn, entity: CompiledEntity, values: dict, record_id: int | None) -> Conflict:
         t = entity.table
@@ -140,43 +202,6 @@ class RecordService:
                 if other is not None:
                     clashes.append(error(f["key"], "unique", f"another record (id {other}) has this value", record=other))
         return Conflict(clashes or [error(None, "conflict", "the change conflicts with stored data")])
-
-    def _run_hooks(self, event: WriteEvent) -> None:
-        for hook in self.after_write:
-            hook(event)
-
-    def _run_hooks_many(self, conn, model: CompiledModel, entity: CompiledEntity, rows: list[dict],
-                        actor_id: int | None, reason: str | None = None) -> None:
-        """The after-write hooks of a batch of bulk-created records, so a bulk row ends like a single one.
-
-        A hook with a batch form (``hook.many(conn, model, entity, rows, actor_id)``; ``rows`` are
-        the written column values with their ``id``) gets the whole batch; any other hook gets one
-        ``create`` event per record, as ``create`` would give it.
-        """
-        events = None
-        for hook in self.after_write:
-            many = getattr(hook, "many", None)
-            if many is not None:
-                many(conn, model, entity, rows, actor_id, reason=reason)
-                continue
-            if events is None:
-                events = [WriteEvent(conn, model, entity, "create", r["id"], None, r, actor_id, reason)
-                          for r in self.read_back(conn, entity, [row["id"] for row in rows])]
-            for event in events:
-                hook(event)
-
-    def read_back(self, conn, entity: CompiledEntity, ids: list[int]) -> list[dict]:
-        """Records as ``create`` returns them (tags included), in the order of ``ids``."""
-        t, found = entity.table, {}
-        for start in range(0, len(ids), 900):  # stay under SQLite's bound-parameter limit
-            chunk = ids[start:start + 900]
-            found.update((r.id, self._dump(entity, r)) for r in conn.execute(
-                sa.select(*entity.columns).where(t.c.id.in_(chunk))))
-        return self._attach_linked(conn, entity, [found[i] for i in ids])
-
-    def _run_before(self, pending: PendingWrite) -> None:
-        for hook in self.before_write:
-            hook(pending)
 
     # ---- values kept outside the main table (tags) ------------------------------------------
     @staticmethod
@@ -323,126 +348,299 @@ class RecordService:
         The creator owns the record unless ``owner_id`` names another owner, which needs the right
         to create records for anyone.
         """
-        if not isinstance(data, dict):
-            raise Invalid([error(None, "type", "a record must be a JSON object")])
         access = access or SYSTEM
         actor_id = access.user_id if actor_id is None else actor_id
         with self._write(conn) as conn:
-            model = self._model(conn)
-            entity = model.entity(entity_key)
-            if access is not SYSTEM:
-                self._check_create(access, entity, model, data, actor_id)
-            values, system = self._validated(conn, model, entity, data, access=access)
-            self._run_before(PendingWrite(conn, model, entity, "create", None, None, values, actor_id, reason))
-            linked = self._split_linked(entity, values)
-            now = utcnow()
-            row = {**values, "created_at": now, "updated_at": now, "created_by": actor_id, "updated_by": actor_id,
-                   "owner_id": system.get("owner_id", actor_id), "version": 1}
-            try:
-                with conn.begin_nested():
-                    created = conn.execute(entity.table.insert().values(row).returning(*entity.columns)).first()
-            except IntegrityError:
-                raise self._unique_clash(conn, entity, values, None) from None
-            self._write_linked(conn, entity, created.id, linked)
-            record = self._dump(entity, created, conn)
-            self._run_hooks(WriteEvent(conn, model, entity, "create", record["id"], None, record, actor_id, reason))
-            self._attach_linked(conn, entity, [record])  # hooks may have applied rule tags
-        return self._as_seen(access, entity, model, record)
-
-    @staticmethod
-    def _check_create(access: Access, entity: CompiledEntity, model: CompiledModel, data: dict, actor_id) -> None:
-        access.require("create", entity, model)
-        access.check_writable(entity, model, [k for k in data if k in entity.field_map])
-        if "owner_id" in data:
-            access.check_owner("create", entity, model, data["owner_id"], actor_id)
-
-    @staticmethod
-    def _as_seen(access: Access, entity: CompiledEntity, model: CompiledModel, record: dict) -> dict:
-        """What the writer gets back: the record without the fields they may not read."""
-        return record if access is SYSTEM else access.redact(entity, model, record)
+            batch = self._batch(conn, entity_key, "create", actor_id, reason)
+            self._create(conn, batch, [data], access, single=True)
+            entity = batch.entity
+            record = self._dump(entity, conn.execute(entity.get_statement, {"record_id": batch.items[0].id}).first(),
+                                conn)  # read after the hooks: rule tags included
+        return self._as_seen(access, entity, batch.model, record)
 
     def create_many(self, entity_key: str, rows: Iterable[dict], *, actor_id: int | None = None,
-                    batch_size: int = 5000, access: Access | None = None, conn: sa.Connection | None = None,
-                    created_ids: list[int] | None = None, reason: str | None = None) -> int:
-        """Validate every row, then insert them in batches with Core executemany; all or nothing.
+                    reason: str | None = None, batch_size: int = 5000, access: Access | None = None,
+                    conn: sa.Connection | None = None, created_ids: list[int] | None = None) -> int:
+        """Create many records: the stages of ``create`` for all rows at once; all or nothing.
 
-        With ``conn``, inside the caller's transaction (sample data of a bundle import); ``created_ids``,
-        when given, receives the new records' ids in the order of ``rows``.
-
-        Errors carry ``row`` (0-based position in ``rows``). The after-write hooks run for each
-        batch (rule tags, audit: ``_run_hooks_many``); entities a ``row_by_row`` predicate names go
-        through ``create`` one row at a time, with every hook.
+        Every row is validated and checked, and the before-write hooks see the whole batch, before
+        anything is written; then the rows are inserted ``batch_size`` at a time with the driver's
+        executemany (``fast_insert``), each chunk followed by the after-write hooks. With ``conn``, inside the caller's transaction (sample data of a bundle, imports);
+        ``created_ids``, when given, receives the new records' ids in the order of ``rows``.
+        Errors carry ``row`` (0-based position in ``rows``).
         """
         rows = list(rows)
         access = access or SYSTEM
         actor_id = access.user_id if actor_id is None else actor_id
         with self._write(conn) as conn:
-            model = self._model(conn)
-            entity = model.entity(entity_key)
-            if access is not SYSTEM:
-                for n, data in enumerate(rows):
-                    if isinstance(data, dict):
-                        try:
-                            self._check_create(access, entity, model, data, actor_id)
-                        except CrmError as exc:
-                            for e in exc.errors:
-                                e["row"] = n
-                            raise
-            if any(wants(model, entity) for wants in self.row_by_row):
-                return self._create_each(conn, entity_key, rows, actor_id, created_ids, access, reason)
-            validate = entity.validator.validate
-            keys = [f["key"] for f in entity.fields]
-            now = utcnow()
-            prepared, errors, owners = [], [], []
-            for n, data in enumerate(rows):
-                if not isinstance(data, dict):
-                    errors.append({**error(None, "type", "a record must be a JSON object"), "row": n})
-                    continue
-                values, system, errs = validate(data)
-                if errs:
-                    for e in errs:
-                        e["row"] = n
-                    errors.extend(errs)
-                    if len(errors) > 1000:
-                        break
-                    continue
-                row = dict.fromkeys(keys)
-                row.update(values)
-                row["created_at"] = row["updated_at"] = now
-                row["created_by"] = row["updated_by"] = actor_id
-                row["owner_id"] = system.get("owner_id", actor_id)
-                row["version"] = 1
-                prepared.append(row)
-                if system.get("owner_id") is not None:
-                    owners.append((n, system["owner_id"]))
-            if not errors and entity.references:
-                self._check_references(conn, model, entity, prepared, errors, index_of=lambda n: n, access=access)
-            if not errors and owners:
-                self._check_owners(conn, owners, errors, index_of=lambda n: n)
-            if errors:
-                raise Invalid(errors[:1000])
-            linked = [self._split_linked(entity, row) for row in prepared] if entity.link_tables else None
+            batch = self._batch(conn, entity_key, "create", actor_id, reason)
+            self._create(conn, batch, rows, access, single=False, batch_size=batch_size, created_ids=created_ids)
+        return len(batch)
+
+    def update(self, entity_key: str, record_id: int, data: dict, *, expected_version: int | None = None,
+               actor_id: int | None = None, reason: str | None = None, conn: sa.Connection | None = None,
+               access: Access | None = None) -> dict:
+        """Change the fields sent. ``expected_version`` (or ``version`` in ``data``): 409 when the
+        record has moved on since. A change that changes nothing writes nothing and runs no hook."""
+        access = access or SYSTEM
+        actor_id = access.user_id if actor_id is None else actor_id
+        with self._write(conn) as conn:
+            batch = self._batch(conn, entity_key, "update", actor_id, reason)
+            entity, model = batch.entity, batch.model
+            self._gate(batch, access, [data])
+            item = self._validate_change(batch, record_id, data)
+            self._load(conn, batch, archived=False)
+            self._authorise(conn, batch, access, sent=data)
+            self._check_stored(conn, batch, access)
+            expected = item.system.get("version", expected_version)
+            if expected is not None and expected != item.before["version"]:
+                current = self._dump(entity, conn.execute(entity.get_statement, {"record_id": record_id}).first(), conn)
+                raise Conflict([error("version", "stale", f"the record was changed by someone else (now version "
+                                                          f"{item.before['version']}, you sent {expected}); reload it")],
+                               extra={"current": current})
+            if "owner_id" in item.system and item.system["owner_id"] != item.before["owner_id"]:
+                item.changes["owner_id"] = item.system["owner_id"]  # handed over: audited like a field
+            elif self._changes_nothing(entity, item):
+                row = conn.execute(entity.get_statement, {"record_id": record_id}).first()
+                return self._as_seen(access, entity, model, self._dump(entity, row, conn))
+            self._run_before(conn, batch)
+            row = self._apply_update(conn, batch)
+            self._run_after(conn, batch)
+            record = self._dump(entity, row, conn)  # links read after the hooks: rule tags included
+        return self._as_seen(access, entity, model, record)
+
+    def delete(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None,
+               access: Access | None = None, conn: sa.Connection | None = None) -> None:
+        """Move a record to the recycle bin, applying each reference field's ``on_delete`` rule.
+
+        Rights are checked on this record; the ``on_delete`` rules then apply as defined, to
+        records the user may not see as well (the design, not the user, chose them).
+        """
+        access = access or SYSTEM
+        actor_id = access.user_id if actor_id is None else actor_id
+        with self._write(conn) as conn:
+            batch = self._batch(conn, entity_key, "delete", actor_id, reason)
+            batch.items.append(Write(batch, None, record_id, None, {}))
+            self._gate(batch, access, [])
+            self._load(conn, batch, archived=False)
+            self._authorise(conn, batch, access)
+            self._delete(conn, batch, depth=0)
+
+    def restore(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None,
+                access: Access | None = None, conn: sa.Connection | None = None) -> dict:
+        """Bring a record back from the recycle bin (the right to delete is the right to restore)."""
+        access = access or SYSTEM
+        actor_id = access.user_id if actor_id is None else actor_id
+        with self._write(conn) as conn:
+            batch = self._batch(conn, entity_key, "restore", actor_id, reason)
+            entity, model = batch.entity, batch.model
+            batch.items.append(Write(batch, None, record_id, None, {}))
+            self._gate(batch, access, [])
+            self._load(conn, batch, archived=True)
+            self._authorise(conn, batch, access)
+            self._run_before(conn, batch)
+            t, item = entity.table, batch.items[0]
             try:
-                for start in range(0, len(prepared), batch_size):
-                    chunk = prepared[start:start + batch_size]
-                    ids = self._insert_many(conn, entity.table, chunk)
-                    if created_ids is not None:
-                        created_ids.extend(ids)
-                    if linked is not None:
-                        for key, link in entity.link_tables.items():
-                            REGISTRY[entity.field_map[key]["type"]].write_new_links(
-                                conn, link, entity.field_map[key],
-                                [(i, values.get(key)) for i, values in zip(ids, linked[start:start + batch_size])])
-                    written = [{**row, **(linked[start + n] if linked else {}), "id": record_id}
-                               for n, (row, record_id) in enumerate(zip(chunk, ids))]
-                    self._run_hooks_many(conn, model, entity, written, actor_id, reason)
+                with conn.begin_nested():
+                    row = conn.execute(t.update().where(t.c.id == record_id).values(
+                        archived_at=None, updated_at=utcnow(), updated_by=actor_id, version=t.c.version + 1)
+                        .returning(*entity.columns)).first()
             except IntegrityError:
-                raise Conflict([error(None, "unique", "some rows repeat a value that must be unique")]) from None
-        return len(prepared)
+                raise self._unique_clash(conn, entity, item.before, record_id) from None
+            item.after = self._attach_linked(conn, entity, [dict(row._mapping)])[0]
+            self._run_after(conn, batch)
+            record = self._dump(entity, row, conn)
+        return self._as_seen(access, entity, model, record)
+
+    # ---- the stages -----------------------------------------------------------------------------
+    def _batch(self, conn, entity_key: str, op: str, actor_id, reason) -> Batch:
+        model = self._model(conn)
+        return Batch(model, model.entity(entity_key), op, actor_id, reason)
+
+    def _create(self, conn, batch: Batch, rows: list, access: Access, *, single: bool, batch_size: int = 5000,
+                created_ids: list[int] | None = None) -> None:
+        """Every stage of a create batch; ``single``: errors name no row, a unique clash names the field."""
+        self._gate(batch, access, rows, single)
+        self._validate_new(batch, rows, single)
+        self._authorise(conn, batch, access)
+        self._check_stored(conn, batch, access)
+        self._run_before(conn, batch)
+        for start in range(0, len(batch), batch_size):
+            part = batch if len(batch) <= batch_size else batch.part(start, start + batch_size)
+            self._insert(conn, part)
+            if created_ids is not None:
+                created_ids.extend(w.id for w in part)
+            self._run_after(conn, part)
 
     @staticmethod
-    def _insert_many(conn, table: sa.Table, rows: list[dict]) -> list[int]:
-        """Insert rows with one executemany; their ids, in the order of ``rows``.
+    def _gate(batch: Batch, access: Access, rows: list, single: bool = True) -> None:
+        """Stage 1: refuse what the caller may not do whatever the values: the operation on the
+        entity (restore needs the right to delete), a field they may not read, and on create a
+        field they may not write (a read-only field sent with its current value passes an update,
+        so that is judged in ``_authorise``)."""
+        if access is SYSTEM:
+            return
+        op = "delete" if batch.op == "restore" else batch.op
+        rights = access.require(op, batch.entity, batch.model)
+        never = rights.readonly if op == "create" else rights.hidden
+        if not never or op not in ("create", "update"):
+            return
+        for n, data in enumerate(rows):
+            if isinstance(data, dict) and any(k in never for k in data):
+                try:
+                    access.check_writable(batch.entity, batch.model, [k for k in data if k in never])
+                except CrmError as exc:
+                    _located(None if single else n, exc.errors)
+                    raise
+
+    def _validate_new(self, batch: Batch, rows: list, single: bool) -> None:
+        """Stage 2 of a create: each row a JSON object that the compiled validator accepts."""
+        validate = batch.entity.validator.validate
+        items, errors = batch.items, []
+        for n, data in enumerate(rows):
+            row = None if single else n
+            if not isinstance(data, dict):
+                errors.extend(_located(row, [error(None, "type", "a record must be a JSON object")]))
+                continue
+            values, system, errs = validate(data)
+            if errs:
+                errors.extend(_located(row, errs))
+                if len(errors) > MAX_ERRORS:
+                    break
+                continue
+            items.append(Write(batch, row, None, None, values, system))
+        if errors:
+            raise Invalid(errors[:MAX_ERRORS])
+
+    @staticmethod
+    def _validate_change(batch: Batch, record_id: int, data) -> Write:
+        """Stage 2 of an update: the fields sent, checked by the compiled validator (nothing required)."""
+        if not isinstance(data, dict):
+            raise Invalid([error(None, "type", "a record must be a JSON object")])
+        values, system, errors = batch.entity.validator.validate(data, partial=True)
+        if errors:
+            raise Invalid(errors)
+        item = Write(batch, None, record_id, None, values, system)
+        batch.items.append(item)
+        return item
+
+    def _load(self, conn, batch: Batch, *, archived: bool) -> None:
+        """Stage 3: each item's stored record (``before``), locked until the transaction ends; 404
+        when there is none (live, or in the recycle bin for a restore)."""
+        entity, t = batch.entity, batch.entity.table
+        where = t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None)
+        found = {}
+        for chunk in _chunks([w.id for w in batch if w.id <= MAX_ID]):  # a larger id cannot be stored
+            rows = conn.execute(sa.select(*entity.columns).where(t.c.id.in_(chunk), where).with_for_update())
+            found.update((r.id, dict(r._mapping)) for r in rows)
+        for w in batch:
+            if w.id not in found:
+                where_to = " in the recycle bin" if archived else ""
+                raise NotFound([error(None, "not_found", f"no {entity.key} record with id {w.id}{where_to}")])
+            w.before = found[w.id]
+        if entity.link_tables:
+            self._attach_linked(conn, entity, [w.before for w in batch])
+
+    def _authorise(self, conn, batch: Batch, access: Access, sent: dict | None = None) -> None:
+        """Stage 4: the rights that depend on the record or on the values.
+
+        A record the caller may not read is answered 404 (its id cannot be probed), one they may
+        read but not change 403; on update a read-only field may come back with its stored value
+        (a form posts every field it shows); handing a record to another owner needs scope ``all``.
+        """
+        if access is SYSTEM:
+            return
+        entity, model, op = batch.entity, batch.model, batch.op
+        for w in batch:
+            try:
+                if op == "create":
+                    if "owner_id" in w.system:
+                        access.check_owner("create", entity, model, w.system["owner_id"], batch.actor_id)
+                    continue
+                right = "delete" if op == "restore" else op
+                owner = {"owner_id": w.before["owner_id"]}
+                if not access.allows("read", entity.key, owner, model):
+                    raise NotFound([error(None, "not_found", f"no {entity.key} record with id {w.id}")])
+                if not access.allows(right, entity.key, owner, model):
+                    verb = "change" if op == "update" else right
+                    raise Forbidden([error(None, "forbidden", f"you may only {verb} your own {entity.key} records")])
+                if op == "update":
+                    access.check_writable(entity, model, [k for k in sent if k in entity.field_map], w.before,
+                                          w.changes)
+                    if "owner_id" in w.system:
+                        access.check_owner("update", entity, model, w.system["owner_id"], w.before["owner_id"])
+            except CrmError as exc:
+                w.located(exc.errors)
+                raise
+
+    def _check_stored(self, conn, batch: Batch, access: Access) -> None:
+        """Stage 5: references name live records the caller may read, and an ``owner_id`` sent
+        names a user. On update only a changed reference is checked: a form may post back a link
+        an administrator made to a record its user cannot see."""
+        entity, errors = batch.entity, []
+        if entity.references:
+            if batch.op == "update":
+                checked = [{k: v for k, v in w.changes.items() if k in entity.references and v != w.before.get(k)}
+                           for w in batch]
+            else:
+                checked = [w.changes for w in batch]
+            self._check_references(conn, batch.model, entity, checked, errors,
+                                   index_of=lambda n: batch.items[n].row, access=access)
+        owners = [(w.row, w.system["owner_id"]) for w in batch if w.system and w.system.get("owner_id") is not None]
+        if not errors and owners:
+            self._check_owners(conn, owners, errors)
+        if errors:
+            raise Invalid(errors[:MAX_ERRORS])
+
+    def _run_before(self, conn, batch: Batch) -> None:
+        """Stage 6."""
+        for hook in self.before_write:
+            hook(conn, batch)
+
+    def _insert(self, conn, batch: Batch) -> None:
+        """Stage 7 of a create: the rows in one executemany, their tags, and each item's ``after``."""
+        entity, actor = batch.entity, batch.actor_id
+        keys = [f["key"] for f in entity.fields]
+        link_keys = tuple(entity.link_tables)
+        # The bookkeeping every new record of the batch shares; owner_id is each record's own.
+        now = utcnow()
+        shared = {"created_at": now, "updated_at": now, "created_by": actor, "updated_by": actor, "version": 1}
+        rows, linked = [], []
+        for w in batch:
+            row = dict.fromkeys(keys)
+            row.update(w.changes)
+            if link_keys:
+                linked.append({k: row.pop(k) for k in link_keys})
+            row.update(shared)
+            row["owner_id"] = w.system.get("owner_id", actor)
+            rows.append(row)
+        if len(rows) == 1:  # one statement, and a clash named precisely
+            try:
+                with conn.begin_nested():
+                    ids = [conn.execute(entity.table.insert().values(rows[0]).returning(entity.table.c.id)).scalar_one()]
+            except IntegrityError:
+                clash = self._unique_clash(conn, entity, batch.items[0].changes, None)
+                batch.items[0].located(clash.errors)
+                raise clash from None
+        else:
+            own = [k for k in keys if k not in link_keys] + ["owner_id"]
+            try:
+                ids = self._insert_many(conn, entity.table, own, rows, shared)
+            except IntegrityError:
+                raise Conflict([error(None, "unique", "some rows repeat a value that must be unique")]) from None
+        for w, row, record_id in zip(batch, rows, ids):
+            w.id = row["id"] = record_id
+            w.after = row
+        if link_keys:
+            for key, link in entity.link_tables.items():
+                REGISTRY[entity.field_map[key]["type"]].write_new_links(
+                    conn, link, entity.field_map[key], [(i, values[key]) for i, values in zip(ids, linked)])
+            self._attach_linked(conn, entity, rows)  # as stored: in the taxonomy's order
+
+    @staticmethod
+    def _insert_many(conn, table: sa.Table, keys: list[str], rows: list[dict], shared: dict) -> list[int]:
+        """Insert rows (their ``keys``, and ``shared`` in every row) with one executemany; their
+        ids, in the order of ``rows`` (``fast_insert.insert_rows`` converts shared values once).
 
         Neither database gives the ids of a fast executemany. PostgreSQL: the ids are taken from
         the table's sequence first and written with the rows (a batched INSERT ... RETURNING in
@@ -455,219 +653,111 @@ class RecordService:
             quoted = conn.dialect.identifier_preparer.format_table(table)
             ids = conn.execute(sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
                                {"table": quoted, "n": len(rows)}).scalars().all()
-            conn.execute(table.insert(), [{**row, "id": record_id} for row, record_id in zip(rows, ids)])
+            for row, record_id in zip(rows, ids):
+                row["id"] = record_id
+            insert_rows(conn, table, ["id", *keys], rows, shared)
             return ids
         if conn.dialect.name != "sqlite":
             return conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
         last = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
-        conn.execute(table.insert(), rows)
+        insert_rows(conn, table, keys, rows, shared)
         ids = conn.execute(sa.select(table.c.id).where(table.c.id > last).order_by(table.c.id)).scalars().all()
         if len(ids) != len(rows):  # not expected while we hold the write lock; never audit the wrong rows
             raise RuntimeError(f"inserted {len(rows)} rows into {table.name} but found {len(ids)} new ids")
         return ids
 
-    def _validated(self, conn, model, entity, data: dict, partial: bool = False, access: Access = SYSTEM,
-                   references: bool = True) -> tuple[dict, dict]:
-        """The record's values and system values, checked by the compiled validator and (unless told
-        not to) against the records its references name, which ``access`` must be able to read;
-        ``Invalid`` with every error otherwise."""
-        values, system, errors = entity.validator.validate(data, partial=partial)
-        if not errors and references:
-            self._check_references(conn, model, entity, [values], errors, access=access)
-        if not errors and system.get("owner_id") is not None:
-            self._check_owners(conn, [(0, system["owner_id"])], errors)
-        if errors:
-            raise Invalid(errors)
-        return values, system
+    def _apply_update(self, conn, batch: Batch):
+        """Stage 7 of an update: the UPDATE (guarded by the version read), the tags, ``after``.
+        Returns the written row."""
+        entity, t, item = batch.entity, batch.entity.table, batch.items[0]
+        values = dict(item.changes)
+        linked = self._split_linked(entity, values)
+        values.update(updated_at=utcnow(), updated_by=batch.actor_id, version=t.c.version + 1)
+        try:
+            with conn.begin_nested():
+                row = conn.execute(t.update().where(t.c.id == item.id, t.c.version == item.before["version"])
+                                   .values(values).returning(*entity.columns)).first()
+        except IntegrityError:
+            raise self._unique_clash(conn, entity, item.changes, item.id) from None
+        if row is None:  # a concurrent writer won between our read and write
+            raise Conflict([error("version", "stale", "the record was changed by someone else; reload it")])
+        self._write_linked(conn, entity, item.id, linked)
+        item.after = self._attach_linked(conn, entity, [dict(row._mapping)])[0]
+        return row
 
-    def _create_each(self, conn, entity_key: str, rows: list, actor_id: int | None, ids: list | None = None,
-                     access: Access = SYSTEM, reason: str | None = None) -> int:
-        """Bulk rows one at a time through ``create`` (hooks run); all or nothing, errors carry ``row``."""
-        for n, data in enumerate(rows):
-            try:
-                record = self.create(entity_key, data, actor_id=actor_id, conn=conn, access=access, reason=reason)
-                if ids is not None:
-                    ids.append(record["id"])
-            except CrmError as exc:
-                for e in exc.errors:
-                    e.setdefault("row", n)
-                raise
-        return len(rows)
-
-    def update(self, entity_key: str, record_id: int, data: dict, *, expected_version: int | None = None,
-               actor_id: int | None = None, reason: str | None = None, conn: sa.Connection | None = None,
-               access: Access | None = None) -> dict:
-        if not isinstance(data, dict):
-            raise Invalid([error(None, "type", "a record must be a JSON object")])
-        access = access or SYSTEM
-        actor_id = access.user_id if actor_id is None else actor_id
-        with self._write(conn) as conn:
-            model = self._model(conn)
-            entity = model.entity(entity_key)
-            if access is not SYSTEM:
-                access.require("update", entity, model)
-            # References are checked below, against the record: one left as it is passes.
-            values, system = self._validated(conn, model, entity, data, partial=True, references=False)
-            t = entity.table
-            current = conn.execute(sa.select(*entity.columns).where(t.c.id == record_id, t.c.archived_at.is_(None))
-                                   .with_for_update()).first()
-            if current is None:
-                raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id}")])
-            if access is not SYSTEM:
-                self._check_update(conn, access, entity, model, record_id, current, data, values, system)
-            self._check_changed_references(conn, model, entity, values, current, access)
-            expected = system.get("version", expected_version)
-            if expected is not None and expected != current.version:
-                raise Conflict([error("version", "stale", f"the record was changed by someone else (now version "
-                                                          f"{current.version}, you sent {expected}); reload it")],
-                               extra={"current": self._dump(entity, current, conn)})
-            before = self._dump(entity, current, conn)
-            if self._changes_nothing(conn, entity, current, values, system):
-                return self._as_seen(access, entity, model, before)  # no new version, no audit row, no hooks
-            self._run_before(PendingWrite(conn, model, entity, "update", record_id, before, values, actor_id, reason))
-            linked = self._split_linked(entity, values)
-            changes = {**values}
-            if "owner_id" in system:
-                changes["owner_id"] = system["owner_id"]
-            changes.update(updated_at=utcnow(), updated_by=actor_id, version=t.c.version + 1)
-            try:
-                with conn.begin_nested():
-                    row = conn.execute(t.update().where(t.c.id == record_id, t.c.version == current.version)
-                                       .values(changes).returning(*entity.columns)).first()
-            except IntegrityError:
-                raise self._unique_clash(conn, entity, values, record_id) from None
-            if row is None:  # a concurrent writer won between our read and write
-                raise Conflict([error("version", "stale", "the record was changed by someone else; reload it")])
-            self._write_linked(conn, entity, record_id, linked)
-            after = self._dump(entity, row, conn)
-            self._run_hooks(WriteEvent(conn, model, entity, "update", record_id, before, after, actor_id, reason))
-            self._attach_linked(conn, entity, [after])
-        return self._as_seen(access, entity, model, after)
-
-    def _check_changed_references(self, conn, model, entity, values: dict, current, access: Access) -> None:
-        """A changed reference must name a record the user may read; an unchanged one passes (a form
-        may post back a link an administrator made to a record its user cannot see)."""
-        changed = {k: v for k, v in values.items() if k in entity.references and v != getattr(current, k)}
-        errors: list[dict] = []
-        if changed:
-            self._check_references(conn, model, entity, [changed], errors, access=access)
-        if errors:
-            raise Invalid(errors)
-
-    def _changes_nothing(self, conn, entity: CompiledEntity, current, values: dict, system: dict) -> bool:
-        """Whether an update would leave the record as it is (``{}``, only read-only keys, the stored values)."""
-        if "owner_id" in system and system["owner_id"] != current.owner_id:
-            return False
-        stored = dict(current._mapping)
-        if any(k in entity.link_tables for k in values):
-            self._attach_linked(conn, entity, [stored])
-        return all(entity.types[k].same_value(entity.field_map[k], v, stored.get(k)) for k, v in values.items())
-
-    def _check_update(self, conn, access: Access, entity, model, record_id, current, data, values, system) -> None:
-        owner = {"owner_id": current.owner_id}
-        if not access.allows("read", entity.key, owner, model):
-            raise NotFound([error(None, "not_found", f"no {entity.key} record with id {record_id}")])
-        if not access.allows("update", entity.key, owner, model):
-            raise Forbidden([error(None, "forbidden", f"you may only change your own {entity.key} records")])
-        before = dict(current._mapping)
-        if any(k in entity.link_tables for k in data):
-            self._attach_linked(conn, entity, [before])
-        access.check_writable(entity, model, [k for k in data if k in entity.field_map], before, values)
-        if "owner_id" in system:
-            access.check_owner("update", entity, model, system["owner_id"], current.owner_id)
-
-    def delete(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None,
-               access: Access | None = None, conn: sa.Connection | None = None) -> None:
-        """Move a record to the recycle bin, applying each reference field's ``on_delete`` rule.
-
-        Rights are checked on this record; the ``on_delete`` rules then apply as defined, to
-        records the user may not see as well (the design, not the user, chose them).
-        """
-        access = access or SYSTEM
-        actor_id = access.user_id if actor_id is None else actor_id
-        with self._write(conn) as conn:  # with ``conn``: inside the caller's transaction (a merge)
-            model = self._model(conn)
-            entity = model.entity(entity_key)
-            if access is not SYSTEM:
-                self._check_owned_op(conn, access, "delete", entity, model, record_id, archived=False)
-            self._delete(conn, model, entity, record_id, actor_id, reason, depth=0)
-
-    @staticmethod
-    def _check_owned_op(conn, access: Access, op: str, entity, model, record_id: int, *, archived: bool) -> None:
-        access.require(op, entity, model)
-        t = entity.table
-        live = t.c.archived_at.is_not(None) if archived else t.c.archived_at.is_(None)
-        owner = conn.execute(sa.select(t.c.owner_id).where(t.c.id == record_id, live)).first()
-        if owner is None:
-            return  # the operation itself reports the missing record
-        record = {"owner_id": owner.owner_id}
-        if not access.allows("read", entity.key, record, model):
-            raise NotFound([error(None, "not_found", f"no {entity.key} record with id {record_id}")])
-        if not access.allows(op, entity.key, record, model):
-            raise Forbidden([error(None, "forbidden", f"you may only {op} your own {entity.key} records")])
-
-    def _delete(self, conn, model, entity, record_id, actor_id, reason, depth):
-        t = entity.table
-        current = conn.execute(sa.select(*entity.columns).where(t.c.id == record_id, t.c.archived_at.is_(None))).first()
-        if current is None:
-            raise NotFound([error(None, "not_found", f"no {entity.key} record with id {record_id}")])
-        before = self._dump(entity, current, conn)
-        self._run_before(PendingWrite(conn, model, entity, "delete", record_id, before, {}, actor_id, reason))
+    def _delete(self, conn, batch: Batch, depth: int) -> None:
+        """Stages 6-8 of a delete batch, whose records are loaded: the ``on_delete`` rule of every
+        reference to them (restrict: 409; set_null: an update batch of the records that refer;
+        cascade: a delete batch of them), then the move to the recycle bin."""
+        self._run_before(conn, batch)
+        model, entity, t = batch.model, batch.entity, batch.entity.table
+        ids = [w.id for w in batch]
         now = utcnow()
         for other, f in model.referencing(entity.key):
             ot, col = other.table, other.table.c[f["key"]]
-            live = sa.and_(col == record_id, ot.c.archived_at.is_(None))
             rule = REGISTRY[f["type"]].on_delete(f)
             if rule == "restrict":
-                n = conn.execute(sa.select(sa.func.count()).select_from(ot).where(live)).scalar_one()
+                n = sum(conn.execute(sa.select(sa.func.count()).select_from(ot).where(
+                    col.in_(chunk), ot.c.archived_at.is_(None))).scalar_one() for chunk in _chunks(ids))
                 if n:
                     hint = f" (entity '{other.key}' is archived: restore it to reach them)" if other.archived else ""
                     raise Conflict([error(None, "referenced", f"{n} {other.key} records refer to this record through "
                                                               f"'{f['key']}'; change or delete them first{hint}", rows=n)])
-            elif rule == "set_null":
-                # Each cleared record is an update like any other: its audit row and rule tags follow.
-                befores = [self._dump(other, r, conn) for r in conn.execute(sa.select(*other.columns).where(live))]
-                if befores:
-                    ids = [b["id"] for b in befores]
-                    conn.execute(ot.update().where(live).values({f["key"]: None, "updated_at": now,
-                                                                 "updated_by": actor_id, "version": ot.c.version + 1}))
-                    afters = {r.id: r for r in conn.execute(sa.select(*other.columns).where(ot.c.id.in_(ids)))}
-                    why = reason or f"{entity.key} {record_id} was deleted"
-                    for before in befores:
-                        after = self._dump(other, afters[before["id"]], conn)
-                        self._run_hooks(WriteEvent(conn, model, other, "update", before["id"], before, after,
-                                                   actor_id, why))
+                continue
+            found = [r for chunk in _chunks(ids) for r in conn.execute(
+                sa.select(*other.columns).where(col.in_(chunk), ot.c.archived_at.is_(None)).order_by(ot.c.id))]
+            if not found:
+                continue
+            if rule == "set_null":
+                # Each cleared record is an update like any other: hooks, rule tags and audit rows follow.
+                for parent in sorted({getattr(r, f["key"]) for r in found}):
+                    why = batch.reason or f"{entity.key} {parent} was deleted"
+                    cleared = Batch(model, other, "update", batch.actor_id, why)
+                    cleared.items = [Write(cleared, None, r.id, dict(r._mapping), {f["key"]: None})
+                                     for r in found if getattr(r, f["key"]) == parent]
+                    self._attach_linked(conn, other, [w.before for w in cleared])
+                    self._clear_reference(conn, cleared, f["key"], now)
             elif rule == "cascade" and depth < 20:
-                for child in conn.execute(sa.select(ot.c.id).where(live)).scalars().all():
-                    self._delete(conn, model, other, child, actor_id, reason, depth + 1)
-        conn.execute(t.update().where(t.c.id == record_id).values(archived_at=now, updated_at=now, updated_by=actor_id,
-                                                                   version=t.c.version + 1))
-        self._run_hooks(WriteEvent(conn, model, entity, "delete", record_id, before, None, actor_id, reason))
+                children = Batch(model, other, "delete", batch.actor_id, batch.reason)
+                children.items = [Write(children, None, r.id, dict(r._mapping), {}) for r in found]
+                self._attach_linked(conn, other, [w.before for w in children])
+                self._delete(conn, children, depth + 1)
+        for chunk in _chunks(ids):
+            conn.execute(t.update().where(t.c.id.in_(chunk)).values(archived_at=now, updated_at=now,
+                                                                    updated_by=batch.actor_id, version=t.c.version + 1))
+        self._run_after(conn, batch)
 
-    def restore(self, entity_key: str, record_id: int, *, actor_id: int | None = None, reason: str | None = None,
-                access: Access | None = None) -> dict:
-        access = access or SYSTEM
-        actor_id = access.user_id if actor_id is None else actor_id
-        with self._write() as conn:
-            model = self._model(conn)
-            entity = model.entity(entity_key)
-            if access is not SYSTEM:
-                self._check_owned_op(conn, access, "delete", entity, model, record_id, archived=True)
-            t = entity.table
-            current = conn.execute(sa.select(*entity.columns).where(t.c.id == record_id, t.c.archived_at.is_not(None))).first()
-            if current is None:
-                raise NotFound([error(None, "not_found", f"no {entity_key} record with id {record_id} in the recycle bin")])
-            values = dict(current._mapping)
-            try:
-                with conn.begin_nested():
-                    row = conn.execute(t.update().where(t.c.id == record_id).values(
-                        archived_at=None, updated_at=utcnow(), updated_by=actor_id, version=t.c.version + 1)
-                        .returning(*entity.columns)).first()
-            except IntegrityError:
-                raise self._unique_clash(conn, entity, values, record_id) from None
-            after = self._dump(entity, row, conn)
-            self._run_hooks(WriteEvent(conn, model, entity, "restore", record_id, None, after, actor_id, reason))
-        return self._as_seen(access, entity, model, after)
+    def _clear_reference(self, conn, batch: Batch, key: str, now) -> None:
+        """Stages 6-8 of the update batch a set_null rule makes: ``key`` emptied in every record."""
+        self._run_before(conn, batch)
+        t, ids = batch.entity.table, [w.id for w in batch]
+        after = {}
+        for chunk in _chunks(ids):
+            conn.execute(t.update().where(t.c.id.in_(chunk)).values(
+                {key: None, "updated_at": now, "updated_by": batch.actor_id, "version": t.c.version + 1}))
+            after.update((r.id, dict(r._mapping)) for r in conn.execute(
+                sa.select(*batch.entity.columns).where(t.c.id.in_(chunk))))
+        for w in batch:
+            w.after = after[w.id]
+        self._attach_linked(conn, batch.entity, [w.after for w in batch])
+        self._run_after(conn, batch)
+
+    def _run_after(self, conn, batch: Batch) -> None:
+        """Stage 8."""
+        for hook in self.after_write:
+            hook(conn, batch)
+
+    # ---- helpers of the stages --------------------------------------------------------------------
+    @staticmethod
+    def _changes_nothing(entity: CompiledEntity, item: Write) -> bool:
+        """Whether an update's fields are those stored (``{}``, only read-only keys, the stored values)."""
+        stored = item.before
+        return all(entity.types[k].same_value(entity.field_map[k], v, stored.get(k)) for k, v in item.changes.items())
+
+    @staticmethod
+    def _as_seen(access: Access, entity: CompiledEntity, model: CompiledModel, record: dict) -> dict:
+        """What the writer gets back: the record without the fields they may not read."""
+        return record if access is SYSTEM else access.redact(entity, model, record)
 
     # ---- plumbing -------------------------------------------------------------------------------
     @contextmanager
@@ -688,4 +778,4 @@ class RecordService:
         return self.engine.connect()
 
 
-__all__ = ["RecordService", "WriteEvent", "table_name"]
+__all__ = ["Batch", "Hook", "RecordService", "Write", "table_name"]

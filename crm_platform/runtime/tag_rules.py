@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..metadata.field_types import REGISTRY
 from .compiled import CompiledEntity, CompiledModel
-from .records import WriteEvent
+from .records import Batch
 
 
 @dataclass
@@ -145,31 +145,19 @@ def _apply_in_chunks(conn, model, entity_key: str, ids: list[int]) -> None:
         apply_rules(conn, model, entity_key, ids[start:start + 900])
 
 
-def after_write(event: WriteEvent) -> None:
-    """Re-evaluate the rules of the written record, and of records whose rules count it."""
-    model = event.model
+def after_write(conn: sa.Connection, batch: Batch) -> None:
+    """Re-evaluate the rules of the written records, and of records whose rules count them (the
+    records they refer to, before and after the write): a few statements per batch."""
+    model = batch.model
     tags = rule_tags(model)
     if not tags:
         return
-    if event.action != "delete" and any(rt.entity == event.entity.key for rt in tags):
-        apply_rules(event.conn, model, event.entity.key, [event.record_id])
-    for entity_key, ids in _parents(tags, event.entity.key, (event.before, event.after)).items():
-        apply_rules(event.conn, model, entity_key, sorted(ids))
-
-
-def after_create_many(conn: sa.Connection, model: CompiledModel, entity: CompiledEntity, rows: list[dict],
-                      actor_id: int | None, reason: str | None = None) -> None:
-    """``after_write`` for a batch of bulk-created records: the same rules, a few statements per batch."""
-    tags = rule_tags(model)
-    if not tags:
-        return
-    if any(rt.entity == entity.key for rt in tags):
-        _apply_in_chunks(conn, model, entity.key, [r["id"] for r in rows])
-    for entity_key, ids in _parents(tags, entity.key, rows).items():
-        _apply_in_chunks(conn, model, entity_key, sorted(ids))
-
-
-after_write.many = after_create_many
+    entity_key = batch.entity.key
+    if batch.op != "delete" and any(rt.entity == entity_key for rt in tags):
+        _apply_in_chunks(conn, model, entity_key, [w.id for w in batch])
+    snapshots = [s for w in batch for s in (w.before, w.after)]
+    for parent_key, ids in _parents(tags, entity_key, snapshots).items():
+        _apply_in_chunks(conn, model, parent_key, sorted(ids))
 
 
 #: Conditions whose truth changes as time passes, with no write to any record.

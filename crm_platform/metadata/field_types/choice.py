@@ -139,7 +139,10 @@ class MultiSelect(ChoiceType):
     converts_to = frozenset({"select", "text", "long_text"})
 
     def column_type(self, field):
-        return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+        # none_as_null: an empty value is SQL NULL, never the JSON scalar null. Writes list every
+        # column of the entity (absent fields as None), and on PostgreSQL a JSON null breaks
+        # jsonb_array_length in the list filters ("cannot get array length of a scalar").
+        return sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 
     def storage_signature(self, field):
         return ("json",)

@@ -178,6 +178,7 @@ class DecimalType(FieldType):
 
     def compile_checker(self, field):
         scale = self.scale(field)
+        quantum = Decimal(1).scaleb(-scale)
         limit = self.limit(field)
         lo, hi = self.bounds(field)
 
@@ -204,7 +205,9 @@ class DecimalType(FieldType):
                 raise Invalid("minimum", f"must be at least {lo}")
             if hi is not None and value > hi:
                 raise Invalid("maximum", f"must be at most {hi}")
-            return value
+            # The value as the column stores it (1500 → 1500.00): what the audit trail and the
+            # write hooks see is what a read gives back, whichever path wrote the record.
+            return value.quantize(quantum)
 
         return check
 
