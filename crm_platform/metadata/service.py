@@ -57,9 +57,22 @@ def check_expected_revision(revision: int, expected: int | None, plan: dict | No
                        extra={"plan": plan, "revision": revision} if plan is not None else None)
 
 
+#: Runs a plan's operations on the live schema inside the change's transaction:
+#: ``apply_plan(conn, plan, entity_docs_after)`` (``runtime.ddl.apply_plan``).
+PlanApplier = Callable[[sa.Connection, planning.Plan, list[dict]], None]
+#: Gives the row facts a plan needs, read on the change's connection (``runtime.probe.DatabaseProbe``).
+ProbeFactory = Callable[[sa.Connection], planning.Probe]
+
+
 class MetadataService:
-    def __init__(self, engine: sa.Engine, on_change: Callable[[], None] | None = None):
+    """The DDL applier and the probe come from the runtime, which sits above this layer: the wiring
+    (``app.Platform``) hands them in."""
+
+    def __init__(self, engine: sa.Engine, *, apply_plan: PlanApplier, probe: ProbeFactory,
+                 on_change: Callable[[], None] | None = None):
         self.engine = engine
+        self.apply_plan = apply_plan
+        self.probe = probe
         self.on_change = on_change or (lambda: None)
         self._local = threading.local()  # the connection of a batch() in progress on this thread
 
@@ -85,9 +98,6 @@ class MetadataService:
     def apply(self, change: Change, *, actor: str, dry_run: bool = False,
               expect_revision: int | None = None) -> planning.Plan:
         """``expect_revision``: the revision of the plan the caller showed; refused if anything changed since."""
-        from ..runtime.ddl import apply_plan
-        from ..runtime.probe import DatabaseProbe
-
         with self._connection() as conn:
             with self._transaction(conn) as tx:
                 if conn.dialect.name == "postgresql":
@@ -96,7 +106,7 @@ class MetadataService:
                 state = load_state(conn)
                 before, after = change.build(state)
                 kind = KINDS[change.kind]
-                after, plan = kind.prepare(change, state, before, after, DatabaseProbe(conn))
+                after, plan = kind.prepare(change, state, before, after, self.probe(conn))
                 plan.action = change.action
                 plan.revision = state.revision
                 check_expected_revision(state.revision, expect_revision, plan.public())
@@ -106,7 +116,7 @@ class MetadataService:
                     tx.rollback()
                     return plan
                 if change.archive is None:
-                    apply_plan(conn, plan, kind.entities_after(state, change.key, after), state=state)
+                    self.apply_plan(conn, plan, kind.entities_after(state, change.key, after))
                 revision = state.revision + 1
                 self._save(conn, change, before, after, revision)
                 conn.execute(revisions.insert().values(

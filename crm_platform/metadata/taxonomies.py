@@ -1,8 +1,6 @@
 """Tag taxonomies: a tree of tags, some applied by rules. Validated and planned for the choke point."""
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from ..errors import error
 from . import plan as planning
 from .definitions import MetaState
@@ -124,12 +122,8 @@ class TaxonomyKind(Kind):
             return plan
         removed = sorted({t["key"] for t in before.get("tags", [])} - {t["key"] for t in after.get("tags", [])})
         if removed:
-            from .field_types.tags import link_table_name
-            used = 0
-            for entity, field in bound_fields(state, after["key"]):
-                link = sa.table(link_table_name(entity, field["key"]), sa.column("tag"))
-                used += probe.conn.execute(sa.select(sa.func.count()).select_from(link)
-                                           .where(link.c.tag.in_(removed))).scalar_one()
+            used = sum(probe.links_carrying(entity, field["key"], removed)
+                       for entity, field in bound_fields(state, after["key"]))
             if used:
                 plan.refusals.append(planning.Refusal(
                     "tags", "in_use", f"{used} records carry the tags {', '.join(removed)}: "
