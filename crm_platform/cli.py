@@ -138,7 +138,7 @@ def tags_refresh(taxonomy):
 
 from .bundles.cli import register as _register_bundle_commands  # noqa: E402
 
-_register_bundle_commands(main)  # crm export, crm import, crm template ...
+_register_bundle_commands(main, platform=lambda: _app().extensions["crm"])  # crm export, crm import, crm template ...
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ def test_cli_user_create(database_url, tmp_path, monkeypatch):
 def test_workers_without_a_secret_key_share_one_kept_in_the_instance_folder(database_url, tmp_path, monkeypatch):
     """Each gunicorn worker used to make its own key: a person was signed out whenever the next
     request reached the other worker (the README's run command sets no SECRET_KEY)."""
-    from crm_platform import create_app
+    from crm_platform.app import create_app
     from crm_platform.migrate import upgrade
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.chdir(tmp_path)  # the instance folder is ./instance

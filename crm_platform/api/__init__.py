@@ -21,4 +21,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(audit_api)
     from .bundle_api import bundle_api
     app.register_blueprint(bundle_api)
+    from .users_api import users_api
+    app.register_blueprint(users_api)
     register_error_handlers(app)

@@ -208,8 +208,6 @@ def init_auth(app: Flask) -> None:
     app.teardown_request_funcs[None] = [f for f in app.teardown_request_funcs.get(None, [])
                                         if getattr(f, "__self__", None) is not limiter]
     app.register_blueprint(auth_bp)
-    from ..api.users_api import users_api
-    app.register_blueprint(users_api)
     app.before_request(require_user)
     app.after_request(security_headers)
 

@@ -7,11 +7,11 @@ from functools import cached_property
 import sqlalchemy as sa
 from flask import current_app, g, render_template, request
 
-from ..errors import Forbidden, NotFound, error
+from ..errors import CrmError, Forbidden, NotFound, error
 from ..metadata.field_types import REGISTRY
 from ..runtime.query import SYSTEM_FIELDS, Filter, ListQuery
 from .controls import control
-from .i18n import current_language, label as label_of, translate
+from .i18n import current_language, label as label_of, localise, translate
 
 #: Cookie the page's script sets to the browser's offset from UTC in minutes (east positive), so
 #: datetime-local controls show and post wall-clock time in the user's zone.
@@ -178,6 +178,12 @@ def render(template: str, status: int = 200, **context):
                            label=lambda value: label_of(value, lang), user=g.get("user"),
                            menu=menu(lang, screen.model if screen is not None else None),
                            **context), status
+
+
+def refusal_page(refusal: CrmError):
+    """The error page in the reader's language, for a refusal met before any view ran."""
+    return render("web/error.html", refusal.status, errors=localise(refusal.errors, current_language()),
+                  public=g.get("user") is None)
 
 
 def stage_history_of(conn, entity: str, record_id: int) -> list:
