@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.runtime.query import ListQuery
+from crm_platform.web.controls import unchanged
 
 from .common import label_text
 
@@ -127,22 +128,10 @@ def record_values(entity, form, model, access, before: dict | None = None) -> di
         ftype = REGISTRY[field["type"]]
         raw = form[key].data
         value = ftype.from_form(field, raw)
-        if before is not None:
-            shown = ftype.form_text(field, before.get(key))
-            posted = ftype.form_text(field, value) if value is not None else ""
-            rule_tags = set(field.get("_rule_tags") or ())
-            if isinstance(shown, list):  # rule tags are the rules' business, not the form's
-                shown = [v for v in shown if v not in rule_tags]
-            if _same(posted, shown):
-                continue
+        if before is not None and unchanged(field, value, before.get(key)):
+            continue
         data[key] = value
     return data
-
-
-def _same(posted, stored) -> bool:
-    if isinstance(posted, list) or isinstance(stored, list):
-        return sorted(posted or []) == sorted(stored or [])
-    return (posted or "") == (stored or "")
 
 
 def expected_version(form, record: dict) -> int:

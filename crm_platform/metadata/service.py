@@ -8,7 +8,6 @@ plans it; the field-level operations below are entity changes built here and pla
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field as dc_field
@@ -17,6 +16,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from .. import jsonutil
+from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import definitions, meta_state, revisions
 from . import plan as planning
@@ -40,10 +40,6 @@ class Change:
     build: Callable[[MetaState], tuple[dict | None, dict | None]]
     renames: dict[str, str] = dc_field(default_factory=dict)
     archive: bool | None = None  # True: archive the definition; False: restore it
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def check_expected_revision(revision: int, expected: int | None, plan: dict | None = None) -> None:
@@ -120,7 +116,7 @@ class MetadataService:
                 revision = state.revision + 1
                 self._save(conn, change, before, after, revision)
                 conn.execute(revisions.insert().values(
-                    id=revision, created_at=now(), actor=actor, kind=change.kind, key=change.key, action=change.action,
+                    id=revision, created_at=utcnow(), actor=actor, kind=change.kind, key=change.key, action=change.action,
                     summary=plan.summary, before=planning.canonical(before),
                     after=planning.canonical(after if change.archive is None else before),
                     plan=jsonutil.dumps(plan.public(), sort_keys=True)))
@@ -168,14 +164,14 @@ class MetadataService:
         t = definitions
         where = sa.and_(t.c.kind == change.kind, t.c.key == change.key)
         if change.archive is not None:
-            conn.execute(t.update().where(where).values(archived_at=now() if change.archive else None,
-                                                       revision=revision, updated_at=now()))
+            conn.execute(t.update().where(where).values(archived_at=utcnow() if change.archive else None,
+                                                       revision=revision, updated_at=utcnow()))
         elif before is None:
             conn.execute(t.insert().values(kind=change.kind, key=change.key, body=planning.canonical(after),
-                                           archived_at=None, revision=revision, updated_at=now()))
+                                           archived_at=None, revision=revision, updated_at=utcnow()))
         else:
             conn.execute(t.update().where(where).values(body=planning.canonical(after), revision=revision,
-                                                       updated_at=now()))
+                                                       updated_at=utcnow()))
 
     # ---- field-level operations -----------------------------------------------------------------
     def add_field(self, entity: str, field: dict, *, actor: str, dry_run: bool = False,

@@ -44,7 +44,7 @@ def _field_problems(where: str, field: dict | None, cond: dict, *, aggregate: st
     values = cond.get("value") if op == "in" else [cond.get("value")]
     if not isinstance(values, list) or not values:
         return [error(where + ".value", "type", "'in' takes a non-empty list of values")]
-    check = ftype.compile_checker(ftype.relaxed(field))
+    check = ftype.compared_checker(field)
     for v in values:
         try:
             check(v)

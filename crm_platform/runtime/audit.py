@@ -22,6 +22,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from .. import jsonutil
+from ..clock import utcnow
 from ..errors import Invalid, error
 from ..tables import audit_log
 from .records import PendingWrite, WriteEvent
@@ -29,10 +30,6 @@ from .records import PendingWrite, WriteEvent
 #: Columns every generated table carries that are bookkeeping, not the record's content.
 BOOKKEEPING = frozenset({"id", "created_at", "updated_at", "created_by", "updated_by", "version", "archived_at"})
 MAX_ID = 2**63 - 1
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _audited_keys(entity, *records: dict | None) -> list[str]:

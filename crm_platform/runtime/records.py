@@ -7,7 +7,6 @@ each passing the ``Access`` of whoever acts; without one (scripts, hooks) everyt
 """
 from __future__ import annotations
 
-import datetime as dt
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -15,6 +14,7 @@ from typing import Callable, Iterable
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from ..clock import utcnow
 from ..errors import Conflict, CrmError, Forbidden, Invalid, NotFound, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
@@ -22,10 +22,6 @@ from ..tables import users
 from .access import SYSTEM, Access
 from .compiled import CompiledEntity, CompiledModel, Runtime
 from .query import ListQuery, list_statements, pages
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass

@@ -67,6 +67,18 @@ def without_rule_tags(field: dict, value):
     return None if value in by_rule else value
 
 
+def unchanged(field: dict, posted, stored, tz: dt.tzinfo = dt.timezone.utc) -> bool:
+    """Whether a posted value (as the record service takes it) is what the record holds already, as
+    the field's control shows both: rule-applied tags left out (a form never posts them), the order
+    of picked choices ignored, no value the same as an empty one. The screens and the admin data
+    views send only what changed."""
+    ftype = REGISTRY[field["type"]]
+    new, old = ftype.form_text(field, posted, tz), ftype.form_text(field, without_rule_tags(field, stored), tz)
+    if isinstance(new, list) or isinstance(old, list):
+        return sorted(new or []) == sorted(old or [])
+    return (new or "") == (old or "")
+
+
 def rule_choices(field: dict, state, lang: str, value) -> list[tuple[str, str, bool]]:
     """(tag, label, held) for each rule tag of a multiple tags field, to show as read-only boxes."""
     by_rule = rule_tags(field)

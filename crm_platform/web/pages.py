@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 from functools import cached_property
 
-import sqlalchemy as sa
-from flask import current_app, g, render_template, request
+from flask import g, render_template, request
 
 from ..errors import CrmError, Forbidden, NotFound, error
+from ..http.context import access, actor_id, platform
 from ..metadata.field_types import REGISTRY
 from ..runtime.query import SYSTEM_FIELDS, Filter, ListQuery
 from .controls import control
@@ -18,32 +18,13 @@ from .i18n import current_language, label as label_of, localise, translate
 TZ_COOKIE = "crm_tz"
 
 
-def platform():
-    return current_app.extensions["crm"]
-
-
-def user_access():
-    """The signed-in user's rights (access control); None before that code is present."""
-    try:
-        from ..http.context import access
-    except ImportError:  # pragma: no cover - the access-control issue provides it
-        return None
-    return access()
-
-
 def as_user() -> dict:
     """Keyword arguments that make a record service call act as the signed-in user."""
-    user = g.get("user")
-    kwargs = {"actor_id": user.id if user is not None else None}
-    acc = user_access()
-    if acc is not None:
-        kwargs["access"] = acc
-    return kwargs
+    return {"actor_id": actor_id(), "access": access()}
 
 
 def reading() -> dict:
-    acc = user_access()
-    return {"access": acc} if acc is not None else {}
+    return {"access": access()}
 
 
 def user_tz() -> dt.tzinfo:
@@ -70,20 +51,20 @@ class Screen:
         self.entity = entity
         self.key = entity_key
         self.lang = current_language()
-        self.access = user_access()
+        self.access = access()
 
     def can(self, op: str, entity_key: str | None = None) -> bool:
-        return self.access is None or self.access.can(op, entity_key or self.key, self.model)
+        return self.access.can(op, entity_key or self.key, self.model)
 
     def require(self, op: str) -> None:
         if not self.can(op):
             raise Forbidden([error(None, "forbidden", translate("not_allowed", self.lang))])
 
     def readable(self, field_key: str, entity_key: str | None = None) -> bool:
-        return self.access is None or self.access.can_read_field(entity_key or self.key, field_key, self.model)
+        return self.access.can_read_field(entity_key or self.key, field_key, self.model)
 
     def writable(self, field_key: str) -> bool:
-        return self.access is None or self.access.can_write_field(self.key, field_key, self.model)
+        return self.access.can_write_field(self.key, field_key, self.model)
 
     @cached_property
     def fields(self) -> list[dict]:
@@ -163,10 +144,10 @@ def menu(lang: str, model=None) -> list[dict]:
     if g.get("user") is None:
         return []
     model = model or platform().records.runtime.current()
-    acc = user_access()
+    acc = access()
     items = []
     for e in model.active():
-        if acc is None or acc.can("read", e.key, model):
+        if acc.can("read", e.key, model):
             items.append({"key": e.key, "label": entity_label(e.doc, lang, plural=True)})
     return sorted(items, key=lambda i: i["label"].casefold())
 
@@ -185,8 +166,3 @@ def refusal_page(refusal: CrmError):
     return render("web/error.html", refusal.status, errors=localise(refusal.errors, current_language()),
                   public=g.get("user") is None)
 
-
-def stage_history_of(conn, entity: str, record_id: int) -> list:
-    from ..tables import stage_history as h
-    return conn.execute(sa.select(h).where(h.c.entity == entity, h.c.record_id == record_id)
-                        .order_by(h.c.moved_at, h.c.id)).all()

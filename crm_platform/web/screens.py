@@ -17,14 +17,14 @@ from ..auth.redirects import local_path
 from ..errors import BadRequest, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.forms import accept, form_for
-from ..runtime.pipelines import pipelines_of
+from ..runtime.pipelines import pipelines_of, stage_history_of
 from ..runtime.query import FILTER_PARAM, parse_list_args
 from .changes import record_changes
 from .controls import (build_form, control, display, form_data, only_rule_tags, options_of, posted_values,
-                       rule_choices, without_rule_tags)
+                       rule_choices, unchanged)
 from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
 from .messages import REASON, REASON_MAX, for_page, posted_reason, reason_required
-from .pages import Screen, as_user, reading, record_options, render, screen_label, stage_history_of, user_tz
+from .pages import Screen, as_user, reading, record_options, render, screen_label, user_tz
 
 screens = Blueprint("screens", __name__, template_folder="templates", static_folder="static",
                     static_url_path="/static/web")
@@ -343,7 +343,8 @@ def edit_record(entity, record_id):
     try:
         version = _version(request.form.get("version"))
         posted = posted_values(wtform, shown, writable, tz)
-        changed = {k: v for k, v in posted.items() if not _same(shown, k, v, record.get(k), tz)}
+        fields = {ff.key: ff.field for ff in shown}
+        changed = {k: v for k, v in posted.items() if not unchanged(fields[k], v, record.get(k), tz)}
         values = accept(form, changed, before=record, lang=screen.lang)
         if values:
             screen.svc.update(entity, record_id, values, expected_version=version,
@@ -361,12 +362,3 @@ def _version(raw):
     if not raw.isdigit():
         raise Invalid([error("version", "type", "must be a whole number")])
     return int(raw)
-
-
-def _same(shown, key, posted, stored, tz) -> bool:
-    """Whether a posted value is what the record holds already (as the control shows it)."""
-    ff = next(ff for ff in shown if ff.key == key)
-    ftype = REGISTRY[ff.field["type"]]
-    stored = without_rule_tags(ff.field, stored)  # a form never posts rule tags: the rules keep them
-    return ftype.form_text(ff.field, posted, tz) == ftype.form_text(ff.field, stored, tz)
-
