@@ -14,10 +14,6 @@ NAMING_CONVENTION = {
 }
 
 
-def is_sqlite(bind) -> bool:
-    return bind.dialect.name == "sqlite"
-
-
 def create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
