@@ -17,6 +17,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from ..errors import BadRequest, Forbidden, Unauthorized, error
+from ..http.context import access
+from ..http.errors import json_object
 from .redirects import local_path
 from .users import UserService
 
@@ -88,14 +90,12 @@ def require_user():
 
 def _is_admin(user) -> bool:
     """The user's own flag, or a role with the administrator flag."""
-    from ..http.context import access
     return user.is_admin or access().admin
 
 
 @auth_bp.post("/api/auth/token")
 @limiter.limit(lambda: current_app.config["CRM_SIGNIN_RATE"])
 def issue_token():
-    from ..http.errors import json_object
     body = json_object()
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
