@@ -64,6 +64,10 @@ def create_app(config: dict | None = None) -> Flask:
     from .web.pages import refusal_page
     init_request_input(app, refusal_page)
     register_api(app)
+    from .http.health import health  # /healthz and /readyz, for load balancers
+    app.register_blueprint(health)
+    from .http.observe import init_observability  # request ids, access logs, /metrics
+    init_observability(app)
     from .web import register_web  # generated screens (/app) and public web forms (/f/<slug>)
     register_web(app)
     from admin import init_admin  # the Flask-Admin designer and data views under /admin

@@ -47,17 +47,45 @@ def serve(host, port, workers, dev):
     if dev:
         _app().run(host=host, port=port, debug=True, use_reloader=True)
         return
+    import logging
+    import os
     from gunicorn.app.base import BaseApplication
+    from .logs import configure
+    json_logs = os.environ.get("CRM_LOG_FORMAT") == "json"
+    configure("json" if json_logs else None)
+    options = gunicorn_options(host, port, workers)
+    if json_logs:
+        options["accesslog"] = None  # the app writes one JSON line per request (crm.access) instead
+    else:
+        logging.getLogger("crm.access").setLevel(logging.WARNING)  # gunicorn's access log is enough
+    if os.environ.get("CRM_METRICS_TOKEN") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        options["child_exit"] = _prepare_multiprocess_metrics(port)
 
     class Server(BaseApplication):
         def load_config(self):
-            for name, value in gunicorn_options(host, port, workers).items():
+            for name, value in options.items():
                 self.cfg.set(name, value)
 
         def load(self):
             return _app()
 
     Server().run()
+
+
+def _prepare_multiprocess_metrics(port: int):
+    """Workers write their metrics to files in a fresh directory, summed by whichever answers /metrics."""
+    import os
+    import shutil
+    from pathlib import Path
+    directory = Path("instance") / f"prometheus-{port}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
+
+    def child_exit(server, worker):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)
+    return child_exit
 
 
 @main.group()
@@ -111,6 +139,89 @@ def user_create(name, password, roles, admin):
     for role in roles:
         if role not in known or known[role].archived:
             click.echo(f"warning: there is no active role '{role}' yet; it grants nothing until one exists", err=True)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="run every job due now (queued deliveries and due periodic jobs), then exit")
+@click.option("--threads", default=2, show_default=True, type=int, help="jobs run at the same time")
+def worker(once, threads):
+    """Run the job queue: queued jobs, and periodic ones such as the daily re-evaluation of rule tags."""
+    import os
+    from .jobs.queue import make_queue
+    from .jobs.tasks import Jobs
+    app = _app()
+    jobs = Jobs(app.extensions["crm"], make_queue(app.config["CRM_QUEUE_URL"]))
+    if once:
+        due = jobs.enqueue_due()
+        ran = jobs.run_pending()
+        click.echo(f"periodic jobs due: {', '.join(due) or 'none'}; jobs run: {ran}")
+        return
+    from .logs import configure
+    configure(os.environ.get("CRM_LOG_FORMAT"))
+    jobs.enqueue_due()  # what fell due while no worker ran, without waiting for the first minute
+    jobs.queue.create_consumer(workers=threads, worker_type="thread", periodic=True).run()
+
+
+@main.group("outbox")
+def outbox_group():
+    """E-mails and webhooks waiting to be sent, sent, or failed."""
+
+
+@outbox_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed"]), default=None)
+@click.option("--limit", default=50, show_default=True, type=int)
+def outbox_list(status, limit):
+    """The latest deliveries: id, kind, status, attempts, last error."""
+    import sqlalchemy as sa
+    from .tables import outbox
+    query = sa.select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(outbox.c.status == status)
+    with _app().extensions["crm"].engine.connect() as conn:
+        for row in conn.execute(query):
+            click.echo(f"{row.id}\t{row.kind}\t{row.status}\t{row.attempts}\t{row.created_at:%Y-%m-%d %H:%M}"
+                       f"\t{row.last_error or ''}")
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+def outbox_retry(ids):
+    """Put failed deliveries (all, or the IDS given) back on the queue."""
+    from .jobs.delivery import retry_failed
+    count = retry_failed(_app().extensions["crm"].engine, list(ids) or None)
+    click.echo(f"{count} failed deliveries queued again")
+
+
+@main.command("backup")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="the backup file (default: backups/crm-<UTC time>.tar.gz)")
+def backup_command(output):
+    """Back up the whole instance into one file while the server runs."""
+    import datetime as dt
+    from pathlib import Path
+    from .backup import BackupError, backup
+    app = _app()
+    out = Path(output or f"backups/crm-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}.tar.gz")
+    try:
+        manifest = backup(app.extensions["crm"].engine, out, Path(app.instance_path))
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"backup written: {out} ({manifest['dialect']}, metadata revision {manifest['metadata_revision']}, "
+               f"{out.stat().st_size:,} bytes)")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def restore_command(file):
+    """Restore a backup into the empty database DATABASE_URL names."""
+    from pathlib import Path
+    from .backup import BackupError, restore
+    app = _app()
+    try:
+        manifest = restore(app.extensions["crm"].engine, Path(file), Path(app.instance_path))
+    except BackupError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"restored the backup of {manifest['created_at']} (metadata revision {manifest['metadata_revision']})")
 
 
 @main.group()

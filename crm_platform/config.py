@@ -53,6 +53,10 @@ def instance_secret(instance_path: Path) -> str:
         return secrets.token_hex(32)
 
 
+def default_queue_url(instance_path: Path) -> str:
+    return f"sqlite:///{instance_path / 'queue.sqlite'}"
+
+
 def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
     overrides = dict(overrides or {})
     url = overrides.pop("DATABASE_URL", None) or os.environ.get("DATABASE_URL") or default_database_url(instance_path)
@@ -75,6 +79,10 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
         # Sample records a bundle may load through /api/bundle (413 above it): the import runs
         # inside the request, which a gunicorn worker ends after 30 s. `crm import` has no limit.
         "BUNDLE_MAX_SAMPLE_RECORDS": int(os.environ.get("CRM_BUNDLE_MAX_SAMPLE_RECORDS", 20_000)),
+        # The job queue of `crm worker`: a SQLite file beside the instance unless a Redis URL is given.
+        "CRM_QUEUE_URL": os.environ.get("CRM_QUEUE_URL") or default_queue_url(instance_path),
+        # GET /metrics (Prometheus) exists only when a token is set, and answers only to that token.
+        "CRM_METRICS_TOKEN": os.environ.get("CRM_METRICS_TOKEN") or None,
     }
     # Session cookies: HttpOnly always; SameSite=Lax so other sites cannot post with them;
     # Secure when the site is served over HTTPS (set CRM_HTTPS=1 behind a TLS proxy).

@@ -135,3 +135,52 @@ bundle_definitions = sa.Table(
     sa.Column("checksum", sa.String(80), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
 )
+
+#: Periodic jobs of `crm worker` (``jobs/periodic.py``): when each last started, claimed by one
+#: conditional update so that several workers never run the same period's job twice.
+periodic_jobs = sa.Table(
+    "crm_periodic_job",
+    platform_metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("last_run_at", UTCDateTime, nullable=True),
+    sa.Column("last_result", sa.Text, nullable=True),
+)
+
+#: Deliveries to the outside world (e-mails, webhooks), written in the same transaction as the
+#: change that asks for them and sent by `crm worker` after it commits (``outbox.py``,
+#: ``jobs/delivery.py``): a rolled-back write sends nothing, a crashed worker loses nothing.
+outbox = sa.Table(
+    "crm_outbox",
+    platform_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("origin", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_at", UTCDateTime, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Index("ix_crm_outbox_status_next", "status", "next_attempt_at"),
+)
+
+#: In-app notifications (the bell): reminders of due dates, and later what automations tell people.
+#: ``title`` is a label (JSON ``{"en", "zh"}`` or text) shown in the reader's language; ``dedupe``
+#: makes a periodic job's notification once per user and occasion however often the job runs.
+notifications = sa.Table(
+    "crm_notification",
+    platform_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("entity", sa.String(64), nullable=True),
+    sa.Column("record_id", sa.BigInteger, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("read_at", UTCDateTime, nullable=True),
+    sa.Column("dedupe", sa.String(255), nullable=True),
+    sa.Index("ix_crm_notification_user_read", "user_id", "read_at"),
+    sa.UniqueConstraint("user_id", "dedupe", name="uq_crm_notification_user_dedupe"),
+)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's run command: a fresh virtualenv, the platform tables on SQLite, and the server.
+# The README's run command: a fresh virtualenv, the platform tables on SQLite, the server and a worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
@@ -21,4 +21,10 @@ installed=$(.venv/bin/crm template list)
 if [ "$template" != "none" ] && ! grep -q "^$template .*(installed " <<<"$installed"; then
   .venv/bin/crm template install "$template" --sample-data
 fi
-exec .venv/bin/crm serve --host "${HOST:-127.0.0.1}" --port "${PORT:-5000}"
+# The worker runs queued and periodic jobs (the daily re-evaluation of rule tags such as "no contact
+# for 90 days") beside the server, on the queue file instance/queue.sqlite unless CRM_QUEUE_URL names
+# a Redis; it stops with the server.
+.venv/bin/crm worker &
+worker=$!
+trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
+.venv/bin/crm serve --host "${HOST:-127.0.0.1}" --port "${PORT:-5000}"

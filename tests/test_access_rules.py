@@ -1,4 +1,4 @@
-"""The rules of roles and rights (README "Roles and rights"), checked on ``runtime/access.py`` alone.
+"""The rules of roles and rights (docs/access.md "Roles and rights"), checked on ``runtime/access.py`` alone.
 
 No database: a role set and an entity are enough, so these run in milliseconds and are the tests a
 mutation check of access.py runs (docs/testing.md). The same rules are checked end to end, through

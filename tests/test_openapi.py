@@ -311,6 +311,15 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", "/api/bundle/schema", "/api/bundle/schema")
     call("GET", "/api/bundle/templates", "/api/bundle/templates")
     call("POST", "/api/bundle/templates/nothing/install", "/api/bundle/templates/{name}/install", expect=404)
+    # Notifications (the admin's own).
+    from crm_platform import notifications
+    with app.extensions["crm"].engine.begin() as conn:
+        notifications.notify(conn, [1], "reminder", {"en": "Due", "zh": "到期"}, entity="course", record_id=1)
+    listed = call("GET", "/api/notifications?unread=1", "/api/notifications")
+    call("GET", "/api/notifications?unread=2", "/api/notifications", expect=400)
+    call("POST", f"/api/notifications/{listed['items'][0]['id']}/read", "/api/notifications/{id}/read")
+    call("POST", "/api/notifications/999999/read", "/api/notifications/{id}/read", expect=404)
+    call("POST", "/api/notifications/read-all", "/api/notifications/read-all")
     # Every operation but the other entities' record endpoints has been called.
     others = ("/api/records/student", "/api/records/guardian")
     left = {(m, p) for p, m, _ in operations(doc) if not p.startswith(others)}

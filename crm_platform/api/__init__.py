@@ -23,4 +23,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(bundle_api)
     from .users_api import users_api
     app.register_blueprint(users_api)
+    from .notifications_api import notifications_api
+    app.register_blueprint(notifications_api)
     register_error_handlers(app)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..bundles.importer import ON_CONFLICT
 from ..ids import ROW_ID_MAX
+from ..runtime.query import MAX_PAGE
 from ..metadata import meta_schemas
 from ..metadata.field_types.text import NO_NUL
 from ..metadata.kinds import KINDS
@@ -85,6 +86,9 @@ def items_of(schema: dict, **more) -> dict:
 
 
 FLAG = "1, true or yes (0, false or no: off; any other value is 400)"
+#: ``page`` and ``per_page`` of the platform's own lists (the page size is at most CRM_MAX_PAGE_SIZE, 500).
+PAGING = [query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "1-based page"),
+          query("per_page", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (default 50)")]
 DRY_RUN = query("dry_run", BOOLEAN, f"{FLAG}: answer with the plan (operations, rows affected) and change nothing")
 ARCHIVED = query("archived", BOOLEAN, f"{FLAG}: include archived definitions")
 
@@ -124,6 +128,12 @@ SCHEMAS = {
     "StageHistory": items_of(obj({
         "id": INTEGER, "pipeline": STRING, "from_stage": NULLABLE_TEXT, "to_stage": STRING,
         "actor_id": {"type": ["integer", "null"]}, "moved_at": DATETIME})),
+    "Notifications": obj({"items": {"type": "array", "items": obj({
+        "id": INTEGER, "kind": STRING, "title": STRING, "entity": NULLABLE_TEXT,
+        "record_id": {"type": ["integer", "null"]}, "link": NULLABLE_TEXT, "created_at": DATETIME, "read": BOOLEAN},
+        ("id", "kind", "title", "created_at", "read"))},
+        "unread": INTEGER, "total": INTEGER, "page": INTEGER, "per_page": INTEGER, "pages": INTEGER},
+        ("items", "unread", "total")),
     "PipelineSummary": obj({
         "pipeline": STRING, "entity": STRING, "field": STRING, "amount_field": NULLABLE_TEXT,
         "stages": {"type": "array", "items": obj({
@@ -315,6 +325,17 @@ def platform_paths(schemas: dict) -> dict:
             {200: answer("The figures over the records the user may read", shared("PipelineSummary"))},
             errors(400, 403, 404, 409), parameters=[in_path("key"), query(
                 "amount", STRING, "An integer or decimal field to total instead of the pipeline's amount_field")])},
+        "/api/notifications": {"get": op(
+            "notifications_list", "The signed-in user's notifications, newest first, with the unread count",
+            "notifications", {200: answer("A page of notifications", shared("Notifications"))}, errors(400),
+            parameters=[query("unread", BOOLEAN, f"{FLAG}: only the unread ones"), *PAGING])},
+        "/api/notifications/{id}/read": {"post": op(
+            "notifications_read", "Mark one of the user's notifications read", "notifications",
+            {200: answer("Marked", obj({"id": INTEGER, "read": BOOLEAN, "unread": INTEGER}, ("id", "read", "unread")))},
+            errors(404, why={404: "No such notification of this user"}), parameters=user_id)},
+        "/api/notifications/read-all": {"post": op(
+            "notifications_read_all", "Mark all of the user's notifications read", "notifications",
+            {200: answer("Marked", obj({"marked": INTEGER, "unread": INTEGER}, ("marked", "unread")))})},
         "/api/users": {
             "get": op("users_list", "Users", "users", {200: answer("Users", items_of(shared("User")))},
                       errors(403, why=admin)),

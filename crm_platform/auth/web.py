@@ -1,6 +1,7 @@
 """Sign-in for people (Flask-Login session, /login) and for programs (Bearer tokens on /api).
 
-Every path requires a signed-in user except /login, /api/auth/token and public web forms (/f/).
+Every path requires a signed-in user except /login, /api/auth/token, public web forms (/f/), the
+health checks (/healthz, /readyz) and /metrics (which asks for its own token).
 The REST API accepts only Bearer tokens, never the session cookie, so no page of another site can
 make a signed-in browser call it (no CSRF exposure); browser forms carry a CSRF token instead.
 """
@@ -27,7 +28,7 @@ auth_bp = Blueprint("auth", __name__)
 # such as redis://127.0.0.1:6379 (needs the redis package), which makes the limit exact across workers.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 csrf = CSRFProtect()
-PUBLIC_PREFIXES = ("/login", "/api/auth/token", "/f/", "/static/")
+PUBLIC_PREFIXES = ("/login", "/api/auth/token", "/f/", "/static/", "/healthz", "/readyz", "/metrics")
 #: The session key holding the user's session generation at sign-in (``UserService.end_sessions``).
 SESSION_GENERATION = "_crm_generation"
 

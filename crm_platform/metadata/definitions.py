@@ -155,6 +155,35 @@ def validate_entity(doc: object, state: MetaState) -> list[dict]:
     title = doc.get("title_field")
     if title is not None and title not in seen:
         problems.append(error("title_field", "invalid", f"title_field '{title}' is not a field of this entity"))
+    problems += _reminder_problems(doc)
+    return problems
+
+
+def _reminder_problems(doc: dict) -> list[dict]:
+    """A reminder names a date or datetime field of the entity, and an exclude field with values it holds."""
+    fields = {f["key"]: f for f in doc.get("fields", [])}
+    problems = []
+    for i, reminder in enumerate(doc.get("reminders", [])):
+        where = f"reminders.{i}"
+        field = fields.get(reminder["field"])
+        if field is None or not REGISTRY[field["type"]].temporal:
+            problems.append(error(f"{where}.field", "invalid",
+                                  f"'{reminder['field']}' is not a date or datetime field of this entity"))
+        exclude = reminder.get("exclude")
+        if exclude is None:
+            continue
+        other = fields.get(exclude["field"])
+        if other is None or REGISTRY[other["type"]].multi_valued:
+            problems.append(error(f"{where}.exclude.field", "invalid",
+                                  f"'{exclude['field']}' is not a single-valued field of this entity"))
+            continue
+        ftype = REGISTRY[other["type"]]
+        check = ftype.compile_checker(ftype.relaxed(other))
+        for j, value in enumerate(exclude["values"]):
+            try:
+                check(value)
+            except ValueInvalid as exc:
+                problems.append(error(f"{where}.exclude.values.{j}", exc.code, f"'{exclude['field']}' {exc.message}"))
     return problems
 
 

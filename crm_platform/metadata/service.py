@@ -272,6 +272,10 @@ class MetadataService:
                     f["key"] = new_key
             if after.get("title_field") == key:
                 after["title_field"] = new_key
+            for reminder in after.get("reminders", []):  # a reminder follows its fields
+                for named in (reminder, reminder.get("exclude") or {}):
+                    if named.get("field") == key:
+                        named["field"] = new_key
             return before, after
 
         return self.apply(Change("entity", entity, "rename_field", build, renames={key: new_key}), actor=actor,

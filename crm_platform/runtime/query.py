@@ -1,6 +1,6 @@
 """List queries: paging, sorting, free-text search and typed filters, parsed from a query string.
 
-Syntax (documented in the README):
+Syntax (documented in docs/api.md, "List parameters"):
     ?page=2&per_page=50&sort=-amount,name&q=zhang
     &filter[age][gte]=18&filter[status][in]=new,won&filter[email][is_empty]&filter[name]=Li
 Field keys and operators are looked up in the definition; values are parsed by the field's type

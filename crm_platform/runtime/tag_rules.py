@@ -171,3 +171,23 @@ def after_create_many(conn: sa.Connection, model: CompiledModel, entity: Compile
 
 
 after_write.many = after_create_many
+
+
+#: Conditions whose truth changes as time passes, with no write to any record.
+TIME_RELATIVE_OPS = frozenset({"within_days", "older_than_days"})
+
+
+def time_relative_taxonomies(model: CompiledModel) -> list[str]:
+    """Taxonomies with a rule that depends on now: they must be re-evaluated as days pass."""
+    return sorted({rt.taxonomy for rt in rule_tags(model)
+                   if any(cond["op"] in TIME_RELATIVE_OPS for cond in rt.rule["all"])})
+
+
+def refresh_time_relative(conn: sa.Connection, model: CompiledModel,
+                          now: dt.datetime | None = None) -> dict[str, dict[str, int]]:
+    """Re-evaluate the rules that depend on now (the daily job of `crm worker`)."""
+    report: dict[str, dict[str, int]] = {}
+    for taxonomy in time_relative_taxonomies(model):
+        for entity_key in sorted({rt.entity for rt in rule_tags(model, taxonomy)}):
+            report.update(apply_rules(conn, model, entity_key, taxonomy=taxonomy, now=now))
+    return report

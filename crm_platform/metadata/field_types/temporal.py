@@ -164,7 +164,7 @@ class DateTime(FieldType):
             return dt.datetime.combine(Date().compile_checker(field)(text), dt.time(0, 0), dt.timezone.utc)
         candidate = text.replace(" ", "T", 1)
         if parse_iso_datetime(candidate) is None and re.search(r"T[0-9:.]+$", candidate):
-            candidate += "Z"  # no offset given in a spreadsheet: UTC, stated in the README
+            candidate += "Z"  # no offset given in a spreadsheet: UTC, stated in docs/definitions.md
         return self.compile_checker(field)(candidate)
 
     def form_text(self, field, value, tz=dt.timezone.utc):

@@ -1,0 +1,74 @@
+"""In-app notifications: written inside the transaction of what causes them, read through the bell.
+
+``notify`` is what reminders (``jobs/reminders.py``) and, later, automation rules call. A notification
+with a ``dedupe`` key is written once per user and key: a periodic job may run again and again over
+the same due date without telling anyone twice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from . import jsonutil
+from .i18n import text_of
+from .tables import notifications
+
+
+def notify(conn: sa.Connection, user_ids, kind: str, title, *, entity: str | None = None,
+           record_id: int | None = None, dedupe: str | None = None) -> int:
+    """Tell each of ``user_ids``; how many notifications were written (repeats of ``dedupe`` are not)."""
+    users = sorted({u for u in user_ids if u is not None})
+    if not users:
+        return 0
+    if dedupe is not None:
+        told = set(conn.execute(sa.select(notifications.c.user_id).where(
+            notifications.c.dedupe == dedupe, notifications.c.user_id.in_(users))).scalars())
+        users = [u for u in users if u not in told]
+        if not users:
+            return 0
+    now = dt.datetime.now(dt.timezone.utc)
+    stored = title if isinstance(title, str) else jsonutil.dumps(title, sort_keys=True)
+    conn.execute(notifications.insert(), [
+        {"user_id": u, "kind": kind, "title": stored, "entity": entity, "record_id": record_id,
+         "created_at": now, "read_at": None, "dedupe": dedupe} for u in users])
+    return len(users)
+
+
+def title_text(stored: str, lang: str) -> str:
+    if stored.startswith("{"):
+        try:
+            return text_of(jsonutil.loads(stored), lang)
+        except ValueError:
+            pass
+    return stored
+
+
+def unread_count(conn: sa.Connection, user_id: int) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(notifications).where(
+        notifications.c.user_id == user_id, notifications.c.read_at.is_(None))).scalar_one()
+
+
+def page(conn: sa.Connection, user_id: int, *, unread_only: bool, page_no: int, per_page: int):
+    """The user's notifications, newest first: (rows, total)."""
+    where = [notifications.c.user_id == user_id]
+    if unread_only:
+        where.append(notifications.c.read_at.is_(None))
+    total = conn.execute(sa.select(sa.func.count()).select_from(notifications).where(*where)).scalar_one()
+    rows = conn.execute(sa.select(notifications).where(*where)
+                        .order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
+                        .limit(per_page).offset((page_no - 1) * per_page)).all()
+    return rows, total
+
+
+def mark_read(conn: sa.Connection, user_id: int, notification_id: int | None = None) -> int:
+    """Mark one of the user's notifications read (or all of them when no id is given); how many changed."""
+    where = [notifications.c.user_id == user_id, notifications.c.read_at.is_(None)]
+    if notification_id is not None:
+        where.append(notifications.c.id == notification_id)
+    return conn.execute(notifications.update().where(*where).values(read_at=dt.datetime.now(dt.timezone.utc))).rowcount
+
+
+def exists_for(conn: sa.Connection, user_id: int, notification_id: int) -> bool:
+    return conn.execute(sa.select(notifications.c.id).where(
+        notifications.c.id == notification_id, notifications.c.user_id == user_id)).first() is not None
