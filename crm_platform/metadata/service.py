@@ -24,7 +24,7 @@ from .definitions import MetaState
 from .field_types import REGISTRY
 from .keys import key_problem
 from .kinds import KINDS
-from .store import load_state
+from .store import REVISION_QUERY, load_state
 
 COMMON_FIELD_KEYS = frozenset({"key", "type", "label", "help", "required", "unique", "indexed", "default"})
 
@@ -98,7 +98,7 @@ class MetadataService:
             with self._transaction(conn) as tx:
                 if conn.dialect.name == "postgresql":
                     # Serialises metadata changes across every process sharing the database.
-                    conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1).with_for_update())
+                    conn.execute(REVISION_QUERY.with_for_update())
                 state = load_state(conn)
                 before, after = change.build(state)
                 kind = KINDS[change.kind]
@@ -139,7 +139,7 @@ class MetadataService:
         with self.engine.connect().execution_options(sqlite_immediate=True) as conn:
             tx = conn.begin()
             if conn.dialect.name == "postgresql":
-                conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1).with_for_update())
+                conn.execute(REVISION_QUERY.with_for_update())
             self._local.conn = conn
             try:
                 yield conn
