@@ -53,6 +53,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.json_provider_class = ExactJSONProvider
     app.json = ExactJSONProvider(app)
     app.config.update(load_settings(Path(app.instance_path), config))
+    if app.config.get("CRM_PROXIES"):
+        # Behind N trusted proxies the client is the one they name, not the proxy (docs/deploy.md).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        n = app.config["CRM_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     engine = create_engine(app.config["DATABASE_URL"])
     app.extensions["crm"] = Platform(engine)
 

@@ -81,6 +81,9 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
         "BUNDLE_MAX_SAMPLE_RECORDS": int(os.environ.get("CRM_BUNDLE_MAX_SAMPLE_RECORDS", 20_000)),
         # The job queue of `crm worker`: a SQLite file beside the instance unless a Redis URL is given.
         "CRM_QUEUE_URL": os.environ.get("CRM_QUEUE_URL") or default_queue_url(instance_path),
+        # Proxies in front of the app (a TLS proxy: 1). With N > 0 the client address, scheme and host
+        # are taken from the last N X-Forwarded-* entries, so the sign-in limit counts real clients.
+        "CRM_PROXIES": int(os.environ.get("CRM_PROXIES", 0)),
         # GET /metrics (Prometheus) exists only when a token is set, and answers only to that token.
         "CRM_METRICS_TOKEN": os.environ.get("CRM_METRICS_TOKEN") or None,
     }

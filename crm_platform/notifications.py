@@ -69,6 +69,7 @@ def mark_read(conn: sa.Connection, user_id: int, notification_id: int | None = N
     return conn.execute(notifications.update().where(*where).values(read_at=utcnow())).rowcount
 
 
-def exists_for(conn: sa.Connection, user_id: int, notification_id: int) -> bool:
-    return conn.execute(sa.select(notifications.c.id).where(
-        notifications.c.id == notification_id, notifications.c.user_id == user_id)).first() is not None
+def get_for(conn: sa.Connection, user_id: int, notification_id: int):
+    """The user's notification ``notification_id``, or None (another user's is none of theirs)."""
+    return conn.execute(sa.select(notifications).where(
+        notifications.c.id == notification_id, notifications.c.user_id == user_id)).first()

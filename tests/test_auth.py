@@ -124,6 +124,22 @@ def test_sign_in_is_rate_limited(client):
     assert codes[:10] == [401] * 10 and codes[-1] == 429
 
 
+def test_behind_a_trusted_proxy_the_limit_counts_each_client_not_the_proxy(database_url):
+    from crm_platform import create_app
+    from crm_platform.auth.web import limiter
+    make_app(database_url)  # the platform's tables and the administrator
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test", "CRM_PROXIES": 1})
+    limiter.reset()
+    c = app.test_client()
+
+    def sign_in_from(client_address):
+        return c.post("/api/auth/token", json={"username": "admin", "password": "wrong-pass"},
+                      headers={"X-Forwarded-For": client_address}, environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code
+    assert [sign_in_from("203.0.113.5") for _ in range(11)][-1] == 429
+    assert sign_in_from("198.51.100.7") == 401  # another client behind the same proxy is not locked out
+    app.extensions["crm"].engine.dispose()
+
+
 def test_cli_user_create(database_url, tmp_path, monkeypatch):
     from crm_platform.cli import main
     monkeypatch.setenv("DATABASE_URL", database_url)

@@ -41,7 +41,7 @@ def list_notifications():
 def read_notification(notification_id):
     user = actor_id()
     with platform().engine.begin() as conn:
-        if not notifications.exists_for(conn, user, notification_id):  # another user's is not found either
+        if notifications.get_for(conn, user, notification_id) is None:  # another user's is not found either
             raise NotFound([error(None, "not_found", f"no notification {notification_id}")])
         notifications.mark_read(conn, user, notification_id)
         unread = notifications.unread_count(conn, user)

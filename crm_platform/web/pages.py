@@ -152,13 +152,23 @@ def menu(lang: str, model=None) -> list[dict]:
     return sorted(items, key=lambda i: i["label"].casefold())
 
 
+def unread_notifications() -> int:
+    """The bell's count on every signed-in page: one indexed count."""
+    user = g.get("user")
+    if user is None:
+        return 0
+    from .. import notifications
+    with platform().engine.connect() as conn:
+        return notifications.unread_count(conn, user.id)
+
+
 def render(template: str, status: int = 200, **context):
     lang = context.pop("lang", None) or current_language()
     screen = context.get("screen")
     return render_template(template, lang=lang, t=lambda key, **v: translate(key, lang, **v),
                            label=lambda value: label_of(value, lang), user=g.get("user"),
                            menu=menu(lang, screen.model if screen is not None else None),
-                           **context), status
+                           unread=unread_notifications(), **context), status
 
 
 def refusal_page(refusal: CrmError):

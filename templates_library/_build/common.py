@@ -59,6 +59,8 @@ def communication(links: list[dict]) -> dict:
             select("intent", "Intent level", "意向度", INTENT),
             field("next_follow_up", "date", "Next follow-up", "下次跟进时间", indexed=True),
         ] + links,
+        # The owner is reminded, in the bell, on the day of the next follow-up.
+        "reminders": [{"field": "next_follow_up", "days_before": 0}],
     }
 
 
@@ -74,6 +76,8 @@ def task(links: list[dict]) -> dict:
             select("priority", "Priority", "优先级", PRIORITY, default="normal"),
             field("result", "long_text", "Result", "完成结果"),
         ] + links,
+        # The owner is reminded the day before a task is due, unless it is done or cancelled.
+        "reminders": [{"field": "due_on", "days_before": 1, "exclude": {"field": "status", "values": ["done", "cancelled"]}}],
     }
 
 
