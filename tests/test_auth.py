@@ -125,7 +125,7 @@ def test_sign_in_is_rate_limited(client):
 
 
 def test_behind_a_trusted_proxy_the_limit_counts_each_client_not_the_proxy(database_url):
-    from crm_platform import create_app
+    from crm_platform.app import create_app
     from crm_platform.auth.web import limiter
     make_app(database_url)  # the platform's tables and the administrator
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test", "CRM_PROXIES": 1})
