@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 from flask_admin import Admin
+from flask_admin.menu import MenuLink
 
 from .entities import EntityDesignerView
 from .forms_designer import FormDesignerView
 from .history import HistoryView
 from .home import HomeView
+from .i18n import init_babel, lazy
 from .pipelines import PipelineDesignerView
 from .records import RecordView
 from .taxonomies import TaxonomyDesignerView
@@ -23,11 +25,36 @@ def init_admin(app: Flask) -> Admin:
     # Our own templates and the small designer script; Flask-Admin brings Bootstrap and jQuery.
     app.register_blueprint(Blueprint("crm_admin_assets", __name__, template_folder="templates",
                                      static_folder="static", static_url_path="/admin/assets"))
-    admin = Admin(app, name="CRM designer", index_view=HomeView(name="Home", url="/admin", endpoint="admin"))
-    admin.add_view(EntityDesignerView(name="Entities", endpoint="entities", url="/admin/entities"))
-    admin.add_view(TaxonomyDesignerView(name="Taxonomies", endpoint="taxonomies", url="/admin/taxonomies"))
-    admin.add_view(PipelineDesignerView(name="Pipelines", endpoint="pipelines", url="/admin/pipelines"))
-    admin.add_view(FormDesignerView(name="Forms", endpoint="forms", url="/admin/forms"))
-    admin.add_view(HistoryView(name="History", endpoint="history", url="/admin/history"))
+    # Flask-Admin's own words (list views, buttons) in the language the screens use; ours are lazy
+    # so one menu built at start-up reads in each visitor's language.
+    init_babel(app)
+    # The screens' menu offers 管理 to those who may design (the same gate as every admin view).
+    app.add_template_global(_can_design, "can_design")
+    admin = Admin(app, name=lazy("admin_name"), index_view=HomeView(name=lazy("menu_home"), url="/admin", endpoint="admin"))
+    admin.add_view(EntityDesignerView(name=lazy("menu_entities"), endpoint="entities", url="/admin/entities"))
+    admin.add_view(TaxonomyDesignerView(name=lazy("menu_taxonomies"), endpoint="taxonomies", url="/admin/taxonomies"))
+    admin.add_view(PipelineDesignerView(name=lazy("menu_pipelines"), endpoint="pipelines", url="/admin/pipelines"))
+    admin.add_view(FormDesignerView(name=lazy("menu_forms"), endpoint="forms", url="/admin/forms"))
+    admin.add_view(HistoryView(name=lazy("menu_history"), endpoint="history", url="/admin/history"))
     admin.add_view(RecordView())
+    # Back to the screens, and the language switch the screens use (one cookie for both).
+    admin.add_link(MenuLink(name=lazy("back_to_app"), url="/app", category=None))
+    admin.add_link(LanguageLink(name=lazy("language"), url="/app/lang"))
     return admin
+
+
+def _can_design() -> bool:
+    from flask import g
+
+    from crm_platform.http.context import access
+    return g.get("user") is not None and access().admin
+
+
+class LanguageLink(MenuLink):
+    """The other language, back to the page it was clicked on (the screens' own switch)."""
+
+    def get_url(self):
+        from flask import request, url_for
+
+        from .i18n import language
+        return url_for("screens.switch_language", code="en" if language() == "zh" else "zh", next=request.full_path)

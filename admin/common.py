@@ -23,6 +23,13 @@ class AdminOnly:
     def is_accessible(self) -> bool:
         return g.get("user") is not None and access().admin
 
+    def render(self, template, **kwargs):
+        """Every designer page gets ``t`` (our words in the admin's language) and ``lang``."""
+        from .i18n import language, t
+        kwargs.setdefault("t", t)
+        kwargs.setdefault("lang", language())
+        return super().render(template, **kwargs)
+
     def inaccessible_callback(self, name, **kwargs):
         if g.get("user") is None:
             return redirect(url_for("auth.login", next=request.path))
@@ -33,10 +40,26 @@ def label_text(label, lang: str | None = None) -> str:
     return text_of(label, lang)
 
 
-def label_inputs(prefix: str, required: bool = False) -> dict:
-    """Form fields ``<prefix>_en`` and ``<prefix>_zh`` for a label edited side by side."""
-    return {f"{prefix}_{code}": StringField(f"{prefix.replace('_', ' ').capitalize()} ({name})",
-                                            validators=[Optional(), Length(max=200)])
+def label_shown(label, lang: str | None = None) -> str:
+    """A label in ``lang``, by default the language of the admin reading the page."""
+    if lang is None:
+        from .i18n import language
+        lang = language()
+    return text_of(label, lang)
+
+
+def label_inputs(prefix: str, message: str | None = None, *, max_length: int = 200) -> dict:
+    """Form fields ``<prefix>_en`` and ``<prefix>_zh`` for a label edited side by side, titled by
+    the admin message ``message`` in the admin's language ("标签 (中文)")."""
+    from flask_babel import LazyString
+
+    from .i18n import t
+
+    def title(name: str):
+        if message is None:
+            return f"{prefix.replace('_', ' ').capitalize()} ({name})"
+        return LazyString(lambda: f"{t(message)} ({name})")
+    return {f"{prefix}_{code}": StringField(title(name), validators=[Optional(), Length(max=max_length)])
             for code, name in LANGUAGES}
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import abort, url_for
 from flask_admin import BaseView, expose
 
-from .common import AdminOnly, actor, platform
+from .common import AdminOnly, actor, label_text, platform
+from .i18n import kind_name, language, t
 from .plan_flow import run_change
 
 
@@ -25,8 +26,10 @@ class DefinitionDesignerView(AdminOnly, BaseView):
             if creating:
                 return metadata.create_definition(self.kind, new, actor=actor(), **apply)
             return metadata.update_definition(self.kind, doc["key"], patch, actor=actor(), **apply)
-        return run_change(self, change, render_form=render_form, done_url=url_for(".index"),
-                          title=f"{'Create' if creating else 'Change'} {self.kind} {new['key']}")
+        name = label_text(new.get("label"), language()) or new["key"]
+        return run_change(self, change, render_form=render_form, done_url=url_for(".index"), doc=new,
+                          entity=new.get("entity"),
+                          title=t("t_create_def" if creating else "t_change_def", kind=kind_name(self.kind), name=name))
 
     @expose("/new", methods=("GET", "POST"))
     def create(self):
@@ -41,7 +44,9 @@ class DefinitionDesignerView(AdminOnly, BaseView):
 
     @expose("/<key>/archive", methods=("POST",))
     def archive(self, key):
-        title = f"Archive {self.kind} {key}"
+        found = platform().metadata.state().of_kind(self.kind).get(key)
+        title = t("t_archive_def", kind=kind_name(self.kind),
+                  name=label_text(found.doc.get("label"), language()) if found is not None else key)
 
         def render_refusal(errors=(), plan=None):
             return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=title,

@@ -13,31 +13,36 @@ from crm_platform.metadata.keys import table_name
 from crm_platform.http.context import access
 from crm_platform.runtime.query import ListQuery
 
-from .common import AdminOnly, DesignerForm, actor, label_data, label_from, label_text, platform
+from crm_platform.metadata.keys import propose_key
+
+from .common import (AdminOnly, DesignerForm, actor, label_data, label_from, label_inputs, label_shown, label_text,
+                     platform)
+from .i18n import lazy, t
 from .field_forms import SPARE_ROWS, field_data, field_doc, field_form_class, locate_field_error, type_title
 from .plan_flow import attach_errors, going_back, run_change
 from .rows import posted_rows
 
 
-class EntityForm(DesignerForm):
-    key = StringField("Key (letters, digits, _; the table name)", validators=[Optional(), Length(max=40)])
-    label_en = StringField("Name (English)", validators=[Optional(), Length(max=200)])
-    label_zh = StringField("Name (中文)", validators=[Optional(), Length(max=200)])
-    plural_label_en = StringField("Plural (English)", validators=[Optional(), Length(max=200)])
-    plural_label_zh = StringField("Plural (中文)", validators=[Optional(), Length(max=200)])
-    description_en = StringField("Description (English)", validators=[Optional(), Length(max=4000)])
-    description_zh = StringField("Description (中文)", validators=[Optional(), Length(max=4000)])
-    title_field = SelectField("Title field (names a record in lists and references)", choices=[], validate_choice=False)
-    require_change_reason = BooleanField("Changes and deletions must give a reason")
+EntityForm = type("EntityForm", (DesignerForm,), {
+    "key": StringField(lazy("f_entity_key"), validators=[Optional(), Length(max=40)]),
+    **label_inputs("label", "f_name"),
+    **label_inputs("plural_label", "f_plural"),
+    **label_inputs("description", "f_description", max_length=4000),
+    "title_field": SelectField(lazy("f_title_field"), choices=[], validate_choice=False),
+    "require_change_reason": BooleanField(lazy("f_require_reason")),
+})
 
 
 class RenameForm(DesignerForm):
-    new_key = StringField("New key", validators=[Optional(), Length(max=63)])
+    new_key = StringField(lazy("f_new_key"), validators=[Optional(), Length(max=63)])
 
 
 def entity_doc_from(form, key: str | None = None) -> dict:
     data = form.data
-    doc = {"key": key or (data.get("key") or "").strip()}
+    # A blank key is made from the name (Chinese as pinyin), as the page's script proposes it.
+    taken = platform().metadata.state().entities
+    doc = {"key": key or (data.get("key") or "").strip()
+           or propose_key(data.get("label_zh") or data.get("label_en") or "", taken, entity=True)}
     label = label_from(data, "label")
     if label:
         doc["label"] = label
@@ -64,7 +69,7 @@ class EntityDesignerView(AdminOnly, BaseView):
     def index(self):
         state = self._state()
         counts = _record_counts([k for k, s in state.entities.items() if not s.archived])
-        rows = [{"key": k, "label": label_text(s.doc.get("label")), "label_zh": label_text(s.doc.get("label"), "zh"),
+        rows = [{"key": k, "label": label_text(s.doc.get("label"), "en"), "label_zh": label_text(s.doc.get("label"), "zh"),
                  "fields": len(s.fields), "archived": s.archived, "records": counts.get(k)}
                 for k, s in state.entities.items()]
         return self.render("crm_admin/entities.html", rows=rows, revision=state.revision)
@@ -74,12 +79,12 @@ class EntityDesignerView(AdminOnly, BaseView):
         entity = self._entity(key, active=False)
         doc = entity.doc
         fields = [{"key": f["key"], "type": f["type"], "type_title": type_title(f["type"]),
-                   "label": label_text(f.get("label")) or f["key"], "label_zh": label_text(f.get("label"), "zh"),
+                   "label": label_text(f.get("label"), "en") or f["key"], "label_zh": label_text(f.get("label"), "zh"),
                    "required": f.get("required", False), "unique": f.get("unique", False),
                    "summary": _option_summary(f)} for f in entity.fields]
-        archived = [{"key": f["key"], "type": type_title(f["type"]), "label": label_text(f.get("label")) or f["key"]}
+        archived = [{"key": f["key"], "type": type_title(f["type"]), "label": label_shown(f.get("label")) or f["key"]}
                     for f in entity.archived_fields]
-        return self.render("crm_admin/entity.html", key=key, doc=doc, archived=entity.archived, fields=fields,
+        return self.render("crm_admin/entity.html", key=key, doc=doc, name=_name(doc), archived=entity.archived, fields=fields,
                            archived_fields=archived, table=table_name(key),
                            types=[(name, type_title(name)) for name in REGISTRY])
 
@@ -87,7 +92,7 @@ class EntityDesignerView(AdminOnly, BaseView):
     @expose("/new", methods=("GET", "POST"))
     def create(self):
         form = EntityForm(request.form if request.method == "POST" else None)
-        form.title_field.choices = [SelectChoice("", "(none yet)")]
+        form.title_field.choices = [SelectChoice("", t("none_yet"))]
 
         def render_form(errors=(), plan=None):
             attach_errors(form, list(errors), _locate_entity_error)
@@ -103,7 +108,7 @@ class EntityDesignerView(AdminOnly, BaseView):
             return platform().metadata.create_definition("entity", doc, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=doc["key"] or "_"),
-                          title=f"Create entity {doc['key']}")
+                          title=t("t_create_entity", name=_name(doc)))
 
     @expose("/<key>/edit", methods=("GET", "POST"))
     def edit(self, key):
@@ -115,12 +120,13 @@ class EntityDesignerView(AdminOnly, BaseView):
                               **label_data(doc.get("description"), "description"),
                               "title_field": doc.get("title_field", ""),
                               "require_change_reason": doc.get("require_change_reason", False)})
-        form.title_field.choices = [SelectChoice("", "(none)")] + [
-            SelectChoice(f["key"], f"{label_text(f.get('label')) or f['key']} ({f['key']})") for f in entity.fields]
+        form.title_field.choices = [SelectChoice("", t("none"))] + [
+            SelectChoice(f["key"], f"{label_shown(f.get('label')) or f['key']} ({f['key']})") for f in entity.fields]
 
         def render_form(errors=(), plan=None):
             attach_errors(form, list(errors), _locate_entity_error)
-            return self.render("crm_admin/entity_form.html", form=form, errors=list(errors), plan=plan, creating=False, key=key)
+            return self.render("crm_admin/entity_form.html", form=form, errors=list(errors), plan=plan, creating=False, key=key,
+                               name=_entity_name(key))
 
         if request.method == "GET" or going_back():
             return render_form()
@@ -131,17 +137,17 @@ class EntityDesignerView(AdminOnly, BaseView):
             return platform().metadata.update_definition("entity", key, patch, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
-                          title=f"Change entity {key}")
+                          title=t("t_change_entity", name=_entity_name(key)))
 
     @expose("/<key>/archive", methods=("POST",))
     def archive(self, key):
         return self._simple(lambda **apply: platform().metadata.archive_definition("entity", key, actor=actor(), **apply),
-                            url_for(".index"), f"Archive entity {key}")
+                            url_for(".index"), t("t_archive_entity", name=_entity_name(key)), entity=key)
 
     @expose("/<key>/restore", methods=("POST",))
     def restore(self, key):
         return self._simple(lambda **apply: platform().metadata.restore_definition("entity", key, actor=actor(), **apply),
-                            url_for(".detail", key=key), f"Restore entity {key}")
+                            url_for(".detail", key=key), t("t_restore_entity", name=_entity_name(key)), entity=key)
 
     @expose("/<key>/move", methods=("POST",))
     def move(self, key):
@@ -158,7 +164,7 @@ class EntityDesignerView(AdminOnly, BaseView):
             fields[i], fields[j] = fields[j], fields[i]
             return platform().metadata.update_definition("entity", key, {"fields": fields}, actor=actor(), **apply)
 
-        return self._simple(change, url_for(".detail", key=key), f"Move field {field_key} {direction}")
+        return self._simple(change, url_for(".detail", key=key), t("t_move_field", field=_field_name(key, field_key)), entity=key)
 
     # ---- field-level changes ---------------------------------------------------------------------
     @expose("/<key>/fields/new", methods=("GET", "POST"))
@@ -175,7 +181,7 @@ class EntityDesignerView(AdminOnly, BaseView):
             attach_errors(form, list(errors), locate_field_error)
             return self.render("crm_admin/field_form.html", form=form, errors=list(errors), plan=plan, key=key,
                                type_name=type_name, ftype=REGISTRY[type_name], type_title=type_title(type_name),
-                               creating=True)
+                               creating=True, entity_name=_entity_name(key))
 
         if request.method == "GET" or going_back():
             return render_form()
@@ -185,12 +191,19 @@ class EntityDesignerView(AdminOnly, BaseView):
             doc = field_doc(form, type_name)
         except CrmError as exc:  # a default value the field's type cannot read
             return render_form(exc.errors), exc.status
+        if not doc["key"]:
+            # Made from the label as the page's script proposes it (Chinese as pinyin), unique in the entity.
+            entity = self._entity(key)
+            label = label_from(form.data, "label") or {}
+            doc["key"] = propose_key(label.get("zh") or label.get("en") or "",
+                                     {f["key"] for f in list(entity.fields) + list(entity.archived_fields)})
+            form.key.data = doc["key"]
 
         def change(**apply):
             return platform().metadata.add_field(key, doc, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
-                          title=f"Add field {doc['key']} to {key}")
+                          title=t("t_add_field", field=_name(doc), entity=_entity_name(key)), entity=key, doc=doc)
 
     @expose("/<key>/fields/<field>/edit", methods=("GET", "POST"))
     def edit_field(self, key, field):
@@ -214,7 +227,7 @@ class EntityDesignerView(AdminOnly, BaseView):
             attach_errors(form, list(errors), locate_field_error)
             return self.render("crm_admin/field_form.html", form=form, errors=list(errors), plan=plan, key=key, field=field,
                                type_name=type_name, ftype=REGISTRY[type_name], type_title=type_title(type_name),
-                               creating=False)
+                               creating=False, entity_name=_entity_name(key), field_name=_field_name(key, field))
 
         if request.method == "GET" or going_back() or request.form.get("_retype"):
             return render_form()
@@ -232,7 +245,8 @@ class EntityDesignerView(AdminOnly, BaseView):
             return platform().metadata.update_field(key, field, patch, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
-                          title=f"Change field {field} of {key}")
+                          title=t("t_change_field", field=_field_name(key, field), entity=_entity_name(key)),
+                          entity=key, doc=doc)
 
     @expose("/<key>/fields/<field>/rename", methods=("GET", "POST"))
     def rename_field(self, key, field):
@@ -241,7 +255,8 @@ class EntityDesignerView(AdminOnly, BaseView):
 
         def render_form(errors=(), plan=None):
             attach_errors(form, list(errors))
-            return self.render("crm_admin/rename_form.html", form=form, errors=list(errors), plan=plan, key=key, field=field)
+            return self.render("crm_admin/rename_form.html", form=form, errors=list(errors), plan=plan, key=key, field=field,
+                               entity_name=_entity_name(key), field_name=_field_name(key, field))
 
         if request.method == "GET" or going_back():
             return render_form()
@@ -251,25 +266,63 @@ class EntityDesignerView(AdminOnly, BaseView):
             return platform().metadata.rename_field(key, field, new_key, actor=actor(), **apply)
 
         return run_change(self, change, render_form=render_form, done_url=url_for(".detail", key=key),
-                          title=f"Rename field {field} of {key} to {new_key}")
+                          title=t("t_rename_field", field=_field_name(key, field), entity=_entity_name(key), new=new_key),
+                          entity=key)
 
     @expose("/<key>/fields/<field>/archive", methods=("POST",))
     def archive_field(self, key, field):
         return self._simple(lambda **apply: platform().metadata.archive_field(key, field, actor=actor(), **apply),
-                            url_for(".detail", key=key), f"Archive field {field} of {key}")
+                            url_for(".detail", key=key),
+                            t("t_archive_field", field=_field_name(key, field), entity=_entity_name(key)), entity=key)
 
     @expose("/<key>/fields/<field>/restore", methods=("POST",))
     def restore_field(self, key, field):
         return self._simple(lambda **apply: platform().metadata.restore_field(key, field, actor=actor(), **apply),
-                            url_for(".detail", key=key), f"Restore field {field} of {key}")
+                            url_for(".detail", key=key),
+                            t("t_restore_field", field=_field_name(key, field), entity=_entity_name(key)), entity=key)
 
-    def _simple(self, change, done_url: str, title: str):
+    def _simple(self, change, done_url: str, title: str, entity: str | None = None):
         """A change with no form of its own: refusals are shown on the plan page itself."""
         def render_refusal(errors=(), plan=None):
             return self.render("crm_admin/plan.html", plan=plan, errors=list(errors), title=title, fields=[],
                                action=None, cancel_url=done_url)
 
-        return run_change(self, change, render_form=render_refusal, done_url=done_url, title=title)
+        return run_change(self, change, render_form=render_refusal, done_url=done_url, title=title, entity=entity)
+
+    @expose("/propose-key", methods=("GET",))
+    def propose(self):
+        """The key proposed for a label: ``?label=意向等级&entity=student`` → ``{"key": "yi_xiang_deng_ji"}``,
+        unique among the entity's fields (archived ones too); without ``entity``, an entity key."""
+        from flask import jsonify
+        label = request.args.get("label", "")[:200]
+        entity_key = request.args.get("entity")
+        state = self._state()
+        if entity_key:
+            found = state.entities.get(entity_key)
+            if found is None:
+                abort(404)
+            taken = {f["key"] for f in list(found.fields) + list(found.archived_fields)}
+            return jsonify({"key": propose_key(label, taken)})
+        return jsonify({"key": propose_key(label, set(state.entities), entity=True)})
+
+
+def _name(doc: dict) -> str:
+    """A definition being saved, by its label in the admin's language (its key when it has none)."""
+    from .i18n import language
+    return label_text(doc.get("label"), language()) or doc.get("key") or ""
+
+
+def _entity_name(key: str) -> str:
+    found = platform().metadata.state().entities.get(key)
+    return _name(found.doc) if found is not None else key
+
+
+def _field_name(entity: str, field: str) -> str:
+    found = platform().metadata.state().entities.get(entity)
+    for f in (list(found.fields) + list(found.archived_fields)) if found is not None else []:
+        if f["key"] == field:
+            return _name(f)
+    return field
 
 
 def _locate_entity_error(path: str) -> str | None:
@@ -281,15 +334,22 @@ def _locate_entity_error(path: str) -> str | None:
 
 def _option_summary(field: dict) -> str:
     """A short, readable line of a field's own options (choices, scale, target...)."""
-    bits = []
+    from .i18n import MESSAGES, language
+    lang, bits = language(), []
     if field.get("choices"):
-        bits.append(", ".join(label_text(c.get("label")) or c["key"] for c in field["choices"][:6])
+        bits.append(("、" if lang == "zh" else ", ").join(label_text(c.get("label"), lang) or c["key"]
+                                                         for c in field["choices"][:6])
                     + ("…" if len(field["choices"]) > 6 else ""))
     for option in ("max_length", "min", "max", "scale", "target", "on_delete", "taxonomy"):
-        if field.get(option) is not None:
-            bits.append(f"{option.replace('_', ' ')}: {field[option]}")
+        value = field.get(option)
+        if value is not None:
+            name = t(f"opt_{option}") if f"opt_{option}" in MESSAGES else t("f_target") if option == "target" \
+                else t("f_taxonomy") if option == "taxonomy" else option
+            if option == "on_delete" and f"opt_{value}" in MESSAGES:
+                value = t(f"opt_{value}")
+            bits.append(f"{name}: {value}")
     if field.get("multiple"):
-        bits.append("multiple")
+        bits.append(t("opt_multiple"))
     return "; ".join(bits)
 
 

@@ -16,22 +16,24 @@ from crm_platform.metadata.definitions import MetaState
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.metadata.field_types.base import Invalid as ValueInvalid
 
-from .common import DesignerForm, label_data, label_from, label_inputs, label_text
+from .common import DesignerForm, label_data, label_from, label_inputs, label_shown, label_text
+from .i18n import MESSAGES, lazy
 
 #: Blank rows offered after the existing ones, for adding choices without JavaScript.
 SPARE_ROWS = 3
 
 def type_title(name: str) -> str:
-    """The type's name in English and Chinese, as the type itself gives it ("Whole number 整数")."""
-    title = REGISTRY[name].title if name in REGISTRY else {}
-    return " ".join(dict.fromkeys(t for t in (title.get("en"), title.get("zh")) if t)) or name
+    """The type's name in the admin's language, as the type itself gives it ("Whole number", "整数")."""
+    from .i18n import language
+    title = REGISTRY[name].title if name in REGISTRY else None
+    return label_text(title, language()) if title else name
 
 
 class ChoiceRow(Form):
-    key = StringField("Key", validators=[Optional(), Length(max=63)])
+    key = StringField(lazy("f_choice_key"), validators=[Optional(), Length(max=63)])
     label_en = StringField("English", validators=[Optional(), Length(max=200)])
     label_zh = StringField("中文", validators=[Optional(), Length(max=200)])
-    color = StringField("Colour", validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5"})
+    color = StringField(lazy("f_colour"), validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5"})
 
 
 def _choice(value: str, label: str) -> SelectChoice:
@@ -40,19 +42,20 @@ def _choice(value: str, label: str) -> SelectChoice:
 
 def option_input(option: str, schema: dict, state: MetaState, entity_key: str, rows: int):
     """The WTForms input for one option of a field type, from its JSON Schema."""
-    title = option.replace("_", " ").capitalize()
+    title = lazy(f"opt_{option}") if f"opt_{option}" in MESSAGES else option.replace("_", " ").capitalize()
     if option == "choices":
-        return FieldList(FormField(ChoiceRow), label="Choices", min_entries=rows)
+        return FieldList(FormField(ChoiceRow), label=lazy("f_choices"), min_entries=rows)
     if option == "target":
         keys = sorted({k for k, s in state.entities.items() if not s.archived} | {entity_key})
-        return SelectField("Target entity", choices=[_choice("", "—")] + [
-            _choice(k, f"{label_text(state.entities[k].doc.get('label')) if k in state.entities else k} ({k})")
+        return SelectField(lazy("f_target"), choices=[_choice("", "—")] + [
+            _choice(k, f"{label_shown(state.entities[k].doc.get('label')) if k in state.entities else k} ({k})")
             for k in keys])
     if option == "taxonomy":
-        return SelectField("Taxonomy", choices=[_choice("", "—")] + [
-            _choice(k, f"{label_text(s.doc.get('label'))} ({k})") for k, s in state.taxonomies.items() if not s.archived])
+        return SelectField(lazy("f_taxonomy"), choices=[_choice("", "—")] + [
+            _choice(k, f"{label_shown(s.doc.get('label'))} ({k})") for k, s in state.taxonomies.items() if not s.archived])
     if "enum" in schema:
-        return SelectField(title, choices=[_choice("", "(default)")] + [_choice(v, v) for v in schema["enum"]])
+        return SelectField(title, choices=[_choice("", lazy("type_default"))] + [_choice(v, lazy(f"opt_{v}") if f"opt_{v}" in MESSAGES else v)
+                                                                            for v in schema["enum"]])
     if schema.get("type") == "boolean":
         return BooleanField(title)
     if schema.get("type") == "integer":
@@ -66,16 +69,16 @@ def field_form_class(type_name: str, state: MetaState, entity_key: str, *, choic
                      type_choices: list[str] | None = None):
     """A form class for a field of ``type_name``; ``type_choices`` offers a (safe) type change."""
     attrs = {
-        "key": StringField("Key (letters, digits, _)", validators=[Optional(), Length(max=63)]),
-        **label_inputs("label"),
-        **label_inputs("help"),
-        "required": BooleanField("Required"),
-        "unique": BooleanField("Unique"),
-        "indexed": BooleanField("Indexed (faster filters and sorting)"),
-        "default": StringField("Default value", validators=[Optional()]),
+        "key": StringField(lazy("f_field_key"), validators=[Optional(), Length(max=63)]),
+        **label_inputs("label", "f_label"),
+        **label_inputs("help", "f_help"),
+        "required": BooleanField(lazy("f_required")),
+        "unique": BooleanField(lazy("f_unique")),
+        "indexed": BooleanField(lazy("f_indexed")),
+        "default": StringField(lazy("f_default"), validators=[Optional()]),
     }
     if type_choices:
-        attrs["type"] = SelectField("Type", choices=[_choice(t, type_title(t)) for t in type_choices])
+        attrs["type"] = SelectField(lazy("f_type"), choices=[_choice(t, type_title(t)) for t in type_choices])
     ftype = REGISTRY[type_name]
     for option, schema in ftype.options_schema().items():
         attrs[option] = option_input(option, schema, state, entity_key, max(choice_rows, 1))

@@ -8,7 +8,8 @@ from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, Integ
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from .common import DesignerForm, label_data, label_from, label_text, platform
+from .common import DesignerForm, label_data, label_from, label_shown, platform
+from .i18n import t as tr
 from .definition_view import DefinitionDesignerView
 from .plan_flow import attach_errors, going_back
 from .rows import blank, posted_rows, split_list, typed_value
@@ -30,41 +31,41 @@ def _text(label, max_length=200):
 def form_designer_class(state, entity_key: str, n_sections: int, n_conditions: int):
     entity = state.entities.get(entity_key)
     entity_fields = entity.fields if entity is not None and not entity.archived else []
-    field_choices = [(f["key"], f"{label_text(f.get('label')) or f['key']} ({f['key']})") for f in entity_fields]
+    field_choices = [(f["key"], f"{label_shown(f.get('label')) or f['key']} ({f['key']})") for f in entity_fields]
 
     class SectionRow(Form):
-        title_en = _text("Section title (English)")
-        title_zh = _text("Section title (中文)")
+        title_en = _text(tr("d_section_title_english"))
+        title_zh = _text(tr("d_section_title"))
 
     class FieldRow(Form):
         key = HiddenField()
-        section = SelectField("Section", choices=_opt([(str(n), f"Section {n}") for n in range(1, n_sections + 1)],
-                                                      "— not on this form"), validate_choice=False)
-        position = IntegerField("Order", validators=[Optional()], render_kw={"style": "width:5em"})
-        label_en, label_zh = _text("Label (English)"), _text("Label (中文)")
-        help_en, help_zh = _text("Help (English)", 4000), _text("Help (中文)", 4000)
-        placeholder_en, placeholder_zh = _text("Placeholder (English)"), _text("Placeholder (中文)")
-        read_only = BooleanField("Read-only")
-        hidden = BooleanField("Hidden")
+        section = SelectField(tr("d_section"), choices=_opt([(str(n), tr("section_n", n=n)) for n in range(1, n_sections + 1)],
+                                                      tr("not_on_form")), validate_choice=False)
+        position = IntegerField(tr("d_order"), validators=[Optional()], render_kw={"style": "width:5em"})
+        label_en, label_zh = _text(tr("d_label_english")), _text(tr("d_label"))
+        help_en, help_zh = _text(tr("d_help_english"), 4000), _text(tr("d_help"), 4000)
+        placeholder_en, placeholder_zh = _text(tr("d_placeholder_english")), _text(tr("d_placeholder"))
+        read_only = BooleanField(tr("d_read_only"))
+        hidden = BooleanField(tr("d_hidden"))
 
     class ConditionRow(Form):
-        field = SelectField("Field", choices=_opt(field_choices, "—"), validate_choice=False)
-        effect = SelectField("Effect", choices=_opt([("show", "is shown only"), ("require", "is required")], "—"),
+        field = SelectField(tr("d_field"), choices=_opt(field_choices, "—"), validate_choice=False)
+        effect = SelectField(tr("d_effect"), choices=_opt([("show", tr("d_is_shown_only")), ("require", tr("d_is_required"))], "—"),
                              validate_choice=False)
-        when_field = SelectField("when", choices=_opt(field_choices, "—"), validate_choice=False)
-        op = SelectField("is", choices=_opt([("eq", "equal to"), ("in", "one of (a, b)")]), validate_choice=False)
-        value = _text("Value", 1000)
+        when_field = SelectField(tr("d_when"), choices=_opt(field_choices, "—"), validate_choice=False)
+        op = SelectField(tr("d_is"), choices=_opt([("eq", tr("d_equal_to")), ("in", tr("d_one_of_a_b"))]), validate_choice=False)
+        value = _text(tr("d_value"), 1000)
 
     class FormDesignerForm(DesignerForm):
-        key = _text("Key", 63)
-        label_en, label_zh = _text("Name (English)"), _text("Name (中文)")
-        entity = SelectField("Entity", validate_choice=False, choices=_opt(
-            [(k, f"{label_text(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived], "—"))
-        default = BooleanField("The form of this entity's own new and edit screens")
-        public = BooleanField("Public: anyone may fill it in at /f/<slug>, without signing in")
-        slug = _text("Slug (public address)", 63)
-        submit_label_en, submit_label_zh = _text("Submit button (English)"), _text("Submit button (中文)")
-        success_message_en, success_message_zh = _text("Thank-you message (English)", 4000), _text("Thank-you message (中文)", 4000)
+        key = _text(tr("d_key"), 63)
+        label_en, label_zh = _text(tr("d_name_english")), _text(tr("d_name"))
+        entity = SelectField(tr("d_entity"), validate_choice=False, choices=_opt(
+            [(k, f"{label_shown(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived], "—"))
+        default = BooleanField(tr("d_the_form_of_this_entity_s_own_new_and_ed"))
+        public = BooleanField(tr("d_public_anyone_may_fill_it_in_at_f_slug_w"))
+        slug = _text(tr("d_slug_public_address"), 63)
+        submit_label_en, submit_label_zh = _text(tr("d_submit_button_english")), _text(tr("d_submit_button"))
+        success_message_en, success_message_zh = _text(tr("d_thank_you_message_english"), 4000), _text(tr("d_thank_you_message"), 4000)
         sections = FieldList(FormField(SectionRow), min_entries=n_sections)
         fields = FieldList(FormField(FieldRow), min_entries=len(entity_fields))
         conditions = FieldList(FormField(ConditionRow), min_entries=n_conditions)
@@ -165,7 +166,7 @@ class FormDesignerView(DefinitionDesignerView):
     def index(self):
         state = platform().metadata.state()
         items = [{"key": k, "doc": s.doc, "archived": s.archived} for k, s in state.of_kind("form").items()]
-        return self.render("crm_admin/forms.html", items=items, label_text=label_text)
+        return self.render("crm_admin/forms.html", items=items, label_text=label_shown)
 
     def _edit(self, doc: dict | None):
         state = platform().metadata.state()
@@ -184,7 +185,7 @@ class FormDesignerView(DefinitionDesignerView):
                 for n, row in enumerate(data["fields"], start=1):
                     row.update(section="1", position=n)
             form = form_class(data=data)
-        labels = {f["key"]: f"{label_text(f.get('label')) or f['key']}" for f in fields}
+        labels = {f["key"]: f"{label_shown(f.get('label')) or f['key']}" for f in fields}
 
         def render_form(errors=(), plan=None):
             attach_errors(form, list(errors), locate_form_error)

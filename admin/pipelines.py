@@ -13,13 +13,14 @@ from wtforms.validators import Length, Optional
 
 from crm_platform.metadata.field_types import REGISTRY
 
-from .common import DesignerForm, label_data, label_from, label_text, platform
+from .common import DesignerForm, label_data, label_from, label_shown, platform
+from .i18n import t as tr
 from .definition_view import DefinitionDesignerView
 from .plan_flow import attach_errors, going_back
 from .rows import blank, keyed_locator, posted_rows
 
 SPARE_STAGES = 2
-CATEGORIES = [("open", "open 进行中"), ("won", "won 赢单"), ("lost", "lost 输单")]
+CATEGORIES = ("open", "won", "lost")
 
 
 def _opt(values, blank_label=None):
@@ -28,47 +29,47 @@ def _opt(values, blank_label=None):
 
 
 def _entity_choices(state):
-    return [(k, f"{label_text(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived]
+    return [(k, f"{label_shown(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived]
 
 
 def pipeline_form_class(state, entity_key: str, stage_keys: list[str], rows: int):
     entity = state.entities.get(entity_key)
     fields = entity.fields if entity is not None else []
-    field_choices = [(f["key"], f"{label_text(f.get('label')) or f['key']} ({f['key']})") for f in fields]
+    field_choices = [(f["key"], f"{label_shown(f.get('label')) or f['key']} ({f['key']})") for f in fields]
 
     class StageRow(Form):
-        position = IntegerField("Order", validators=[Optional()], render_kw={"style": "width:5em"})
-        key = StringField("Key", validators=[Optional(), Length(max=63)])
-        label_en = StringField("English", validators=[Optional(), Length(max=200)])
-        label_zh = StringField("中文", validators=[Optional(), Length(max=200)])
-        probability = IntegerField("Probability %", validators=[Optional()])
-        category = SelectField("Category", choices=_opt(CATEGORIES), validate_choice=False)
-        required_fields = SelectMultipleField("Required to enter", choices=_opt(field_choices), validate_choice=False)
-        any_next = BooleanField("Any stage may follow", default=True)
-        allowed_next = SelectMultipleField("…or only these", choices=_opt([(k, k) for k in stage_keys]),
+        position = IntegerField(tr("d_order"), validators=[Optional()], render_kw={"style": "width:5em"})
+        key = StringField(tr("d_key"), validators=[Optional(), Length(max=63)])
+        label_en = StringField(tr("d_english"), validators=[Optional(), Length(max=200)])
+        label_zh = StringField(tr("d_zh"), validators=[Optional(), Length(max=200)])
+        probability = IntegerField(tr("d_probability"), validators=[Optional()])
+        category = SelectField(tr("d_category"), choices=_opt([(c, tr(f"cat_{c}")) for c in CATEGORIES]), validate_choice=False)
+        required_fields = SelectMultipleField(tr("d_required_to_enter"), choices=_opt(field_choices), validate_choice=False)
+        any_next = BooleanField(tr("d_any_stage_may_follow"), default=True)
+        allowed_next = SelectMultipleField(tr("d_or_only_these"), choices=_opt([(k, k) for k in stage_keys]),
                                            validate_choice=False, render_kw={"data-options-from": "stages"})
-        follow_entity = SelectField("Follow-up record in", choices=_opt(_entity_choices(state), "(none)"),
+        follow_entity = SelectField(tr("d_follow_up_record_in"), choices=_opt(_entity_choices(state), tr("d_none")),
                                     validate_choice=False)
-        follow_values = TextAreaField("Follow-up values, one per line: field = value ({field} of the moved record)",
+        follow_values = TextAreaField(tr("d_follow_up_values_one_per_line_field_valu"),
                                       render_kw={"rows": 2})
-        due_in_days = IntegerField("Due in days", validators=[Optional()])
-        due_field = StringField("Due date field", validators=[Optional(), Length(max=63)])
-        assign_to_owner = BooleanField("Assign to the record's owner")
-        link_field = StringField("Link field (reference to this record)", validators=[Optional(), Length(max=63)])
-        archived = BooleanField("Archived")
-        move_to = SelectField("Move its records to", choices=_opt([(k, k) for k in stage_keys], "—"),
+        due_in_days = IntegerField(tr("d_due_in_days"), validators=[Optional()])
+        due_field = StringField(tr("d_due_date_field"), validators=[Optional(), Length(max=63)])
+        assign_to_owner = BooleanField(tr("d_assign_to_the_record_s_owner"))
+        link_field = StringField(tr("d_link_field_reference_to_this_record"), validators=[Optional(), Length(max=63)])
+        archived = BooleanField(tr("d_archived"))
+        move_to = SelectField(tr("d_move_its_records_to"), choices=_opt([(k, k) for k in stage_keys], "—"),
                               validate_choice=False, render_kw={"data-options-from": "stages"})
 
     class PipelineForm(DesignerForm):
-        key = StringField("Key", validators=[Optional(), Length(max=63)])
-        label_en = StringField("Name (English)", validators=[Optional(), Length(max=200)])
-        label_zh = StringField("Name (中文)", validators=[Optional(), Length(max=200)])
-        entity = SelectField("Entity", choices=_opt(_entity_choices(state), "—"), validate_choice=False)
-        field = SelectField("Stage field", choices=_opt([(f["key"], f["key"]) for f in fields if REGISTRY[f["type"]].holds_stages], "—"),
+        key = StringField(tr("d_key"), validators=[Optional(), Length(max=63)])
+        label_en = StringField(tr("d_name_english"), validators=[Optional(), Length(max=200)])
+        label_zh = StringField(tr("d_name"), validators=[Optional(), Length(max=200)])
+        entity = SelectField(tr("d_entity"), choices=_opt(_entity_choices(state), "—"), validate_choice=False)
+        field = SelectField(tr("d_stage_field"), choices=_opt([(f["key"], f["key"]) for f in fields if REGISTRY[f["type"]].holds_stages], "—"),
                             validate_choice=False)
-        amount_field = SelectField("Amount field (summed in the funnel)", validate_choice=False, choices=_opt(
-            [(f["key"], f["key"]) for f in fields if REGISTRY[f["type"]].summable], "(none)"))
-        stages = FieldList(FormField(StageRow), label="Stages 阶段", min_entries=rows)
+        amount_field = SelectField(tr("d_amount_field_summed_in_the_funnel"), validate_choice=False, choices=_opt(
+            [(f["key"], f["key"]) for f in fields if REGISTRY[f["type"]].summable], tr("d_none")))
+        stages = FieldList(FormField(StageRow), label=tr("d_stages"), min_entries=rows)
 
     return PipelineForm
 
@@ -159,7 +160,7 @@ class PipelineDesignerView(DefinitionDesignerView):
     def index(self):
         state = platform().metadata.state()
         items = [{"key": k, "doc": s.doc, "archived": s.archived} for k, s in state.pipelines.items()]
-        return self.render("crm_admin/pipelines.html", items=items, label_text=label_text)
+        return self.render("crm_admin/pipelines.html", items=items, label_text=label_shown)
 
     def _edit(self, doc: dict | None):
         state = platform().metadata.state()

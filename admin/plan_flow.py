@@ -12,18 +12,19 @@ from __future__ import annotations
 
 from typing import Callable
 
+import json
+
 from flask import flash, redirect, request
 
 from crm_platform.errors import BadRequest, CrmError, error
+from crm_platform.metadata.describe import describe_plan
 from crm_platform.metadata.plan import Plan
 
-NOT_RESUBMITTED = ("csrf_token", "_confirm", "_back", "_revision")
+from .common import platform
+from .i18n import language, t
+from .refusals import localise_refusals
 
-#: Shown when the Apply was refused because the configuration changed after the plan was shown.
-STALE_PLAN = ("The configuration was changed by someone else after this plan was shown (revision {expected}, now "
-              "{revision}): nothing was applied. The plan below is what Apply would do now. "
-              "配置在预览之后已被他人修改（修订号 {expected}，现为 {revision}）：未做任何更改。下面是按当前配置重新生成的计划，"
-              "确认无误后请再次应用。")
+NOT_RESUBMITTED = ("csrf_token", "_confirm", "_back", "_revision")
 
 
 def resubmitted_fields() -> list[tuple[str, str]]:
@@ -71,9 +72,26 @@ def expected_revision() -> int | None:
     return int(posted)
 
 
+def readable(plan: dict | None, *, before: dict | None = None, after: dict | None = None,
+             entity: str | None = None, doc: dict | None = None) -> dict | None:
+    """The plan as the admin reads it: a sentence per operation (``sentences``), refusals naming
+    labels, and the raw plan as JSON (``json``) one click away for consultants."""
+    if plan is None:
+        return None
+    lang, state = language(), platform().metadata.state()
+    if after is None and doc is not None:
+        # The definition being saved: a field being added has no other home yet.
+        after = {"key": entity, "fields": [doc]} if "type" in doc and entity else doc
+    return {**plan, "sentences": describe_plan(plan, lang, state=state, before=before, after=after),
+            "refusals": localise_refusals(plan.get("refusals"), lang, state=state, entity=entity or plan.get("key"),
+                                          doc=after),
+            "json": json.dumps(plan, ensure_ascii=False, indent=2, sort_keys=True, default=str)}
+
+
 def run_change(view, change: Callable[..., Plan], *, render_form: Callable[[list, dict | None], object],
-               done_url: str, title: str):
-    """Dry-run or apply ``change`` as the request asks; see the module docstring."""
+               done_url: str, title: str, entity: str | None = None, doc: dict | None = None):
+    """Dry-run or apply ``change`` as the request asks; see the module docstring. ``entity`` and
+    ``doc`` (the entity changed and the definition posted) let refusals and sentences name labels."""
     confirm = request.form.get("_confirm") == "1"
     try:
         expected = expected_revision() if confirm else None
@@ -81,17 +99,27 @@ def run_change(view, change: Callable[..., Plan], *, render_form: Callable[[list
     except CrmError as exc:
         if _stale(exc):
             # The plan as it stands now, with an Apply that carries its own revision.
-            return view.render("crm_admin/plan.html", plan=exc.extra["plan"], revision=exc.extra["revision"],
-                               stale=STALE_PLAN.format(expected=expected, revision=exc.extra["revision"]),
+            return view.render("crm_admin/plan.html", plan=readable(exc.extra["plan"], entity=entity, doc=doc),
+                               revision=exc.extra["revision"],
+                               stale=t("stale_plan", expected=expected, revision=exc.extra["revision"]),
                                title=title, fields=resubmitted_fields(), action=request.path,
                                cancel_url=done_url), exc.status
-        response = render_form(exc.errors, exc.extra.get("plan"))
+        errors = localise_refusals(exc.errors, language(), state=platform().metadata.state(),
+                                   entity=entity, doc=_doc_for_names(entity, doc))
+        response = render_form(errors, readable(exc.extra.get("plan"), entity=entity, doc=doc))
         return response, exc.status
+    shown = readable(plan.public(), before=plan.before, after=plan.after, entity=entity, doc=doc)
     if confirm:
-        flash(f"Applied: {plan.summary}", "success")
+        flash(t("applied", summary=("；" if language() == "zh" else "; ").join(shown["sentences"])), "success")
         return redirect(done_url)
-    return view.render("crm_admin/plan.html", plan=plan.public(), revision=plan.revision, title=title,
+    return view.render("crm_admin/plan.html", plan=shown, revision=plan.revision, title=title,
                        fields=resubmitted_fields(), action=request.path, cancel_url=done_url)
+
+
+def _doc_for_names(entity: str | None, doc: dict | None) -> dict | None:
+    if doc is not None and "type" in doc and entity:
+        return {"key": entity, "fields": [doc]}
+    return doc
 
 
 def _stale(exc: CrmError) -> bool:

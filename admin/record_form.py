@@ -1,19 +1,24 @@
-"""WTForms forms for the records of any entity, built from its fields' form controls.
+"""WTForms forms for the records of any entity, built by the screens' form layer (``web/controls.py``).
 
 Each field type says which control shows its values (``control_of``), what a choice offers
-(``options``) and how a value goes to and from the form (``form_text`` / ``from_form``): the admin
-data views and the end-user screens share those rules. These forms validate nothing themselves —
-the record service does, so the admin sees exactly the API's messages next to each input.
+(``options``) and how a value goes to and from the form (``form_text`` / ``from_form``); the form
+layer turns that into WTForms fields, labels (one rule, here in both languages) and reference
+titles (one rule, ``web/display.py``) for the admin data views and the end-user screens alike.
+These forms validate nothing themselves — the record service does, so the admin sees exactly the
+API's messages next to each input.
 """
 from __future__ import annotations
 
-from markupsafe import escape
-from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
+from dataclasses import replace
 
+from markupsafe import escape
+from wtforms import HiddenField, StringField
+
+from crm_platform.i18n import EVERY
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.runtime.query import ListQuery
-from crm_platform.web.controls import unchanged
+from crm_platform.web.controls import control_for, same_value, wtforms_field
+from crm_platform.web.display import record_title, title_field
 
 from .common import label_text
 
@@ -27,61 +32,43 @@ REASON_NEEDED = "required: say why the record changes · 此项为必填项：�
 VERSION = "Version"
 #: A reference shows a dropdown while the target has at most this many records, else an id input.
 MAX_REFERENCE_CHOICES = 200
-HTML_TYPES = {"number": "number", "decimal": "text", "email": "email", "tel": "tel", "url": "url",
-              "date": "date", "datetime-local": "datetime-local"}
-
-
-def _label(field: dict) -> str:
-    text = label_text(field.get("label")) or field["key"].replace("_", " ").capitalize()
-    zh = label_text(field.get("label"), "zh")
-    return f"{text} {zh}" if zh and zh != text else text
 
 
 def form_input(field: dict, model, records, access, readonly: bool = False):
-    """The WTForms input of one field."""
-    ftype = REGISTRY[field["type"]]
-    control = ftype.control_of(field)
-    label = _label(field)
+    """The WTForms input of one field: the screens' control (``web/controls.py``) in both languages,
+    with the admin's own marks (read-only inputs, ``data-required``, help under the input)."""
+    c = control_for(field, state=model.state, lang=EVERY, read_only=readonly, described=False)
     # Flask-Admin prints a description with |safe: a help text (typed by an admin, or brought by a
     # bundle or template) is text, so it goes in escaped.
     help_text = escape(label_text(field.get("help")))
-    kw = {"render_kw": {"readonly": True, "disabled": True} if readonly else {}, "description": help_text}
+    render_kw = {"readonly": True, "disabled": True} if readonly else {}
     if field.get("required"):
-        kw["render_kw"]["data-required"] = "1"
-    if control in ("choice", "choices"):
-        hidden = set(field.get("_rule_tags") or ())  # applied by rules, never picked by a person
-        options = [SelectChoice(v, label_text(lab) or v) for v, lab in ftype.options(field, model.state) if v not in hidden]
-        if control == "choices":
-            return SelectMultipleField(label, choices=options, validate_choice=False, **kw)
-        return SelectField(label, choices=[SelectChoice("", "—")] + options, validate_choice=False, **kw)
-    if control == "boolean":
-        return SelectField(label, choices=[SelectChoice("", "—"), SelectChoice("true", "Yes 是"),
-                                           SelectChoice("false", "No 否")], validate_choice=False, **kw)
-    if control == "record":
+        render_kw["data-required"] = "1"
+    # Tags that rules apply are never picked by a person: the admin does not offer them at all.
+    c = replace(c, options=tuple(o for o in c.options if not o.disabled))
+    choices = None
+    if c.kind == "record":
         choices = reference_choices(field, model, records, access)
-        if choices is not None:
-            return SelectField(label, choices=[SelectChoice("", "—")] + choices, validate_choice=False, **kw)
-        kw["render_kw"]["placeholder"] = f"id of a {field.get('target')} record"
-        return StringField(label, **kw)
-    if control == "textarea":
-        return TextAreaField(label, **kw)
-    kw["render_kw"]["type"] = HTML_TYPES.get(control, "text")
-    if control == "decimal":
-        kw["render_kw"]["inputmode"] = "decimal"
-    return StringField(label, **kw)
+        if choices is None:
+            render_kw["placeholder"] = f"id of a {c.target} record"
+    elif c.kind == "input":
+        render_kw["type"] = c.input_type
+        if "inputmode" in c.attrs:
+            render_kw["inputmode"] = c.attrs["inputmode"]
+    return wtforms_field(c, choose="—", records=choices, boxes=False, render_kw=render_kw, description=help_text)
 
 
-def reference_choices(field: dict, model, records, access) -> list[SelectChoice] | None:
+def reference_choices(field: dict, model, records, access) -> list[tuple[str, str]] | None:
     """Records of the target as (id, title) choices, or None when there are too many to list."""
-    target = model.entities.get(field.get("target"))
+    target = model.entities.get(REGISTRY[field["type"]].target_entity(field))
     if target is None:
         return []
     page = records.list(target.key, ListQuery(per_page=MAX_REFERENCE_CHOICES, count_limit=MAX_REFERENCE_CHOICES + 1),
                         access=access)
     if page["total"] > MAX_REFERENCE_CHOICES:
         return None
-    title = target.doc.get("title_field")
-    return [SelectChoice(str(r["id"]), f"#{r['id']} {r.get(title) or ''}".strip()) for r in page["items"]]
+    key = title_field(target.doc)
+    return [(str(r["id"]), record_title(target.doc, r, key)) for r in page["items"]]
 
 
 def record_form_class(entity, model, records, access, base):
@@ -125,10 +112,8 @@ def record_values(entity, form, model, access, before: dict | None = None) -> di
         key = field["key"]
         if key not in form or not access.can_write_field(entity.key, key, model):
             continue
-        ftype = REGISTRY[field["type"]]
-        raw = form[key].data
-        value = ftype.from_form(field, raw)
-        if before is not None and unchanged(field, value, before.get(key)):
+        value = REGISTRY[field["type"]].from_form(field, form[key].data)
+        if before is not None and same_value(field, value, before.get(key)):
             continue
         data[key] = value
     return data

@@ -18,10 +18,14 @@ from flask_admin.model.filters import BaseFilter
 from werkzeug.datastructures import MultiDict
 
 from crm_platform.errors import CrmError, NotFound
+from crm_platform.i18n import EVERY, Locale, field_label
 from crm_platform.ids import parse_id
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.http.context import access
 from crm_platform.runtime.query import parse_list_args
+from crm_platform.web.controls import options_of
+from crm_platform.web.display import Display, reference_titles
+from crm_platform.web.pages import user_tz
 
 from .common import AdminOnly, actor_id, label_text, platform
 from .plan_flow import attach_errors
@@ -137,10 +141,7 @@ class RecordView(AdminOnly, BaseModelView):
 
     def get_column_name(self, field):
         if self.entity is not None and field in self.entity.field_map:
-            label = self.entity.field_map[field].get("label")
-            if label:
-                text, zh = label_text(label), label_text(label, "zh")
-                return f"{text} {zh}" if zh != text else text
+            return field_label(self.entity.field_map[field], EVERY)  # the screens' rule, in both languages
         return self._prettify_name(field)
 
     def init_search(self):
@@ -157,7 +158,7 @@ class RecordView(AdminOnly, BaseModelView):
             ftype = REGISTRY[f["type"]]
             options = None
             if ftype.control_of(f) in ("choice", "choices"):
-                options = [(v, label_text(lab) or v) for v, lab in ftype.options(f, self.compiled.state)]
+                options = options_of(f, self.compiled.state, EVERY)
             for op in ftype.operators + ("is_empty", "is_not_empty"):
                 out.append(RecordFilter(f["key"], op, self.get_column_name(f["key"]),
                                         options if op in ("eq", "ne") else None))
@@ -184,20 +185,18 @@ class RecordView(AdminOnly, BaseModelView):
 
     # ---- values in lists and details -------------------------------------------------------------
     def _get_field_value(self, model, name):
+        """Values as the screens show them (``web/display.py``): choice and tag labels, yes / no,
+        titles of referenced records, grouped amounts, times in the reader's zone."""
         value = model.get(name)
-        field = self.entity.field_map.get(name) if self.entity is not None else None
-        if field is None or value is None:
+        if self.entity is None or name not in self.entity.field_map or value is None:
             return value
-        ftype = REGISTRY[field["type"]]
-        if ftype.control_of(field) in ("choice", "choices"):
-            labels = {v: label_text(lab) or v for v, lab in ftype.options(field, self.compiled.state)}
-            values = value if isinstance(value, list) else [value]
-            return ", ".join(labels.get(v, v) for v in values)
-        if isinstance(value, list):
-            return ", ".join(map(str, value))
-        if ftype.target_entity(field) is not None:
-            return f"#{value}"
-        return value
+        return Display(self.compiled, self.entity, Locale(EVERY, user_tz()), g.get("admin_titles")).text(name, value)
+
+    def _remember_titles(self, items: list[dict]) -> None:
+        """Titles of the records the shown references name, for ``_get_field_value`` (one query per target)."""
+        a = access()
+        g.admin_titles = reference_titles(platform().records, self.compiled, self._fields(), items, {"access": a},
+                                          lambda target: a.can("read", target, self.compiled))
 
     # ---- reads through the record service --------------------------------------------------------
     def get_list(self, page, sort_field, sort_desc, search, filters, page_size=None):
@@ -221,6 +220,7 @@ class RecordView(AdminOnly, BaseModelView):
             for e in exc.errors:
                 flash(e["message"], "error")
             return 0, []
+        self._remember_titles(page_of["items"])
         return page_of["total"], page_of["items"]
 
     def changes_of(self, record: dict) -> dict:
@@ -238,9 +238,11 @@ class RecordView(AdminOnly, BaseModelView):
         if record_id is None:
             abort(404)
         try:
-            return platform().records.get(self.entity.key, record_id, access=access())
+            record = platform().records.get(self.entity.key, record_id, access=access())
         except NotFound:
             return None
+        self._remember_titles([record])
+        return record
 
     # ---- writes through the record service -------------------------------------------------------
     def _refused(self, form, exc: CrmError) -> bool:

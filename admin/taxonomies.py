@@ -11,7 +11,8 @@ from wtforms import FieldList, Form, FormField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from .common import DesignerForm, label_data, label_from, label_text, platform
+from .common import DesignerForm, label_data, label_from, label_shown, platform
+from .i18n import t as tr
 from .definition_view import DefinitionDesignerView
 from .plan_flow import attach_errors, going_back
 from .rows import blank, keyed_locator, posted_rows, split_list, typed_value
@@ -19,9 +20,12 @@ from .rows import blank, keyed_locator, posted_rows, split_list, typed_value
 SPARE_TAGS = 3
 SPARE_CONDITIONS = 1
 OPS = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "is_empty", "is_not_empty", "within_days", "older_than_days"]
-OP_NAMES = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "in": "is one of (a, b)",
-            "is_empty": "is empty", "is_not_empty": "is not empty", "within_days": "within the last N days",
-            "older_than_days": "more than N days ago (or never)"}
+SYMBOLS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+
+
+def op_name(op: str) -> str:
+    """An operator as the admin reads it: a symbol, or words in her language (``op_in`` in admin/i18n.py)."""
+    return SYMBOLS.get(op) or tr(f"op_{op}")
 
 
 def _choices(values, blank_label="—"):
@@ -29,33 +33,33 @@ def _choices(values, blank_label="—"):
 
 
 def taxonomy_form_class(state, tag_keys: list[str], rows: int, condition_rows: int):
-    entities = [(k, f"{label_text(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived]
+    entities = [(k, f"{label_shown(s.doc.get('label')) or k} ({k})") for k, s in state.entities.items() if not s.archived]
 
     class ConditionRow(Form):
-        related_entity = SelectField("On related records of", choices=_choices(entities, "(this record)"),
+        related_entity = SelectField(tr("d_on_related_records_of"), choices=_choices(entities, tr("d_this_record")),
                                      validate_choice=False)
-        via = StringField("…whose reference field", validators=[Optional(), Length(max=63)])
-        aggregate = SelectField("Aggregate", choices=_choices([("count", "how many"), ("latest", "latest value")]),
+        via = StringField(tr("d_whose_reference_field"), validators=[Optional(), Length(max=63)])
+        aggregate = SelectField(tr("d_aggregate"), choices=_choices([("count", tr("d_how_many")), ("latest", tr("d_latest_value"))]),
                                 validate_choice=False)
-        field = StringField("Field", validators=[Optional(), Length(max=63)])
-        op = SelectField("Operator", choices=_choices([(o, OP_NAMES[o]) for o in OPS]), validate_choice=False)
-        value = StringField("Value", validators=[Optional(), Length(max=1000)])
+        field = StringField(tr("d_field"), validators=[Optional(), Length(max=63)])
+        op = SelectField(tr("d_operator"), choices=_choices([(o, op_name(o)) for o in OPS]), validate_choice=False)
+        value = StringField(tr("d_value"), validators=[Optional(), Length(max=1000)])
 
     class TagRow(Form):
-        key = StringField("Key", validators=[Optional(), Length(max=63)])
-        label_en = StringField("English", validators=[Optional(), Length(max=200)])
-        label_zh = StringField("中文", validators=[Optional(), Length(max=200)])
-        parent = SelectField("Parent", choices=_choices([(k, k) for k in tag_keys], "(top)"), validate_choice=False,
+        key = StringField(tr("d_key"), validators=[Optional(), Length(max=63)])
+        label_en = StringField(tr("d_english"), validators=[Optional(), Length(max=200)])
+        label_zh = StringField(tr("d_zh"), validators=[Optional(), Length(max=200)])
+        parent = SelectField(tr("d_parent"), choices=_choices([(k, k) for k in tag_keys], tr("d_top")), validate_choice=False,
                              render_kw={"data-options-from": "tags"})
-        color = StringField("Colour", validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5"})
-        rule_entity = SelectField("Rule applies to", choices=_choices(entities, "(set by hand)"), validate_choice=False)
+        color = StringField(tr("d_colour"), validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5"})
+        rule_entity = SelectField(tr("d_rule_applies_to"), choices=_choices(entities, tr("d_set_by_hand")), validate_choice=False)
         conditions = FieldList(FormField(ConditionRow), min_entries=condition_rows)
 
     class TaxonomyForm(DesignerForm):
-        key = StringField("Key", validators=[Optional(), Length(max=63)])
-        label_en = StringField("Name (English)", validators=[Optional(), Length(max=200)])
-        label_zh = StringField("Name (中文)", validators=[Optional(), Length(max=200)])
-        tags = FieldList(FormField(TagRow), label="Tags 标签", min_entries=rows)
+        key = StringField(tr("d_key"), validators=[Optional(), Length(max=63)])
+        label_en = StringField(tr("d_name_english"), validators=[Optional(), Length(max=200)])
+        label_zh = StringField(tr("d_name"), validators=[Optional(), Length(max=200)])
+        tags = FieldList(FormField(TagRow), label=tr("d_tags"), min_entries=rows)
 
     return TaxonomyForm
 
@@ -150,9 +154,9 @@ class TaxonomyDesignerView(DefinitionDesignerView):
     @expose("/")
     def index(self):
         state = platform().metadata.state()
-        items = [{"key": k, "label": label_text(s.doc.get("label")), "label_zh": label_text(s.doc.get("label"), "zh"),
+        items = [{"key": k, "label": label_shown(s.doc.get("label")), "label_zh": label_shown(s.doc.get("label"), "zh"),
                   "archived": s.archived, "tree": tree(s.doc.get("tags", []))} for k, s in state.taxonomies.items()]
-        return self.render("crm_admin/taxonomies.html", items=items, label_text=label_text)
+        return self.render("crm_admin/taxonomies.html", items=items, label_text=label_shown)
 
     def _form(self, doc: dict | None):
         state = platform().metadata.state()

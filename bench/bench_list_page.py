@@ -34,6 +34,7 @@ from flask import Flask  # noqa: E402
 
 from common import (Profile, Timer, add_database_args, bench_database, contact_entity, contact_rows,  # noqa: E402
                     describe_database, make_app)
+from crm_platform.auth.web import SESSION_GENERATION  # noqa: E402
 from crm_platform.db import create_engine  # noqa: E402
 from crm_platform.runtime.table_builder import build_table  # noqa: E402
 
@@ -163,6 +164,7 @@ def main(argv=None) -> int:
             with gen_client.session_transaction() as session:  # a signed-in person, as in a browser
                 session["_user_id"] = str(user.id)
                 session["_fresh"] = True
+                session[SESSION_GENERATION] = user.session_generation
             gen_client.environ_base.pop("HTTP_AUTHORIZATION", None)
             rnd = random.Random(5)
             list_paths = [f"/app/{ENTITY}?per_page={PER_PAGE}&page={rnd.randrange(1, PAGES + 1)}" for _ in range(args.requests)]

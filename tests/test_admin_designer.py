@@ -96,7 +96,7 @@ def test_an_invalid_entity_comes_back_with_the_rule_named_and_nothing_created(ad
     r = admin.post("/admin/entities/new", data={"key": "Bad Key", "label_en": "Bad", "_confirm": "1"})
     assert r.status_code == 422
     page = text_of(r)
-    assert "Nothing was changed" in page and "key" in page
+    assert "Nothing was changed" in page and "Key: 'Bad Key' does not match" in page  # named by its label
     assert 'class="form-control is-invalid"' in r.get_data(as_text=True)  # shown next to the key input
     assert platform.metadata.state().entities == {}
 
@@ -155,7 +155,7 @@ def test_a_bad_option_is_named_next_to_its_input(admin, platform, student):
     r = add_field(admin, "student", "select", {"key": "level"})
     assert r.status_code == 422 and "at least one choice" in text_of(r)
     r = add_field(admin, "student", "integer", {"key": "age"})
-    assert r.status_code == 409 and "has a field 'age' already" in text_of(r)
+    assert r.status_code == 409 and "Key: age is taken already" in text_of(r)
 
 
 def test_making_a_field_required_is_refused_with_the_count_of_records_without_it(admin, platform, client, student):
@@ -402,7 +402,8 @@ def test_taxonomies_pipelines_and_forms_are_archived_through_a_plan_and_restored
     for kind, key in (("taxonomy", "level"), ("pipeline", "sales"), ("form", "signup")):
         base = {"taxonomy": "/admin/taxonomies", "pipeline": "/admin/pipelines", "form": "/admin/forms"}[kind]
         r = admin.post(f"{base}/{key}/archive")  # the plan first, nothing archived yet
-        assert r.status_code == 200 and f"Archive {kind} {key}" in text_of(r), kind
+        label = {"level": "Level", "sales": "Sales", "signup": "Sign up"}[key]
+        assert r.status_code == 200 and f"Archive {kind} {label}" in text_of(r), kind
         assert not platform.metadata.state().of_kind(kind)[key].archived
         assert admin.post(f"{base}/{key}/archive", data={"_confirm": "1"}).status_code == 302
         assert platform.metadata.state().of_kind(kind)[key].archived

@@ -167,7 +167,8 @@ def test_references_tags_and_stages_get_their_own_controls(admin, client):
     item = client.get("/api/records/course").get_json()["items"][0]
     assert item["teacher"] == teacher and sorted(item["levels"]) == ["advanced", "beginner"] and item["open"] is True
     listing = page_text(admin.get("/admin/records/course/"))
-    assert "Beginner" in listing and f"#{teacher}" in listing
+    # A reference reads as its record's title, by the screens' rule (it read "#<id>" before).
+    assert "Beginner" in listing and "Ms Chen" in listing and f"#{teacher}" not in listing
 
 
 def test_saving_a_form_filled_from_an_older_version_is_refused(admin, client, students):

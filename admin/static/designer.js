@@ -51,3 +51,33 @@ function refreshKeyOptions(select) {
     if (select) refreshKeyOptions(select);
   });
 });
+
+// A key proposed from the label (意向等级 → yi_xiang_deng_ji, "Next step" → next_step) while the
+// admin types a new definition's name: the server makes it (pinyin, unique in the entity). The
+// proposal follows the label until the admin types a key of her own; she may edit it until the
+// first save, after which the key is fixed (renaming is its own action).
+(function () {
+  var form = document.querySelector("form[data-propose-key]");
+  if (!form) return;
+  var key = form.querySelector('input[name="key"]');
+  var zh = form.querySelector('input[name="label_zh"]');
+  var en = form.querySelector('input[name="label_en"]');
+  if (!key) return;
+  var proposed = key.value === "";
+  key.addEventListener("input", function () { proposed = key.value === ""; });
+  function propose() {
+    if (!proposed) return;
+    var label = (zh && zh.value.trim()) || (en && en.value.trim()) || "";
+    if (!label) return;
+    var url = form.getAttribute("data-propose-key");
+    url += (url.indexOf("?") < 0 ? "?" : "&") + "label=" + encodeURIComponent(label);
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (data && proposed) { key.value = data.key; key.setAttribute("data-proposed", data.key); }
+      });
+  }
+  [zh, en].forEach(function (input) {
+    if (input) { input.addEventListener("change", propose); input.addEventListener("blur", propose); }
+  });
+})();

@@ -68,6 +68,10 @@ TOKEN_CACHE_SECONDS = 10
 TOKEN_CACHE_SIZE = 10_000
 
 
+#: The signed-in user, read on every page request: the statement is built once, not per request.
+ACTIVE_USER_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("user_id"), users.c.active.is_(True))
+
+
 class UserService:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
@@ -219,7 +223,7 @@ class UserService:
 
     def get(self, user_id: int) -> User | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users).where(users.c.id == user_id, users.c.active.is_(True))).first()
+            row = conn.execute(ACTIVE_USER_BY_ID, {"user_id": user_id}).first()
         return _user(row) if row else None
 
     def get_by_name(self, username: str) -> User | None:

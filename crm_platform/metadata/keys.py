@@ -68,3 +68,42 @@ def key_problem(key: object, *, entity: bool = False) -> str | None:
 def table_name(entity_key: str) -> str:
     """Generated tables carry a prefix so that an entity keyed `user` never meets a platform table."""
     return f"ent_{entity_key}"
+
+
+def propose_key(label: str, taken=(), *, entity: bool = False) -> str:
+    """A key for a definition typed by its label: Chinese as pinyin (意向等级 → ``yi_xiang_deng_ji``),
+    English and other Latin text in snake_case (Next follow-up → ``next_follow_up``).
+
+    The result always passes ``key_problem``: it starts with a letter, is cut to the key's length,
+    steps around reserved words and system columns, and is made unique against ``taken`` (the
+    entity's other keys, archived ones included) with a number: ``ji_bie_2``. The admin may edit it
+    before the first save; after that the key is fixed (renaming is an explicit action).
+    """
+    from pypinyin import Style, lazy_pinyin
+
+    # Every Han character becomes its syllable; other text is kept for snake_case below.
+    words = lazy_pinyin(label or "", style=Style.NORMAL, errors=lambda text: [text])
+    text = "_".join(words)
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)  # camelCase → camel_Case
+    key = re.sub(r"[^a-z0-9]+", "_", _ascii(text).lower()).strip("_")
+    if not key:
+        key = "entity" if entity else "field"
+    if not key[0].isalpha():
+        key = f"f_{key}"
+    limit = 40 if entity else 63
+    key = key[:limit].rstrip("_")
+    if key in SQL_RESERVED_WORDS or key in SYSTEM_COLUMNS or key in POSTGRESQL_SYSTEM_COLUMNS:
+        key = f"{key}_field"[:limit]
+    taken = set(taken)
+    candidate, n = key, 2
+    while candidate in taken or (entity and candidate.endswith("_id_seq")):
+        suffix = f"_{n}"
+        candidate = key[:limit - len(suffix)] + suffix
+        n += 1
+    return candidate
+
+
+def _ascii(text: str) -> str:
+    """Accented Latin letters without their accents (Café → Cafe); anything else non-ASCII is dropped."""
+    import unicodedata
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")

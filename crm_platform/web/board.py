@@ -13,7 +13,7 @@ from ..errors import BadRequest, CrmError, NotFound, error
 from ..clock import utcnow
 from ..runtime.pipelines import pipelines_of, summary
 from ..runtime.query import parse_list_args
-from .controls import control, display
+from .controls import control
 from .i18n import label as label_of
 from .messages import REASON_MAX, for_page, posted_reason, reason_required
 from .pages import Screen, as_user, reading, render, title_field
@@ -55,14 +55,13 @@ def board(entity):
         query = parse_list_args(MultiDict({f"filter[{field}]": stage["key"], "per_page": str(CARDS_PER_COLUMN)}), screen.entity,
                                 max_per_page=CARDS_PER_COLUMN)
         page = screen.svc.list(entity, query, **reading())
-        titles = screen.titles(shown, page["items"])
+        shows = screen.display(screen.titles(shown, page["items"]))
         figures_here = by_stage.get(stage["key"], {})
         columns.append({
             "key": stage["key"], "label": label_of(stage["label"], screen.lang), "category": stage.get("category", "open"),
             "count": figures_here.get("count", page["total"]), "amount": figures_here.get("amount"),
             "cards": [{"id": r["id"], "version": r["version"], "title": screen.title_of(r),
-                       "lines": [(label_of(f.get("label"), screen.lang) or f["key"],
-                                  display(f, r.get(f["key"]), state=screen.state, lang=screen.lang, titles=titles))
+                       "lines": [(label_of(f.get("label"), screen.lang) or f["key"], shows.text(f["key"], r.get(f["key"])))
                                  for f in shown if r.get(f["key"]) not in (None, "", [])]}
                       for r in page["items"]],
         })

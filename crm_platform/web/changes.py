@@ -5,7 +5,6 @@ import sqlalchemy as sa
 
 from ..runtime.audit import trail
 from ..tables import users
-from .controls import display
 from .i18n import translate
 from .pages import Screen, screen_label
 
@@ -25,13 +24,12 @@ def record_changes(screen: Screen, record_id: int, *, everything: bool = False) 
                       ) if owner_ids else {}
     fields = screen.entity.field_map
     shown = [f for k, f in fields.items() if any(k in i["changes"] for i in items)]
-    titles = screen.titles(shown, [{k: v} for i in items for k, pair in i["changes"].items() for v in pair])
+    shows = screen.display(screen.titles(shown, [{k: v} for i in items for k, pair in i["changes"].items() for v in pair]))
 
     def text(key, value):
         if key == "owner_id":
             return owners.get(value, f"#{value}") if value is not None else ""
-        field = fields.get(key)
-        return display(field, value, state=screen.state, lang=screen.lang, titles=titles) if field else str(value)
+        return shows.text(key, value) if key in fields else str(value)
 
     entries = [{"at": i["at"], "actor": i["actor"], "action": i["action"], "reason": i["reason"],
                 "changes": [(screen_label(fields[k], screen.lang) if k in fields else translate("owner", screen.lang)

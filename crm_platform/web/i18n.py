@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import request
 
-from ..i18n import text_of
+from ..i18n import EVERY, in_every_language, text_of
 
 LANGUAGES = ("en", "zh")
 COOKIE = "crm_lang"
@@ -16,6 +16,7 @@ MESSAGES = {
     "app": {"en": "CRM", "zh": "客户管理"},
     "menu": {"en": "Menu", "zh": "菜单"},
     "sign_out": {"en": "Sign out", "zh": "退出"},
+    "admin": {"en": "Admin", "zh": "管理"},
     "notifications": {"en": "Notifications", "zh": "通知"},
     "notifications_unread": {"en": "Notifications, {n} unread", "zh": "通知，{n} 条未读"},
     "no_notifications": {"en": "No notifications yet.", "zh": "暂无通知。"},
@@ -109,7 +110,10 @@ def current_language() -> str:
 
 
 def translate(key: str, lang: str, **values) -> str:
-    text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
+    if lang == EVERY:  # a page in both languages (the admin): "Yes 是"
+        text = in_every_language(MESSAGES[key])
+    else:
+        text = MESSAGES[key].get(lang) or MESSAGES[key]["en"]
     return text.format(**values) if values else text
 
 

@@ -9,8 +9,9 @@ from flask import g, render_template, request
 from ..errors import CrmError, Forbidden, NotFound, error
 from ..http.context import access, actor_id, platform
 from ..metadata.field_types import REGISTRY
-from ..runtime.query import SYSTEM_FIELDS, Filter, ListQuery
-from .controls import control
+from ..i18n import Locale, field_label
+from ..runtime.query import ListQuery
+from .display import Display, record_title, reference_titles, title_field
 from .i18n import current_language, label as label_of, localise, translate
 
 #: Cookie the page's script sets to the browser's offset from UTC in minutes (east positive), so
@@ -80,21 +81,25 @@ class Screen:
         return entity_label(self.entity.doc, self.lang)
 
     def title_of(self, record: dict) -> str:
+        return record_title(self.entity.doc, record, self.title_key)
+
+    @cached_property
+    def title_key(self) -> str:
+        """The title field, when this user may read it ("" otherwise: records are then ``#id``)."""
         key = title_field(self.entity.doc)
-        value = record.get(key) if key and self.readable(key) else None
-        return str(value) if value not in (None, "") else f"#{record['id']}"
+        return key if key and self.readable(key) else ""
+
+    @cached_property
+    def locale(self) -> Locale:
+        return Locale(self.lang, user_tz())
 
     def titles(self, fields: list[dict], records: list[dict]) -> dict:
-        """(target entity, id) → title for the reference values of ``records``, one query per field."""
-        found: dict = {}
-        for f in fields:
-            if control(f) != "record":
-                continue
-            ids = sorted({r.get(f["key"]) for r in records if isinstance(r.get(f["key"]), int)})
-            target = f.get("target")
-            if ids and target in self.model.entities and self.can("read", target):
-                found.update({(target, rid): title for rid, title in record_titles(self, target, ids).items()})
-        return found
+        """(target entity, id) → title for the reference values of ``records``, one query per target."""
+        return reference_titles(self.svc, self.model, fields, records, reading(), lambda target: self.can("read", target))
+
+    def display(self, titles: dict | None = None) -> Display:
+        """This entity's values as text for this reader (compiled once per revision and locale)."""
+        return Display(self.model, self.entity, self.locale, titles)
 
 
 def entity_label(doc: dict, lang: str, *, plural: bool = False) -> str:
@@ -103,30 +108,15 @@ def entity_label(doc: dict, lang: str, *, plural: bool = False) -> str:
 
 
 def screen_label(field: dict, lang: str) -> str:
-    """A field's label in the page's language; its key, readable, when it has none."""
-    return label_of(field.get("label"), lang) if field.get("label") else field["key"].replace("_", " ").capitalize()
-
-
-def title_field(doc: dict) -> str | None:
-    """The field that names a record: ``title_field``, else the first text field."""
-    if doc.get("title_field"):
-        return doc["title_field"]
-    return next((f["key"] for f in doc.get("fields", []) if control(f) == "text"), None)
-
-
-def record_titles(screen: Screen, target: str, ids: list[int]) -> dict[int, str]:
-    entity = screen.model.entity(target)
-    key = title_field(entity.doc)
-    lq = ListQuery(per_page=len(ids), filters=[Filter(SYSTEM_FIELDS["id"], "in", ids)], count_limit=len(ids))
-    items = screen.svc.list(target, lq, **reading())["items"]
-    return {r["id"]: (str(r[key]) if key and r.get(key) not in (None, "") else f"#{r['id']}") for r in items}
+    """A field's label in the page's language; its key, readable, when it has none (``field_label``)."""
+    return field_label(field, lang)
 
 
 def record_options(screen: Screen, field: dict):
     """Choices of a reference control: up to RECORD_CHOICES records of the target, by title; None
     (a plain id input) when the target holds more or the user may not read it."""
     from .controls import RECORD_CHOICES
-    target = field.get("target")
+    target = REGISTRY[field["type"]].target_entity(field)
     if target not in screen.model.entities or screen.model.entities[target].archived or not screen.can("read", target):
         return None
     entity = screen.model.entity(target)
@@ -136,7 +126,7 @@ def record_options(screen: Screen, field: dict):
                            **reading())
     if not page["total_exact"] or page["total"] > RECORD_CHOICES:
         return None
-    return [(str(r["id"]), str(r[key]) if key and r.get(key) not in (None, "") else f"#{r['id']}") for r in page["items"]]
+    return [(str(r["id"]), record_title(entity.doc, r, key)) for r in page["items"]]
 
 
 def menu(lang: str, model=None) -> list[dict]:

@@ -14,8 +14,8 @@ from flask import Blueprint, current_app, request
 
 from ..auth.web import limiter, retry_after
 from ..errors import CrmError, NotFound, error
-from ..metadata.forms import accept, public_form, resolve
-from .controls import build_form, form_data, posted_values
+from ..metadata.forms import public_form, resolve
+from .controls import compiled_form, split_errors
 from .i18n import label as label_of, localise, translate
 from .pages import platform, render, user_tz
 
@@ -45,6 +45,8 @@ def _lang() -> str:
 
 
 def _form(slug: str):
+    """The public form ``slug`` compiled for this page's language: its shown fields, those it marks
+    read-only shown but never written."""
     model = platform().records.runtime.current()
     doc = public_form(model.state, slug)
     entity = model.entities.get(doc["entity"]) if doc is not None else None
@@ -53,43 +55,34 @@ def _form(slug: str):
     form = resolve(doc, entity.doc)
     shown = [ff for ff in form.fields if not ff.hidden]
     read_only = {ff.key for ff in shown if ff.read_only}
-    return model, form, shown, read_only
+    return model, compiled_form(model, form, lang=_lang(), shown=shown, read_only=read_only,
+                                conditions=form.conditions, purpose="public")
 
 
 @public_forms.route("/f/<slug>", methods=["GET", "POST"])
 @limiter.limit(_rate, methods=["POST"])
 def fill(slug):
-    model, form, shown, read_only = _form(slug)
-    lang = _lang()
-    tz = user_tz()
-    context = dict(form=form, title=label_of(form.label, lang), public=True, honeypot=HONEYPOT,
+    model, cf = _form(slug)
+    form, lang, tz = cf.form, cf.lang, user_tz()
+    context = dict(form=form, cf=cf, title=label_of(form.label, lang), public=True, honeypot=HONEYPOT,
                    description=label_of(form.doc.get("description"), lang) if form.doc.get("description") else None,
                    submit=label_of(form.doc.get("submit_label"), lang) if form.doc.get("submit_label") else None)
-    sections = [(s.title, [ff for ff in s.fields if ff in shown]) for s in form.sections]
-    conditions = form.conditions
     if request.method == "GET":
         defaults = {f["key"]: f["default"] for f in model.entity(form.entity).fields if f.get("default") is not None}
-        wtform = build_form(form, state=model.state, lang=lang, shown=shown, read_only=read_only,
-                            data=form_data(defaults, shown, tz))
-        return render("web/public_form.html", wtform=wtform, sections=sections, conditions=conditions,
-                      field_errors={}, general_errors=[], read_only=read_only, **context)
-    wtform = build_form(form, state=model.state, lang=lang, shown=shown, read_only=read_only, formdata=request.form)
+        return render("web/public_form.html", wtform=cf.bind(data=cf.data_of(defaults, tz)),
+                      field_errors={}, general_errors=[], **context)
+    wtform = cf.bind(formdata=request.form)
     done = label_of(form.doc.get("success_message"), lang) if form.doc.get("success_message") else translate("thanks", lang)
     if request.form.get(HONEYPOT, "").strip():
         # A robot: answer as if all went well, so it learns nothing, and write nothing.
         return render("web/public_done.html", message=done, **context)
-    writable = {ff.key for ff in shown} - read_only
     try:
-        values = accept(form, posted_values(wtform, shown, writable, tz), lang=lang)
-        values = {k: v for k, v in values.items() if v is not None}
-        platform().records.create(form.entity, values, **_as_system(), reason=f"public form {form.key}")
+        platform().records.create(form.entity, cf.values_to_create(wtform, tz), **_as_system(),
+                                  reason=f"public form {form.key}")
     except CrmError as exc:
-        keys = {ff.key for ff in shown}
-        field_errors, general = {}, []
-        for e in localise(exc.errors, lang):
-            (field_errors.setdefault(e["field"], []) if e.get("field") in keys else general).append(e)
-        return render("web/public_form.html", exc.status, wtform=wtform, sections=sections, conditions=conditions,
-                      field_errors=field_errors, general_errors=general, read_only=read_only, **context)
+        field_errors, general = split_errors(localise(exc.errors, lang), set(cf.controls))
+        return render("web/public_form.html", exc.status, wtform=wtform, field_errors=field_errors,
+                      general_errors=general, **context)
     return render("web/public_done.html", message=done, **context)
 
 

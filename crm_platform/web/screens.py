@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
+from urllib.parse import quote
 
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
+from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from ..auth.redirects import local_path
 from ..errors import BadRequest, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
-from ..metadata.forms import accept, form_for
+from ..metadata.forms import form_for
 from ..runtime.pipelines import pipelines_of, stage_history_of
 from ..runtime.query import FILTER_PARAM, parse_list_args
 from .changes import record_changes
-from .controls import (build_form, control, display, form_data, only_rule_tags, options_of, posted_values,
-                       rule_choices, unchanged)
+from .controls import (CompiledForm, compiled_form, control, only_rule_tags, option_markup, options_of, rule_choices,
+                       split_errors)
 from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
 from .messages import REASON, REASON_MAX, for_page, posted_reason, reason_required
 from .pages import Screen, as_user, reading, record_options, render, screen_label, user_tz
@@ -150,10 +153,8 @@ def list_page(entity):
     except BadRequest as exc:  # a hand-edited address: say what is wrong and show the form to fix it
         problems = localise(exc.errors, screen.lang)
     items = result["items"] if result else []
-    titles = screen.titles(columns, items)
-    rows = [{"id": r["id"], "title": screen.title_of(r),
-             "cells": [display(f, r.get(f["key"]), state=screen.state, lang=screen.lang, titles=titles) for f in columns]}
-            for r in items]
+    cells = _row_cells(screen, columns, items, url_for("screens.list_page", entity=entity) + "/", link=not in_bin)
+    rows = [{"id": r["id"], "title": screen.title_of(r), "cells": cells(r)} for r in items]
     sort = args.get("sort", "")
     return render("web/list.html", 400 if problems else 200, screen=screen, columns=columns, rows=rows, result=result,
                   in_bin=in_bin, can_delete=screen.can("delete"),
@@ -162,6 +163,27 @@ def list_page(entity):
                   record_url=url_for("screens.list_page", entity=entity) + "/", filters_active=any(k.startswith("filter[") for k in args),
                   has_board=bool(pipelines_of(screen.model, entity)),
                   page_url=lambda **change: _url_with(change))
+
+
+def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_url: str, *, link: bool):
+    """A function writing a record's cells (``<td>``s) as markup: the labels, the link and each
+    column's display function are looked up once per page, not per cell (a page has 300 cells).
+    Texts are escaped here and joined as plain strings (``Markup.join`` would escape them again)."""
+    shown = screen.display(screen.titles(columns, items))
+    keys = [f["key"] for f in columns]
+    heads = [str(Markup('<td data-label="%s">') % screen_label(f, screen.lang)) for f in columns]
+    href = escape(record_url)
+
+    def cells(record: dict) -> Markup:
+        texts = shown.cells(record, keys)
+        if not texts:  # no column chosen: the title alone
+            title = escape(screen.title_of(record))
+            return Markup(f'<td><a href="{href}{record["id"]}">{title}</a></td>' if link else f"<td>{title}</td>")
+        first = escape(texts[0] or screen.title_of(record))
+        parts = [heads[0], f'<a href="{href}{record["id"]}">{first}</a></td>' if link else f"{first}</td>"]
+        parts += [f"{head}{escape(text)}</td>" for head, text in zip(heads[1:], texts[1:])]
+        return Markup("".join(parts))
+    return cells
 
 
 def _url_with(change: dict) -> str:
@@ -173,8 +195,13 @@ def _url_with(change: dict) -> str:
 
 
 def _quote(text) -> str:
-    from urllib.parse import quote
-    return quote(str(text), safe="[]-_,")
+    return _quoted(str(text))
+
+
+@lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    # A list page writes a dozen links from the same few parameters: quote each text once.
+    return quote(text, safe="[]-_,")
 
 
 @screens.get("/app/<entity>/lookup")
@@ -227,19 +254,19 @@ def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
         shown = [ff for ff in section.fields if screen.readable(ff.key) and not ff.hidden]
         if shown:
             sections.append((section.title, shown))
-    titles = screen.titles([ff.field for _, shown in sections for ff in shown], [record])
+    shows = screen.display(screen.titles([ff.field for _, shown in sections for ff in shown], [record]))
 
     def value_of(ff):
         value = record.get(ff.key)
-        if control(ff.field) == "record" and isinstance(value, int):
-            return {"text": display(ff.field, value, state=screen.state, lang=screen.lang, titles=titles),
+        ctl = control(ff.field)
+        if ctl == "record" and isinstance(value, int):
+            return {"text": shows.text(ff.key, value),
                     "href": url_for("screens.record_page", entity=ff.field["target"], record_id=value)}
-        if control(ff.field) == "choices":
-            labels = dict(options_of(ff.field, screen.state, screen.lang) or [])
-            return {"chips": [labels.get(v, v) for v in value or []]}
-        if control(ff.field) == "datetime-local" and value:
-            return {"datetime": value}
-        return {"text": display(ff.field, value, state=screen.state, lang=screen.lang)}
+        if ctl == "choices":
+            return {"chips": [shows.text(ff.key, v) for v in value or []]}
+        if ctl == "datetime-local" and value:
+            return {"moment": value, "text": shows.text(ff.key, value)}
+        return {"text": shows.text(ff.key, value)}
 
     related = []
     for other, f in screen.model.referencing(entity):
@@ -268,59 +295,52 @@ def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
 
 
 # ---- record forms -------------------------------------------------------------------------------
-def _form_screen(screen: Screen, record: dict | None):
+def _compiled_form(screen: Screen) -> CompiledForm:
+    """The entity's form (``?form=<key>``) for this user: readable fields shown, the rest of what
+    they may not write read-only, compiled once per revision, language and rights."""
     form = form_for(screen.state, screen.entity.doc, request.values.get("form"))
     shown = [ff for ff in form.fields if screen.readable(ff.key) and not ff.hidden]
     read_only = {ff.key for ff in shown if ff.read_only or not screen.writable(ff.key) or only_rule_tags(ff.field)}
-    return form, shown, read_only
+    keys = {ff.key for ff in shown}
+    conditions = [c for c in form.conditions if c["field"] in keys and c["when"]["field"] in keys]
+    return compiled_form(screen.model, form, lang=screen.lang, shown=shown, read_only=read_only, conditions=conditions)
 
 
 def _defaults(screen: Screen) -> dict:
     return {f["key"]: f["default"] for f in screen.entity.fields if f.get("default") is not None}
 
 
-def _render_form(screen: Screen, form, shown, read_only, wtform, *, record=None, errors=(), status=200):
-    by_field = {}
-    general = []
-    keys = {ff.key for ff in shown} | ({REASON} if record is not None else set())
-    for e in for_page(errors, screen):
-        (by_field.setdefault(e["field"], []) if e.get("field") in keys else general).append(e)
-    sections = []
-    for section in form.sections:
-        placed = [ff for ff in section.fields if ff.key in keys]
-        if placed:
-            sections.append((section.title, placed))
-    conditions = [c for c in form.conditions if c["field"] in keys and c["when"]["field"] in keys]
-    by_rule = {ff.key: rule_choices(ff.field, screen.state, screen.lang, (record or {}).get(ff.key))
-               for ff in shown if control(ff.field) == "choices" and ff.field.get("_rule_tags")}
-    return render("web/form.html", status, screen=screen, form=form, wtform=wtform, sections=sections,
-                  read_only=read_only, field_errors=by_field, general_errors=general, record=record,
-                  conditions=conditions, title=screen.title_of(record) if record else None, rule_choices=by_rule,
+def _render_form(screen: Screen, cf: CompiledForm, wtform, *, record=None, errors=(), status=200):
+    keys = set(cf.controls) | ({REASON} if record is not None else set())
+    by_field, general = split_errors(for_page(errors, screen), keys)
+    by_rule = {c.key: rule_choices(cf.fields[c.key], screen.state, screen.lang, (record or {}).get(c.key))
+               for c in cf.controls.values() if c.kind == "checkboxes" and cf.fields[c.key].get("_rule_tags")}
+    records = {}
+    for c in cf.references:
+        found = record_options(screen, cf.fields[c.key])
+        if found is not None:
+            records[c.key] = option_markup(found)
+    return render("web/form.html", status, screen=screen, form=cf.form, cf=cf, wtform=wtform,
+                  field_errors=by_field, general_errors=general, record=record, records=records,
+                  title=screen.title_of(record) if record else None, rule_choices=by_rule,
                   reason=request.form.get(REASON, "") if request.method == "POST" else "",
                   reason_required=reason_required(screen.entity.doc), reason_max=REASON_MAX,
-                  has_times=any(control(ff.field) == "datetime-local" for ff in shown))
+                  has_times=cf.has_times)
 
 
 @screens.route("/app/<entity>/new", methods=["GET", "POST"])
 def new_record(entity):
     screen = Screen(entity)
     screen.require("create")
-    form, shown, read_only = _form_screen(screen, None)
-    records = lambda f: record_options(screen, f)  # noqa: E731
+    cf = _compiled_form(screen)
     tz = user_tz()
     if request.method == "GET":
-        wtform = build_form(form, state=screen.state, lang=screen.lang, shown=shown, read_only=read_only,
-                            records=records, data=form_data(_defaults(screen), shown, tz))
-        return _render_form(screen, form, shown, read_only, wtform)
-    wtform = build_form(form, state=screen.state, lang=screen.lang, shown=shown, read_only=read_only,
-                        records=records, formdata=request.form)
-    writable = {ff.key for ff in shown} - read_only
+        return _render_form(screen, cf, cf.bind(data=cf.data_of(_defaults(screen), tz)))
+    wtform = cf.bind(formdata=request.form)
     try:
-        values = accept(form, posted_values(wtform, shown, writable, tz), lang=screen.lang)
-        values = {k: v for k, v in values.items() if v is not None}
-        created = screen.svc.create(entity, values, **as_user())
+        created = screen.svc.create(entity, cf.values_to_create(wtform, tz), **as_user())
     except CrmError as exc:
-        return _render_form(screen, form, shown, read_only, wtform, errors=exc.errors, status=exc.status)
+        return _render_form(screen, cf, wtform, errors=exc.errors, status=exc.status)
     flash(translate("created_ok", screen.lang))
     return redirect(url_for("screens.record_page", entity=entity, record_id=created["id"]), 303)
 
@@ -330,28 +350,19 @@ def edit_record(entity, record_id):
     screen = Screen(entity)
     screen.require("update")
     record = screen.svc.get(entity, record_id, **reading())
-    form, shown, read_only = _form_screen(screen, record)
-    records = lambda f: record_options(screen, f)  # noqa: E731
+    cf = _compiled_form(screen)
     tz = user_tz()
     if request.method == "GET":
-        wtform = build_form(form, state=screen.state, lang=screen.lang, shown=shown, read_only=read_only,
-                            records=records, data=form_data(record, shown, tz))
-        return _render_form(screen, form, shown, read_only, wtform, record=record)
-    wtform = build_form(form, state=screen.state, lang=screen.lang, shown=shown, read_only=read_only,
-                        records=records, formdata=request.form)
-    writable = {ff.key for ff in shown} - read_only
+        return _render_form(screen, cf, cf.bind(data=cf.data_of(record, tz)), record=record)
+    wtform = cf.bind(formdata=request.form)
     try:
         version = _version(request.form.get("version"))
-        posted = posted_values(wtform, shown, writable, tz)
-        fields = {ff.key: ff.field for ff in shown}
-        changed = {k: v for k, v in posted.items() if not unchanged(fields[k], v, record.get(k), tz)}
-        values = accept(form, changed, before=record, lang=screen.lang)
+        values = cf.values_to_update(wtform, record, tz)
         if values:
             screen.svc.update(entity, record_id, values, expected_version=version,
                               reason=posted_reason(request.form.get(REASON)), **as_user())
     except CrmError as exc:
-        return _render_form(screen, form, shown, read_only, wtform, record=record, errors=exc.errors,
-                            status=exc.status)
+        return _render_form(screen, cf, wtform, record=record, errors=exc.errors, status=exc.status)
     flash(translate("saved", screen.lang))
     return redirect(url_for("screens.record_page", entity=entity, record_id=record_id), 303)
 

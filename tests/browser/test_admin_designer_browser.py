@@ -36,7 +36,7 @@ def test_an_admin_designs_an_entity_and_the_end_user_form_shows_its_fields(page,
     page.fill("#label_en", "Course")
     page.fill("#label_zh", "课程")
     page.get_by_test_id("preview").click()
-    assert "create table ent_course" in page.get_by_test_id("plan").inner_text()
+    assert "creates the entity Course with 0 fields" in page.get_by_test_id("plan").inner_text()
     assert "course" not in live_server.platform.metadata.state().entities  # nothing before Apply
     screenshot(page, "admin_plan_create_entity")
     page.get_by_test_id("apply").click()
@@ -45,11 +45,11 @@ def test_an_admin_designs_an_entity_and_the_end_user_form_shows_its_fields(page,
     _add_field(page, "select", {"key": "course_type", "label_en": "Course type", "label_zh": "课程类型",
                                 "choices-0-key": "online", "choices-0-label_en": "Online", "choices-0-label_zh": "线上",
                                 "choices-1-key": "offline", "choices-1-label_en": "Offline", "choices-1-label_zh": "线下"},
-               "add column course_type (select) to table ent_course, 0 rows affected")
+               "adds the field Course type (Choice) to Course; existing records leave it empty")
     _add_field(page, "decimal", {"key": "price", "label_en": "Price", "label_zh": "价格", "scale": "2"},
-               "add column price (decimal) to table ent_course")
+               "adds the field Price (Decimal number) to Course")
     _add_field(page, "reference", {"key": "teacher", "label_en": "Teacher", "label_zh": "老师", "target": "teacher"},
-               "add column teacher (reference) to table ent_course")
+               "adds the field Teacher (Reference) to Course")
     rows = page.locator("[data-testid=fields] tbody tr")
     assert [rows.nth(i).get_attribute("data-field") for i in range(rows.count())] == ["course_type", "price", "teacher"]
     screenshot(page, "admin_entity_course")
@@ -71,7 +71,7 @@ def test_a_change_that_would_break_stored_rows_is_refused_with_the_count(page, l
     page.check("#required")
     page.get_by_test_id("preview").click()
     refusal = page.get_by_test_id("refusals").inner_text()
-    assert "12 existing records have no value for 'phone'" in refusal
+    assert "Phone (Required): 12 existing records have no value" in refusal
     screenshot(page, "admin_refused_required_phone")
     assert page.get_by_test_id("apply").count() == 0  # a refused plan cannot be applied
     assert live_server.platform.metadata.state().entities["student"].doc == before
@@ -116,7 +116,7 @@ def test_a_tag_tree_is_built_row_by_row_in_the_browser(page, live_server, screen
     page.fill(f'[name="tags-{before}-label_en"]', "Lost")
     page.fill(f'[name="tags-{before}-label_zh"]', "流失客户")
     page.get_by_test_id("preview").click()
-    assert "create taxonomy customer_type" in page.get_by_test_id("plan").inner_text()
+    assert "creates the taxonomy Customer type" in page.get_by_test_id("plan").inner_text()
     page.get_by_test_id("apply").click()
     page.wait_for_url(re.compile(r"/admin/taxonomies/$"))
     screenshot(page, "admin_tag_tree")

@@ -16,6 +16,8 @@ from typing import Any, Callable, ClassVar
 
 import sqlalchemy as sa
 
+from ...i18n import Locale
+
 #: Anchor used at the end of every pattern. Python's ``$`` also matches before a final newline,
 #: ECMAScript's does not; ``$(?!\n)`` means "end of text" in both, so the published schema and the
 #: compiled checker agree.
@@ -170,8 +172,11 @@ class FieldType:
         """The value as text: CSV export and the source side of conversions."""
         return "" if value is None else str(value)
 
-    def display_text(self, field: dict, value: Any, lang: str = "en") -> str:
-        """A (JSON) value as screens show it, when its control has no labels of its own to show."""
+    def display_text(self, field: dict, value: Any, locale: Locale = Locale()) -> str:
+        """A non-empty (JSON) value as a person reads it on a page, for ``locale`` (language, time
+        zone), when its control has no labels of its own to show (choices, yes / no and references
+        are named by the display layer, ``web/display.py``). Exports and the API write values raw
+        (``format_text``, ``to_json``, ``export_value``); this is for eyes only."""
         return str(value)
 
     def export_value(self, field: dict, value: Any) -> Any:

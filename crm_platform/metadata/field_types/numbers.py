@@ -189,6 +189,14 @@ class DecimalType(FieldType):
                 raise type_error("a number") from None
         return self.compile_checker(field)(text)
 
+    def display_text(self, field, value, locale=None):
+        # Amounts are read in groups of three digits ("8,474,244.00"); the scale is kept as stored.
+        try:
+            number = value if isinstance(value, Decimal) else Decimal(str(value))
+        except InvalidOperation:
+            return str(value)
+        return f"{number:,f}" if number.is_finite() else str(value)
+
     def from_form(self, field, raw, tz=None):
         text = super().from_form(field, raw)
         try:

@@ -54,8 +54,8 @@ class Percent(DecimalType):
     def from_form(self, field, raw, tz=None):
         return super().from_form(field, _without_sign(raw), tz)
 
-    def display_text(self, field, value, lang="en"):
-        return f"{value}%"
+    def display_text(self, field, value, locale=None):
+        return f"{value}%"  # a share, not an amount: no thousands separators
 
 
 def _without_sign(text):

@@ -167,6 +167,13 @@ class DateTime(FieldType):
             candidate += "Z"  # no offset given in a spreadsheet: UTC, stated in docs/definitions.md
         return self.compile_checker(field)(candidate)
 
+    def display_text(self, field, value, locale=None):
+        # A moment as the reader's wall-clock time ("2026-09-08 09:00"), as the form shows it.
+        moment = parse_iso_datetime(value) if isinstance(value, str) else value
+        if not isinstance(moment, dt.datetime):
+            return str(value)
+        return moment.astimezone(locale.tz if locale is not None else dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
     def form_text(self, field, value, tz=dt.timezone.utc):
         # datetime-local shows wall-clock time without an offset: the user's own zone.
         if isinstance(value, str):
