@@ -251,6 +251,10 @@ from .bundles.cli import register as _register_bundle_commands  # noqa: E402
 
 _register_bundle_commands(main, platform=lambda: _app().extensions["crm"])  # crm export, crm import, crm template ...
 
+from .imports.cli import register as _register_import_commands  # noqa: E402
+
+_register_import_commands(main, platform=lambda: _app().extensions["crm"])  # crm records import
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -79,6 +79,12 @@ def load_settings(instance_path: Path, overrides: dict | None = None) -> dict:
         # Sample records a bundle may load through /api/bundle (413 above it): the import runs
         # inside the request, which a gunicorn worker ends after 30 s. `crm import` has no limit.
         "BUNDLE_MAX_SAMPLE_RECORDS": int(os.environ.get("CRM_BUNDLE_MAX_SAMPLE_RECORDS", 20_000)),
+        # Import files (CSV, XLSX) up to this size are taken (413 above it); files above
+        # CRM_IMPORT_SYNC_BYTES are imported in the background (202 and a job to poll), so no
+        # request outlives gunicorn's 30 s; uploads wait in CRM_IMPORT_DIR until their job ends.
+        "CRM_IMPORT_MAX_BYTES": int(os.environ.get("CRM_IMPORT_MAX_BYTES", 50 * 1024 * 1024)),
+        "CRM_IMPORT_SYNC_BYTES": int(os.environ.get("CRM_IMPORT_SYNC_BYTES", 1024 * 1024)),
+        "CRM_IMPORT_DIR": os.environ.get("CRM_IMPORT_DIR") or str(instance_path / "imports"),
         # The job queue of `crm worker`: a SQLite file beside the instance unless a Redis URL is given.
         "CRM_QUEUE_URL": os.environ.get("CRM_QUEUE_URL") or default_queue_url(instance_path),
         # Proxies in front of the app (a TLS proxy: 1). With N > 0 the client address, scheme and host

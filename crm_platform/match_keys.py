@@ -63,3 +63,8 @@ def phone_digits(value, region: str = DEFAULT_REGION) -> str | None:
         return str(phonenumbers.parse(key).national_number)
     except phonenumbers.NumberParseException:  # pragma: no cover - key came from format_number
         return key.lstrip("+")
+
+
+def phone_international(key: str) -> str:
+    """An E.164 key as people write it internationally (+86 10 6234 5678)."""
+    return phonenumbers.format_number(phonenumbers.parse(key), phonenumbers.PhoneNumberFormat.INTERNATIONAL)

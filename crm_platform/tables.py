@@ -136,6 +136,37 @@ bundle_definitions = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
 )
 
+#: How each user last mapped an import file's columns to an entity's fields (JSON: header → field
+#: key, or null for a column left out), offered again for next month's file.
+import_mappings = sa.Table(
+    "crm_import_mapping",
+    platform_metadata,
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, primary_key=True),
+    sa.Column("mapping", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: Imports running in the background: any worker answers a poll from this row, which the runner
+#: updates after each batch. ``status``: queued, running, done, failed; ``report`` is the final
+#: answer (JSON, as the synchronous API gives it); ``path`` the uploaded file until it is done.
+import_jobs = sa.Table(
+    "crm_import_job",
+    platform_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.Integer, nullable=True),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("options", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("total", sa.Integer, nullable=True),
+    sa.Column("processed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("report", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+)
+
 #: Periodic jobs of `crm worker` (``jobs/periodic.py``): when each last started, claimed by one
 #: conditional update so that several workers never run the same period's job twice.
 periodic_jobs = sa.Table(

@@ -26,7 +26,7 @@ FORM = {"key": "trial", "label": "Trial", "entity": "student", "public": True, "
         "success_message": "Thanks", "layout": [{"title": "You", "fields": ["name", "age"]}]}
 #: What each URL argument is filled with; the blueprint decides which definition a ``key`` names.
 KEY_BY_BLUEPRINT = {"entities": "student", "forms": "trial", "pipelines": "funnel", "taxonomies": "segment"}
-ARGUMENTS = {"entity": "student", "record_id": 1, "field": "name", "slug": "trial", "notification_id": 1}
+ARGUMENTS = {"entity": "student", "record_id": 1, "field": "name", "slug": "trial", "notification_id": 1, "job_id": 1}
 #: Form data that would change something on most routes, were the token not checked.
 FORM_DATA = {"f-name": "Changed", "f-age": "9", "name": "Changed", "version": "1", "reason": "csrf test",
              "stage": "won", "username": "admin", "password": ADMIN_PASSWORD, "key": "other", "label": "Other",

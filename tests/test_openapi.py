@@ -186,7 +186,7 @@ def test_record_endpoints_list_401_and_403_and_a_user_without_rights_gets_a_docu
                                                                                           two_entities):
     doc = client.get("/api/openapi.json").get_json()
     record_ops = [(p, m, o) for p, m, o in operations(doc) if p.startswith("/api/records/")]
-    assert len(record_ops) == 2 * 9
+    assert len(record_ops) == 2 * 10
     for path, method, operation in record_ops:
         assert {"401", "403"} <= set(operation["responses"]), (method, path)
     # Administrators only: definition changes, users, bundles; reading definitions is open to everyone.
@@ -280,6 +280,29 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", f"{r}?page=0", r, expect=400)
     call("POST", f"{r}/bulk", f"{r}/bulk", {"records": [{"title": "Art"}]}, 201)
     call("POST", f"{r}/bulk", f"{r}/bulk", {"records": [{"title": 5}]}, 422)
+    import io
+
+    def upload(data: bytes, expect, **form):
+        r_ = client.post(f"{r}/import", data={"file": (io.BytesIO(data), "c.csv"), **form},
+                         content_type="multipart/form-data")
+        assert r_.status_code == expect and str(expect) in doc["paths"][f"{r}/import"]["post"]["responses"], r_.get_json()
+        seen.add(("post", f"{r}/import"))
+        return r_
+    assert upload(b"title\nHistory\n", 200).get_json()["created"] == 1
+    upload(b"", 400)
+    upload(b"title\nHistory\n", 422, on_match="merge")
+    app.config["CRM_IMPORT_SYNC_BYTES"] = 1
+    job = upload(b"title\nMusic\n", 202).headers["Location"]
+    import time
+    for _ in range(100):
+        polled = client.get(job)
+        if polled.status_code != 202:
+            break
+        time.sleep(0.05)
+    assert polled.status_code == 200 and "200" in doc["paths"]["/api/imports/{id}"]["get"]["responses"]
+    seen.add(("get", "/api/imports/{id}"))
+    call("GET", "/api/imports/999999", "/api/imports/{id}", expect=404)
+    app.config["CRM_IMPORT_SYNC_BYTES"] = 1024 * 1024
     call("GET", f"{r}/{created['id']}", one)
     call("PATCH", f"{r}/{created['id']}", one, {"stage": "won"}, headers={"If-Match": '"1"'})
     call("PATCH", f"{r}/{created['id']}", one, {"title": "x"}, 409, headers={"If-Match": '"1"'})

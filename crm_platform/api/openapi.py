@@ -65,6 +65,21 @@ def _list_params(doc: dict, max_per_page: int) -> list[dict]:
     ] + _filter_params(doc)
 
 
+#: What ``POST /api/records/<entity>/import`` takes (see docs/import.md).
+IMPORT_FORM = obj({
+    "file": {"type": "string", "contentMediaType": "application/octet-stream",
+             "description": "CSV (UTF-8, UTF-8 with BOM or GB18030; delimiter sniffed) or XLSX"},
+    "mapping": {**STRING, "description": "JSON object: column header → field key (null or \"\" leaves the column "
+                                         "out); columns not named are matched by field key or label"},
+    "match": {**STRING, "description": "Comma-separated field keys that identify a record (phones compared in "
+                                       "E.164, e-mails case-folded, text trimmed)"},
+    "on_match": {"enum": ["skip", "update"], "description": "A row matching an existing record: skip it (default) "
+                                                           "or update the record with its non-empty mapped cells"},
+    "dry_run": {**STRING, "description": "1: check every row and report; write nothing"},
+    "all_or_nothing": {**STRING, "description": "1: write nothing if any row is refused"},
+    "sheet": {**STRING, "description": "The XLSX sheet to read (default: the first)"}}, ("file",))
+
+
 def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -> dict:
     """The record endpoints of one entity, typed by its record schema."""
     # Schemas are named by the entity key, which is unique, with a dotted suffix no key can have
@@ -100,6 +115,19 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
             {201: answer("Created", obj({"created": INTEGER}, ("created",)))}, writes,
             requestBody=body(obj({"records": {"type": "array", "items": ref(f"{name}.row")}}, ("records",)),
                              "Errors name the record's position in `row`"))},
+        f"/api/records/{key}/import": {"post": op(
+            f"import_{key}", f"Import {label} from a CSV or XLSX file", key,
+            {200: answer("The report (a dry run writes nothing)", shared("RecordImportReport")),
+             202: answer("A large file: the import runs in the background; poll `Location`",
+                         shared("RecordImportJob"), headers={"Location": {
+                             "description": "/api/imports/<id>: 202 with the progress, then the report",
+                             "schema": STRING}})},
+            errors(400, 403, 404, 413, 422, why={
+                400: "The file is missing, empty, not CSV/XLSX, or has no header row, a formula, merged cells, "
+                     "too many columns (`field` is `file`)",
+                413: "The file is larger than CRM_IMPORT_MAX_BYTES",
+                422: "A bad option: `mapping.<column>`, `match` or `on_match`; or no column matches a field"}),
+            requestBody={"required": True, "content": {"multipart/form-data": {"schema": IMPORT_FORM}}})},
         f"/api/records/{key}/{{id}}": {
             "parameters": id_param,
             "get": {"operationId": f"get_{key}", "summary": f"A {one}", "tags": tag,

@@ -97,6 +97,17 @@ SCHEMAS = {
         {"type": ["null", "boolean", "number"]}, STRING,
         {"type": "array", "items": JSON}, FREE]},
     # An error may quote what the client sent, NUL included: its text is any string.
+    "RecordImportReport": obj({
+        "created": INTEGER, "updated": INTEGER, "skipped": INTEGER,
+        "refused": {"type": "array", "items": obj({
+            "row": {**INTEGER, "description": "The row as the file numbers it (header = 1)"},
+            "column": NULLABLE_TEXT, "value": NULLABLE_TEXT, "message": STRING, "code": NULLABLE_TEXT})},
+        "skipped_rows": {"type": "array", "items": obj({"row": INTEGER, "message": STRING})},
+        "total": INTEGER, "applied": BOOLEAN, "dry_run": BOOLEAN, "sheet": NULLABLE_TEXT,
+        "mapping": {"type": "object", "description": "column header → field key (null: left out)"}},
+        ("created", "updated", "skipped", "refused")),
+    "RecordImportJob": obj({"id": INTEGER, "status": {"enum": ["draft", "queued", "running", "done", "failed"]},
+                            "processed": INTEGER, "total": {"type": ["integer", "null"]}}, ("id", "status")),
     "Errors": obj({"errors": {"type": "array", "items": obj({
         "field": {"type": ["string", "null"]}, "code": {"type": "string"}, "message": {"type": "string"},
         "row": {"type": "integer", "description": "Bulk creates: the position of the record in `records`"},
@@ -355,6 +366,17 @@ def platform_paths(schemas: dict) -> dict:
                             {"roles": {"type": "array", "items": STRING}, "is_admin": BOOLEAN, "active": BOOLEAN,
                              "password": {**STRING, "minLength": 8}}, additionalProperties=False)))},
         **_bundle_paths(),
+        "/api/imports/{id}": {"get": op(
+            "import_status", "A background import: its progress, then its report", "imports",
+            {202: answer("Still running", shared("RecordImportJob"), headers={"Retry-After": {
+                "description": "Seconds to wait before polling again", "schema": STRING}}),
+             200: answer("Done: the report, as the synchronous import answers it", {"allOf": [
+                 shared("RecordImportReport"), shared("RecordImportJob")]})},
+            errors(400, 404, 413, 422, why={404: "No such import, or another user's",
+                                            400: "The file was refused as a whole (see errors)",
+                                            413: "The file was refused as a whole (see errors)",
+                                            422: "The options were refused (see errors)"}),
+            parameters=[in_path("id", {"type": "integer", "minimum": 0, "maximum": ROW_ID_MAX})])},
     }
     schemas.update({f"{PREFIX}{name}": schema for name, schema in own.items()})
     return paths

@@ -92,13 +92,14 @@ def after_write(event: WriteEvent) -> None:
           actor_id=event.actor_id, reason=event.reason)
 
 
-def after_create_many(conn: sa.Connection, model, entity, rows: list[dict], actor_id: int | None) -> None:
+def after_create_many(conn: sa.Connection, model, entity, rows: list[dict], actor_id: int | None,
+                      reason: str | None = None) -> None:
     """``after_write`` for a batch of bulk-created records: one create row each, in one executemany."""
     # The same changes ``diff`` gives a single create, computed once per batch rather than per row:
     # bulk imports write tens of thousands of rows and this runs for each.
     keys = _audited_keys(entity, dict.fromkeys([f["key"] for f in entity.fields] + ["owner_id"]))
     dumps = jsonutil.dumps
-    _insert_sharing(conn, {"entity": entity.key, "action": "create", "actor_id": actor_id, "at": utcnow(), "reason": None},
+    _insert_sharing(conn, {"entity": entity.key, "action": "create", "actor_id": actor_id, "at": utcnow(), "reason": reason},
                     [(row["id"], dumps({k: [None, v] for k in keys if (v := row.get(k)) is not None and v != []}))
                      for row in rows])
 

@@ -102,7 +102,8 @@ class AfterWrite:
             if stage is not None and stage.get("on_enter"):
                 self._follow_up(event, p, stage, event.after)
 
-    def many(self, conn, model: CompiledModel, entity, rows: list[dict], actor_id: int | None) -> None:
+    def many(self, conn, model: CompiledModel, entity, rows: list[dict], actor_id: int | None,
+             reason: str | None = None) -> None:
         """A batch of bulk-created records: as for each single create (``has_pipeline`` normally sends
         such entities row by row through ``create``, so this rarely has anything to do)."""
         if not any(p["field"] in row and row[p["field"]] is not None

@@ -142,7 +142,7 @@ class RecordService:
             hook(event)
 
     def _run_hooks_many(self, conn, model: CompiledModel, entity: CompiledEntity, rows: list[dict],
-                        actor_id: int | None) -> None:
+                        actor_id: int | None, reason: str | None = None) -> None:
         """The after-write hooks of a batch of bulk-created records, so a bulk row ends like a single one.
 
         A hook with a batch form (``hook.many(conn, model, entity, rows, actor_id)``; ``rows`` are
@@ -153,10 +153,10 @@ class RecordService:
         for hook in self.after_write:
             many = getattr(hook, "many", None)
             if many is not None:
-                many(conn, model, entity, rows, actor_id)
+                many(conn, model, entity, rows, actor_id, reason=reason)
                 continue
             if events is None:
-                events = [WriteEvent(conn, model, entity, "create", r["id"], None, r, actor_id, None)
+                events = [WriteEvent(conn, model, entity, "create", r["id"], None, r, actor_id, reason)
                           for r in self.read_back(conn, entity, [row["id"] for row in rows])]
             for event in events:
                 hook(event)
@@ -318,7 +318,7 @@ class RecordService:
 
     def create_many(self, entity_key: str, rows: Iterable[dict], *, actor_id: int | None = None,
                     batch_size: int = 5000, access: Access | None = None, conn: sa.Connection | None = None,
-                    created_ids: list[int] | None = None) -> int:
+                    created_ids: list[int] | None = None, reason: str | None = None) -> int:
         """Validate every row, then insert them in batches with Core executemany; all or nothing.
 
         With ``conn``, inside the caller's transaction (sample data of a bundle import); ``created_ids``,
@@ -344,7 +344,7 @@ class RecordService:
                                 e["row"] = n
                             raise
             if any(wants(model, entity) for wants in self.row_by_row):
-                return self._create_each(conn, entity_key, rows, actor_id, created_ids, access)
+                return self._create_each(conn, entity_key, rows, actor_id, created_ids, access, reason)
             validate = entity.validator.validate
             keys = [f["key"] for f in entity.fields]
             now = utcnow()
@@ -390,7 +390,7 @@ class RecordService:
                                 [(i, values.get(key)) for i, values in zip(ids, linked[start:start + batch_size])])
                     written = [{**row, **(linked[start + n] if linked else {}), "id": record_id}
                                for n, (row, record_id) in enumerate(zip(chunk, ids))]
-                    self._run_hooks_many(conn, model, entity, written, actor_id)
+                    self._run_hooks_many(conn, model, entity, written, actor_id, reason)
             except IntegrityError:
                 raise Conflict([error(None, "unique", "some rows repeat a value that must be unique")]) from None
         return len(prepared)
@@ -436,11 +436,11 @@ class RecordService:
         return values, system
 
     def _create_each(self, conn, entity_key: str, rows: list, actor_id: int | None, ids: list | None = None,
-                     access: Access = SYSTEM) -> int:
+                     access: Access = SYSTEM, reason: str | None = None) -> int:
         """Bulk rows one at a time through ``create`` (hooks run); all or nothing, errors carry ``row``."""
         for n, data in enumerate(rows):
             try:
-                record = self.create(entity_key, data, actor_id=actor_id, conn=conn, access=access)
+                record = self.create(entity_key, data, actor_id=actor_id, conn=conn, access=access, reason=reason)
                 if ids is not None:
                     ids.append(record["id"])
             except CrmError as exc:

@@ -159,7 +159,7 @@ def after_write(event: WriteEvent) -> None:
 
 
 def after_create_many(conn: sa.Connection, model: CompiledModel, entity: CompiledEntity, rows: list[dict],
-                      actor_id: int | None) -> None:
+                      actor_id: int | None, reason: str | None = None) -> None:
     """``after_write`` for a batch of bulk-created records: the same rules, a few statements per batch."""
     tags = rule_tags(model)
     if not tags:

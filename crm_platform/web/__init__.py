@@ -6,6 +6,7 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from . import board  # noqa: F401 - importing it adds the board's routes to the screens blueprint
+    from . import imports  # noqa: F401 - and the import page's
     from . import notifications_screen  # noqa: F401 - the bell's page, on the screens blueprint
     from .public import public_forms
     from .screens import screens

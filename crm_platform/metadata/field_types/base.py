@@ -17,6 +17,7 @@ from typing import Any, Callable, ClassVar
 import sqlalchemy as sa
 
 from ...i18n import Locale
+from ...match_keys import text_key
 
 #: Anchor used at the end of every pattern. Python's ``$`` also matches before a final newline,
 #: ECMAScript's does not; ``$(?!\n)`` means "end of text" in both, so the published schema and the
@@ -188,6 +189,28 @@ class FieldType:
         """Parse a human-typed string into a valid Python value, or raise Invalid."""
         return self.compile_checker(field)(text)
 
+    def import_value(self, field: dict, cell: Any, resolve: Callable[[str, str], Any] | None = None) -> Any:
+        """A spreadsheet cell as the JSON value a write sends (the record service then checks it), or
+        raise Invalid.
+
+        ``cell`` is text (a CSV cell) or what openpyxl reads from an XLSX cell (str, int, float, bool,
+        datetime); blank cells never get here (an import leaves the field out). ``resolve(target,
+        text)`` finds a record of another entity by its title or a unique field, for types that
+        refer to records. Types whose cells come in more shapes than their text form override this.
+        """
+        return self.to_json(self.parse_text(field, cell_text(cell)))
+
+    def compile_import(self, field: dict) -> Callable[[Any, Any], Any]:
+        """``import_value`` for one field as a function ``(cell, resolve)``, with what it needs built
+        once: an import converts a column of up to 100,000 cells with it. Types whose checker or
+        lookup table is worth building once override it; it must agree with ``import_value``."""
+        return lambda cell, resolve=None: self.import_value(field, cell, resolve)
+
+    def match_key(self, field: dict, text: str | None) -> str | None:
+        """The normal form under which two values are the same customer (imports de-duplicate on it):
+        ``text`` is a value as ``format_text`` writes it. Text compares trimmed, width- and case-folded."""
+        return text_key(text)
+
     def convert(self, old_type: "FieldType", old_field: dict, new_field: dict, value: Any) -> Any:
         """Carry a stored value over from ``old_field`` to this type; raise Unconvertible if lossy."""
         if value is None:
@@ -273,6 +296,19 @@ def generic_filter(column, op: str, values: list):
     if op == "gte":
         return column >= v
     raise ValueError(op)
+
+
+def cell_text(cell: Any) -> str:
+    """A spreadsheet cell as the text a person sees in it: whole numbers without ".0" (Excel stores
+    every number as a float, so a phone number 13800138000 must not become "13800138000.0"), dates
+    in ISO form, booleans as true/false, text trimmed."""
+    if isinstance(cell, bool):
+        return "true" if cell else "false"
+    if isinstance(cell, float):
+        return str(int(cell)) if cell.is_integer() and abs(cell) < 1e16 else repr(cell)
+    if isinstance(cell, (dt.date, dt.time)):
+        return cell.isoformat()
+    return str(cell).strip()
 
 
 def like_escape(text: str) -> str:

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from ..keys import key_problem
-from .base import END, FieldType, Invalid, Unconvertible, register, type_error
+from .base import END, FieldType, Invalid, Unconvertible, cell_text, register, type_error
 from .label import label_schema_ref
 
 
@@ -106,10 +106,18 @@ class Select(ChoiceType):
         return check
 
     def parse_text(self, field, text):
-        key = choice_lookup(field).get(text.strip().casefold())
+        return self._parse(choice_lookup(field), field, text)
+
+    @staticmethod
+    def _parse(lookup, field, text):
+        key = lookup.get(text.strip().casefold())
         if key is None:
             raise Invalid("enum", f"must be one of: {', '.join(choice_keys(field))}")
         return key
+
+    def compile_import(self, field):
+        lookup = choice_lookup(field)
+        return lambda cell, resolve=None: self._parse(lookup, field, cell_text(cell))
 
 
 @register
@@ -165,7 +173,14 @@ class MultiSelect(ChoiceType):
         return multiple_from_form(raw)
 
     def parse_text(self, field, text):
-        lookup = choice_lookup(field)
+        return self._parse(choice_lookup(field), self.compile_checker(field), field, text)
+
+    def compile_import(self, field):
+        lookup, check = choice_lookup(field), self.compile_checker(field)
+        return lambda cell, resolve=None: self._parse(lookup, check, field, cell_text(cell))
+
+    @staticmethod
+    def _parse(lookup, check, field, text):
         keys = []
         for part in (p.strip() for p in text.replace("，", ",").replace(";", ",").split(",")):
             if not part:
@@ -175,7 +190,7 @@ class MultiSelect(ChoiceType):
                 raise Invalid("enum", f"{part!r} is not a choice; choices: {', '.join(choice_keys(field))}")
             if key not in keys:
                 keys.append(key)
-        return self.compile_checker(field)(keys)
+        return check(keys)
 
     def convert(self, old_type, old_field, new_field, value):
         if value is not None and old_type.name == "multi_select" and len(value) > 1:

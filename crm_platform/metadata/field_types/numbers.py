@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from ...sqltypes import DECIMAL_PRECISION, ExactDecimal
-from .base import FieldType, Invalid, register, type_error
+from .base import FieldType, Invalid, cell_text, register, type_error
 from .decimal_text import DECIMAL_TEXT, text_pattern
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -67,6 +67,15 @@ class Integer(FieldType):
         if not number.is_finite() or number != number.to_integral_value():
             raise type_error("a whole number")
         return self.compile_checker(field)(int(number))
+
+    def compile_import(self, field):
+        check = self.compile_checker(field)
+
+        def convert(cell, resolve=None):
+            if type(cell) is int:  # a number cell: no text round trip
+                return check(cell)
+            return self.import_value(field, cell, resolve)
+        return convert
 
     def from_form(self, field, raw, tz=None):
         text = super().from_form(field, raw)
@@ -188,6 +197,15 @@ class DecimalType(FieldType):
             except InvalidOperation:
                 raise type_error("a number") from None
         return self.compile_checker(field)(text)
+
+    def compile_import(self, field):
+        check = self.compile_checker(field)
+
+        def convert(cell, resolve=None):
+            if type(cell) in (int, float):  # a number cell: exact from its shortest repr, as cell_text gives it
+                return check(Decimal(cell_text(cell)))
+            return self.import_value(field, cell, resolve)
+        return convert
 
     def display_text(self, field, value, locale=None):
         # Amounts are read in groups of three digits ("8,474,244.00"); the scale is kept as stored.

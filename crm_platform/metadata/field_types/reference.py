@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..keys import table_name
-from .base import END, FieldType, Invalid, register, type_error
+from .base import END, FieldType, Invalid, cell_text, register, type_error
 
 ON_DELETE = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
 
@@ -66,6 +66,17 @@ class Reference(FieldType):
             return self.compile_checker(field)(int(text.strip()))
         except ValueError:
             raise type_error("the id of a record") from None
+
+    def import_value(self, field, cell, resolve=None):
+        """A cell naming the target record by its title or a unique field (``resolve`` looks it up),
+        else by its id."""
+        text = cell_text(cell)
+        found = resolve(field["target"], text) if resolve is not None else None
+        if found is not None:
+            return found
+        if text.isascii() and text.isdigit():
+            return self.parse_text(field, text)
+        raise Invalid("reference", f"no {field['target']} record is named {text!r}")
 
     def from_form(self, field, raw, tz=None):
         text = super().from_form(field, raw)

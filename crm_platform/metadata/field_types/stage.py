@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from .base import FieldType, Invalid, register, type_error
+from .tags import label_lookup
 
 
 def bound_pipeline(state, entity: str | None, field_key: str):
@@ -35,7 +36,8 @@ class Stage(FieldType):
         stages = pipeline.get("stages", []) if pipeline is not None else []
         return {**field, "_pipeline": pipeline["key"] if pipeline is not None else None,
                 "_stages": [s["key"] for s in stages if not s.get("archived")],
-                "_archived_stages": [s["key"] for s in stages if s.get("archived")]}
+                "_archived_stages": [s["key"] for s in stages if s.get("archived")],
+                "_labels": label_lookup([s for s in stages if not s.get("archived")])}
 
     def column_type(self, field):
         return sa.Text()
@@ -68,4 +70,6 @@ class Stage(FieldType):
         return check
 
     def parse_text(self, field, text):
-        return self.compile_checker(field)(text.strip())
+        """A stage key, or a stage's label in any language (初步接触, First contact)."""
+        text = text.strip()
+        return self.compile_checker(field)(field.get("_labels", {}).get(text.casefold(), text))

@@ -50,6 +50,20 @@ def descendants(tags: list[dict]) -> dict[str, list[str]]:
     return out
 
 
+def label_lookup(items: list[dict]) -> dict[str, str]:
+    """Every label of each item (tag or stage) in every language, case-folded, to the item's key, so
+    a spreadsheet may name one as people read it (潜在客户, Potential); keys map to themselves."""
+    table: dict[str, str] = {}
+    for item in items:
+        label = item.get("label")
+        for text in (label.values() if isinstance(label, dict) else [label]):
+            if isinstance(text, str) and text.strip():
+                table.setdefault(text.strip().casefold(), item["key"])
+    for item in items:
+        table[item["key"].casefold()] = item["key"]
+    return table
+
+
 @register
 class Tags(FieldType):
     name = "tags"
@@ -77,7 +91,7 @@ class Tags(FieldType):
         tags = taxonomy.doc.get("tags", []) if taxonomy is not None and not taxonomy.archived else []
         return {**field, "_tags": [t["key"] for t in tags if not t.get("rule")],
                 "_rule_tags": [t["key"] for t in tags if t.get("rule")],
-                "_descendants": descendants(tags)}
+                "_descendants": descendants(tags), "_labels": label_lookup(tags)}
 
     def column_type(self, field):
         return None
@@ -199,7 +213,9 @@ class Tags(FieldType):
         return ", ".join(value) if isinstance(value, list) else value
 
     def parse_text(self, field, text):
-        parts = [p.strip() for p in text.replace("，", ",").replace(";", ",").split(",") if p.strip()]
+        labels = field.get("_labels", {})
+        parts = [labels.get(p.strip().casefold(), p.strip())
+                 for p in text.replace("，", ",").replace(";", ",").replace("；", ",").split(",") if p.strip()]
         if not self.multiple(field):
             return self.compile_checker(field)(parts[0] if parts else "")
         return self.compile_checker(field)(list(dict.fromkeys(parts)))

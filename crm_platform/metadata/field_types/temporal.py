@@ -25,6 +25,24 @@ _DATE_RE = re.compile(DATE_PATTERN)
 #: What an HTML datetime-local control posts: wall-clock time, no offset.
 _LOCAL_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?" + END)
 _DATETIME_RE = re.compile(DATETIME_PATTERN)
+#: Dates as Chinese and spreadsheet users write them: 2024年5月1日, 2024/5/1, 2024.5.1, 2024-5-1,
+#: optionally followed by a time (9:30, 09:30:15, 9时30分).
+_LOOSE_RE = re.compile(r"^([0-9]{4})\s*[年/.\-]\s*([0-9]{1,2})\s*[月/.\-]\s*([0-9]{1,2})\s*[日号]?"
+                       r"(?:(?:\s+|T)([0-9]{1,2})\s*[:：时]\s*([0-9]{1,2})(?:\s*[:：分]\s*([0-9]{1,2})\s*秒?)?\s*分?)?" + END)
+
+
+def loose_moment(text: str) -> tuple[dt.date, dt.time | None] | None:
+    """The day (and time of day, when written) of a date in one of the usual Chinese and ISO forms;
+    None when ``text`` is none of them or not a calendar date."""
+    m = _LOOSE_RE.search(text.strip())
+    if m is None:
+        return None
+    try:
+        day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        at = dt.time(int(m.group(4)), int(m.group(5)), int(m.group(6) or 0)) if m.group(4) else None
+    except ValueError:
+        return None
+    return day, at
 
 
 def parse_iso_datetime(value: str) -> dt.datetime | None:
@@ -108,6 +126,17 @@ class Date(FieldType):
                 return parsed.date()
         return self.compile_checker(field)(text)
 
+    def import_value(self, field, cell, resolve=None):
+        """An Excel date cell (a datetime), or text in the usual Chinese and ISO forms."""
+        if isinstance(cell, dt.datetime):
+            return cell.date().isoformat()
+        if isinstance(cell, dt.date):
+            return cell.isoformat()
+        loose = loose_moment(str(cell)) if isinstance(cell, str) else None
+        if loose is not None:
+            return loose[0].isoformat()
+        return super().import_value(field, cell, resolve)
+
     def convert(self, old_type, old_field, new_field, value):
         if value is not None and old_type.name == "datetime":
             # A datetime becomes a date only when nothing but midnight UTC would be dropped.
@@ -166,6 +195,18 @@ class DateTime(FieldType):
         if parse_iso_datetime(candidate) is None and re.search(r"T[0-9:.]+$", candidate):
             candidate += "Z"  # no offset given in a spreadsheet: UTC, stated in docs/definitions.md
         return self.compile_checker(field)(candidate)
+
+    def import_value(self, field, cell, resolve=None):
+        """An Excel date-time cell or a date in the usual Chinese and ISO forms; a time written without
+        an offset is UTC, as everywhere a spreadsheet gives no zone."""
+        if isinstance(cell, dt.datetime):
+            return iso(cell if cell.tzinfo is not None else cell.replace(tzinfo=dt.timezone.utc))
+        if isinstance(cell, dt.date):
+            return iso(dt.datetime.combine(cell, dt.time(0, 0), dt.timezone.utc))
+        loose = loose_moment(str(cell)) if isinstance(cell, str) else None
+        if loose is not None:
+            return iso(dt.datetime.combine(loose[0], loose[1] or dt.time(0, 0), dt.timezone.utc))
+        return super().import_value(field, cell, resolve)
 
     def display_text(self, field, value, locale=None):
         # A moment as the reader's wall-clock time ("2026-09-08 09:00"), as the form shows it.

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import sqlalchemy as sa
 
-from .base import END, FieldType, Invalid, like_escape, register, type_error
+from ...match_keys import email_key, phone_international, phone_key
+from .base import END, FieldType, Invalid, cell_text, like_escape, register, type_error
 
 #: PostgreSQL refuses NUL in text; refusing it at validation keeps that a 422, never a 500.
 NO_NUL = r"^[^\u0000]*" + END
@@ -59,6 +61,12 @@ class TextLike(FieldType):
     def parse_text(self, field, text):
         return self.compile_checker(field)(text.strip() if self.pattern else text)
 
+    def compile_import(self, field):
+        if type(self).import_value is not FieldType.import_value:  # a type with its own cell rules
+            return super().compile_import(field)
+        check = self.compile_checker(field)
+        return lambda cell, resolve=None: check(cell_text(cell))  # cell_text trims, as parse_text would
+
     def filter_clause(self, column, op, values, field, dialect):
         if op in ("contains", "starts_with", "ends_with"):
             needle = like_escape(values[0])
@@ -104,6 +112,9 @@ class Email(TextLike):
         # after validation so the published schema still describes what is accepted.
         return lambda value: check(value).lower()
 
+    def match_key(self, field, text):
+        return email_key(text)
+
 
 @register
 class Phone(TextLike):
@@ -114,6 +125,22 @@ class Phone(TextLike):
     pattern = r"^\+?[0-9][0-9 ().\-/]{1,38}(( ?(x|ext\.?) ?)[0-9]{1,6})?" + END
     pattern_message = "must be a phone number: digits, spaces, ( ) . - /, an optional leading + and extension"
     converts_to = frozenset({"text", "long_text"})
+
+    def match_key(self, field, text):
+        return phone_key(text)  # +86 138-0013-8000, 0086 13800138000 and 138 0013 8000 are one number
+
+    def import_value(self, field, cell, resolve=None):
+        """Spreadsheets typed on Chinese keyboards carry full-width digits and brackets (１３８　００１３),
+        folded here; a number written in a way the field does not take ("(010) 6234 5678") but that
+        is a possible number is written in international form (+86 10 6234 5678)."""
+        text = unicodedata.normalize("NFKC", cell).strip() if isinstance(cell, str) else cell
+        try:
+            return super().import_value(field, text, resolve)
+        except Invalid:
+            key = phone_key(text)
+            if key is None or not key.startswith("+"):
+                raise
+            return super().import_value(field, phone_international(key), resolve)
 
 
 @register

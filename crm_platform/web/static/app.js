@@ -184,3 +184,22 @@
     document.querySelectorAll("[data-board]").forEach(board);
   });
 }());
+
+/* The import page: follow a running import's progress, then show its report. */
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-import-progress]");
+  if (!box) { return; }
+  var bar = box.querySelector("progress"), text = box.querySelector("[data-progress-text]");
+  function poll() {
+    fetch(box.getAttribute("data-import-progress"), {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (r) { return r.json(); })
+      .then(function (s) {
+        if (s.status === "done" || s.status === "failed") { window.location.reload(); return; }
+        if (s.total) { bar.max = s.total; bar.value = s.processed || 0; text.textContent = (s.processed || 0) + " / " + s.total; }
+        setTimeout(poll, 1000);
+      })
+      .catch(function () { setTimeout(poll, 3000); });
+  }
+  setTimeout(poll, 500);
+})();
