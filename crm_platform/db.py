@@ -1,6 +1,10 @@
 """Engine creation: one place that knows how SQLite and PostgreSQL differ at connection level."""
 from __future__ import annotations
 
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -12,6 +16,24 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def local_time(utc_text, zone):
+    """SQLite's ``crm_local_time(ts, 'Asia/Shanghai')``: a stored UTC timestamp (naive text) as the
+    wall-clock time of a named zone, in the same text form."""
+    if utc_text is None or zone is None:
+        return None
+    moment = dt.datetime.fromisoformat(str(utc_text)).replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(zone_info(zone)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+@lru_cache(maxsize=64)
+def zone_info(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def is_sqlite(bind) -> bool:
+    return bind.dialect.name == "sqlite"
 
 
 def create_engine(url: str) -> Engine:
@@ -36,6 +58,8 @@ def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
+        # Reports group datetimes by the user's local day; SQLite knows no named time zones.
+        dbapi_conn.create_function("crm_local_time", 2, local_time, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):

@@ -257,6 +257,8 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
         "roles": {"key": "clerk", "label": "Clerk", "entities": {"course": {"read": "all"}}},
         "forms": {"key": "short", "label": "Short", "entity": "course", "layout": [{"title": "Main",
                                                                                   "fields": ["title"]}]},
+        "reports": {"key": "by_stage", "label": "By stage", "entity": "course", "group_by": ["stage"]},
+        "dashboards": {"key": "main", "label": "Main", "widgets": [{"report": "by_stage"}]},
     }
     for plural, definition in definitions.items():
         base, one = f"/api/meta/{plural}", f"/api/meta/{plural}/{{key}}"
@@ -315,6 +317,15 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     summary = call("GET", "/api/pipelines/sales/summary", "/api/pipelines/{key}/summary")
     assert [s["key"] for s in summary["stages"]] == ["open", "won"]
     call("GET", "/api/pipelines/sales/summary?amount=title", "/api/pipelines/{key}/summary", expect=400)
+    # Reports.
+    ran = call("POST", "/api/reports/run", "/api/reports/run", {"entity": "course", "group_by": ["stage"]})
+    assert ran["columns"] == ["stage", "count"]
+    call("POST", "/api/reports/run", "/api/reports/run", {"entity": "course", "group_by": ["nothing"]}, 422)
+    call("GET", "/api/reports", "/api/reports")
+    assert call("GET", "/api/reports/by_stage/data?tz=%2B08:00", "/api/reports/{key}/data")["columns"] == ["stage", "count"]
+    call("GET", "/api/reports/nothing/data", "/api/reports/{key}/data", expect=404)
+    call("GET", "/api/dashboards", "/api/dashboards")
+    call("GET", "/api/dashboards/main", "/api/dashboards/{key}")
     # Users.
     u = call("POST", "/api/users", "/api/users", {"username": "lily", "password": "lily-password"}, 201)
     call("POST", "/api/users", "/api/users", {"username": "lily", "password": "lily-password"}, 409)

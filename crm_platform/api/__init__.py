@@ -27,4 +27,6 @@ def register_api(app: Flask) -> None:
     register_imports(app)
     from .notifications_api import notifications_api
     app.register_blueprint(notifications_api)
+    from .reports_api import reports_api
+    app.register_blueprint(reports_api)
     register_error_handlers(app)

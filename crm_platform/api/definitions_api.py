@@ -12,7 +12,8 @@ from ..http.errors import flag, json_object
 definitions_api = Blueprint("definitions_api", __name__, url_prefix="/api/meta")
 
 #: URL segment → definition kind, for the kinds the OpenAPI document describes alike (openapi_platform)
-KIND_PATHS = {"taxonomies": "taxonomy", "pipelines": "pipeline", "roles": "role", "forms": "form"}
+KIND_PATHS = {"taxonomies": "taxonomy", "pipelines": "pipeline", "roles": "role", "forms": "form",
+              "reports": "report", "dashboards": "dashboard"}
 #: every kind served here: entities too (the OpenAPI document describes them with their fields)
 PATHS = {"entities": "entity", **KIND_PATHS}
 #: the URL rule of a kind's collection, e.g. /api/meta/<any(entities, taxonomies, ...):plural>

@@ -150,7 +150,7 @@ SCHEMAS = {
         "stages": {"type": "array", "items": obj({
             "key": STRING, "label": {}, "category": {"enum": ["open", "won", "lost"]}, "probability": NUMBER,
             "count": INTEGER, "entered": INTEGER, "next_stage": NULLABLE_TEXT, "conversion": NUMBER,
-            "avg_days": NUMBER, "amount": {"type": "number", "description": "Only when there is an amount field"}})}}),
+            "overall_conversion": NUMBER, "avg_days": NUMBER, "amount": {"type": "number", "description": "Only when there is an amount field"}})}}),
     "User": obj({"id": INTEGER, "username": STRING, "is_admin": BOOLEAN, "roles": {"type": "array", "items": STRING},
                  "active": BOOLEAN, "created_at": DATETIME}),
     "Bundle": obj({"format": {"const": "crm-bundle"}, "format_version": INTEGER, "name": STRING, "version": STRING,
@@ -310,6 +310,40 @@ def _bundle_paths() -> dict:
     }
 
 
+def _report_paths() -> dict:
+    """Reports (docs/reports.md): run a definition, a saved report's data, dashboards."""
+    cell = {"type": ["string", "number", "boolean", "null"]}
+    data = obj({"entity": STRING, "columns": {"type": "array", "items": STRING},
+                "rows": {"type": "array", "items": {"type": "array", "items": cell}},
+                "links": {"type": "array", "items": STRING, "description": "Per row: the list query giving its records"},
+                "time_zone": STRING, "report": OBJECT}, ("entity", "columns", "rows", "links", "time_zone"))
+    files = {"text/csv": {"schema": {"type": "string"}},
+             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}}
+    fmt = query("format", {"enum": ["json", "csv", "xlsx"]}, "json (default), csv or xlsx")
+    tz = query("tz", STRING, "The time zone of date buckets and periods (Asia/Shanghai, +08:00); default: the "
+                             "browser's, else UTC")
+    figures = {"description": "The rows, each with the list query that reproduces it", **json_of(data), }
+    figures["content"].update(files)
+    return {
+        "/api/reports/run": {"post": op(
+            "reports_run", "Compute an unsaved report definition", "reports", {200: figures},
+            errors(400, 403, 413, 422), parameters=[fmt, tz],
+            requestBody=body(obj({"entity": STRING, "type": {"enum": ["grouped", "funnel", "conversion"]},
+                                  "filters": OBJECT, "group_by": {"type": "array", "items": STRING},
+                                  "measures": {"type": "array", "items": STRING}, "time_zone": STRING})))},
+        "/api/reports": {"get": op("reports_list", "The saved reports the user may read", "reports",
+                                   {200: answer("Reports", items_of(OBJECT))})},
+        "/api/reports/{key}/data": {"get": op(
+            "reports_data", "A saved report's figures", "reports", {200: figures}, errors(400, 403, 404, 422),
+            parameters=[in_path("key"), fmt, tz])},
+        "/api/dashboards": {"get": op("dashboards_list", "The dashboards the user's roles see", "reports",
+                                      {200: answer("Dashboards", items_of(OBJECT))})},
+        "/api/dashboards/{key}": {"get": op("dashboards_get", "A dashboard", "reports",
+                                            {200: answer("The dashboard", OBJECT)}, errors(404),
+                                            parameters=[in_path("key")])},
+    }
+
+
 def platform_paths(schemas: dict) -> dict:
     """Every fixed endpoint; adds the component schemas they use to ``schemas`` (named with PREFIX)."""
     own = dict(SCHEMAS)
@@ -366,6 +400,7 @@ def platform_paths(schemas: dict) -> dict:
                             {"roles": {"type": "array", "items": STRING}, "is_admin": BOOLEAN, "active": BOOLEAN,
                              "password": {**STRING, "minLength": 8}}, additionalProperties=False)))},
         **_bundle_paths(),
+        **_report_paths(),
         "/api/imports/{id}": {"get": op(
             "import_status", "A background import: its progress, then its report", "imports",
             {202: answer("Still running", shared("RecordImportJob"), headers={"Retry-After": {

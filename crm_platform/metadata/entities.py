@@ -84,6 +84,8 @@ class EntityKind(Kind):
             from . import roles  # here, not above: entities register before the kinds they check
             plan.refusals += _bound_stage_field_refusals(state, before, after, change.renames)
             plan.refusals += roles.renamed_field_refusals(state, before["key"], change.renames)
+            from . import reports
+            plan.refusals += reports.renamed_field_refusals(state, before["key"], change.renames)
         return after, plan
 
 

@@ -178,13 +178,17 @@ def stage_history_of(conn: sa.Connection, entity: str, record_id: int) -> list:
 # ---- figures of a pipeline ---------------------------------------------------------------------
 
 def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: str | None, now: dt.datetime,
-            access: Access = SYSTEM) -> dict:
+            access: Access = SYSTEM, where: list | None = None) -> dict:
     """Per stage: records now in it, records ever entering it, conversion onwards, average days
     spent and the amount total, over the records ``access`` may read.
 
     Conversion of a stage S = records that entered S and afterwards entered any later open or won
     stage of the current order ÷ records that entered S; null when no open or won stage follows S
     or nobody entered it. Both sets come from the stage history.
+
+    Overall conversion of S = records that reached S (entered it, or for an open or won S any
+    later open or won stage) ÷ records that entered the pipeline at all: also never above 1.
+    ``where``: more conditions on the records counted (a funnel report's filters).
     """
     entity = model.entity(pipeline["entity"])
     t, field = entity.table, pipeline["field"]
@@ -209,7 +213,7 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
     if amount_field is not None:
         columns.append(sa.func.sum(t.c[amount], type_=t.c[amount].type))
     counts, sums = {}, {}
-    live = [t.c.archived_at.is_(None)] + ([only] if only is not None else [])
+    live = [t.c.archived_at.is_(None)] + ([only] if only is not None else []) + list(where or [])
     for row in conn.execute(sa.select(*columns).where(*live, col.in_(keys)).group_by(col)):
         counts[row[0]] = row[1]
         if amount_field is not None:
@@ -223,9 +227,10 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
     entered: dict[str, set] = {k: set() for k in keys}
     converted: dict[str, set] = {k: set() for k in keys}
     spent: dict[str, list[float]] = {k: [] for k in keys}
+    reached: dict[str, set] = {k: set() for k in keys}
     moves = sa.select(h.c.record_id, h.c.to_stage, h.c.moved_at).where(h.c.pipeline == pipeline["key"])
-    if only is not None:
-        moves = moves.where(h.c.record_id.in_(sa.select(t.c.id).where(only)))
+    if only is not None or where:
+        moves = moves.where(h.c.record_id.in_(sa.select(t.c.id).where(*live[1:])))
     rows = conn.execute(moves.order_by(h.c.record_id, h.c.moved_at, h.c.id)).all()
     position = {k: i for i, k in enumerate(keys)}
     onward = {s["key"] for s in stages if s.get("category", "open") in ("open", "won")}
@@ -237,8 +242,14 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
             nxt = rows[n + 1].to_stage
             furthest_after[n] = max(furthest_after[n + 1], position[nxt] if nxt in onward else -1)
     for n, row in enumerate(rows):
+        if row.to_stage in position and row.to_stage in onward:  # reaching it means passing every open stage before
+            reached_upto = position[row.to_stage]
+            for k in keys[:reached_upto + 1]:
+                if k in onward:
+                    reached[k].add(row.record_id)
         if row.to_stage not in entered:
             continue
+        reached[row.to_stage].add(row.record_id)
         entered[row.to_stage].add(row.record_id)
         if furthest_after[n] > position[row.to_stage]:
             converted[row.to_stage].add(row.record_id)
@@ -246,6 +257,7 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
         end = nxt.moved_at if nxt is not None else now
         spent[row.to_stage].append((end - row.moved_at).total_seconds())
 
+    everyone = len({row.record_id for row in rows})
     out = []
     for i, s in enumerate(stages):
         following = next((x for x in stages[i + 1:] if x.get("category", "open") in ("open", "won")), None)
@@ -261,6 +273,8 @@ def summary(conn: sa.Connection, model: CompiledModel, pipeline: dict, amount: s
             "key": s["key"], "label": s["label"], "category": s.get("category", "open"),
             "probability": s.get("probability"), "count": counts.get(s["key"], 0), "entered": here,
             "next_stage": following["key"] if following is not None else None, "conversion": conversion,
+            "overall_conversion": (Decimal(len(reached[s["key"]])) / Decimal(everyone)).quantize(Decimal("0.0001"))
+            if everyone else None,
             "avg_days": (Decimal(sum(days)) / Decimal(86400 * len(days))).quantize(Decimal("0.01")) if days else None,
         }
         if amount_field is not None:

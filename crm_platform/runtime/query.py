@@ -21,6 +21,8 @@ from .compiled import CompiledEntity
 
 FILTER_PARAM = re.compile(r"^filter\[([^\]]*)\](?:\[([^\]]*)\])?$")
 EMPTINESS = ("is_empty", "is_not_empty")
+#: Operators taking a list of values (comma-separated, or the parameter repeated).
+MANY = ("in", "not_in", "has_any", "has_all", "has_none")
 SYSTEM_FIELDS = {
     "id": {"key": "id", "type": "integer"},
     "created_at": {"key": "created_at", "type": "datetime"},
@@ -115,7 +117,7 @@ def _parse_filter(param: str, field: dict, op: str, raw_values: list[str]) -> Fi
     if op not in ftype.operators:
         allowed = ", ".join(ftype.operators + EMPTINESS)
         raise BadRequest([error(param, "unknown_operator", f"'{op}' does not apply to a {ftype.name} field; use one of: {allowed}")])
-    many = op in ("in", "not_in", "has_any", "has_all", "has_none")
+    many = op in MANY
     parts = [p for raw in raw_values for p in (raw.split(",") if many and len(raw_values) == 1 else [raw])]
     if not many and len(parts) != 1:
         raise BadRequest([error(param, "too_many_values", f"'{op}' takes one value")])

@@ -1,23 +1,17 @@
 """What every screen needs: the current model, the user's rights, language, time zone, titles."""
 from __future__ import annotations
 
-import datetime as dt
 from functools import cached_property
 
-from flask import g, render_template, request
+from flask import g, render_template
 
 from ..errors import CrmError, Forbidden, NotFound, error
-from ..http.context import access, actor_id, platform
+from ..http.context import access, actor_id, platform, user_tz  # noqa: F401 - user_tz: shared with the screens
 from ..metadata.field_types import REGISTRY
 from ..i18n import Locale, field_label
 from ..runtime.query import ListQuery
 from .display import Display, record_title, reference_titles, title_field
 from .i18n import current_language, label as label_of, localise, translate
-
-#: Cookie the page's script sets to the browser's offset from UTC in minutes (east positive), so
-#: datetime-local controls show and post wall-clock time in the user's zone.
-TZ_COOKIE = "crm_tz"
-
 
 def as_user() -> dict:
     """Keyword arguments that make a record service call act as the signed-in user."""
@@ -26,17 +20,6 @@ def as_user() -> dict:
 
 def reading() -> dict:
     return {"access": access()}
-
-
-def user_tz() -> dt.tzinfo:
-    raw = request.cookies.get(TZ_COOKIE, "")
-    try:
-        minutes = int(raw)
-    except ValueError:
-        return dt.timezone.utc
-    if not -14 * 60 <= minutes <= 14 * 60:
-        return dt.timezone.utc
-    return dt.timezone(dt.timedelta(minutes=minutes))
 
 
 class Screen:

@@ -73,10 +73,15 @@ def switch_language(code):
 
 
 # ---- list ---------------------------------------------------------------------------------------
+#: Filters that take no value (a report's cell for "no value" links to the list with one of them).
+NO_VALUE_OPERATORS = ("[is_empty]", "[is_not_empty]")
+
+
 def _list_args() -> MultiDict:
     """The query string without the screen's own parameters and without empty filter inputs."""
     return MultiDict([(k, v) for k, v in request.args.items(multi=True)
-                      if k not in UI_PARAMS and not (k.startswith("filter[") and v.strip() == "")])
+                      if k not in UI_PARAMS and not (k.startswith("filter[") and v.strip() == ""
+                                                     and not k.endswith(NO_VALUE_OPERATORS))])
 
 
 def _whole_days(args: MultiDict, screen: Screen) -> MultiDict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .common import (L, Sample, campaign, communication, field, ref, roles, select, service_request, shared_records,
-                     task)
+from .common import (L, Sample, campaign, communication, dashboard, field, ref, report, roles, select, service_request,
+                     shared_records, task)
 
 INDUSTRIES = [("manufacturing", "Manufacturing", "制造业"), ("it", "IT and software", "信息技术"),
               ("finance", "Finance", "金融"), ("retail", "Retail", "零售"), ("healthcare", "Healthcare", "医疗健康"),
@@ -67,6 +67,7 @@ def definitions() -> dict:
             field("contract_no", "text", "Contract number", "合同编号", max_length=60),
             field("lost_reason", "text", "Reason lost", "丢单原因", max_length=300),
             ref("campaign", "campaign", "Campaign", "来源活动"),
+            select("source", "Source", "商机来源", SOURCES),
         ],
     }
     links = [ref("company", "company", "Company", "公司"), ref("contact", "contact", "Contact", "联系人")]
@@ -121,8 +122,37 @@ def definitions() -> dict:
         "layout": [{"title": L("Your company", "公司信息"), "fields": ["name", "industry", "size", "region", "website"]},
                    {"title": L("How to reach you", "联系方式"), "fields": ["contact_name", "contact_phone", "contact_email"]},
                    {"title": L("Your message", "留言"), "fields": ["message"]}]}]
+    open_stages = ["first_contact", "needs_analysis", "quote"]
+    reports = [
+        report("sales_funnel", "Sales funnel", "销售漏斗", "funnel", type="funnel", pipeline="sales"),
+        report("conversion_by_source", "Conversion by source (last 365 days)", "各来源商机转化率（近365天）", "bar",
+               type="conversion", pipeline="sales", dimension="source",
+               filters={"created_at": {"period": "last_365_days"}}),
+        report("won_per_salesperson", "Won per salesperson per month", "销售人员每月签约", "stacked_bar",
+               entity="opportunity", filters={"stage": {"in": ["signed"]}},
+               group_by=["owner_id", "expected_close_on:month"], measures=["count", "sum:amount"]),
+        report("follow_up_effort", "Follow-up effort of won deals", "成交商机的跟进投入", "table",
+               type="effort", pipeline="sales", related={"entity": "communication", "via": "opportunity"},
+               dimension="owner_id"),
+        report("open_pipeline_amount", "Open pipeline amount", "在途商机金额", "number", entity="opportunity",
+               filters={"stage": {"in": open_stages}}, measures=["sum:amount", "count"]),
+        report("open_by_stage", "Open opportunities by stage", "各阶段在途商机", "bar", entity="opportunity",
+               filters={"stage": {"in": open_stages}}, group_by=["stage"], measures=["count", "sum:amount"]),
+        # one series a year: a chart puts the months of this year beside those of last year
+        report("won_this_year_vs_last", "Won amount per month, this year against last", "每月签约金额（今年与去年对比）",
+               "line", entity="opportunity", filters={"stage": {"in": ["signed"]},
+                                                      "expected_close_on": {"period": "last_2_years"}},
+               group_by=["expected_close_on:year", "expected_close_on:month"], measures=["sum:amount", "count"]),
+        report("team_overdue_tasks", "The team's overdue tasks", "团队逾期任务", "bar", entity="task",
+               filters={"status": {"not_in": ["done", "cancelled"]}, "due_on": {"period": "before_today"}},
+               group_by=["owner_id"], measures=["count"]),
+    ]
+    dashboards = [dashboard("sales", "Sales", "销售报表", ["manager", "sales"], [
+        ("open_pipeline_amount", 3), ("sales_funnel", 6), ("conversion_by_source", 6), ("open_by_stage", 6),
+        ("won_this_year_vs_last", 6), ("won_per_salesperson", 12), ("team_overdue_tasks", 6), ("follow_up_effort", 6)])]
     return {"entity": entities, "taxonomy": taxonomies, "pipeline": pipelines, "form": forms,
-            "role": roles(["company", "contact", "opportunity"], {"opportunity": ["amount"]})}
+            "role": roles(["company", "contact", "opportunity"], {"opportunity": ["amount"]}),
+            "report": reports, "dashboard": dashboards}
 
 
 COMPANY_WORDS = ["华信", "鼎盛", "恒通", "博远", "新锐", "中科", "宏达", "瑞丰", "天成", "启明", "众诚", "凯越", "安捷", "云图",
@@ -173,6 +203,7 @@ def sample() -> dict:
         for _ in range(s.weighted([(0, 2), (1, 5), (2, 2), (3, 1)])):
             stage = s.weighted([("first_contact", 5), ("needs_analysis", 4), ("quote", 3), ("signed", 3), ("lost", 2)])
             o = {"name": f"{s.pick(DEALS)}", "company": {"ref": f"co{n}"}, "contact": {"ref": s.pick(people)},
+                 "source": c["source"],
                  "stage": stage, "probability": {"first_contact": 10, "needs_analysis": 30, "quote": 60, "signed": 100,
                                                  "lost": 0}[stage],
                  "expected_close_on": s.days(-30, 90) if stage not in ("signed", "lost") else s.days(-120, -1)}
@@ -202,7 +233,7 @@ def sample() -> dict:
     return {"company": companies, "contact": contacts, "opportunity": opportunities, **shared}
 
 
-BUNDLE = {"name": "b2b", "version": "1.1.0", "label": L("B2B services", "B2B服务"),
+BUNDLE = {"name": "b2b", "version": "1.2.0", "label": L("B2B services", "B2B服务"),
           "description": L("A B2B services firm: companies with industry, size and source, contacts with their role "
                            "in the decision chain, opportunities through first contact → needs analysis → quote → "
                            "signed or lost with amount and probability, follow-up tasks per stage, pain-point and "

@@ -26,6 +26,17 @@ def select(key: str, en: str, zh: str, choices: list[tuple[str, str, str]], **op
     return field(key, "select", en, zh, choices=[choice(*c) for c in choices], **options)
 
 
+def report(key: str, en: str, zh: str, chart: str, **spec) -> dict:
+    """A report definition (docs/reports.md)."""
+    return {"key": key, "label": L(en, zh), "chart": chart, **spec}
+
+
+def dashboard(key: str, en: str, zh: str, roles: list[str], widgets: list[tuple[str, int]]) -> dict:
+    """A dashboard: (report key, width) widgets; a width of 3 shows the report as one big number."""
+    return {"key": key, "label": L(en, zh), "roles": roles,
+            "widgets": [{"number": k, "width": w} if w == 3 else {"report": k, "width": w} for k, w in widgets]}
+
+
 def ref(key: str, target: str, en: str, zh: str, **options) -> dict:
     return field(key, "reference", en, zh, target=target, on_delete=options.pop("on_delete", "set_null"), **options)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .common import (L, Sample, campaign, communication, field, ref, roles, select, service_request, shared_records,
-                     task)
+from .common import (L, Sample, campaign, communication, dashboard, field, ref, report, roles, select, service_request,
+                     shared_records, task)
 
 FIRST_CHANNEL = [("tmall", "Tmall", "天猫"), ("jd", "JD.com", "京东"), ("wechat_shop", "WeChat shop", "微信小店"),
                  ("douyin", "Douyin", "抖音"), ("website", "Website", "官网"), ("offline", "Offline store", "线下门店")]
@@ -99,8 +99,22 @@ def definitions() -> dict:
             {"key": "cancelled", "label": L("Cancelled", "已取消"), "probability": 0, "category": "lost",
              "allowed_next": []},
         ]}]
+    reports = [
+        report("customers_by_repeat_purchases", "Customers by repeat purchases", "按复购次数分布的客户", "bar",
+               entity="customer", group_by=["repeat_purchases:bands:1,2,4,7"], measures=["count", "sum:total_spend"]),
+        report("average_order_value_distribution", "Average order value distribution", "客单价分布", "bar",
+               entity="customer", group_by=["avg_order_value:bands:100,200,500,1000,2000"], measures=["count"]),
+        report("orders_per_month", "Orders per month", "每月订单", "line", entity="shop_order",
+               group_by=["ordered_on:month"], measures=["count", "sum:amount"]),
+        report("sales_this_month", "Sales this month", "本月销售额", "number", entity="shop_order",
+               filters={"ordered_on": {"period": "this_month"}}, measures=["sum:amount", "count"]),
+    ]
+    dashboards = [dashboard("shop", "Shop", "店铺报表", ["manager", "sales"], [
+        ("sales_this_month", 3), ("orders_per_month", 12), ("customers_by_repeat_purchases", 6),
+        ("average_order_value_distribution", 6)])]
     return {"entity": entities, "taxonomy": taxonomies, "pipeline": pipelines,
-            "role": roles(["customer", "shop_order"], {"shop_order": ["amount"]})}
+            "role": roles(["customer", "shop_order"], {"shop_order": ["amount"]}), "report": reports,
+            "dashboard": dashboards}
 
 
 PRODUCTS = [("纯棉圆领T恤", "apparel", 89), ("羊毛针织开衫", "apparel", 399), ("防晒霜 SPF50", "beauty", 128),
@@ -164,7 +178,7 @@ def sample() -> dict:
     return {"customer": customers, "product": products, "shop_order": orders, **shared}
 
 
-BUNDLE = {"name": "ecommerce", "version": "1.1.0", "label": L("E-commerce", "电商"),
+BUNDLE = {"name": "ecommerce", "version": "1.2.0", "label": L("E-commerce", "电商"),
           "description": L("An online shop: customers with average order value, repeat purchases and spend; products "
                            "and orders through fulfilment; value and activity tags kept up to date by rules; "
                            "communication records, tasks, service requests and campaigns.",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .common import (L, Sample, campaign, communication, field, ref, roles, select, service_request, shared_records,
-                     task)
+from .common import (L, Sample, campaign, communication, dashboard, field, ref, report, roles, select, service_request,
+                     shared_records, task)
 
 AGE_GROUPS = [("preschool", "Pre-school (3-6)", "学前（3-6岁）"), ("primary", "Primary (7-12)", "小学（7-12岁）"),
               ("middle", "Middle school (13-15)", "初中（13-15岁）"), ("high", "High school (16-18)", "高中（16-18岁）"),
@@ -109,8 +109,26 @@ def definitions() -> dict:
                              "感谢预约！我们会在一天内致电安排试听。"),
         "layout": [{"title": L("The student", "学员信息"), "fields": ["name", "age_group", "course_type"]},
                    {"title": L("How to reach you", "联系方式"), "fields": ["phone", "preferences"]}]}]
+    enrolled = ["enrolled", "renewal", "renewed"]
+    reports = [
+        report("enrolment_funnel", "Enrolment funnel", "招生漏斗", "funnel", type="funnel", pipeline="enrolment"),
+        report("enrolments_by_course_and_age", "Enrolments by course type and age group", "各课程类型与年龄段报名人数",
+               "stacked_bar", entity="student", filters={"stage": {"in": enrolled}},
+               group_by=["course_type", "age_group"], measures=["count"]),
+        report("renewal_rate_per_term", "Renewal rate per term", "各学期续费率", "line", type="conversion",
+               pipeline="enrolment", dimension="renewal_due_on:quarter", reached=["renewed"],
+               filters={"renewal_due_on": {"is_not_empty": True}}),
+        report("trial_to_enrolled", "Trial lesson → enrolled, by source", "试听转报名率（按来源）", "bar",
+               type="conversion", pipeline="enrolment", dimension="source", reached=enrolled,
+               filters={"trial_on": {"is_not_empty": True}}),
+        report("students_enrolled", "Students enrolled", "在读学员", "number", entity="student",
+               filters={"stage": {"in": enrolled}}, measures=["count"]),
+    ]
+    dashboards = [dashboard("enrolment", "Enrolment", "招生报表", ["manager", "sales"], [
+        ("students_enrolled", 3), ("enrolment_funnel", 6), ("trial_to_enrolled", 6),
+        ("enrolments_by_course_and_age", 12), ("renewal_rate_per_term", 12)])]
     return {"entity": entities, "taxonomy": taxonomies, "pipeline": pipelines, "form": forms,
-            "role": roles(["student", "guardian"], {"course": ["price"]})}
+            "role": roles(["student", "guardian"], {"course": ["price"]}), "report": reports, "dashboard": dashboards}
 
 
 COURSES = [("数学思维启蒙班", "math", "preschool", 48, 5800), ("小学奥数提高班", "math", "primary", 64, 7800),
@@ -168,7 +186,7 @@ def sample() -> dict:
     return {"guardian": guardians, "student": students, "course": courses, "progress": progress, **shared}
 
 
-BUNDLE = {"name": "education", "version": "1.1.0", "label": L("Education", "教育培训"),
+BUNDLE = {"name": "education", "version": "1.2.0", "label": L("Education", "教育培训"),
           "description": L("A training school: students with age group and course type, guardians, courses and "
                            "learning progress; a consultation → trial lesson → enrolled → renewal pipeline with "
                            "follow-up tasks; a public trial-lesson booking form.",

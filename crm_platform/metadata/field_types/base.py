@@ -253,6 +253,39 @@ class FieldType:
         text = raw.strip() if isinstance(raw, str) else raw
         return text if text != "" else None
 
+    # ---- reports (runtime/reports.py asks these; see grouping.py) ------------------------------
+    def grouping(self, field: dict, column, spec: str | None, ctx, link=None):
+        """How a report groups records by this field: a ``grouping.Grouping``. ``spec`` is what
+        follows the field in the group-by ("month", "bands:10,50"), None for the plain value;
+        ``column`` is the field's column (None for a link-stored field, which gets ``link``)."""
+        raise Invalid("group_by", f"a report cannot group by a {self.name} field")
+
+    def group_specs(self, field: dict) -> tuple:
+        """How a report builder may offer grouping by this field, without SQL: ``()`` not at all,
+        ``None`` by the value, a bucket name ("month"), or "bands" (``<field>:bands:10,50``)."""
+        return ()
+
+    def measure_ops(self, field: dict) -> tuple[str, ...]:
+        """The aggregates a report may take of this field (besides ``count`` of records)."""
+        ops: tuple[str, ...] = () if self.multi_valued or self.link_stored else ("count_distinct",)
+        if self.summable:
+            ops += ("sum", "avg")
+        if self.orderable:
+            ops += ("min", "max")
+        return ops
+
+    def average(self, field: dict, total, count: int):
+        """The exact average of ``count`` values adding up to ``total`` (None for no values): two
+        more decimal places than the field keeps, rounded half to even."""
+        from decimal import ROUND_HALF_EVEN, Decimal
+        if not count or total is None:
+            return None
+        places = Decimal(1).scaleb(-(self.average_places(field)))
+        return (Decimal(total) / Decimal(count)).quantize(places, rounding=ROUND_HALF_EVEN)
+
+    def average_places(self, field: dict) -> int:
+        return 2
+
     # ---- queries --------------------------------------------------------------------------------
     def empty_clause(self, column, dialect: str):
         """SQL condition for is_empty on the field's column (link-stored types have ``empty_filter``)."""

@@ -7,6 +7,7 @@ from sqlalchemy.dialects import postgresql
 from ..keys import key_problem
 from .base import END, FieldType, Invalid, Unconvertible, cell_text, register, type_error
 from .label import label_schema_ref
+from . import grouping as grp
 
 
 def choice_keys(field) -> list[str]:
@@ -105,6 +106,13 @@ class Select(ChoiceType):
 
         return check
 
+    def group_specs(self, field):
+        return (None,)
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        grp.no_spec(self, spec)
+        return grp.value_grouping(self, field, column, order=choice_keys(field))
+
     def parse_text(self, field, text):
         return self._parse(choice_lookup(field), field, text)
 
@@ -197,9 +205,26 @@ class MultiSelect(ChoiceType):
             raise Unconvertible("holds more than one choice")
         return super().convert(old_type, old_field, new_field, value)
 
+    def group_specs(self, field):
+        return (None,)
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        """One row per choice a record holds (a record without any is one row with null)."""
+        grp.no_spec(self, spec)
+        if ctx.dialect == "postgresql":
+            array = sa.case((sa.func.jsonb_typeof(column) == "array", column), else_=sa.literal_column("'[]'::jsonb", postgresql.JSONB))
+            each = sa.func.jsonb_array_elements_text(array).table_valued("value").lateral(ctx.alias)
+        else:
+            each = sa.func.json_each(column).table_valued("value").alias(ctx.alias)
+        return grp.Grouping(each.c.value, join=lambda source: source.outerjoin(each, sa.true()),
+                            cell=lambda v: grp.empty_cell(v) or [("has_any", v)],
+                            order=grp.ranked(each.c.value, choice_keys(field)))
+
     def empty_clause(self, column, dialect):
-        length = sa.func.jsonb_array_length if dialect == "postgresql" else sa.func.json_array_length
-        return sa.or_(column.is_(None), length(column) == 0)
+        if dialect == "postgresql":
+            # A record saved without the field holds JSON null, whose "array length" PostgreSQL refuses.
+            return sa.or_(column.is_(None), column.in_([sa.literal_column("'null'::jsonb"), sa.literal_column("'[]'::jsonb")]))
+        return sa.or_(column.is_(None), sa.func.json_array_length(column) == 0)
 
     def filter_clause(self, column, op, values, field, dialect):
         if dialect == "postgresql":

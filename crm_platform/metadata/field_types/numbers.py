@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from ...sqltypes import DECIMAL_PRECISION, ExactDecimal
 from .base import FieldType, Invalid, cell_text, register, type_error
+from . import grouping as grp
 from .decimal_text import DECIMAL_TEXT, text_pattern
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -39,6 +40,16 @@ class Integer(FieldType):
 
     def sum_zero(self, field):
         return 0
+
+    def group_specs(self, field):
+        return (None, "bands")
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        if spec and spec.startswith("bands:"):
+            return grp.band_grouping(self, field, column, spec[len("bands:"):])
+        if spec:
+            raise Invalid("group_by", f"a whole number groups by its value or by bands ('<field>:bands:10,50'), not '{spec}'")
+        return grp.value_grouping(self, field, column)
 
     def value_schema(self, field):
         lo, hi = self.bounds(field)
@@ -127,6 +138,19 @@ class DecimalType(FieldType):
 
     def sum_zero(self, field):
         return Decimal(0).quantize(Decimal(1).scaleb(-self.scale(field)))
+
+    def average_places(self, field):
+        return self.scale(field) + 2
+
+    def group_specs(self, field):
+        return (None, "bands")
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        if spec and spec.startswith("bands:"):
+            return grp.band_grouping(self, field, column, spec[len("bands:"):])
+        if spec:
+            raise Invalid("group_by", f"a decimal groups by its value or by bands ('<field>:bands:10,50'), not '{spec}'")
+        return grp.value_grouping(self, field, column)
 
     def storage_signature(self, field):
         return ("decimal", self.scale(field))
@@ -249,6 +273,13 @@ class Boolean(FieldType):
 
     def format_text(self, field, value):
         return "" if value is None else ("true" if value else "false")
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        grp.no_spec(self, spec)
+        return grp.value_grouping(self, field, column, value=bool)
+
+    def group_specs(self, field):
+        return (None,)
 
     def parse_text(self, field, text):
         word = text.strip().lower() if isinstance(text, str) else text

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from ..keys import table_name
 from .base import END, FieldType, Invalid, cell_text, register, type_error
+from . import grouping as grp
 
 ON_DELETE = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
 
@@ -35,6 +36,13 @@ class Reference(FieldType):
 
     def target_entity(self, field):
         return field.get("target")
+
+    def group_specs(self, field):
+        return (None,)
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        grp.no_spec(self, spec)
+        return grp.value_grouping(self, field, column)
 
     def on_delete(self, field) -> str:
         return field.get("on_delete") or "restrict"

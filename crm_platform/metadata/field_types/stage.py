@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from .base import FieldType, Invalid, register, type_error
+from . import grouping as grp
 from .tags import label_lookup
 
 
@@ -41,6 +42,13 @@ class Stage(FieldType):
 
     def column_type(self, field):
         return sa.Text()
+
+    def group_specs(self, field):
+        return (None,)
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        grp.no_spec(self, spec)  # stages in the pipeline's order
+        return grp.value_grouping(self, field, column, order=list(field.get("_stages", [])) + list(field.get("_archived_stages", [])))
 
     def options(self, field, state):
         pipeline = state.pipelines.get(field.get("_pipeline") or "")

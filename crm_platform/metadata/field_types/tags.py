@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from ..keys import table_name
 from .base import END, FieldType, Invalid, register, type_error
+from . import grouping as grp
 
 
 def link_table_name(entity: str, field: str) -> str:
@@ -281,6 +282,28 @@ class Tags(FieldType):
             return sa.exists().where(link.c.record_id == record_id, link.c.tag.in_(expanded))
         matched = record_id.in_(sa.select(link.c.record_id).where(link.c.tag.in_(expanded)))
         return matched if op == "has_any" else sa.not_(matched)
+
+    def group_specs(self, field):
+        return (None,)
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        """One row per tag a record carries or rolls up to: a parent's group holds every record
+        tagged with it or with any tag below it (each record once); untagged records group as null."""
+        grp.no_spec(self, spec)
+        record_id = ctx.extra["record_id"]
+        pairs = [(top, below) for top, below_all in field.get("_descendants", {}).items() for below in below_all]
+        if pairs:
+            # (top, tag) pairs as a UNION ALL: SQLite takes no column names on a VALUES list
+            tree = sa.union_all(*(sa.select(sa.literal(top, sa.String(63)).label("top"),
+                                            sa.literal(below, sa.String(63)).label("tag"))
+                                  for top, below in pairs)).subquery(f"{ctx.alias}_tree")
+            rolled = (sa.select(link.c.record_id, tree.c.top.label("tag"))
+                      .join_from(link, tree, tree.c.tag == link.c.tag).distinct().subquery(ctx.alias))
+        else:
+            rolled = sa.select(link.c.record_id, link.c.tag).subquery(ctx.alias)
+        return grp.Grouping(rolled.c.tag, join=lambda source: source.outerjoin(rolled, rolled.c.record_id == record_id),
+                            cell=lambda v: grp.empty_cell(v) or [("has_any", v)],
+                            order=grp.ranked(rolled.c.tag, list(field.get("_descendants", {}))))
 
     def empty_filter(self, record_id, link: sa.Table):
         return sa.not_(record_id.in_(sa.select(link.c.record_id)))

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from ...sqltypes import UTCDateTime
 from .base import END, FieldType, Invalid, register, type_error
+from . import grouping as grp
 
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}" + END
 #: The platform stores datetimes in UTC, in years 1-9999. A positive offset on the first day or a
@@ -90,6 +91,16 @@ class Date(FieldType):
     def column_type(self, field):
         return sa.Date()
 
+    def group_specs(self, field):
+        return grp.BUCKETS
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        return grp.date_grouping(column, grp.bucket_of(self, spec), ctx, is_date=True, bound_text=dt.date.isoformat)
+
+    def day_start_text(self, field, day: dt.date, tz: dt.tzinfo) -> str:
+        """The list filter text of the moment local ``day`` starts (a date is its own day)."""
+        return day.isoformat()
+
     def moment_value(self, field, moment):
         return (moment.astimezone(dt.timezone.utc) if moment.tzinfo is not None else moment).date()
 
@@ -159,6 +170,16 @@ class DateTime(FieldType):
 
     def column_type(self, field):
         return UTCDateTime()
+
+    def group_specs(self, field):
+        return grp.BUCKETS
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        return grp.date_grouping(column, grp.bucket_of(self, spec), ctx, is_date=False,
+                                 bound_text=lambda day: self.day_start_text(field, day, ctx.tz))
+
+    def day_start_text(self, field, day: dt.date, tz: dt.tzinfo) -> str:
+        return iso(grp.local_midnight(day, tz))
 
     def moment_value(self, field, moment):
         return moment

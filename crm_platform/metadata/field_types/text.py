@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from ...match_keys import email_key, phone_international, phone_key
 from .base import END, FieldType, Invalid, cell_text, like_escape, register, type_error
+from . import grouping as grp
 
 #: PostgreSQL refuses NUL in text; refusing it at validation keeps that a 422, never a 500.
 NO_NUL = r"^[^\u0000]*" + END
@@ -23,6 +24,13 @@ class TextLike(FieldType):
 
     def options_schema(self):
         return {"max_length": {"type": "integer", "minimum": 1, "maximum": 1_000_000}}
+
+    def group_specs(self, field):
+        return (None,)
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        grp.no_spec(self, spec)
+        return grp.value_grouping(self, field, column)
 
     def max_length(self, field) -> int:
         return field.get("max_length") or self.default_max_length
