@@ -1,20 +1,16 @@
 """What every admin view shares: the administrators-only gate, labels in two languages, services."""
 from __future__ import annotations
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from crm_platform.i18n import text_of
-from crm_platform.http.context import access, actor_id, actor_name as actor  # noqa: F401 - shared here
+from crm_platform.http.context import access, actor_id, actor_name as actor, platform  # noqa: F401 - shared here
 
 #: The languages a label is edited in, side by side.
 LANGUAGES = (("en", "English"), ("zh", "中文"))
-
-
-def platform():
-    return current_app.extensions["crm"]
 
 
 class AdminOnly:

@@ -59,6 +59,6 @@ def typed_value(field: dict | None, text: str):
     if ftype.control_of(field) in ("choice", "choices"):
         return text  # a choice, tag or stage key
     try:
-        return ftype.to_json(ftype.parse_text(ftype.relaxed(field), text))
+        return ftype.to_json(ftype.parse_compared(field, text))
     except Exception:  # noqa: BLE001 - see the docstring
         return text

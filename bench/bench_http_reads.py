@@ -5,7 +5,7 @@ A SQLite file gets the B2B template with its sample data (``crm template install
 done in Python: 120 companies, each with three tags fields). Two gunicorn servers (2 sync workers
 each, 127.0.0.1 only) serve the same file:
 
-* the product: ``crm_platform.create_app()``, the whole generic path (Bearer token, rights,
+* the product: ``crm_platform.app.create_app()``, the whole generic path (Bearer token, rights,
   per-request revision check, RecordService, the record JSON, the exact-JSON provider);
 * the baseline, ``handwritten_app()`` below: what a developer would write by hand for this one
   entity. It checks the same Bearer token at the same cost (a SHA-256 digest looked up in a
@@ -145,7 +145,7 @@ def handwritten_app() -> Flask:
 # ---- set-up ----------------------------------------------------------------------------------------
 def make_database(path: Path) -> tuple[str, list[int]]:
     """The B2B template with its sample data, and an administrator's API token."""
-    from crm_platform import create_app
+    from crm_platform.app import create_app
     from crm_platform.bundles import importer, templates
     from crm_platform.migrate import upgrade
 
@@ -222,7 +222,7 @@ def check_same(base: int, product: int, token: str, paths: list[str]) -> None:
 
 def profile_product(url: str, token: str, paths: dict[str, list[str]]) -> None:
     """In-process profile of the product (Flask test client), per endpoint; not part of the timings."""
-    from crm_platform import create_app
+    from crm_platform.app import create_app
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
@@ -257,7 +257,7 @@ def main(argv=None) -> int:
         env = {"DATABASE_URL": url, "SECRET_KEY": "bench", ENV_DB: url, ENV_TOKEN: digest,
                "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         product_port, base_port = args.port, args.port + 1
-        procs.append(gunicorn("crm_platform:create_app()", product_port, env, tmp / "product.log"))
+        procs.append(gunicorn("crm_platform.app:create_app()", product_port, env, tmp / "product.log"))
         procs.append(gunicorn("bench_http_reads:handwritten_app()", base_port, env, tmp / "baseline.log"))
         wait_ready(product_port, token, procs[0], tmp / "product.log")
         wait_ready(base_port, token, procs[1], tmp / "baseline.log")

@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 
-from crm_platform import create_app  # noqa: E402
+from crm_platform.app import create_app  # noqa: E402
 from crm_platform.config import normalise_database_url  # noqa: E402
 from crm_platform.migrate import upgrade  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""A low-code, metadata-driven CRM platform (the design card's ``platform/``; see the README)."""
-from .app import create_app
+"""A low-code, metadata-driven CRM platform (the design card's ``platform/``; see the README).
 
-__all__ = ["create_app"]
+The application factory is ``crm_platform.app.create_app``. This package imports nothing itself, so
+that importing a lower layer (``crm_platform.metadata``) does not load the web application.
+"""

@@ -11,6 +11,8 @@ from .config import load_settings
 from .db import create_engine
 from .metadata.service import MetadataService
 from .runtime.compiled import Runtime
+from .runtime.ddl import apply_plan
+from .runtime.probe import DatabaseProbe
 from .runtime.records import RecordService
 
 
@@ -30,7 +32,8 @@ class Platform:
     def __init__(self, engine):
         self.engine = engine
         self.runtime = Runtime(engine)
-        self.metadata = MetadataService(engine, on_change=self.runtime.invalidate)
+        self.metadata = MetadataService(engine, apply_plan=apply_plan, probe=DatabaseProbe,
+                                        on_change=self.runtime.invalidate)
         self.records = RecordService(self.runtime)
         from .auth.users import UserService
         self.users = UserService(engine)
@@ -59,7 +62,8 @@ def create_app(config: dict | None = None) -> Flask:
     from .api import register_api
     register_converters(app)
     init_auth(app)
-    init_request_input(app)
+    from .web.pages import refusal_page
+    init_request_input(app, refusal_page)
     register_api(app)
     from .http.health import health  # /healthz and /readyz, for load balancers
     app.register_blueprint(health)

@@ -12,7 +12,6 @@ that holds no instance yet; moving between the two is what bundles are for (docs
 """
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import os
@@ -24,6 +23,8 @@ import tempfile
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from .clock import utcnow
 
 FORMAT = "crm-backup"
 FORMAT_VERSION = 1
@@ -89,7 +90,7 @@ def backup(engine: sa.Engine, out: Path, instance_path: Path) -> dict:
                  if p.is_file()]
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "dialect": engine.dialect.name,
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+            "created_at": utcnow().isoformat().replace("+00:00", "Z"),
             "metadata_revision": revision, "migration": migration, "database": dump.name,
             "files": [str(p.relative_to(instance_path)) for p in files],
         }

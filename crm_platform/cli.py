@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from .clock import utcnow
 from .i18n import text_of
 
 
@@ -201,11 +202,10 @@ def outbox_retry(ids):
               help="the backup file (default: backups/crm-<UTC time>.tar.gz)")
 def backup_command(output):
     """Back up the whole instance into one file while the server runs."""
-    import datetime as dt
     from pathlib import Path
     from .backup import BackupError, backup
     app = _app()
-    out = Path(output or f"backups/crm-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}.tar.gz")
+    out = Path(output or f"backups/crm-{utcnow():%Y%m%dT%H%M%SZ}.tar.gz")
     try:
         manifest = backup(app.extensions["crm"].engine, out, Path(app.instance_path))
     except BackupError as exc:
@@ -253,11 +253,11 @@ def tags_refresh(taxonomy):
 
 from .bundles.cli import register as _register_bundle_commands  # noqa: E402
 
-_register_bundle_commands(main)  # crm export, crm import, crm template ...
+_register_bundle_commands(main, platform=lambda: _app().extensions["crm"])  # crm export, crm import, crm template ...
 
 from .imports.cli import register as _register_import_commands  # noqa: E402
 
-_register_import_commands(main)  # crm records import
+_register_import_commands(main, platform=lambda: _app().extensions["crm"])  # crm records import
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ the same due date without telling anyone twice.
 """
 from __future__ import annotations
 
-import datetime as dt
 
 import sqlalchemy as sa
 
 from . import jsonutil
+from .clock import utcnow
 from .i18n import text_of
 from .tables import notifications
 
@@ -27,7 +27,7 @@ def notify(conn: sa.Connection, user_ids, kind: str, title, *, entity: str | Non
         users = [u for u in users if u not in told]
         if not users:
             return 0
-    now = dt.datetime.now(dt.timezone.utc)
+    now = utcnow()
     stored = title if isinstance(title, str) else jsonutil.dumps(title, sort_keys=True)
     conn.execute(notifications.insert(), [
         {"user_id": u, "kind": kind, "title": stored, "entity": entity, "record_id": record_id,
@@ -66,7 +66,7 @@ def mark_read(conn: sa.Connection, user_id: int, notification_id: int | None = N
     where = [notifications.c.user_id == user_id, notifications.c.read_at.is_(None)]
     if notification_id is not None:
         where.append(notifications.c.id == notification_id)
-    return conn.execute(notifications.update().where(*where).values(read_at=dt.datetime.now(dt.timezone.utc))).rowcount
+    return conn.execute(notifications.update().where(*where).values(read_at=utcnow())).rowcount
 
 
 def get_for(conn: sa.Connection, user_id: int, notification_id: int):

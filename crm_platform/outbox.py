@@ -14,6 +14,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from . import jsonutil
+from .clock import utcnow
 from .tables import outbox
 
 KINDS = ("email", "webhook")
@@ -23,7 +24,7 @@ def add(conn: sa.Connection, kind: str, payload: dict, *, origin: str | None = N
     """Queue one delivery inside the caller's transaction; its id."""
     if kind not in KINDS:
         raise ValueError(f"unknown delivery kind {kind!r}")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = utcnow()
     result = conn.execute(outbox.insert().values(
         kind=kind, payload=jsonutil.dumps(payload, sort_keys=True), origin=origin, created_at=now,
         status="pending", attempts=0, next_attempt_at=now))

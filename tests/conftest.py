@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from hypothesis import settings
 
-from crm_platform import create_app
+from crm_platform.app import create_app
 from crm_platform.config import normalise_database_url
 from crm_platform.migrate import upgrade
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from crm_platform.errors import Forbidden, NotFound
 from crm_platform.metadata.definitions import EntityState, MetaState
-from crm_platform.runtime.access import FULL, NONE, Access, Rights, _same, compile_rights
+from crm_platform.runtime.access import FULL, NONE, Access, Rights, _unchanged, compile_rights
 
 TABLE = sa.Table("ent_deal", sa.MetaData(), sa.Column("id", sa.Integer), sa.Column("owner_id", sa.Integer))
 DEAL = SimpleNamespace(key="deal", table=TABLE)
@@ -192,9 +192,9 @@ def test_a_read_only_field_sent_back_unchanged_passes_and_a_change_is_refused(re
 
 
 def test_same_ignores_the_order_of_lists_only():
-    assert _same(["a", "b"], ["b", "a"]) and _same([], []) and _same(5, 5) and _same(None, None)
-    assert not _same(["a"], ["a", "b"]) and not _same(["a", "a"], ["a"]) and not _same(5, 6)
-    assert not _same(["a"], "a") and not _same("ab", "ba")
+    assert _unchanged(["a", "b"], ["b", "a"]) and _unchanged([], []) and _unchanged(5, 5) and _unchanged(None, None)
+    assert not _unchanged(["a"], ["a", "b"]) and not _unchanged(["a", "a"], ["a"]) and not _unchanged(5, 6)
+    assert not _unchanged(["a"], "a") and not _unchanged("ab", "ba")
 
 
 def test_handing_a_record_to_another_owner_needs_scope_all(restricted):

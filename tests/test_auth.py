@@ -125,7 +125,7 @@ def test_sign_in_is_rate_limited(client):
 
 
 def test_behind_a_trusted_proxy_the_limit_counts_each_client_not_the_proxy(database_url):
-    from crm_platform import create_app
+    from crm_platform.app import create_app
     from crm_platform.auth.web import limiter
     make_app(database_url)  # the platform's tables and the administrator
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test", "CRM_PROXIES": 1})
@@ -160,7 +160,7 @@ def test_cli_user_create(database_url, tmp_path, monkeypatch):
 def test_workers_without_a_secret_key_share_one_kept_in_the_instance_folder(database_url, tmp_path, monkeypatch):
     """Each gunicorn worker used to make its own key: a person was signed out whenever the next
     request reached the other worker (the README's run command sets no SECRET_KEY)."""
-    from crm_platform import create_app
+    from crm_platform.app import create_app
     from crm_platform.migrate import upgrade
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.chdir(tmp_path)  # the instance folder is ./instance

@@ -11,17 +11,18 @@ from crm_platform.runtime import ddl
 def test_failure_after_ddl_rolls_back_ddl_definition_and_revision(client, platform, monkeypatch):
     assert client.post("/api/meta/entities", json=STUDENT).status_code == 201
     client.post("/api/records/student", json={"name": "Li"})
-    real = ddl.apply_plan
+    real = platform.metadata.apply_plan
+    assert real is ddl.apply_plan
     ran = []
 
-    def apply_then_fail(conn, plan, docs, state=None):
-        real(conn, plan, docs, state=state)  # the DDL runs inside the transaction...
+    def apply_then_fail(conn, plan, docs):
+        real(conn, plan, docs)  # the DDL runs inside the transaction...
         # ...really (the same signature as the real applier, so no TypeError stands in for the failure)
         seen = sa.inspect(conn)
         ran.append((set(seen.get_table_names()), {c["name"] for c in seen.get_columns("ent_student")}))
         raise RuntimeError("disk full")  # ...and then something breaks before commit
 
-    monkeypatch.setattr(ddl, "apply_plan", apply_then_fail)
+    monkeypatch.setattr(platform.metadata, "apply_plan", apply_then_fail)
     r = client.post("/api/meta/entities/student/fields", json={"key": "phone", "type": "phone", "indexed": True})
     assert r.status_code == 500
     assert len(ran) == 1 and "phone" in ran[0][1], "the failing applier must fail after its DDL ran"
@@ -33,7 +34,7 @@ def test_failure_after_ddl_rolls_back_ddl_definition_and_revision(client, platfo
     assert r.status_code == 500
     assert len(ran) == 2 and "ent_teacher" in ran[1][0], "the failing applier must run the CREATE TABLE before failing"
     assert not sa.inspect(platform.engine).has_table("ent_teacher")
-    monkeypatch.setattr(ddl, "apply_plan", real)
+    monkeypatch.setattr(platform.metadata, "apply_plan", real)
     assert client.post("/api/meta/entities/student/fields", json={"key": "phone", "type": "phone"}).status_code == 201
     assert client.get("/api/records/student/1").get_json()["name"] == "Li"
 

@@ -33,7 +33,7 @@ def test_a_second_process_sees_changes_on_its_next_request(database_url, tmp_pat
     client.post("/api/meta/entities", json=STUDENT)
     client.get("/api/records/student")
     script = (
-        "import sys; from crm_platform import create_app\n"
+        "import sys; from crm_platform.app import create_app\n"
         "app = create_app({'DATABASE_URL': sys.argv[1]})\n"
         "r = app.test_client().post('/api/meta/entities/student/fields', json={'key': 'grade', 'type': 'integer'},\n"
         "                           headers={'Authorization': 'Bearer ' + sys.argv[2]})\n"

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from crm_platform.cli import main
-from crm_platform.jobs import periodic
+from crm_platform.clock import utcnow
 from crm_platform.tables import periodic_jobs
 
 TASK = {
@@ -75,12 +75,12 @@ def test_owners_are_reminded_once_of_what_is_due(client, platform, mei, database
 
     # The next run reminds of nothing new; a task whose date moves is reminded again.
     with platform.engine.begin() as conn:
-        conn.execute(periodic_jobs.update().values(last_run_at=periodic.now() - dt.timedelta(days=1)))
+        conn.execute(periodic_jobs.update().values(last_run_at=utcnow() - dt.timedelta(days=1)))
     worker_once(database_url, monkeypatch, tmp_path)
     assert bell(client, token)["total"] == 2
     assert client.patch(f"/api/records/task/{tasks['call 星河科技']}", json={"due_on": days(1)}).status_code == 200
     with platform.engine.begin() as conn:
-        conn.execute(periodic_jobs.update().values(last_run_at=periodic.now() - dt.timedelta(days=1)))
+        conn.execute(periodic_jobs.update().values(last_run_at=utcnow() - dt.timedelta(days=1)))
     worker_once(database_url, monkeypatch, tmp_path)
     assert bell(client, token)["total"] == 3
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from crm_platform.cli import main
+from crm_platform.clock import utcnow
 from crm_platform.jobs import periodic
 from crm_platform.jobs.tasks import PERIODIC
 from crm_platform.tables import periodic_jobs
@@ -89,7 +90,7 @@ def test_a_customer_nobody_touches_becomes_dormant_as_days_pass(crm, platform, d
     with platform.engine.begin() as conn:
         conn.execute(table.update().values(last_contact_on=today - dt.timedelta(days=91)))
         conn.execute(periodic_jobs.update().where(periodic_jobs.c.name == "refresh_time_relative_tags")
-                     .values(last_run_at=periodic.now() - dt.timedelta(days=1)))
+                     .values(last_run_at=utcnow() - dt.timedelta(days=1)))
     out = worker_once(database_url, queue_url, monkeypatch, tmp_path)
     assert out.strip() == "periodic jobs due: refresh_time_relative_tags; jobs run: 1"
     assert crm.get(f"/api/records/customer/{customer}").get_json()["activity"] == ["dormant"]
@@ -99,7 +100,7 @@ def test_a_customer_nobody_touches_becomes_dormant_as_days_pass(crm, platform, d
 
 
 def test_a_due_job_is_claimed_once_however_many_workers_ask(platform):
-    at = periodic.now()
+    at = utcnow()
     daily = [job for job in PERIODIC if job.name == "refresh_time_relative_tags"]
     assert [job.name for job in periodic.claim_due(platform.engine, daily, at)] == ["refresh_time_relative_tags"]
     assert periodic.claim_due(platform.engine, daily, at) == []

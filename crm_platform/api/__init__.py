@@ -23,6 +23,8 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(audit_api)
     from .bundle_api import bundle_api
     app.register_blueprint(bundle_api)
+    from .users_api import users_api
+    app.register_blueprint(users_api)
     from .import_api import register as register_imports
     register_imports(app)
     from .notifications_api import notifications_api

@@ -1,13 +1,12 @@
-"""Stage endpoints: a record's stage history and a pipeline's figures (the figures are ``runtime.pipelines.summary``)."""
+"""Stage endpoints: a record's stage history and a pipeline's figures (both read by ``runtime.pipelines``)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, jsonify, request
 
+from ..clock import utcnow
 from ..errors import NotFound, error
 from ..http.context import access, platform
-from ..runtime.pipelines import summary, utcnow
-from ..tables import stage_history
+from ..runtime.pipelines import stage_history_of, summary
 
 pipelines_api = Blueprint("pipelines_api", __name__)
 
@@ -22,9 +21,7 @@ def record_stage_history(entity, record_id):
     svc = platform().records
     with svc.engine.connect() as conn:
         svc.visible(conn, entity, record_id, access())
-        h = stage_history
-        rows = conn.execute(sa.select(h).where(h.c.entity == entity, h.c.record_id == record_id)
-                            .order_by(h.c.moved_at, h.c.id)).all()
+        rows = stage_history_of(conn, entity, record_id)
     return jsonify({"items": [_history_item(r) for r in rows]})
 
 

@@ -23,7 +23,7 @@ def _request_tz(body: dict | None = None) -> dt.tzinfo:
         return parse_time_zone(body.get("time_zone"))
     if request.args.get("tz"):
         return parse_time_zone(request.args.get("tz"))
-    from ..web.pages import user_tz
+    from ..http.context import user_tz
     return user_tz()
 
 

@@ -1,7 +1,6 @@
 """Users: argon2 password hashes, API tokens stored as digests, look-ups for each request."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 import time
@@ -14,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 
 from .. import jsonutil
+from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import api_tokens, users
 from .names import BadName, lookup_key, normalise_username, username_key
@@ -51,10 +51,6 @@ class User:
 
     def get_id(self) -> str:
         return str(self.id)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _digest(token: str) -> str:
@@ -103,7 +99,7 @@ class UserService:
                     raise self._name_taken(username, clash.username)
                 new_id = conn.execute(users.insert().values(
                     username=username, username_key=key, password_hash=_hasher.hash(password), is_admin=is_admin,
-                    roles=jsonutil.dumps(sorted(set(roles or []))), active=True, created_at=_now())).inserted_primary_key[0]
+                    roles=jsonutil.dumps(sorted(set(roles or []))), active=True, created_at=utcnow())).inserted_primary_key[0]
         except IntegrityError:  # the same name, created at the same moment by another request
             raise self._name_taken(username, username) from None
         return User(new_id, username, is_admin, sorted(set(roles or [])))
@@ -171,7 +167,7 @@ class UserService:
             if values.get("active") is False or "password_hash" in values:
                 self._end_sessions(conn, user_id)
                 conn.execute(api_tokens.update().where(api_tokens.c.user_id == user_id,
-                                                       api_tokens.c.revoked_at.is_(None)).values(revoked_at=_now()))
+                                                       api_tokens.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
         self._token_cache.clear()  # roles and flags take effect on this worker's next request
         return self.public(self.row(user_id))
 
@@ -250,7 +246,7 @@ class UserService:
     def issue_token(self, user: User) -> str:
         token = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
-            conn.execute(api_tokens.insert().values(user_id=user.id, token_hash=_digest(token), created_at=_now()))
+            conn.execute(api_tokens.insert().values(user_id=user.id, token_hash=_digest(token), created_at=utcnow()))
         return token
 
     def by_token(self, token: str) -> User | None:

@@ -18,6 +18,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from ..errors import BadRequest, Forbidden, Unauthorized, error
+from ..http.context import access
+from ..http.errors import json_object
 from .redirects import local_path
 from .users import UserService
 
@@ -89,14 +91,12 @@ def require_user():
 
 def _is_admin(user) -> bool:
     """The user's own flag, or a role with the administrator flag."""
-    from ..http.context import access
     return user.is_admin or access().admin
 
 
 @auth_bp.post("/api/auth/token")
 @limiter.limit(lambda: current_app.config["CRM_SIGNIN_RATE"])
 def issue_token():
-    from ..http.errors import json_object
     body = json_object()
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
@@ -209,8 +209,6 @@ def init_auth(app: Flask) -> None:
     app.teardown_request_funcs[None] = [f for f in app.teardown_request_funcs.get(None, [])
                                         if getattr(f, "__self__", None) is not limiter]
     app.register_blueprint(auth_bp)
-    from ..api.users_api import users_api
-    app.register_blueprint(users_api)
     app.before_request(require_user)
     app.after_request(security_headers)
 

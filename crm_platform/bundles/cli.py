@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -10,11 +11,6 @@ from ..errors import CrmError
 from ..i18n import text_of
 
 CONFLICT_CHOICE = click.Choice(["keep-local", "take-incoming"])
-
-
-def _platform():
-    from ..app import create_app
-    return create_app().extensions["crm"]
 
 
 def _fail(exc: CrmError, result: dict | None = None):
@@ -27,7 +23,7 @@ def _fail(exc: CrmError, result: dict | None = None):
     sys.exit(1)
 
 
-def _import(bundle_text: bytes | dict, *, dry_run: bool, on_conflict, sample_data: bool, as_json: bool,
+def _import(platform: Callable, bundle_text: bytes | dict, *, dry_run: bool, on_conflict, sample_data: bool, as_json: bool,
             demo_users: bool = False):
     from .. import jsonutil
     from . import importer
@@ -35,7 +31,7 @@ def _import(bundle_text: bytes | dict, *, dry_run: bool, on_conflict, sample_dat
     from .report import lines
     try:
         bundle = bundle_text if isinstance(bundle_text, dict) else parse(bundle_text)
-        result = importer.run(_platform(), bundle, actor="cli", dry_run=dry_run, on_conflict=on_conflict,
+        result = importer.run(platform(), bundle, actor="cli", dry_run=dry_run, on_conflict=on_conflict,
                               sample_data=sample_data, demo_users=demo_users)
     except CrmError as exc:
         _fail(exc, exc.extra.get("plan"))
@@ -43,7 +39,8 @@ def _import(bundle_text: bytes | dict, *, dry_run: bool, on_conflict, sample_dat
     click.echo(jsonutil.dumps(result, sort_keys=True, indent=2) if as_json else "\n".join(lines(result)))
 
 
-def register(main: click.Group) -> None:
+def register(main: click.Group, platform: Callable) -> None:
+    """Add the commands to ``main``; ``platform()`` gives the services (wired in ``crm_platform.cli``)."""
     @main.command("export")
     @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="write here instead of stdout")
     @click.option("--only", default=None, help="comma-separated definition keys (or kind:key) to export")
@@ -56,7 +53,7 @@ def register(main: click.Group) -> None:
         from .format import serialise
         try:
             keys = [k.strip() for k in only.split(",") if k.strip()] if only else None
-            text = serialise(exporter.export(_platform(), name=name, version=version, only=keys,
+            text = serialise(exporter.export(platform(), name=name, version=version, only=keys,
                                              sample_data=sample_data))
         except CrmError as exc:
             _fail(exc)
@@ -76,7 +73,7 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON")
     def import_command(file, dry_run, on_conflict, sample_data, as_json):
         """Plan and apply a bundle, all or nothing; conflicts with local changes stop it unless settled."""
-        _import(file.read(), dry_run=dry_run, on_conflict=on_conflict, sample_data=sample_data, as_json=as_json)
+        _import(platform, file.read(), dry_run=dry_run, on_conflict=on_conflict, sample_data=sample_data, as_json=as_json)
 
     @main.group("template")
     def template():
@@ -86,8 +83,7 @@ def register(main: click.Group) -> None:
     def template_list():
         """Templates with their version and what is installed here."""
         from . import installs, templates
-        platform = _platform()
-        with platform.engine.connect() as conn:
+        with platform().engine.connect() as conn:
             here = {b["name"]: b for b in installs.listing(conn)}
         for name in templates.names():
             bundle = templates.load(name)
@@ -132,5 +128,5 @@ def register(main: click.Group) -> None:
         except CrmError as exc:
             _fail(exc)
             return
-        _import(bundle, dry_run=dry_run, on_conflict=on_conflict, sample_data=sample_data, as_json=as_json,
+        _import(platform, bundle, dry_run=dry_run, on_conflict=on_conflict, sample_data=sample_data, as_json=as_json,
                 demo_users=True)

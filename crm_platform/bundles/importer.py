@@ -25,6 +25,7 @@ import copy
 import datetime as dt
 from dataclasses import dataclass, field as dc_field
 
+from ..clock import utcnow
 from ..errors import Conflict, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.service import check_expected_revision
@@ -255,7 +256,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
     check(bundle)
     if on_conflict is not None and on_conflict not in ON_CONFLICT:
         raise Invalid([error("on_conflict", "enum", f"on_conflict is {' or '.join(ON_CONFLICT)}")])
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or utcnow().date()
     with platform.metadata.batch(dry_run=dry_run) as conn:
         state = load_state(conn)
         check_expected_revision(state.revision, expect_revision)
@@ -291,7 +292,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
         changed = any(i.action not in ("unchanged", "kept") for i in items) or loaded
         if not dry_run and (changed or installed is None or installed.checksum != bundle["checksum"]):
             docs = {(kind, d["key"]): normalised(kind, d) for kind, ds in bundle["definitions"].items() for d in ds}
-            installs.record(conn, bundle, docs, actor=actor, now=dt.datetime.now(dt.timezone.utc),
+            installs.record(conn, bundle, docs, actor=actor, now=utcnow(),
                             sample_data_loaded=bool(loaded))
     return result
 

@@ -1,7 +1,9 @@
 """Who is acting, and the platform services, for the current request."""
 from __future__ import annotations
 
-from flask import current_app, g
+import datetime as dt
+
+from flask import current_app, g, request
 
 from ..runtime.access import Access
 
@@ -29,3 +31,19 @@ def access() -> Access:
         found = Access.for_user(user, platform().runtime) if user is not None else Access(None)
         g.access = found
     return found
+
+
+#: Cookie the page's script sets to the browser's offset from UTC in minutes (east positive), so
+#: datetime-local controls show and post wall-clock time in the user's zone.
+TZ_COOKIE = "crm_tz"
+
+
+def user_tz() -> dt.tzinfo:
+    raw = request.cookies.get(TZ_COOKIE, "")
+    try:
+        minutes = int(raw)
+    except ValueError:
+        return dt.timezone.utc
+    if not -14 * 60 <= minutes <= 14 * 60:
+        return dt.timezone.utc
+    return dt.timezone(dt.timedelta(minutes=minutes))

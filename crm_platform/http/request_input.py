@@ -10,7 +10,9 @@ The API answers with its JSON errors; pages with the error page in the reader's 
 """
 from __future__ import annotations
 
-from flask import Flask, g, request
+from typing import Callable
+
+from flask import Flask, request
 
 from ..errors import BadRequest, CrmError, Invalid, error
 from ..ids import IdConverter
@@ -46,24 +48,26 @@ def unstorable_input() -> CrmError | None:
     return Invalid(problems) if problems else None
 
 
-def refuse_unstorable_input():
-    """before_request: raise (API, screens) or answer (other pages) the refusal, if any."""
-    refusal = unstorable_input()
-    if refusal is None:
-        return None
-    if _is_api() or request.blueprint in ("screens", "public_forms"):
-        raise refusal  # their own error handlers answer it (JSON, or the localised error page)
-    from ..web.i18n import current_language, localise
-    from ..web.pages import render
-    return render("web/error.html", refusal.status, errors=localise(refusal.errors, current_language()),
-                  public=g.get("user") is None)
+def init_request_input(app: Flask, refusal_page: Callable[[CrmError], object]) -> None:
+    """After sign-in's hook, so a request that may not come in at all is told that first.
+
+    ``refusal_page`` answers a refusal on a page that has no error handler of its own (sign-in,
+    the designer): the screens' error page, handed in by the wiring (``app.py``) since this layer
+    sits below the screens.
+    """
+
+    def refuse_unstorable_input():
+        """before_request: raise (API, screens) or answer (other pages) the refusal, if any."""
+        refusal = unstorable_input()
+        if refusal is None:
+            return None
+        if _is_api() or request.blueprint in ("screens", "public_forms"):
+            raise refusal  # their own error handlers answer it (JSON, or the localised error page)
+        return refusal_page(refusal)
+
+    app.before_request(refuse_unstorable_input)
 
 
 def register_converters(app: Flask) -> None:
     """Before any blueprint: its routes may use ``<id:...>``."""
     app.url_map.converters["id"] = IdConverter
-
-
-def init_request_input(app: Flask) -> None:
-    """After sign-in's hook, so a request that may not come in at all is told that first."""
-    app.before_request(refuse_unstorable_input)

@@ -4,13 +4,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Callable
 
 import click
 
 from ..errors import CrmError
 
 
-def register(main: click.Group) -> None:
+def register(main: click.Group, platform: Callable) -> None:
+    """Add the commands to ``main``; ``platform()`` gives the services (wired in ``crm_platform.cli``)."""
     @main.group()
     def records():
         """Records of an entity."""
@@ -32,17 +34,16 @@ def register(main: click.Group) -> None:
     def import_records(entity, file, mapping, match, on_match, dry_run, all_or_nothing, sheet, as_user,
                        errors_file, as_json):
         """Import a CSV (UTF-8, GB18030) or XLSX FILE into ENTITY through the record service."""
-        from ..app import create_app
         from ..runtime.access import Access
         from .runner import ImportOptions, run_import
 
-        platform = create_app().extensions["crm"]
+        services = platform()
         access = Access.system()
         if as_user:
-            user = platform.users.get_by_name(as_user)
+            user = services.users.get_by_name(as_user)
             if user is None:
                 raise click.BadParameter(f"no user {as_user!r}", param_hint="--as")
-            access = Access.for_user(user, platform.runtime)
+            access = Access.for_user(user, services.runtime)
         options = ImportOptions(mapping=_mapping(mapping), match=[m.strip() for m in (match or "").split(",") if m.strip()],
                                 on_match=on_match, dry_run=dry_run, all_or_nothing=all_or_nothing, sheet=sheet)
         bar = {}
@@ -57,7 +58,7 @@ def register(main: click.Group) -> None:
             bar["at"] = done
 
         try:
-            report = run_import(platform, entity, file.read_bytes(), file.name, options, access, progress,
+            report = run_import(services, entity, file.read_bytes(), file.name, options, access, progress,
                                 keep_rows=errors_file is not None)
         except CrmError as exc:
             for e in exc.errors:

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 import sqlalchemy as sa
 
 from .. import jsonutil, outbox
+from ..clock import utcnow
 from ..tables import outbox as outbox_table
 
 MAX_ATTEMPTS = 6
@@ -129,7 +130,7 @@ def deliver_due(engine: sa.Engine, senders: dict | None = None, now=None) -> dic
     senders = senders or SENDERS
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     while True:
-        at = now or dt.datetime.now(dt.timezone.utc)
+        at = now or utcnow()
         row = _claim_next(engine, at)
         if row is None:
             return counts
@@ -143,7 +144,7 @@ def deliver_due(engine: sa.Engine, senders: dict | None = None, now=None) -> dic
                       "next_attempt_at": at + backoff(attempts), "claimed_at": None}
             counts["failed" if final else "retrying"] += 1
         else:
-            values = {"status": "sent", "attempts": attempts, "sent_at": dt.datetime.now(dt.timezone.utc),
+            values = {"status": "sent", "attempts": attempts, "sent_at": utcnow(),
                       "claimed_at": None, "last_error": None}
             counts["sent"] += 1
         with engine.begin() as conn:
@@ -157,4 +158,4 @@ def retry_failed(engine: sa.Engine, ids: list[int] | None = None) -> int:
         query = query.where(outbox_table.c.id.in_(ids))
     with engine.begin() as conn:
         return conn.execute(query.values(status="pending", attempts=0,
-                                         next_attempt_at=dt.datetime.now(dt.timezone.utc))).rowcount
+                                         next_attempt_at=utcnow())).rowcount

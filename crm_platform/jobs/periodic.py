@@ -23,10 +23,6 @@ class Periodic:
     run: Callable  # run(platform, now) -> str: a one-line summary kept as the last result
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 def claim_due(engine: sa.Engine, jobs: list[Periodic], at: dt.datetime) -> list[Periodic]:
     """Claim every job of ``jobs`` due at ``at``; the caller must then run each one claimed."""
     claimed = []

@@ -7,6 +7,7 @@ import logging
 from huey import Huey, crontab
 
 from .. import outbox
+from ..clock import utcnow
 from . import delivery, periodic, reminders
 from .periodic import Periodic
 
@@ -64,7 +65,7 @@ class Jobs:
     def enqueue_due(self, at: dt.datetime | None = None) -> list[str]:
         """Put on the queue the periodic jobs now due (claimed) and, if any delivery is due, the outbox's
         delivery; the names of the periodic jobs."""
-        at = at or periodic.now()
+        at = at or utcnow()
         claimed = periodic.claim_due(self.platform.engine, self.periodic, at)
         for job in claimed:
             self._run_periodic(job.name, at.isoformat())
@@ -77,7 +78,7 @@ class Jobs:
         """Run every job on the queue now (scheduled retries whose time has come included); how many ran."""
         ran = 0
         while True:
-            for task in self.queue.read_schedule(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)):
+            for task in self.queue.read_schedule(utcnow().replace(tzinfo=None)):
                 self.queue.enqueue(task)
             task = self.queue.dequeue()
             if task is None:

@@ -178,7 +178,7 @@ def _reminder_problems(doc: dict) -> list[dict]:
                                   f"'{exclude['field']}' is not a single-valued field of this entity"))
             continue
         ftype = REGISTRY[other["type"]]
-        check = ftype.compile_checker(ftype.relaxed(other))
+        check = ftype.compared_checker(other)
         for j, value in enumerate(exclude["values"]):
             try:
                 check(value)

@@ -42,9 +42,8 @@ def _entity_fields(state: MetaState, entity: str) -> dict[str, dict] | None:
 def _value_problem(where: str, field: dict, value) -> dict | None:
     """Whether ``value`` could be a value of ``field`` (size and range limits aside)."""
     ftype = REGISTRY[field["type"]]
-    relaxed = ftype.relaxed(field)
     try:  # a condition on a multi-choice field names one of its choices
-        ftype.compile_checker(relaxed)([value] if ftype.control_of(field) == "choices" else value)
+        ftype.compared_checker(field)([value] if ftype.control_of(field) == "choices" else value)
     except ValueInvalid as exc:
         return error(where, exc.code, f"the value {exc.message}")
     return None
@@ -210,10 +209,11 @@ def holds(when: dict, values: dict) -> bool:
     current = values.get(when["field"])
     wanted = when["value"] if when["op"] == "in" else [when["value"]]
     have = current if isinstance(current, list) else [current]
-    return any(_same(h, w) for h in have for w in wanted)
+    return any(_matches(h, w) for h in have for w in wanted)
 
 
-def _same(have, wanted) -> bool:
+def _matches(have, wanted) -> bool:
+    """A value against a condition's (which may be written as text: 5 matches "5", but True only True)."""
     if isinstance(have, bool) or isinstance(wanted, bool):
         return have is wanted
     try:

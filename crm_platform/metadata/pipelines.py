@@ -11,13 +11,10 @@ from __future__ import annotations
 import copy
 import re
 
-import sqlalchemy as sa
-
 from ..errors import Conflict, error
 from . import plan as planning
 from .definitions import MetaState
 from .field_types import REGISTRY
-from .keys import table_name
 from .kinds import Kind, register
 
 #: ``{field}`` placeholders in a follow-up's text values.
@@ -164,11 +161,10 @@ class PipelineKind(Kind):
             return plan
         was_active = {s["key"] for s in active_stages(before)}
         entity, field = after["entity"], after["field"]
-        t = sa.table(table_name(entity), sa.column("id"), sa.column(field))
         for s in after["stages"]:
             if not s.get("archived") or s["key"] not in was_active:
                 continue
-            n = probe.conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c[field] == s["key"])).scalar_one()
+            n = probe.count_holding(entity, field, s["key"])
             if not n:
                 plan.operations.append(planning.Operation("archive_stage", entity, field,
                                                           detail=f"archive stage {s['key']} (no records in it)"))
@@ -183,18 +179,11 @@ class PipelineKind(Kind):
             plan.operations.append(planning.Operation(
                 "move_stage_records", entity, field, rows=n,
                 detail=f"archive stage {s['key']}: move {n} records to {target} (recorded in their stage history)",
-                data={"run": _mover(after["key"], entity, field, s["key"], target)}))
+                data={"pipeline": after["key"], "stage": s["key"], "target": target}))
         return plan
 
     def archive_problems(self, key, state):
         return []
-
-
-def _mover(pipeline: str, entity: str, field: str, stage: str, target: str):
-    def run(conn: sa.Connection) -> None:
-        from ..runtime.pipelines import move_all
-        move_all(conn, pipeline, entity, field, stage, target)
-    return run
 
 
 register(PipelineKind())

@@ -21,7 +21,8 @@ class Operation:
     field: str | None = None
     detail: str = ""
     rows: int | None = None
-    #: What the applier needs; not part of the human-facing plan.
+    #: What the applier needs, as plain data (never code: ``runtime.ddl`` dispatches on ``op``);
+    #: not part of the human-facing plan.
     data: dict = dc_field(default_factory=dict, repr=False)
 
     def public(self) -> dict:
@@ -90,6 +91,12 @@ class Probe(Protocol):
 
     def dangling_references(self, entity: str, field: dict) -> tuple[int, list[int]]:
         """Live records whose reference ``field`` names a record that is not live: count, first ids."""
+
+    def count_holding(self, entity: str, field_key: str, value) -> int:
+        """Records of the entity, archived ones included, whose column ``field_key`` holds ``value``."""
+
+    def links_carrying(self, entity: str, field_key: str, values: list) -> int:
+        """Values among ``values`` that records of the entity hold in the link-stored field ``field_key``."""
 
 
 def _by_key(fields: list[dict]) -> dict[str, dict]:

@@ -8,7 +8,6 @@ plans it; the field-level operations below are entity changes built here and pla
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field as dc_field
@@ -17,6 +16,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from .. import jsonutil
+from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import definitions, meta_state, revisions
 from . import plan as planning
@@ -24,7 +24,7 @@ from .definitions import MetaState
 from .field_types import REGISTRY
 from .keys import key_problem
 from .kinds import KINDS
-from .store import load_state
+from .store import REVISION_QUERY, load_state
 
 COMMON_FIELD_KEYS = frozenset({"key", "type", "label", "help", "required", "unique", "indexed", "default"})
 
@@ -42,10 +42,6 @@ class Change:
     archive: bool | None = None  # True: archive the definition; False: restore it
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 def check_expected_revision(revision: int, expected: int | None, plan: dict | None = None) -> None:
     """Apply exactly what was shown: refuse (409) when the configuration is no longer at the
     revision ``expected`` that a plan shown earlier was made at. The one rule behind a bundle
@@ -57,9 +53,22 @@ def check_expected_revision(revision: int, expected: int | None, plan: dict | No
                        extra={"plan": plan, "revision": revision} if plan is not None else None)
 
 
+#: Runs a plan's operations on the live schema inside the change's transaction:
+#: ``apply_plan(conn, plan, entity_docs_after)`` (``runtime.ddl.apply_plan``).
+PlanApplier = Callable[[sa.Connection, planning.Plan, list[dict]], None]
+#: Gives the row facts a plan needs, read on the change's connection (``runtime.probe.DatabaseProbe``).
+ProbeFactory = Callable[[sa.Connection], planning.Probe]
+
+
 class MetadataService:
-    def __init__(self, engine: sa.Engine, on_change: Callable[[], None] | None = None):
+    """The DDL applier and the probe come from the runtime, which sits above this layer: the wiring
+    (``app.Platform``) hands them in."""
+
+    def __init__(self, engine: sa.Engine, *, apply_plan: PlanApplier, probe: ProbeFactory,
+                 on_change: Callable[[], None] | None = None):
         self.engine = engine
+        self.apply_plan = apply_plan
+        self.probe = probe
         self.on_change = on_change or (lambda: None)
         self._local = threading.local()  # the connection of a batch() in progress on this thread
 
@@ -85,18 +94,15 @@ class MetadataService:
     def apply(self, change: Change, *, actor: str, dry_run: bool = False,
               expect_revision: int | None = None) -> planning.Plan:
         """``expect_revision``: the revision of the plan the caller showed; refused if anything changed since."""
-        from ..runtime.ddl import apply_plan
-        from ..runtime.probe import DatabaseProbe
-
         with self._connection() as conn:
             with self._transaction(conn) as tx:
                 if conn.dialect.name == "postgresql":
                     # Serialises metadata changes across every process sharing the database.
-                    conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1).with_for_update())
+                    conn.execute(REVISION_QUERY.with_for_update())
                 state = load_state(conn)
                 before, after = change.build(state)
                 kind = KINDS[change.kind]
-                after, plan = kind.prepare(change, state, before, after, DatabaseProbe(conn))
+                after, plan = kind.prepare(change, state, before, after, self.probe(conn))
                 plan.action = change.action
                 plan.revision = state.revision
                 check_expected_revision(state.revision, expect_revision, plan.public())
@@ -106,11 +112,11 @@ class MetadataService:
                     tx.rollback()
                     return plan
                 if change.archive is None:
-                    apply_plan(conn, plan, kind.entities_after(state, change.key, after), state=state)
+                    self.apply_plan(conn, plan, kind.entities_after(state, change.key, after))
                 revision = state.revision + 1
                 self._save(conn, change, before, after, revision)
                 conn.execute(revisions.insert().values(
-                    id=revision, created_at=now(), actor=actor, kind=change.kind, key=change.key, action=change.action,
+                    id=revision, created_at=utcnow(), actor=actor, kind=change.kind, key=change.key, action=change.action,
                     summary=plan.summary, before=planning.canonical(before),
                     after=planning.canonical(after if change.archive is None else before),
                     plan=jsonutil.dumps(plan.public(), sort_keys=True)))
@@ -133,7 +139,7 @@ class MetadataService:
         with self.engine.connect().execution_options(sqlite_immediate=True) as conn:
             tx = conn.begin()
             if conn.dialect.name == "postgresql":
-                conn.execute(sa.select(meta_state.c.revision).where(meta_state.c.id == 1).with_for_update())
+                conn.execute(REVISION_QUERY.with_for_update())
             self._local.conn = conn
             try:
                 yield conn
@@ -158,14 +164,14 @@ class MetadataService:
         t = definitions
         where = sa.and_(t.c.kind == change.kind, t.c.key == change.key)
         if change.archive is not None:
-            conn.execute(t.update().where(where).values(archived_at=now() if change.archive else None,
-                                                       revision=revision, updated_at=now()))
+            conn.execute(t.update().where(where).values(archived_at=utcnow() if change.archive else None,
+                                                       revision=revision, updated_at=utcnow()))
         elif before is None:
             conn.execute(t.insert().values(kind=change.kind, key=change.key, body=planning.canonical(after),
-                                           archived_at=None, revision=revision, updated_at=now()))
+                                           archived_at=None, revision=revision, updated_at=utcnow()))
         else:
             conn.execute(t.update().where(where).values(body=planning.canonical(after), revision=revision,
-                                                       updated_at=now()))
+                                                       updated_at=utcnow()))
 
     # ---- field-level operations -----------------------------------------------------------------
     def add_field(self, entity: str, field: dict, *, actor: str, dry_run: bool = False,

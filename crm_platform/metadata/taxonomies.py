@@ -1,8 +1,6 @@
 """Tag taxonomies: a tree of tags, some applied by rules. Validated and planned for the choke point."""
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from ..errors import error
 from . import plan as planning
 from .definitions import MetaState
@@ -46,7 +44,7 @@ def _field_problems(where: str, field: dict | None, cond: dict, *, aggregate: st
     values = cond.get("value") if op == "in" else [cond.get("value")]
     if not isinstance(values, list) or not values:
         return [error(where + ".value", "type", "'in' takes a non-empty list of values")]
-    check = ftype.compile_checker(ftype.relaxed(field))
+    check = ftype.compared_checker(field)
     for v in values:
         try:
             check(v)
@@ -124,12 +122,8 @@ class TaxonomyKind(Kind):
             return plan
         removed = sorted({t["key"] for t in before.get("tags", [])} - {t["key"] for t in after.get("tags", [])})
         if removed:
-            from .field_types.tags import link_table_name
-            used = 0
-            for entity, field in bound_fields(state, after["key"]):
-                link = sa.table(link_table_name(entity, field["key"]), sa.column("tag"))
-                used += probe.conn.execute(sa.select(sa.func.count()).select_from(link)
-                                           .where(link.c.tag.in_(removed))).scalar_one()
+            used = sum(probe.links_carrying(entity, field["key"], removed)
+                       for entity, field in bound_fields(state, after["key"]))
             if used:
                 plan.refusals.append(planning.Refusal(
                     "tags", "in_use", f"{used} records carry the tags {', '.join(removed)}: "

@@ -71,7 +71,8 @@ def compile_rights(model: CompiledModel, role_keys: tuple[str, ...], entity_key:
     return Rights(**scopes, hidden=hidden, readonly=readonly | hidden)
 
 
-def _same(new, old) -> bool:
+def _unchanged(new, old) -> bool:
+    """A written value against the stored one (both as the validator gives them)."""
     if isinstance(new, list) and isinstance(old, list):  # tags and multi-choice: order is not a change
         return sorted(map(str, new)) == sorted(map(str, old))
     return new == old
@@ -202,7 +203,7 @@ class Access:
                 problems.append(error(key, "forbidden", f"you may not read or write '{key}'"))
             elif key in rights.readonly:
                 unchanged = before is not None and values is not None and key in values and \
-                    _same(values[key], before.get(key))
+                    _unchanged(values[key], before.get(key))
                 if not unchanged:
                     problems.append(error(key, "forbidden", f"you may not change '{key}'"))
         if problems:

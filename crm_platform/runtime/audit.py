@@ -23,6 +23,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from .. import jsonutil
+from ..clock import utcnow
 from ..errors import Invalid, error
 from ..tables import audit_log
 from .fast_insert import insert_rows
@@ -31,10 +32,6 @@ from .records import Batch
 #: Columns every generated table carries that are bookkeeping, not the record's content.
 BOOKKEEPING = frozenset({"id", "created_at", "updated_at", "created_by", "updated_by", "version", "archived_at"})
 MAX_ID = 2**63 - 1
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _audited_keys(entity, *records: dict | None) -> list[str]:

@@ -17,7 +17,7 @@ from ..metadata.definitions import MetaState
 from ..metadata.field_types import REGISTRY, FieldType
 from ..metadata.keys import table_name
 from ..metadata.store import REVISION_QUERY, current_revision, load_state
-from .record_schema import patch_schema, record_schema
+from .record_schema import record_schema
 from .serialise import LinkReader, RecordDumper, build_output_schema
 from ..metadata.field_types.tags import link_table_name
 from .table_builder import build_metadata
@@ -68,10 +68,6 @@ class CompiledEntity:
     def json_schema(self) -> dict:
         """The served schema: records as the API answers them (rule-applied tags included)."""
         return record_schema(self.doc, answer=True)
-
-    @cached_property
-    def patch_json_schema(self) -> dict:
-        return patch_schema(self.doc)
 
     @cached_property
     def output(self):

@@ -13,22 +13,20 @@ from ..metadata.field_types import REGISTRY
 from ..metadata.field_types.tags import link_table_name
 from ..metadata.keys import table_name
 from ..metadata.plan import Plan
+from .pipelines import move_all
 from .table_builder import build_metadata, field_column, field_indexes, identifier, legacy_index_name
 
 BATCH = 2000
 
 
-def apply_plan(conn: sa.Connection, plan: Plan, all_docs_after: list[dict], state=None) -> None:
-    """Run the operations of ``plan``; ``state`` is the metadata before the change (for data moves)."""
+def apply_plan(conn: sa.Connection, plan: Plan, all_docs_after: list[dict]) -> None:
+    """Run the operations of ``plan``: each is data (a name and what it needs), dispatched here by
+    name. Operations with nothing to run (``relabel``, ``archive_column``, ...) have no handler."""
     ops = Operations(MigrationContext.configure(conn))
     for op in plan.operations:
         handler = _HANDLERS.get(op.op)
         if handler is not None:
             handler(conn, ops, op, all_docs_after)
-        elif op.data.get("run") is not None:
-            # Kinds other than entities (pipelines moving records out of an archived stage, ...)
-            # carry their own step; it runs here, inside the change's transaction.
-            op.data["run"](conn)
 
 
 def _create_table(conn, ops, op, docs):
@@ -142,10 +140,16 @@ def _reindex(conn, ops, op, docs):
     _create_indexes(conn, op.entity, op.data["field"])
 
 
+def _move_stage_records(conn, ops, op, docs):
+    """Records in a stage being archived go to the stage the admin chose, with history and audit."""
+    move_all(conn, op.data["pipeline"], op.entity, op.field, op.data["stage"], op.data["target"])
+
+
 _HANDLERS = {
     "create_table": _create_table,
     "add_column": _add_column,
     "convert_column": _convert_column,
     "rename_column": _rename_column,
     "reindex": _reindex,
+    "move_stage_records": _move_stage_records,
 }

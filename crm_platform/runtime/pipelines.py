@@ -17,6 +17,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from .. import jsonutil
+from ..clock import utcnow
 from ..errors import BadRequest, Conflict, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
@@ -27,10 +28,6 @@ from .compiled import CompiledModel
 from .records import Batch, RecordService, Write
 
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,62})\}")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def pipelines_of(model: CompiledModel, entity_key: str) -> list[dict]:
@@ -179,6 +176,13 @@ def move_all(conn: sa.Connection, pipeline: str, entity: str, field: str, stage:
         {"entity": entity, "record_id": i, "action": "stage", "changes": {field: [stage, target]}, "actor_id": actor_id,
          "reason": f"stage '{stage}' of pipeline '{pipeline}' archived", "at": now} for i in ids])
     return len(ids)
+
+
+def stage_history_of(conn: sa.Connection, entity: str, record_id: int) -> list:
+    """A record's stage moves, oldest first (the caller has checked that the reader may see it)."""
+    h = stage_history
+    return conn.execute(sa.select(h).where(h.c.entity == entity, h.c.record_id == record_id)
+                        .order_by(h.c.moved_at, h.c.id)).all()
 
 
 # ---- figures of a pipeline ---------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ..metadata.field_types.tags import link_table_name
 from ..metadata.keys import table_name
 from .table_builder import field_column
 
@@ -43,3 +44,11 @@ class DatabaseProbe:
         n = self.conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar_one()
         sample = self.conn.execute(sa.select(t.c.id).where(*where).order_by(t.c.id).limit(10)).scalars().all() if n else []
         return n, list(sample)
+
+    def count_holding(self, entity: str, field_key: str, value) -> int:
+        t = self._table(entity, sa.column(field_key))
+        return self.conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c[field_key] == value)).scalar_one()
+
+    def links_carrying(self, entity: str, field_key: str, values: list) -> int:
+        link = sa.table(link_table_name(entity, field_key), sa.column("tag"))
+        return self.conn.execute(sa.select(sa.func.count()).select_from(link).where(link.c.tag.in_(values))).scalar_one()

@@ -121,7 +121,6 @@ def _parse_filter(param: str, field: dict, op: str, raw_values: list[str]) -> Fi
     parts = [p for raw in raw_values for p in (raw.split(",") if many and len(raw_values) == 1 else [raw])]
     if not many and len(parts) != 1:
         raise BadRequest([error(param, "too_many_values", f"'{op}' takes one value")])
-    relaxed = ftype.relaxed(field)  # filter values are compared, not stored
     if ftype.link_stored:
         try:
             return Filter(field, op, [v for raw in raw_values for v in ftype.parse_filter_values(field, raw)])
@@ -134,9 +133,9 @@ def _parse_filter(param: str, field: dict, op: str, raw_values: list[str]) -> Fi
             continue
         try:
             if ftype.multi_valued:  # "a,b" is two choices
-                values.extend(ftype.parse_text(relaxed, part))
+                values.extend(ftype.parse_compared(field, part))
             else:
-                values.append(ftype.parse_text(relaxed, part))
+                values.append(ftype.parse_compared(field, part))
         except Invalid as exc:
             raise BadRequest([error(param, exc.code, f"filter value {part!r} {exc.message}")]) from None
     if not values:

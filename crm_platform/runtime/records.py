@@ -29,7 +29,6 @@ allowed. docs/architecture.md ("Two choke points") describes the stages and how 
 """
 from __future__ import annotations
 
-import datetime as dt
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -37,6 +36,7 @@ from typing import Callable, Iterable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from ..clock import utcnow
 from ..errors import Conflict, CrmError, Forbidden, Invalid, NotFound, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
@@ -52,10 +52,6 @@ CHUNK = 900
 MAX_ERRORS = 1000
 #: The largest id a record can have (BIGINT).
 MAX_ID = 2**63 - 1
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass(slots=True)

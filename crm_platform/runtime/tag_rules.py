@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..clock import utcnow
 from ..metadata.field_types import REGISTRY
 from .compiled import CompiledEntity, CompiledModel
 from .records import Batch
@@ -56,7 +57,7 @@ def _compare(expr, cond: dict, field: dict | None, now: dt.datetime):
         return expr >= cutoff if op == "within_days" else sa.or_(expr < cutoff, expr.is_(None))
     if field is not None:
         ftype = REGISTRY[field["type"]]
-        check = ftype.compile_checker(ftype.relaxed(field))
+        check = ftype.compared_checker(field)
         value = [check(v) for v in value] if op == "in" else check(value)
     return {
         "eq": lambda: expr == value, "ne": lambda: sa.or_(expr != value, expr.is_(None)),
@@ -92,7 +93,7 @@ def apply_rules(conn: sa.Connection, model: CompiledModel, entity_key: str, reco
 
     Returns ``{"taxonomy.tag": {"gained": n, "lost": m}}``. Running it twice changes nothing.
     """
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or utcnow()
     report: dict[str, dict[str, int]] = {}
     entity = model.entities[entity_key]
     t = entity.table

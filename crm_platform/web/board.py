@@ -10,12 +10,13 @@ from flask import jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from ..errors import BadRequest, CrmError, NotFound, error
-from ..runtime.pipelines import pipelines_of, summary, utcnow
+from ..clock import utcnow
+from ..runtime.pipelines import pipelines_of, summary
 from ..runtime.query import parse_list_args
 from .controls import control
 from .i18n import label as label_of
 from .messages import REASON_MAX, for_page, posted_reason, reason_required
-from .pages import Screen, as_user, reading, render, title_field, user_access
+from .pages import Screen, as_user, reading, render, title_field
 from .screens import screens
 
 #: Cards shown per column; the column's count says how many there are in all.
@@ -45,8 +46,7 @@ def board(entity):
     if not screen.readable(field):
         raise NotFound([error(None, "not_found", f"no board for {entity}")])
     with screen.svc.engine.connect() as conn:
-        from ..runtime.access import Access
-        figures = summary(conn, screen.model, pipeline, None, utcnow(), user_access() or Access.system())
+        figures = summary(conn, screen.model, pipeline, None, utcnow(), screen.access)
     by_stage = {s["key"]: s for s in figures["stages"]}
     title = title_field(screen.entity.doc)
     shown = [f for f in screen.fields if f["key"] not in (field, title) and control(f) != "textarea"][:CARD_FIELDS]

@@ -15,7 +15,7 @@ from flask import Response, current_app, jsonify, redirect, request, url_for
 
 from ..errors import BadRequest, Invalid, error
 from ..imports import jobs
-from ..api.import_api import uploaded
+from ..http.uploads import uploaded
 from ..imports.files import read_sheet
 from ..imports.runner import ON_MATCH, ImportOptions, preview
 from .i18n import label as label_of, localise, translate

@@ -1,61 +1,25 @@
 """What every screen needs: the current model, the user's rights, language, time zone, titles."""
 from __future__ import annotations
 
-import datetime as dt
 from functools import cached_property
 
-import sqlalchemy as sa
-from flask import current_app, g, render_template, request
+from flask import g, render_template
 
-from ..errors import Forbidden, NotFound, error
+from ..errors import CrmError, Forbidden, NotFound, error
+from ..http.context import access, actor_id, platform, user_tz  # noqa: F401 - user_tz: shared with the screens
 from ..metadata.field_types import REGISTRY
 from ..i18n import Locale, field_label
 from ..runtime.query import ListQuery
 from .display import Display, record_title, reference_titles, title_field
-from .i18n import current_language, label as label_of, translate
-
-#: Cookie the page's script sets to the browser's offset from UTC in minutes (east positive), so
-#: datetime-local controls show and post wall-clock time in the user's zone.
-TZ_COOKIE = "crm_tz"
-
-
-def platform():
-    return current_app.extensions["crm"]
-
-
-def user_access():
-    """The signed-in user's rights (access control); None before that code is present."""
-    try:
-        from ..http.context import access
-    except ImportError:  # pragma: no cover - the access-control issue provides it
-        return None
-    return access()
-
+from .i18n import current_language, label as label_of, localise, translate
 
 def as_user() -> dict:
     """Keyword arguments that make a record service call act as the signed-in user."""
-    user = g.get("user")
-    kwargs = {"actor_id": user.id if user is not None else None}
-    acc = user_access()
-    if acc is not None:
-        kwargs["access"] = acc
-    return kwargs
+    return {"actor_id": actor_id(), "access": access()}
 
 
 def reading() -> dict:
-    acc = user_access()
-    return {"access": acc} if acc is not None else {}
-
-
-def user_tz() -> dt.tzinfo:
-    raw = request.cookies.get(TZ_COOKIE, "")
-    try:
-        minutes = int(raw)
-    except ValueError:
-        return dt.timezone.utc
-    if not -14 * 60 <= minutes <= 14 * 60:
-        return dt.timezone.utc
-    return dt.timezone(dt.timedelta(minutes=minutes))
+    return {"access": access()}
 
 
 class Screen:
@@ -71,20 +35,20 @@ class Screen:
         self.entity = entity
         self.key = entity_key
         self.lang = current_language()
-        self.access = user_access()
+        self.access = access()
 
     def can(self, op: str, entity_key: str | None = None) -> bool:
-        return self.access is None or self.access.can(op, entity_key or self.key, self.model)
+        return self.access.can(op, entity_key or self.key, self.model)
 
     def require(self, op: str) -> None:
         if not self.can(op):
             raise Forbidden([error(None, "forbidden", translate("not_allowed", self.lang))])
 
     def readable(self, field_key: str, entity_key: str | None = None) -> bool:
-        return self.access is None or self.access.can_read_field(entity_key or self.key, field_key, self.model)
+        return self.access.can_read_field(entity_key or self.key, field_key, self.model)
 
     def writable(self, field_key: str) -> bool:
-        return self.access is None or self.access.can_write_field(self.key, field_key, self.model)
+        return self.access.can_write_field(self.key, field_key, self.model)
 
     @cached_property
     def fields(self) -> list[dict]:
@@ -153,10 +117,10 @@ def menu(lang: str, model=None) -> list[dict]:
     if g.get("user") is None:
         return []
     model = model or platform().records.runtime.current()
-    acc = user_access()
+    acc = access()
     items = []
     for e in model.active():
-        if acc is None or acc.can("read", e.key, model):
+        if acc.can("read", e.key, model):
             items.append({"key": e.key, "label": entity_label(e.doc, lang, plural=True)})
     return sorted(items, key=lambda i: i["label"].casefold())
 
@@ -180,7 +144,8 @@ def render(template: str, status: int = 200, **context):
                            unread=unread_notifications(), **context), status
 
 
-def stage_history_of(conn, entity: str, record_id: int) -> list:
-    from ..tables import stage_history as h
-    return conn.execute(sa.select(h).where(h.c.entity == entity, h.c.record_id == record_id)
-                        .order_by(h.c.moved_at, h.c.id)).all()
+def refusal_page(refusal: CrmError):
+    """The error page in the reader's language, for a refusal met before any view ran."""
+    return render("web/error.html", refusal.status, errors=localise(refusal.errors, current_language()),
+                  public=g.get("user") is None)
+

@@ -20,14 +20,14 @@ from ..auth.redirects import local_path
 from ..errors import BadRequest, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.forms import form_for
-from ..runtime.pipelines import pipelines_of
+from ..runtime.pipelines import pipelines_of, stage_history_of
 from ..runtime.query import FILTER_PARAM, parse_list_args
 from .changes import record_changes
 from .controls import (CompiledForm, compiled_form, control, only_rule_tags, option_markup, options_of, rule_choices,
                        split_errors)
 from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
 from .messages import REASON, REASON_MAX, for_page, posted_reason, reason_required
-from .pages import Screen, as_user, reading, record_options, render, screen_label, stage_history_of, user_tz
+from .pages import Screen, as_user, reading, record_options, render, screen_label, user_tz
 
 screens = Blueprint("screens", __name__, template_folder="templates", static_folder="static",
                     static_url_path="/static/web")

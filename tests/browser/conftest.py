@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_platform import create_app
+from crm_platform.app import create_app
 from crm_platform.migrate import upgrade
 
 CHROMIUM = os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium")

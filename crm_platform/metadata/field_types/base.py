@@ -104,6 +104,15 @@ class FieldType:
         value is not stored, so size and range limits do not apply to it."""
         return {k: v for k, v in field.items() if k not in RELAXED_OPTIONS}
 
+    def compared_checker(self, field: dict) -> Checker:
+        """The checker of a value compared with the field's (see ``relaxed``)."""
+        return self.compile_checker(self.relaxed(field))
+
+    def parse_compared(self, field: dict, text: str) -> Any:
+        """Text typed as a value to compare with the field's (a list filter, a rule) read as its value
+        (see ``relaxed``)."""
+        return self.parse_text(self.relaxed(field), text)
+
     # ---- binding to other definitions -----------------------------------------------------------
     def bind(self, field: dict, state) -> dict:
         """The field as the runtime sees it, with what other definitions contribute.
