@@ -13,6 +13,7 @@ from flask import g, request
 from ..errors import CrmError
 from .i18n import current_language, label as label_of, localise, translate
 from .my_work import recently_changed, sections
+from ..http.context import access
 from .pages import platform, render
 from .report_view import figure
 from .reports_service import run_saved
@@ -23,15 +24,14 @@ class HomeScreen:
     """What ``Screen`` offers the report labeller, without one entity: the model, rights, language."""
 
     def __init__(self):
-        from .pages import user_access
         self.svc = platform().records
         self.model = self.svc.runtime.current()
         self.state = self.model.state
         self.lang = current_language()
-        self.access = user_access()
+        self.access = access()
 
     def can(self, op: str, entity_key: str) -> bool:
-        return self.access is None or self.access.can(op, entity_key, self.model)
+        return self.access.can(op, entity_key, self.model)
 
 
 def visible_dashboards(model, user) -> list[dict]:
@@ -39,9 +39,8 @@ def visible_dashboards(model, user) -> list[dict]:
     particular (no ``roles``), or any for an administrator."""
     if user is None:
         return []
-    from .pages import user_access
-    acc = user_access()
-    is_admin = user.is_admin or (acc is not None and acc.is_admin(model))
+    acc = access()
+    is_admin = user.is_admin or acc.is_admin(model)
     mine = set(user.roles or [])
     out = []
     for key in sorted(model.state.of_kind("dashboard")):

@@ -10,20 +10,14 @@ from flask import g
 
 from ..errors import Forbidden, error
 from .i18n import translate
-from .pages import platform, user_access, user_tz
-
-
-def _access():
-    acc = user_access()
-    if acc is None:  # pragma: no cover - the screens always run signed in
-        raise Forbidden([error(None, "forbidden", "sign in first")])
-    return acc
+from ..http.context import access
+from .pages import platform, user_tz
 
 
 def run_definition(definition: dict) -> dict:
     """The answer of a report definition for the signed-in user (rows, columns, links)."""
     from ..runtime.reports import compute
-    return compute(platform().records, definition, access=_access(), tz=user_tz())
+    return compute(platform().records, definition, access=access(), tz=user_tz())
 
 
 def run_saved(screen, key: str) -> dict:
@@ -33,8 +27,7 @@ def run_saved(screen, key: str) -> dict:
 
 def may_create_reports() -> bool:
     """Whether the signed-in user may build and save reports (a right their roles grant)."""
-    acc = user_access()
-    return g.get("user") is not None and acc is not None and acc.may_create_reports()
+    return g.get("user") is not None and access().may_create_reports()
 
 
 def require_report_right(lang: str) -> None:
