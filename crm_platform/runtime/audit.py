@@ -18,8 +18,6 @@ endpoint or code path updates or deletes audit rows: the trail is append-only th
 """
 from __future__ import annotations
 
-import datetime as dt
-
 import sqlalchemy as sa
 
 from .. import jsonutil

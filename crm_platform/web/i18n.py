@@ -164,7 +164,6 @@ MESSAGES = {
     "keep_record": {"en": "Record to keep", "zh": "保留的记录"},
     "keep_values": {"en": "Values to keep", "zh": "保留的值"},
     "keep_own": {"en": "the kept record's", "zh": "保留记录的值"},
-    "empty_value": {"en": "(empty)", "zh": "（空）"},
     "tags_united": {"en": "Tags of all records are kept.", "zh": "所有记录的标签都会保留。"},
     "merge": {"en": "Merge", "zh": "合并"},
     "merge_note": {"en": "The other records go to the recycle bin; records that refer to them will refer to the kept one.",
