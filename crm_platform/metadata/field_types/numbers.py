@@ -13,9 +13,28 @@ from .decimal_text import DECIMAL_TEXT, text_pattern
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
+class Banded:
+    """Numbers group in reports by their value or by bands (``<field>:bands:10,50``)."""
+
+    #: How a report's refusal names the type ("a whole number groups by ...").
+    grouped_as: str
+
+    def group_specs(self, field):
+        return (None, "bands")
+
+    def grouping(self, field, column, spec, ctx, link=None):
+        if spec and spec.startswith("bands:"):
+            return grp.band_grouping(self, field, column, spec[len("bands:"):])
+        if spec:
+            raise Invalid("group_by", f"{self.grouped_as} groups by its value or by bands ('<field>:bands:10,50'), "
+                                      f"not '{spec}'")
+        return grp.value_grouping(self, field, column)
+
+
 @register
-class Integer(FieldType):
+class Integer(Banded, FieldType):
     name = "integer"
+    grouped_as = "a whole number"
     title = {"en": "Whole number", "zh": "整数"}
     orderable = True
     summable = True
@@ -41,15 +60,6 @@ class Integer(FieldType):
     def sum_zero(self, field):
         return 0
 
-    def group_specs(self, field):
-        return (None, "bands")
-
-    def grouping(self, field, column, spec, ctx, link=None):
-        if spec and spec.startswith("bands:"):
-            return grp.band_grouping(self, field, column, spec[len("bands:"):])
-        if spec:
-            raise Invalid("group_by", f"a whole number groups by its value or by bands ('<field>:bands:10,50'), not '{spec}'")
-        return grp.value_grouping(self, field, column)
 
     def value_schema(self, field):
         lo, hi = self.bounds(field)
@@ -97,7 +107,7 @@ class Integer(FieldType):
 
 
 @register
-class DecimalType(FieldType):
+class DecimalType(Banded, FieldType):
     """Exact decimals with a fixed number of decimal places (``scale``), at most 18 digits.
 
     A value is a JSON number or a string holding a decimal ("12.50", see decimal_text), read
@@ -105,6 +115,7 @@ class DecimalType(FieldType):
     """
 
     name = "decimal"
+    grouped_as = "a decimal"
     title = {"en": "Decimal number", "zh": "小数"}
     orderable = True
     summable = True
@@ -142,15 +153,6 @@ class DecimalType(FieldType):
     def average_places(self, field):
         return self.scale(field) + 2
 
-    def group_specs(self, field):
-        return (None, "bands")
-
-    def grouping(self, field, column, spec, ctx, link=None):
-        if spec and spec.startswith("bands:"):
-            return grp.band_grouping(self, field, column, spec[len("bands:"):])
-        if spec:
-            raise Invalid("group_by", f"a decimal groups by its value or by bands ('<field>:bands:10,50'), not '{spec}'")
-        return grp.value_grouping(self, field, column)
 
     def storage_signature(self, field):
         return ("decimal", self.scale(field))
