@@ -294,3 +294,26 @@ def test_a_report_over_a_field_the_builder_may_not_read_is_not_saved(app, client
                                              "chart": "bar", "label": "Hidden sums"})
     assert r.status_code == 400 and "amount" in text(r)
     assert client.get("/api/meta/reports/hidden_sums").status_code == 404
+
+
+def test_the_funnel_narrows_by_records_that_entered_each_stage_and_leaves_lost_out(app, client, crm):
+    """Most deals wait in a late stage, so current counts do not narrow; entries do. Lost is no step."""
+    import json
+    assert client.post("/api/meta/entities/deal/fields", json={"key": "stage", "type": "stage"}).status_code == 201
+    r = client.post("/api/meta/pipelines", json={
+        "key": "sales", "label": "Sales", "entity": "deal", "field": "stage", "amount_field": "amount",
+        "stages": [{"key": "lead", "label": "Lead"}, {"key": "quote", "label": "Quote"},
+                   {"key": "won", "label": "Won", "category": "won"}, {"key": "lost", "label": "Lost", "category": "lost"}]})
+    assert r.status_code == 201, r.get_json()
+    moves = [["lead"], ["lead", "quote"], ["lead", "quote"], ["lead", "quote"], ["lead", "quote", "won"], ["lead", "lost"]]
+    for n, path in enumerate(moves):
+        deal = client.post("/api/records/deal", json={"name": f"S{n}", "stage": path[0]}).get_json()
+        for stage in path[1:]:
+            assert client.patch(f"/api/records/deal/{deal['id']}", json={"stage": stage}).status_code == 200
+    assert client.post("/api/meta/reports", json={"key": "funnel", "label": "Funnel", "type": "funnel",
+                                                  "pipeline": "sales", "chart": "funnel"}).status_code == 201
+    body = text(Pages(app, "mei").get("/app/_reports/funnel"))
+    spec = json.loads(re.search(r'<script type="application/json" data-chart-for="[^"]*">(.*?)</script>', body, re.S).group(1))
+    assert spec["categories"] == ["Lead", "Quote", "Won"]  # current counts would be 1, 3, 1
+    assert spec["series"][0]["data"] == [6.0, 4.0, 1.0] and spec["value"] == "Entered"
+    assert ">Lost<" in body  # the table still has every stage

@@ -166,6 +166,8 @@ def figure(screen, report: dict, answer: dict, *, title: str | None = None) -> d
     headers = [lab.header(c, report) for c in columns]
     chart = report.get("chart") or ("funnel" if report.get("type") == "funnel" else "bar")
     spec = _chart_spec(chart, report, headers, columns, n_groups, rows, group_texts, table_rows, lang)
+    if report.get("type") == "funnel" and chart == "funnel":
+        spec = _funnel_spec(spec, lab, report, columns, rows, headers)
     return {"title": title or (label_of(report["label"], lang) if report.get("label") else ""),
             "chart": chart, "headers": headers, "n_groups": n_groups, "rows": table_rows, "spec": spec,
             "entity_label": entity_label(lab.entity.doc, lang, plural=True) if lab.entity else "",
@@ -223,6 +225,20 @@ def _chart_spec(chart, report, headers, columns, n_groups, rows, group_texts, ta
         series = series[:1]
     return {"type": chart, "categories": cats, "series": series, "axis": headers[0] if n_groups else "",
             "value": series[0]["name"] if series else ""}
+
+
+def _funnel_spec(spec: dict, lab, report: dict, columns: list[str], rows: list, headers: list[str]) -> dict:
+    """A funnel narrows as records go further: it draws how many records entered each open and won
+    stage (a stage's current count can exceed the one before it: most deals wait in a late stage),
+    and leaves the lost stages out; the table keeps every stage and figure."""
+    pipeline = lab.model.state.pipelines.get(report.get("pipeline"))
+    lost = {st["key"] for st in pipeline.doc.get("stages", []) if st.get("category") == "lost"} if pipeline else set()
+    kept = [n for n, row in enumerate(rows) if row[0] not in lost]
+    entered = columns.index("entered")
+    series = spec["series"][0] if spec["series"] else {"links": [None] * len(rows)}
+    return {**spec, "categories": [spec["categories"][n] for n in kept], "value": headers[entered],
+            "series": [{"name": headers[entered], "share": False, "data": [_float(rows[n][entered]) for n in kept],
+                        "links": [series["links"][n] for n in kept]}]}
 
 
 MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
