@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -69,3 +70,12 @@ def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def writing(engine: Engine):
+    """A transaction that will write. On SQLite it takes the write lock when it begins (BEGIN
+    IMMEDIATE): a transaction that reads and then writes would otherwise fail at once with "database
+    is locked" whenever another process wrote in between, since SQLite cannot upgrade it."""
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        yield conn

@@ -29,3 +29,5 @@ def configure(fmt: str | None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    # Alembic announces each of its plugins at INFO whenever run-time DDL is prepared: noise to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import notifications
+from ..db import writing
 from ..errors import NotFound, error
 from ..http.context import actor_id, platform
 from ..http.errors import flag
@@ -40,7 +41,7 @@ def list_notifications():
 @notifications_api.post("/api/notifications/<id:notification_id>/read")
 def read_notification(notification_id):
     user = actor_id()
-    with platform().engine.begin() as conn:
+    with writing(platform().engine) as conn:
         if notifications.get_for(conn, user, notification_id) is None:  # another user's is not found either
             raise NotFound([error(None, "not_found", f"no notification {notification_id}")])
         notifications.mark_read(conn, user, notification_id)
@@ -50,6 +51,6 @@ def read_notification(notification_id):
 
 @notifications_api.post("/api/notifications/read-all")
 def read_all_notifications():
-    with platform().engine.begin() as conn:
+    with writing(platform().engine) as conn:
         marked = notifications.mark_read(conn, actor_id())
     return jsonify({"marked": marked, "unread": 0})

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from .. import jsonutil, outbox
 from ..clock import utcnow
+from ..db import writing
 from ..tables import outbox as outbox_table
 
 MAX_ATTEMPTS = 6
@@ -116,7 +117,7 @@ SENDERS = {"email": send_email, "webhook": send_webhook}
 # --- the loop -------------------------------------------------------------------------------------
 
 def _claim_next(engine: sa.Engine, now: dt.datetime):
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         for row in conn.execute(sa.select(outbox_table).where(outbox.due(now)).order_by(outbox_table.c.id).limit(20)):
             won = conn.execute(outbox_table.update().where(outbox_table.c.id == row.id, outbox.due(now))
                                .values(status="sending", claimed_at=now)).rowcount
@@ -147,7 +148,7 @@ def deliver_due(engine: sa.Engine, senders: dict | None = None, now=None) -> dic
             values = {"status": "sent", "attempts": attempts, "sent_at": utcnow(),
                       "claimed_at": None, "last_error": None}
             counts["sent"] += 1
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             conn.execute(outbox_table.update().where(outbox_table.c.id == row.id).values(**values))
 
 
@@ -156,6 +157,6 @@ def retry_failed(engine: sa.Engine, ids: list[int] | None = None) -> int:
     query = outbox_table.update().where(outbox_table.c.status == "failed")
     if ids is not None:
         query = query.where(outbox_table.c.id.in_(ids))
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         return conn.execute(query.values(status="pending", attempts=0,
                                          next_attempt_at=utcnow())).rowcount

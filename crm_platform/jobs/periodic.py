@@ -13,6 +13,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
+from ..db import writing
 from ..tables import periodic_jobs
 
 
@@ -26,13 +27,13 @@ class Periodic:
 def claim_due(engine: sa.Engine, jobs: list[Periodic], at: dt.datetime) -> list[Periodic]:
     """Claim every job of ``jobs`` due at ``at``; the caller must then run each one claimed."""
     claimed = []
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         known = set(conn.execute(sa.select(periodic_jobs.c.name)).scalars())
         missing = [{"name": job.name, "last_run_at": None} for job in jobs if job.name not in known]
         if missing:
             conn.execute(periodic_jobs.insert(), missing)
     for job in jobs:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             won = conn.execute(
                 periodic_jobs.update()
                 .where(periodic_jobs.c.name == job.name,
@@ -45,5 +46,5 @@ def claim_due(engine: sa.Engine, jobs: list[Periodic], at: dt.datetime) -> list[
 
 
 def record_result(engine: sa.Engine, name: str, result: str) -> None:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(periodic_jobs.update().where(periodic_jobs.c.name == name).values(last_result=result[:2000]))

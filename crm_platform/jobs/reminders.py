@@ -13,6 +13,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from .. import notifications
+from ..db import writing
 from ..metadata.field_types import REGISTRY
 from ..i18n import text_of
 
@@ -34,7 +35,7 @@ def _title(entity, field: dict, row, value) -> dict:
 def send_reminders(platform, now: dt.datetime) -> str:
     """Notify the owners of records whose reminder date has come; a one-line summary."""
     sent = 0
-    with platform.engine.begin() as conn:
+    with writing(platform.engine) as conn:
         model = platform.runtime.current(conn)
         for entity in model.entities.values():
             if entity.archived or not entity.doc.get("reminders"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import g, redirect, request, url_for
 
 from .. import notifications
+from ..db import writing
 from ..errors import NotFound, error
 from ..runtime.query import MAX_PAGE, int_param, pages
 from .i18n import current_language
@@ -32,7 +33,7 @@ def notifications_page():
 
 @screens.post("/app/_notifications/<id:notification_id>/open")
 def open_notification(notification_id):
-    with platform().engine.begin() as conn:
+    with writing(platform().engine) as conn:
         row = notifications.get_for(conn, g.user.id, notification_id)
         if row is None:
             raise NotFound([error(None, "not_found", f"no notification {notification_id}")])
@@ -44,6 +45,6 @@ def open_notification(notification_id):
 
 @screens.post("/app/_notifications/read-all")
 def read_all_notifications():
-    with platform().engine.begin() as conn:
+    with writing(platform().engine) as conn:
         notifications.mark_read(conn, g.user.id)
     return redirect(url_for("screens.notifications_page"))
