@@ -74,6 +74,7 @@ def test_csv_has_labels_in_the_reader_language_and_values_as_screens_show_them(c
                 headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert r.status_code == 200
     assert r.mimetype == "text/csv" and r.mimetype_params["charset"] == "utf-8"
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not twice
     assert "attachment" in r.headers["Content-Disposition"]
     rows = rows_of(r)
     assert rows[0] == ["名称", "规模", "活跃", "成为客户时间", "营收", "类别", "机密"]

@@ -160,7 +160,7 @@ def response(view: ExportView, fmt: str, entity_doc: dict):
         body, mimetype = xlsx_bytes(view.headers, view.rows(), sheet_title=name.rsplit("-", 3)[0]), XLSX_TYPE
     else:
         body, mimetype = csv_bytes(view.headers, view.rows()), CSV_TYPE
-    out = Response(body, mimetype=mimetype)
+    out = Response(body, content_type=mimetype)  # mimetype= would add a second charset to the CSV's
     out.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
     out.headers["Cache-Control"] = "no-store"  # what a user may read today is not for a shared cache
     return out
