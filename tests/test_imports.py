@@ -265,3 +265,19 @@ def test_the_command_imports_with_a_mapping_file_and_writes_the_error_sheet(app,
     logo.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     bad = runner.invoke(main, ["records", "import", "company", str(logo)], env=env)
     assert bad.exit_code == 1 and "error: file: logo.png is neither a CSV file" in bad.output, bad.output
+
+
+def test_a_row_refused_for_a_bad_cell_also_names_its_empty_required_field(client):
+    """One pass over the refused sheet fixes the row: both of its problems are reported at once."""
+    assert client.post("/api/meta/entities", json={
+        "key": "lead", "label": "Lead", "title_field": "name",
+        "fields": [{"key": "name", "type": "text", "label": {"en": "Name", "zh": "姓名"}, "required": True},
+                   {"key": "budget", "type": "decimal", "scale": 2, "label": "Budget"}]}).status_code == 201
+    csv = "姓名,Budget\n王丽,12.5\n,lots\n".encode("utf-8-sig")
+    r = client.post("/api/records/lead/import", data={"file": (io.BytesIO(csv), "leads.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["created"] == 1
+    assert sorted((e["row"], e["column"], e["code"]) for e in body["refused"]) == [(3, "Budget", "type"),
+                                                                                   (3, "姓名", "required")]

@@ -252,6 +252,12 @@ class _Run:
             data, values, problems = self._convert(number, cells)
             if problems:
                 self.report.refused.extend(problems)
+                if not self.plan.match:  # a new record for sure: name at once what else would refuse it
+                    failed = {p["column"] for p in problems}
+                    more = [e for e in self.entity.validator.validate(data)[2]
+                            if self.header_of.get(e.get("field")) not in failed]
+                    if more:
+                        self._refuse(number, more, values)
                 continue
             if not data:
                 self.report.refused.append({"row": number, "column": None, "value": None, "code": "empty",
