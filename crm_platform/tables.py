@@ -215,3 +215,47 @@ notifications = sa.Table(
     sa.Index("ix_crm_notification_user_read", "user_id", "read_at"),
     sa.UniqueConstraint("user_id", "dedupe", name="uq_crm_notification_user_dedupe"),
 )
+
+#: Global search: one row per searchable value of a record (``runtime/search.py`` keeps it in the
+#: writing transaction). ``text`` is the value folded for matching (phones as national digits), so a
+#: number is found however it was typed; the record's rights and recycle bin are read from its own
+#: table at query time, never copied here. Indexed for substring search: FTS5 trigram on SQLite,
+#: pg_trgm GIN on PostgreSQL (both created by migration 0012, outside this metadata).
+search_index = sa.Table(
+    "crm_search",
+    platform_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index("ix_crm_search_record", "entity", "record_id"),
+)
+
+#: Saved list views: a list's query (filters, sort, columns, page size as its query string) under a
+#: name, private to its owner or shared with everyone holding ``role``.
+saved_views = sa.Table(
+    "crm_saved_view",
+    platform_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("role", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_crm_saved_view_entity", "entity", "user_id"),
+)
+
+#: How each user last left each list (its query string and the fields it knew of), so a list reopens
+#: as it was left and fields added since then join its columns by the default-columns rule.
+list_states = sa.Table(
+    "crm_list_state",
+    platform_metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True),
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("known", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

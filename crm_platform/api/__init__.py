@@ -31,4 +31,10 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(notifications_api)
     from .reports_api import reports_api
     app.register_blueprint(reports_api)
+    from .bulk_api import bulk_api
+    app.register_blueprint(bulk_api)
+    from .search_api import search_api
+    app.register_blueprint(search_api)
+    from .views_api import views_api
+    app.register_blueprint(views_api)
     register_error_handlers(app)

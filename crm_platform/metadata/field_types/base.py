@@ -195,6 +195,12 @@ class FieldType:
         fields whose type is ``matchable`` are offered."""
         return self.match_key(field, value)
 
+    def search_text(self, field: dict, value: Any) -> str | None:
+        """What global search stores for a value (``crm_search.text``), None when the field is not
+        searched: a ``searchable`` type's text as ``match_keys.text_key`` folds it (width, case,
+        spaces), so a query folded the same way finds it by any substring."""
+        return text_key(value) if self.searchable and value not in (None, "") else None
+
     #: Records can be grouped as duplicates by this field (phones, e-mails, names).
     matchable: ClassVar[bool] = False
 

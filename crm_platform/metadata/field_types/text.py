@@ -6,7 +6,7 @@ import unicodedata
 
 import sqlalchemy as sa
 
-from ...match_keys import email_key, name_key, phone_international, phone_key
+from ...match_keys import email_key, name_key, phone_digits, phone_international, phone_key
 from .base import END, FieldType, Invalid, cell_text, like_escape, register, type_error
 from . import grouping as grp
 
@@ -145,6 +145,11 @@ class Phone(TextLike):
 
     def match_key(self, field, text):
         return phone_key(text)  # +86 138-0013-8000, 0086 13800138000 and 138 0013 8000 are one number
+
+    def search_text(self, field, value):
+        # national digits (15515651234): "155 1565", "155-1565-1234" and "+86 15515651234" typed into
+        # search are folded the same way and found as a substring, however the number was stored
+        return phone_digits(value) if value not in (None, "") else None
 
     def import_value(self, field, cell, resolve=None):
         """Spreadsheets typed on Chinese keyboards carry full-width digits and brackets (１３８　００１３),
