@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import abort, request, url_for
 from flask_admin import BaseView, expose
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
@@ -29,6 +29,7 @@ EntityForm = type("EntityForm", (DesignerForm,), {
     **label_inputs("plural_label", "f_plural"),
     **label_inputs("description", "f_description", max_length=4000),
     "title_field": SelectField(lazy("f_title_field"), choices=[], validate_choice=False),
+    "list_columns": SelectMultipleField(lazy("f_list_columns"), choices=[], validate_choice=False),
     "require_change_reason": BooleanField(lazy("f_require_reason")),
 })
 
@@ -50,6 +51,7 @@ def entity_doc_from(form, key: str | None = None) -> dict:
     doc["plural_label"] = plural
     doc["description"] = label_from(data, "description")
     doc["title_field"] = data.get("title_field") or None
+    doc["list_columns"] = [c for c in data.get("list_columns") or [] if c] or None
     doc["require_change_reason"] = True if data.get("require_change_reason") else None
     return doc
 
@@ -119,9 +121,12 @@ class EntityDesignerView(AdminOnly, BaseView):
                               **label_data(doc.get("label"), "label"), **label_data(doc.get("plural_label"), "plural_label"),
                               **label_data(doc.get("description"), "description"),
                               "title_field": doc.get("title_field", ""),
+                              "list_columns": doc.get("list_columns", []),
                               "require_change_reason": doc.get("require_change_reason", False)})
         form.title_field.choices = [SelectChoice("", t("none"))] + [
             SelectChoice(f["key"], f"{label_shown(f.get('label')) or f['key']} ({f['key']})") for f in entity.fields]
+        form.list_columns.choices = [SelectChoice(f["key"], f"{label_shown(f.get('label')) or f['key']} ({f['key']})")
+                                     for f in entity.fields]
 
         def render_form(errors=(), plan=None):
             attach_errors(form, list(errors), _locate_entity_error)

@@ -87,6 +87,8 @@ MESSAGES = {
     "f_label": {"en": "Label", "zh": "标签"},
     "f_help": {"en": "Help", "zh": "帮助说明"},
     "f_title_field": {"en": "Title field (names a record in lists and references)", "zh": "标题字段（在列表和引用中代表一条记录）"},
+    "f_list_columns": {"en": "Default list columns (none chosen: the first six fields)",
+                       "zh": "列表默认显示的列（不选则显示前六个字段）"},
     "f_require_reason": {"en": "Changes and deletions must give a reason", "zh": "修改和删除必须填写原因"},
     "f_new_key": {"en": "New key", "zh": "新标识"},
     "f_required": {"en": "Required", "zh": "必填"},

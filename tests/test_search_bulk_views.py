@@ -251,3 +251,78 @@ def test_saved_views_of_unknown_entity_or_missing_view(crm):
     assert crm.admin.post("/api/views", json={"entity": "nope", "name": "x", "query": ""}).status_code == 404
     assert crm.admin.get("/api/views").status_code == 400
     assert crm.admin.get("/api/views/999").status_code == 404
+
+
+# ---- default columns and the remembered list -----------------------------------------------------------
+def test_list_columns_default_and_follow_renames_and_archives(crm):
+    r = crm.admin.patch("/api/meta/entities/customer", json={"list_columns": ["email", "name"]})
+    assert r.status_code == 200, r.get_json()
+    r = crm.admin.patch("/api/meta/entities/customer", json={"list_columns": ["nope"]})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "list_columns.0"
+    r = crm.admin.post("/api/meta/entities/customer/fields/email/rename", json={"new_key": "mail"})
+    assert r.status_code in (200, 201), r.get_json()
+    assert crm.admin.get("/api/meta/entities/customer").get_json()["list_columns"] == ["mail", "name"]
+    assert crm.admin.delete("/api/meta/entities/customer/fields/mail").status_code in (200, 204)
+    assert crm.admin.get("/api/meta/entities/customer").get_json()["list_columns"] == ["name"]
+
+
+def _pages(crm, name):
+    from test_screens import Pages
+    return Pages(crm.app, name)
+
+
+def _header_cells(html: str) -> list[str]:
+    import re
+    head = html.split("<thead>", 1)[1].split("</thead>", 1)[0]
+    return [re.sub(r"<[^>]+>|[▲▼]", "", c).strip() for c in re.findall(r"<th scope=\"col\"[^>]*>(.*?)</th>", head, re.S)]
+
+
+def test_a_list_reopens_as_left_and_new_default_fields_join_it(crm):
+    crm.as_("alice", "POST", "/api/records/customer", json={"name": "Mei", "email": "mei@example.com"})
+    alice = _pages(crm, "alice")
+    r = alice.get("/app/customer?columns=name&sort=-name")
+    assert r.status_code == 200 and _header_cells(r.get_data(as_text=True))[1:] == ["Name"]
+    r = alice.get("/app/customer")
+    assert r.status_code == 302 and "columns=name" in r.headers["Location"] and "sort=-name" in r.headers["Location"]
+    # the admin adds a field and names it among the default columns: it joins alice's remembered list
+    assert crm.admin.post("/api/meta/entities/customer/fields", json={"key": "city", "type": "text",
+                                                                     "label": "City"}).status_code == 201
+    assert crm.admin.patch("/api/meta/entities/customer", json={"list_columns": ["name", "city"]}).status_code == 200
+    r = alice.get("/app/customer")
+    assert r.status_code == 302 and "columns=name%2Ccity" in r.headers["Location"]
+    assert _header_cells(alice.get(r.headers["Location"]).get_data(as_text=True))[1:] == ["Name", "City"]
+    # "All" shows the entity's default columns
+    assert _header_cells(alice.get("/app/customer?view=all").get_data(as_text=True))[1:] == ["Name", "City"]
+
+
+def test_views_as_tabs_and_bulk_from_the_list_screen(crm):
+    ids = [crm.admin.post("/api/records/deal", json={"title": f"Deal {i}", "stage": "lead",
+                                                     **({"amount": "5"} if i else {})}).get_json()["id"]
+           for i in range(3)]
+    mia = _pages(crm, "mia")
+    r = mia.post("/app/deal/_views", data={"name": "Open leads", "query": "filter[stage]=lead&columns=title", "role": ""})
+    assert r.status_code == 302 and "view=" in r.headers["Location"]
+    html = mia.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'aria-current="page">Open leads' in html and 'data-testid="bulk-bar"' in html
+    # move every matching record: the one without an amount is refused and named
+    r = mia.post("/app/deal/_bulk", data={"action": "stage", "stage": "stage:quote", "all_matching": "1",
+                                          "query": "filter[stage]=lead&view=1"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "2 records changed, 1 refused." in page and "Deal 0" in page
+    r = mia.post("/app/deal/_bulk", data={"action": "assign", "owner_id": str(crm.ids["alice"]),
+                                          "ids": [str(ids[1]), str(ids[2])]})
+    assert "2 records changed, 0 refused." in r.get_data(as_text=True)
+    assert {crm.admin.get(f"/api/records/deal/{i}").get_json()["owner_id"] for i in ids[1:]} == {crm.ids["alice"]}
+    zh = mia.post("/app/deal/_bulk", data={"action": "delete", "ids": [str(ids[0])]}, headers={"Accept-Language": "zh-CN,zh"})
+    assert "已修改 1 条，0 条被拒绝。" in zh.get_data(as_text=True)
+
+
+def test_the_search_page_groups_and_marks_matches(crm):
+    crm.admin.post("/api/records/customer", json={"name": "星辰科技", "email": "info@xingchen.cn", "phone": "021-5555 0000"})
+    crm.admin.post("/api/records/deal", json={"title": "星辰 renewal"})
+    html = _pages(crm, "admin").get("/app/_search?q=星辰").get_data(as_text=True)
+    assert html.index('data-entity="customer"') < html.index('data-entity="deal"')
+    assert "<mark>星辰</mark>科技" in html and "<mark>星辰</mark> renewal" in html
+    html = _pages(crm, "admin").get("/app/_search?q=55550000").get_data(as_text=True)
+    assert "<mark>021-5555 0000</mark>" in html
+    assert 'data-testid="search-empty"' in _pages(crm, "alice").get("/app/_search?q=星辰").get_data(as_text=True)

@@ -4,19 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from ..errors import BadRequest, error
-from ..http.context import access, platform
 from ..runtime import search
 from ..runtime.query import int_param
-from ..web.display import title_field
+from ..web.search_screen import run_search
 
 search_api = Blueprint("search_api", __name__, url_prefix="/api")
-
-
-def run_search(q: str, limit: int = search.LIMIT, entities: list[str] | None = None) -> list[dict]:
-    svc = platform().records
-    with svc.engine.connect() as conn:
-        model = svc.runtime.current(conn)
-        return search.search(conn, model, access(), q, title_key=title_field, limit=limit, entities=entities)
 
 
 @search_api.get("/search")

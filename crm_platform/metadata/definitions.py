@@ -155,6 +155,9 @@ def validate_entity(doc: object, state: MetaState) -> list[dict]:
     title = doc.get("title_field")
     if title is not None and title not in seen:
         problems.append(error("title_field", "invalid", f"title_field '{title}' is not a field of this entity"))
+    for n, column in enumerate(doc.get("list_columns") or []):
+        if column not in seen:
+            problems.append(error(f"list_columns.{n}", "invalid", f"list_columns names '{column}', not a field of this entity"))
     problems += _reminder_problems(doc)
     return problems
 

@@ -84,6 +84,7 @@ ENTITY_SETTINGS = {
     "label": {"en": "the name", "zh": "名称"}, "plural_label": {"en": "the plural name", "zh": "复数名称"},
     "description": {"en": "the description", "zh": "说明"}, "title_field": {"en": "the title field", "zh": "标题字段"},
     "require_change_reason": {"en": "whether changes need a reason", "zh": "修改是否须填原因"},
+    "list_columns": {"en": "the default list columns", "zh": "列表默认列"},
 }
 
 #: The lists of a definition whose items are matched by key in a diff.

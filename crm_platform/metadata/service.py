@@ -230,6 +230,10 @@ class MetadataService:
                 raise Conflict([error("field", "title_field", f"'{key}' is the title field of '{entity}': choose another title field first")])
             after = copy.deepcopy(before)
             after["fields"] = [f for f in after["fields"] if f["key"] != key]
+            if key in after.get("list_columns", []):  # an archived field leaves the default columns
+                after["list_columns"] = [c for c in after["list_columns"] if c != key]
+                if not after["list_columns"]:
+                    del after["list_columns"]
             return before, after
 
         return self.apply(Change("entity", entity, "archive_field", build),
@@ -272,6 +276,8 @@ class MetadataService:
                     f["key"] = new_key
             if after.get("title_field") == key:
                 after["title_field"] = new_key
+            if key in after.get("list_columns", []):
+                after["list_columns"] = [new_key if c == key else c for c in after["list_columns"]]
             for reminder in after.get("reminders", []):  # a reminder follows its fields
                 for named in (reminder, reminder.get("exclude") or {}):
                     if named.get("field") == key:

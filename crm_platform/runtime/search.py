@@ -87,9 +87,13 @@ def rebuild(conn: sa.Connection, model: CompiledModel, entity_keys: list[str] | 
         if not fields:
             continue
         t = entity.table
-        result = conn.execution_options(stream_results=True, yield_per=5000).execute(
-            sa.select(t.c.id, *(t.c[f["key"]] for f in fields)))
-        for part in result.partitions():
+        last = 0
+        while True:  # keyset pages: the inserts share the connection, so no server-side cursor stays open
+            part = conn.execute(sa.select(t.c.id, *(t.c[f["key"]] for f in fields)).where(t.c.id > last)
+                                .order_by(t.c.id).limit(5000)).all()
+            if not part:
+                break
+            last = part[-1].id
             rows = index_rows(entity, [dict(r._mapping) for r in part])
             if rows:
                 conn.execute(S.insert(), rows)

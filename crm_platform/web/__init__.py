@@ -11,6 +11,8 @@ def register_web(app: Flask) -> None:
     from . import record_tools  # noqa: F401 - and the export, duplicates and merge routes
     from . import imports  # noqa: F401 - and the import page's
     from . import notifications_screen  # noqa: F401 - the bell's page, on the screens blueprint
+    from . import search_screen  # noqa: F401 - the top bar's search results (/app/_search)
+    from . import list_tools  # noqa: F401 - saved views and bulk actions of the lists
     from .public import public_forms
     from .screens import screens
     app.register_blueprint(screens)

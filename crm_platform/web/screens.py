@@ -33,7 +33,7 @@ screens = Blueprint("screens", __name__, template_folder="templates", static_fol
                     static_url_path="/static/web")
 
 #: Query parameters of the list screen that are not list-query parameters.
-UI_PARAMS = ("columns",)
+UI_PARAMS = ("columns", "view")
 DEFAULT_COLUMNS = 6
 DATE_ONLY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 PER_PAGE = 25
@@ -105,7 +105,8 @@ def _columns(screen: Screen) -> list[dict]:
     picked = [by_key[c] for c in chosen if c in by_key]
     if picked:
         return picked
-    return [f for f in screen.fields if control(f) != "textarea"][:DEFAULT_COLUMNS]
+    from .list_tools import default_columns  # the entity's list_columns, else the first few fields
+    return default_columns(screen)
 
 
 def _filter_controls(screen: Screen, args: MultiDict) -> list[dict]:
@@ -141,6 +142,10 @@ def _filter_controls(screen: Screen, args: MultiDict) -> list[dict]:
 def list_page(entity):
     screen = Screen(entity)
     screen.require("read")
+    from . import list_tools  # views, the remembered state and bulk actions (it imports this module)
+    reopened = list_tools.reopen(screen)
+    if reopened is not None:
+        return reopened
     args = _list_args()
     columns = _columns(screen)
     query_args = _whole_days(args, screen)
@@ -151,6 +156,8 @@ def list_page(entity):
         result = screen.svc.list(entity, query, **reading())
     except BadRequest as exc:  # a hand-edited address: say what is wrong and show the form to fix it
         problems = localise(exc.errors, screen.lang)
+    else:
+        list_tools.remember(screen)
     items = result["items"] if result else []
     cells = _row_cells(screen, columns, items, url_for("screens.list_page", entity=entity) + "/", link=not in_bin)
     rows = [{"id": r["id"], "title": screen.title_of(r), "cells": cells(r)} for r in items]
@@ -161,7 +168,9 @@ def list_page(entity):
                   column_keys=[f["key"] for f in columns], column_labels=[screen_label(f, screen.lang) for f in columns],
                   record_url=url_for("screens.list_page", entity=entity) + "/", filters_active=any(k.startswith("filter[") for k in args),
                   has_board=bool(pipelines_of(screen.model, entity)),
-                  page_url=lambda **change: _url_with(change))
+                  page_url=lambda **change: _url_with(change),
+                  views=None if in_bin else list_tools.view_tabs(screen),
+                  bulk=None if in_bin else list_tools.bulk_context(screen))
 
 
 def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_url: str, *, link: bool):

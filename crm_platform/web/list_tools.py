@@ -1,0 +1,241 @@
+"""What a list screen offers besides its rows: saved views as tabs, the state it reopens in, and bulk actions.
+
+- **Views** (``runtime/views.py``) are the list's own query strings under a name; a tab is the list's
+  address with the view's query and ``view=<id>``. The *Save view* form posts the query the list shows.
+- **Last state**: the query string a user last opened a list with is kept per user and entity; the
+  list's bare address reopens it. Columns remembered then are joined by default columns of fields the
+  entity gained since (``merge_new_defaults``), so a field the admin added shows without ticking it.
+- **Default columns**: the entity's ``list_columns`` (set in the designer), else its first six
+  fields that are not long text.
+- **Bulk actions** post the ticked ids, or the list's query for "all matching", to ``/_bulk``, which
+  runs ``runtime/bulk.py`` — each record through the record service — and shows what changed and
+  what was refused.
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from flask import flash, g, redirect, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from ..errors import CrmError, Invalid, error
+from ..metadata.field_types import REGISTRY
+from ..runtime import bulk, views
+from ..runtime.pipelines import pipelines_of
+from ..runtime.query import parse_list_args
+from .controls import control, options_of
+from .i18n import label as label_of, translate
+from .messages import REASON, for_page, posted_reason, reason_required
+from .pages import Screen, platform, render, screen_label, user_tz
+from .screens import screens
+
+#: Fields shown when the entity names no ``list_columns``.
+DEFAULT_COLUMNS = 6
+#: Parameters the list screen reads that are not list-query parameters.
+SCREEN_ONLY = ("columns", "view", "page")
+
+
+def default_columns(screen: Screen) -> list[dict]:
+    by_key = {f["key"]: f for f in screen.fields}
+    named = [by_key[k] for k in screen.entity.doc.get("list_columns") or [] if k in by_key]
+    if named:
+        return named
+    return [f for f in screen.fields if control(f) != "textarea"][:DEFAULT_COLUMNS]
+
+
+def merge_new_defaults(query: str, known: list[str], screen: Screen) -> str:
+    """A remembered query whose ``columns`` gain the default columns of fields added since it was kept."""
+    args = MultiDict(parse_qsl(query, keep_blank_values=True))
+    chosen = [c for raw in args.getlist("columns") for c in raw.split(",") if c]
+    if not chosen:
+        return query
+    new = [f["key"] for f in default_columns(screen) if f["key"] not in known and f["key"] not in chosen]
+    if not new:
+        return query
+    args.setlist("columns", [",".join(chosen + new)])
+    return urlencode(list(args.items(multi=True)))
+
+
+def state_query() -> str:
+    """The list's query string as it is kept (no page)."""
+    return urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "page"])
+
+
+def reopen(screen: Screen):
+    """A redirect to the list as this user left it, when the bare list address is opened; else None."""
+    user = g.get("user")
+    if user is None or request.args:
+        return None
+    with platform().engine.connect() as conn:
+        kept = views.last_state(conn, user.id, screen.key)
+    if kept is None or not kept[0]:
+        return None
+    return redirect(url_for("screens.list_page", entity=screen.key) + "?" + merge_new_defaults(kept[0], kept[1], screen))
+
+
+def remember(screen: Screen) -> None:
+    user = g.get("user")
+    if user is None or request.args.get("archived"):
+        return
+    query = state_query()
+    known = [f["key"] for f in screen.entity.fields]
+    with platform().engine.begin() as conn:
+        kept = views.last_state(conn, user.id, screen.key)
+        if kept != (query, known):
+            views.remember(conn, user.id, screen.key, query, known)
+
+
+def view_tabs(screen: Screen) -> dict:
+    """The tabs of a list: *All* and the views the user may use, the current one marked."""
+    with platform().engine.connect() as conn:
+        found = views.list_views(conn, screen.access, screen.key)
+    base = url_for("screens.list_page", entity=screen.key)
+    current = request.args.get("view", "")
+    tabs = [{"name": translate("view_all", screen.lang), "url": base + "?view=all", "current": current in ("", "all"),
+             "id": None}]
+    for v in found:
+        query = v["query"] + ("&" if v["query"] else "") + f"view={v['id']}"
+        tabs.append({"name": v["name"], "url": f"{base}?{query}", "current": current == str(v["id"]), "id": v["id"],
+                     "mine": v["mine"], "shared": v["role"] is not None})
+    mine = next((t for t in tabs if t["current"] and t["id"] is not None and t.get("mine")), None)
+    roles = [(key, label_of(role.doc.get("label") or key, screen.lang))
+             for key, role in sorted(screen.state.roles.items())
+             if not role.archived and (key in screen.access.roles or screen.access.is_admin(screen.model))]
+    return {"tabs": tabs, "current": mine, "roles": roles,
+            "query": urlencode([(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "view")])}
+
+
+def bulk_context(screen: Screen) -> dict | None:
+    """What the bulk bar offers this user on this list (None when they may change nothing)."""
+    may_update, may_delete = screen.can("update"), screen.can("delete")
+    if not (may_update or may_delete):
+        return None
+    settable, tag_fields, stages = [], [], []
+    if may_update:
+        for f in screen.fields:
+            if not screen.writable(f["key"]):
+                continue
+            ftype = REGISTRY[f["type"]]
+            ctl = control(f)
+            if ftype.holds_stages:
+                continue  # moved by "move stage", which offers the pipeline's stages
+            if ftype.multi_valued:
+                tag_fields.append({"key": f["key"], "label": screen_label(f, screen.lang),
+                                   "options": options_of(f, screen.state, screen.lang) or []})
+                continue
+            if ctl in ("textarea", "record", "file"):
+                continue
+            settable.append({"key": f["key"], "label": screen_label(f, screen.lang), "control": ctl,
+                             "options": options_of(f, screen.state, screen.lang)})
+        for p in pipelines_of(screen.model, screen.key):
+            f = screen.entity.field_map[p["field"]]
+            if screen.writable(f["key"]):
+                stages.append({"field": f["key"], "label": label_of(p.get("label") or p["key"], screen.lang),
+                               "stages": [(s["key"], label_of(s.get("label") or s["key"], screen.lang))
+                                          for s in p["stages"] if not s.get("archived")]})
+    owners = []
+    if may_update and screen.access.rights(screen.key, screen.model).update == "all":
+        owners = [(u["id"], u["username"]) for u in platform().users.list() if u["active"]]
+    return {"settable": settable, "tags": tag_fields, "stages": stages, "owners": owners, "delete": may_delete,
+            "reason": reason_required(screen.entity.doc)}
+
+
+# ---- routes ------------------------------------------------------------------------------------------
+@screens.post("/app/<entity>/_views")
+def save_view(entity):
+    screen = Screen(entity)
+    screen.require("read")
+    body = {"name": request.form.get("name", ""), "query": request.form.get("query", ""),
+            "role": request.form.get("role") or None}
+    view_id = request.form.get("view_id", "")
+    svc = platform().records
+    try:
+        with svc.engine.begin() as conn:
+            model = svc.runtime.current(conn)
+            if request.form.get("delete") and view_id.isdigit():
+                gone = views.get_view(conn, screen.access, int(view_id))
+                views.delete_view(conn, model, screen.access, int(view_id))
+                flash(translate("view_deleted", screen.lang, name=gone["name"]))
+                return redirect(url_for("screens.list_page", entity=entity, view="all"))
+            if view_id.isdigit():
+                view = views.update_view(conn, model, screen.access, int(view_id), {"query": body["query"]})
+            else:
+                view = views.create_view(conn, model, screen.access, entity, body)
+    except Invalid as exc:
+        for e in for_page(exc.errors, screen):
+            flash(f"{e.get('label') or e.get('field') or ''}: {e['message']}")
+        return redirect(url_for("screens.list_page", entity=entity) + "?" + body["query"])
+    flash(translate("view_saved", screen.lang, name=view["name"]))
+    query = view["query"] + ("&" if view["query"] else "") + f"view={view['id']}"
+    return redirect(url_for("screens.list_page", entity=entity) + "?" + query)
+
+
+def _bulk_action(screen: Screen, form) -> bulk.BulkAction:
+    kind = form.get("action", "")
+    tz = user_tz()
+    if kind == "assign":
+        owner = form.get("owner_id", "")
+        if not owner.isdigit():
+            raise Invalid([error("owner_id", "required", translate("bulk_assign", screen.lang))])
+        return bulk.BulkAction(set={"owner_id": int(owner)})
+    if kind == "set":
+        key = form.get("field", "")
+        f = screen.entity.field_map.get(key)
+        if f is None or not screen.readable(key):
+            raise Invalid([error("field", "required", translate("bulk_field", screen.lang))])
+        return bulk.BulkAction(set={key: REGISTRY[f["type"]].from_form(f, form.get(f"value_{key}", ""), tz)})
+    if kind == "stage":
+        field, _, stage = form.get("stage", "").partition(":")
+        if not stage:
+            raise Invalid([error("stage", "required", translate("bulk_stage", screen.lang))])
+        return bulk.BulkAction(set={field: stage})
+    if kind in ("add_tags", "remove_tags"):
+        key = form.get("tag_field", "")
+        tags = form.getlist(f"tags_{key}")
+        if not tags:
+            raise Invalid([error("tags", "required", translate("bulk_" + kind, screen.lang))])
+        return bulk.BulkAction(**{kind: {key: tags}})
+    if kind == "delete":
+        return bulk.BulkAction(delete=True)
+    raise Invalid([error("action", "required", translate("bulk_action", screen.lang))])
+
+
+@screens.post("/app/<entity>/_bulk")
+def bulk_page(entity):
+    screen = Screen(entity)
+    screen.require("read")
+    form = request.form
+    back = url_for("screens.list_page", entity=entity) + ("?" + form.get("query", "") if form.get("query") else "")
+    try:
+        action = _bulk_action(screen, form)
+        reason = posted_reason(form.get(REASON))
+        if form.get("all_matching"):
+            args = MultiDict(parse_qsl(form.get("query", ""), keep_blank_values=True))
+            for key in SCREEN_ONLY:
+                args.poplist(key)
+            query = parse_list_args(args, screen.entity, max_per_page=200)
+            ids = bulk.matching_ids(screen.svc, entity, query, screen.access)
+        else:
+            ids = [int(i) for i in form.getlist("ids") if i.isdigit() and 0 < int(i) < 2**63]
+        if not ids:
+            flash(translate("bulk_none", screen.lang))
+            return redirect(back)
+        result = bulk.run(screen.svc, entity, ids, action, access=screen.access, reason=reason)
+    except CrmError as exc:
+        for e in for_page(exc.errors, screen):
+            flash(f"{e.get('label') or e.get('field') or ''}: {e['message']}".lstrip(": "))
+        return redirect(back)
+    refused = []
+    if result["refused"]:
+        titles = _titles(screen, [r["id"] for r in result["refused"]])
+        refused = [{"id": r["id"], "title": titles.get(r["id"], f"#{r['id']}"),
+                    "errors": for_page(r["errors"], screen)} for r in result["refused"]]
+    return render("web/bulk_done.html", screen=screen, updated=result["updated"], refused=refused, back=back)
+
+
+def _titles(screen: Screen, ids: list[int]) -> dict[int, str]:
+    from .display import record_titles
+    try:
+        return record_titles(screen.svc, screen.model, screen.key, ids[:500], {"access": screen.access})
+    except CrmError:
+        return {}
