@@ -197,6 +197,22 @@ def outbox_retry(ids):
     click.echo(f"{count} failed deliveries queued again")
 
 
+@main.group("search")
+def search_group():
+    """The global search index (crm_search)."""
+
+
+@search_group.command("reindex")
+@click.option("--entity", "entities", multiple=True, help="only this entity; repeat for several")
+def search_reindex(entities):
+    """Index every record again: after upgrading from a release without search, or when a field became searchable."""
+    from .runtime import search
+    platform = _app().extensions["crm"]
+    with platform.engine.begin() as conn:
+        written = search.rebuild(conn, platform.runtime.current(conn), list(entities) or None)
+    click.echo(f"search index rebuilt: {written} values indexed")
+
+
 @main.command("backup")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="the backup file (default: backups/crm-<UTC time>.tar.gz)")

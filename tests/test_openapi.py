@@ -186,7 +186,7 @@ def test_record_endpoints_list_401_and_403_and_a_user_without_rights_gets_a_docu
                                                                                           two_entities):
     doc = client.get("/api/openapi.json").get_json()
     record_ops = [(p, m, o) for p, m, o in operations(doc) if p.startswith("/api/records/")]
-    assert len(record_ops) == 2 * 13
+    assert len(record_ops) == 2 * 14
     for path, method, operation in record_ops:
         assert {"401", "403"} <= set(operation["responses"]), (method, path)
     # Administrators only: definition changes, users, bundles; reading definitions is open to everyone.
@@ -282,6 +282,27 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", f"{r}?page=0", r, expect=400)
     call("POST", f"{r}/bulk", f"{r}/bulk", {"records": [{"title": "Art"}]}, 201)
     call("POST", f"{r}/bulk", f"{r}/bulk", {"records": [{"title": 5}]}, 422)
+    # Bulk actions, search and saved views (issue 19).
+    bulk = call("POST", f"{r}/bulk-update", f"{r}/bulk-update", {"filter": {"title": "Art"}, "set": {"stage": "open"},
+                                                                "_reason": "tidy"})
+    assert bulk == {"updated": 1, "refused": []}
+    call("POST", f"{r}/bulk-update", f"{r}/bulk-update", {"ids": [1]}, 400)
+    call("POST", f"{r}/bulk-update", f"{r}/bulk-update", {"ids": [1], "add_tags": {"title": ["x"]}}, 422)
+    call("POST", f"{r}/bulk-update", f"{r}/bulk-update", {"ids": list(range(1, 10_002)), "delete": True}, 413)
+    call("POST", "/api/records/nothing/bulk-update", f"{r}/bulk-update", {"ids": [1], "delete": True}, 404)
+    assert call("GET", "/api/search?q=art&limit=5", "/api/search")["results"][0]["title"] == "Art"
+    call("GET", "/api/search?q=", "/api/search", expect=400)
+    view = call("POST", "/api/views", "/api/views", {"entity": "course", "name": "Open", "query": "filter[stage]=open"},
+                201)
+    call("POST", "/api/views", "/api/views", {"entity": "course", "name": "Bad", "query": "filter[x]=1"}, 422)
+    call("POST", "/api/views", "/api/views", {"entity": "nothing", "name": "Bad", "query": ""}, 404)
+    call("GET", "/api/views?entity=course", "/api/views")
+    call("GET", "/api/views", "/api/views", expect=400)
+    call("GET", f"/api/views/{view['id']}", "/api/views/{id}")
+    call("PATCH", f"/api/views/{view['id']}", "/api/views/{id}", {"name": "Still open"})
+    call("PATCH", f"/api/views/{view['id']}", "/api/views/{id}", {"role": "ghost"}, 422)
+    call("DELETE", f"/api/views/{view['id']}", "/api/views/{id}", expect=204)
+    call("GET", f"/api/views/{view['id']}", "/api/views/{id}", expect=404)
     import io
 
     def upload(data: bytes, expect, **form):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from werkzeug.datastructures import MultiDict
 
-from ..errors import BadRequest, error
+from ..errors import BadRequest, Forbidden, error
 from ..http.context import access, platform
 from ..http.errors import json_object
 from ..runtime import bulk
@@ -89,6 +89,11 @@ def _action(body: dict) -> bulk.BulkAction:
 
 @bulk_api.post("/<entity>/bulk-update")
 def bulk_update(entity):
+    svc = platform().records
+    model = svc.runtime.current()
+    model.entity(entity)  # 404 for an unknown entity
+    if not (access().can("update", entity, model) or access().can("delete", entity, model)):
+        raise Forbidden([error(None, "forbidden", f"you may not change {entity} records")])
     body = json_object()
     reason = _reason(body)
     action = _action(body)

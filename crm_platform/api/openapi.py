@@ -13,7 +13,7 @@ from ..metadata.field_types import REGISTRY
 from ..runtime.query import MAX_PAGE
 from ..runtime.record_schema import patch_schema, record_schema
 from ..http.context import platform
-from .openapi_platform import (BOOLEAN, FLAG, INTEGER, STRING, answer, body, errors, in_path, obj, op, platform_paths,
+from .openapi_platform import (BOOLEAN, FLAG, INTEGER, OBJECT, STRING, answer, body, errors, in_path, obj, op, platform_paths,
                                query, shared)
 
 openapi_api = Blueprint("openapi_api", __name__)
@@ -115,6 +115,33 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
             {201: answer("Created", obj({"created": INTEGER}, ("created",)))}, writes,
             requestBody=body(obj({"records": {"type": "array", "items": ref(f"{name}.row")}}, ("records",)),
                              "Errors name the record's position in `row`"))},
+        f"/api/records/{key}/bulk-update": {"post": op(
+            f"bulk_update_{key}", f"Change, re-tag, hand over or delete many {label}, each through the record "
+                                  "service's checks; refusals are listed, the rest written", key,
+            {200: answer("What was written and what was refused", obj({
+                "updated": INTEGER, "deleted": {**INTEGER, "description": "Only for `delete`: the same count"},
+                "refused": {"type": "array", "items": obj({
+                    "id": INTEGER, "status": {**INTEGER, "description": "The status a single write would answer"},
+                    "errors": {"type": "array", "items": OBJECT}}, ("id", "errors"))}}, ("updated", "refused")))},
+            errors(400, 403, 404, 413, 422, why={
+                400: "Neither or both of `ids` and `filter`, no action, an unknown property or a bad filter "
+                     "(`field` names it, e.g. `filter.filter[stage]`)",
+                413: "More than 10,000 records named or matched",
+                422: "`add_tags` / `remove_tags` name a field that holds no list of values"}),
+            parameters=[REASON], requestBody=body(obj({
+                "ids": {"type": "array", "maxItems": 10000, "items": RECORD_ID},
+                "filter": {"type": "object", "description": "The records matching these conditions that the user "
+                           "may read: `{\"q\": text, field: value | [values] | {operator: value} | null}` — the list's "
+                           "`filter[field][operator]` parameters as an object (null: is empty)"},
+                "set": {**ref(f"{name}.patch"), "description": "Fields to set on each record; `owner_id` hands "
+                                                               "them over, a stage field moves them"},
+                "add_tags": {"type": "object", "additionalProperties": {"type": "array", "items": STRING},
+                             "description": "Tags / multiple-choice field → values to add"},
+                "remove_tags": {"type": "object", "additionalProperties": {"type": "array", "items": STRING},
+                                "description": "Tags / multiple-choice field → values to remove"},
+                "delete": {"const": True, "description": "Move each record to the recycle bin (alone)"},
+                "_reason": REASON_PROPERTY}, additionalProperties=False),
+                "Send `ids` or `filter`, and `set`, `add_tags`/`remove_tags` or `delete`; one reason for all"))},
         f"/api/records/{key}/import": {"post": op(
             f"import_{key}", f"Import {label} from a CSV or XLSX file", key,
             {200: answer("The report (a dry run writes nothing)", shared("RecordImportReport")),

@@ -151,6 +151,9 @@ SCHEMAS = {
             "key": STRING, "label": {}, "category": {"enum": ["open", "won", "lost"]}, "probability": NUMBER,
             "count": INTEGER, "entered": INTEGER, "next_stage": NULLABLE_TEXT, "conversion": NUMBER,
             "overall_conversion": NUMBER, "avg_days": NUMBER, "amount": {"type": "number", "description": "Only when there is an amount field"}})}}),
+    "SavedView": obj({"id": INTEGER, "entity": STRING, "name": STRING, "query": STRING, "role": NULLABLE_TEXT,
+                "owner_id": INTEGER, "mine": BOOLEAN, "created_at": DATETIME, "updated_at": DATETIME},
+               ("id", "entity", "name", "query", "role", "mine")),
     "User": obj({"id": INTEGER, "username": STRING, "is_admin": BOOLEAN, "roles": {"type": "array", "items": STRING},
                  "active": BOOLEAN, "created_at": DATETIME}),
     "Bundle": obj({"format": {"const": "crm-bundle"}, "format_version": INTEGER, "name": STRING, "version": STRING,
@@ -381,6 +384,44 @@ def platform_paths(schemas: dict) -> dict:
         "/api/notifications/read-all": {"post": op(
             "notifications_read_all", "Mark all of the user's notifications read", "notifications",
             {200: answer("Marked", obj({"marked": INTEGER, "unread": INTEGER}, ("marked", "unread")))})},
+        "/api/search": {"get": op(
+            "search", "Search every entity the user may read: text, e-mail and phone fields and titles", "search",
+            {200: answer("Matches, up to `limit` per entity, each with the fields that matched", obj({
+                "results": {"type": "array", "items": obj({
+                    "entity": STRING, "id": INTEGER, "title": STRING,
+                    "matches": {"type": "array", "items": obj({"field": STRING, "value": {}})}},
+                    ("entity", "id", "title"))}}, ("results",)))},
+            errors(400, why={400: "`q` missing or longer than 100 characters, or a bad `limit`"}),
+            parameters=[{**query("q", STRING, "Any substring, case-insensitive (Chinese too); a phone number "
+                                              "matches however it is spaced, dashed or prefixed with +86"),
+                         "required": True},
+                        query("limit", {"type": "integer", "minimum": 1, "maximum": 50}, "Results per entity (10)"),
+                        query("entity", STRING, "Only these entities (comma-separated keys)")])},
+        "/api/views": {
+            "get": op("views_list", "The saved views of a list the user may use: their own and those shared with "
+                                    "one of their roles", "views",
+                      {200: answer("Views by name", obj({"views": {"type": "array", "items": shared("SavedView")}}))},
+                      errors(400, 404), parameters=[{**query("entity", STRING, "The list's entity"), "required": True}]),
+            "post": op("views_create", "Save a list's query string under a name, private or shared with a role",
+                       "views", {201: answer("Saved", shared("SavedView"))}, errors(400, 403, 404, 413, 422),
+                       requestBody=body(obj({
+                           "entity": STRING, "name": {**STRING, "maxLength": 100},
+                           "query": {**STRING, "maxLength": 4000, "description": "The list's query string: "
+                                     "filter[..], q, sort, per_page and columns=a,b"},
+                           "role": {**NULLABLE_TEXT, "description": "Share with this role (one the user holds; "
+                                                                    "administrators: any); null: private"}},
+                           ("entity", "name"), additionalProperties=False)))},
+        "/api/views/{id}": {
+            "parameters": [in_path("id", {"type": "integer", "minimum": 0, "maximum": ROW_ID_MAX})],
+            "get": op("views_get", "A saved view", "views", {200: answer("The view", shared("SavedView"))},
+                      errors(404, why={404: "No such view, or one not shared with the user"})),
+            "patch": op("views_update", "Rename, change the query or the sharing of one's own view", "views",
+                        {200: answer("Updated", shared("SavedView"))},
+                        errors(400, 403, 404, 413, 422, why={403: "Only the view's owner or an administrator"}),
+                        requestBody=body(obj({"name": {**STRING, "maxLength": 100}, "query": STRING,
+                                              "role": NULLABLE_TEXT}, additionalProperties=False))),
+            "delete": op("views_delete", "Delete one's own view", "views", {204: answer("Deleted")},
+                         errors(403, 404, why={403: "Only the view's owner or an administrator"}))},
         "/api/users": {
             "get": op("users_list", "Users", "users", {200: answer("Users", items_of(shared("User")))},
                       errors(403, why=admin)),

@@ -150,4 +150,8 @@ def remember(conn, user_id: int, entity_key: str, query: str, known: list[str]) 
     done = conn.execute(list_states.update().where(list_states.c.user_id == user_id,
                                                    list_states.c.entity == entity_key).values(**values)).rowcount
     if not done:
-        conn.execute(list_states.insert().values(user_id=user_id, entity=entity_key, **values))
+        try:
+            with conn.begin_nested():
+                conn.execute(list_states.insert().values(user_id=user_id, entity=entity_key, **values))
+        except sa.exc.IntegrityError:  # the same list opened twice at once: the other tab's state stands
+            pass
