@@ -326,3 +326,18 @@ def test_the_search_page_groups_and_marks_matches(crm):
     html = _pages(crm, "admin").get("/app/_search?q=55550000").get_data(as_text=True)
     assert "<mark>021-5555 0000</mark>" in html
     assert 'data-testid="search-empty"' in _pages(crm, "alice").get("/app/_search?q=星辰").get_data(as_text=True)
+
+
+def test_search_follows_field_renames_and_type_changes(crm):
+    a = crm.admin.post("/api/records/customer", json={"name": "Ana", "email": "ana@example.com"}).get_json()
+    r = crm.admin.post("/api/meta/entities/customer/fields/email/rename", json={"new_key": "mail"})
+    assert r.status_code in (200, 201), r.get_json()
+    hit = crm.admin.get("/api/search?q=ana@example").get_json()["results"]
+    assert [(h["id"], h["matches"][0]["field"]) for h in hit] == [(a["id"], "mail")]
+    # a field becoming searchable by a type change is indexed with its converted values
+    assert crm.admin.post("/api/meta/entities/customer/fields", json={"key": "code", "type": "integer"}).status_code == 201
+    crm.admin.patch(f"/api/records/customer/{a['id']}", json={"code": 987654})
+    assert _found(crm.admin.get("/api/search?q=987654")) == set()
+    r = crm.admin.patch("/api/meta/entities/customer/fields/code", json={"type": "text"})
+    assert r.status_code == 200, r.get_json()
+    assert _found(crm.admin.get("/api/search?q=987654")) == {("customer", a["id"])}

@@ -13,6 +13,7 @@ from ..metadata.field_types import REGISTRY
 from ..metadata.field_types.tags import link_table_name
 from ..metadata.keys import table_name
 from ..metadata.plan import Plan
+from . import search
 from .pipelines import move_all
 from .table_builder import build_metadata, field_column, field_indexes, identifier, legacy_index_name
 
@@ -123,10 +124,12 @@ def _convert_column(conn, ops, op, docs):
     ops.drop_column(table, key)
     ops.alter_column(table, tmp, new_column_name=key)
     _create_indexes(conn, op.entity, new)
+    search.reindex_field(conn, op.entity, new)  # the values global search finds are the new type's
 
 
 def _rename_column(conn, ops, op, docs):
     old_key, new_key, field = op.data["old"], op.data["new"], op.data["field"]
+    search.rename_field(conn, op.entity, old_key, new_key)
     if REGISTRY[field["type"]].link_stored:
         ops.rename_table(link_table_name(op.entity, old_key), link_table_name(op.entity, new_key))
         return

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from ..match_keys import phone_digits, text_key
 from ..metadata.field_types import REGISTRY
+from ..metadata.keys import table_name
 from ..tables import search_index as S
 from .access import Access
 from .compiled import CompiledEntity, CompiledModel
@@ -99,6 +100,30 @@ def rebuild(conn: sa.Connection, model: CompiledModel, entity_keys: list[str] | 
                 conn.execute(S.insert(), rows)
                 written += len(rows)
     return written
+
+
+def reindex_field(conn: sa.Connection, entity_key: str, field: dict) -> None:
+    """A field's index rows again, after its type changed (the values are now the new type's)."""
+    conn.execute(S.delete().where(S.c.entity == entity_key, S.c.field == field["key"]))
+    ftype = REGISTRY[field["type"]]
+    if not ftype.searchable:
+        return
+    t = sa.table(table_name(entity_key), sa.column("id"), sa.column(field["key"]))
+    last = 0
+    while True:
+        part = conn.execute(sa.select(t.c.id, t.c[field["key"]]).where(t.c.id > last, t.c[field["key"]].is_not(None))
+                            .order_by(t.c.id).limit(5000)).all()
+        if not part:
+            break
+        last = part[-1][0]
+        rows = [{"entity": entity_key, "record_id": rid, "field": field["key"], "text": text}
+                for rid, value in part if (text := ftype.search_text(field, value))]
+        if rows:
+            conn.execute(S.insert(), rows)
+
+
+def rename_field(conn: sa.Connection, entity_key: str, old_key: str, new_key: str) -> None:
+    conn.execute(S.update().where(S.c.entity == entity_key, S.c.field == old_key).values(field=new_key))
 
 
 def needles(query: str) -> list[str]:
