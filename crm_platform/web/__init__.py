@@ -13,7 +13,9 @@ def register_web(app: Flask) -> None:
     from . import notifications_screen  # noqa: F401 - the bell's page, on the screens blueprint
     from . import search_screen  # noqa: F401 - the top bar's search results (/app/_search)
     from . import list_tools  # noqa: F401 - saved views and bulk actions of the lists
+    from .control_html import form_sections
     from .public import public_forms
     from .screens import screens
+    app.jinja_env.globals["form_sections"] = form_sections
     app.register_blueprint(screens)
     app.register_blueprint(public_forms)
