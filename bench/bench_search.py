@@ -14,7 +14,8 @@ Timed, through the Flask test client as an administrator (each --requests times,
     zh 3 chars "星辰12345" — a Chinese substring of one name                      (indexed)
     zh 2 chars "上海" — two Chinese characters, 2 % of the records match          (LIKE scan on SQLite)
     zh 2, none "无此" — two Chinese characters no record holds: the scan reads the whole index
-and, as the baseline, the same phone search with the index left out (``match_clause`` forced to LIKE).
+and, as the baseline, the same phone search with the index left out (``match_clause`` forced to a LIKE
+over ``text || ''``, which neither FTS5 nor the trigram index serves).
 
     ratio = median seconds / 0.2 s budget   target < 1 for the indexed kinds on SQLite and PostgreSQL
 
@@ -141,7 +142,9 @@ def main(argv=None) -> int:
                 print(f"{kind:12s} {fmt(results[kind])}; median / {BUDGET * 1000:.0f} ms = {med / BUDGET:.3f}")
                 if not kind.startswith("zh 2"):
                     code |= verdict(f"search {kind}", med / BUDGET, 1.0, higher_is_better=False)
-            like = lambda conn, found: sa.or_(*(search.S.c.text.like(search._like(n), escape="\\") for n in found))  # noqa: E731
+            # ``text || ''`` is no indexed expression: PostgreSQL's trigram index is left out as SQLite's FTS is
+            like = lambda conn, found: sa.or_(*((search.S.c.text + sa.literal("")).like(search._like(n), escape="\\")  # noqa: E731
+                                                 for n in found))
             with mock.patch.object(search, "match_clause", like):
                 base = timed(kinds["phone"][:3])[: max(3, args.requests // 4)]
             ratio = statistics.median(results["phone"]) / statistics.median(base)
