@@ -165,6 +165,10 @@ import_jobs = sa.Table(
     sa.Column("report", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
+    # A running job's last committed batch: when (a process that stopped writing it has died) and the
+    # report of the rows committed so far (``processed``), from which another process goes on.
+    sa.Column("heartbeat_at", UTCDateTime, nullable=True),
+    sa.Column("partial", sa.Text, nullable=True),
 )
 
 #: Periodic jobs of `crm worker` (``jobs/periodic.py``): when each last started, claimed by one
@@ -220,7 +224,7 @@ notifications = sa.Table(
 #: writing transaction). ``text`` is the value folded for matching (phones as national digits), so a
 #: number is found however it was typed; the record's rights and recycle bin are read from its own
 #: table at query time, never copied here. Indexed for substring search: FTS5 trigram on SQLite,
-#: pg_trgm GIN on PostgreSQL (both created by migration 0012, outside this metadata).
+#: pg_trgm GIN on PostgreSQL (both created by migration 0013, outside this metadata).
 search_index = sa.Table(
     "crm_search",
     platform_metadata,
