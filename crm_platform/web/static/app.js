@@ -11,7 +11,7 @@
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function localTimes() {
-    document.querySelectorAll("time[datetime]").forEach(function (el) {
+    document.querySelectorAll("time[datetime]:not([data-relative])").forEach(function (el) {
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d)) { return; }
       el.textContent = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
