@@ -80,7 +80,7 @@ def test_a_list_pages_with_the_total(pages, client, student):
     client.post("/api/records/student/bulk", json={"records": [{"name": f"S{i}"} for i in range(30)]})
     r = pages.get("/app/student?page=2")
     assert "30 records" in text(r) and "Page 2 of 2" in text(r)
-    assert text(r).count('<tr>') == 1 + 5  # the header and the last five
+    assert text(r).count('<tr') == 1 + 5  # the header and the last five (rows carry their id and version)
 
 
 @pytest.mark.parametrize("query, field", [("filter[age][gte]=old", "filter[age][gte]"),

@@ -23,6 +23,7 @@ from ..metadata.forms import form_for
 from ..runtime.pipelines import pipelines_of
 from ..runtime.query import FILTER_PARAM, parse_list_args
 from .display import record_titles
+from .inline_cells import cell_value, inline_columns, table_attributes
 from .quick_actions import current_user_name, form_defaults, prefilled, quick_actions
 from .timeline import timeline
 from .controls import (CompiledForm, compiled_form, control, only_rule_tags, option_markup, options_of, rule_choices,
@@ -154,26 +155,43 @@ def list_page(entity):
     except BadRequest as exc:  # a hand-edited address: say what is wrong and show the form to fix it
         problems = localise(exc.errors, screen.lang)
     items = result["items"] if result else []
-    cells = _row_cells(screen, columns, items, url_for("screens.list_page", entity=entity) + "/", link=not in_bin)
-    rows = [{"id": r["id"], "title": screen.title_of(r), "cells": cells(r)} for r in items]
+    editable = {} if in_bin else inline_columns(screen, columns)
+    cells = _row_cells(screen, columns, items, url_for("screens.list_page", entity=entity) + "/", link=not in_bin,
+                       editable=editable)
+    rows = [{"id": r["id"], "version": r.get("version"), "title": screen.title_of(r), "cells": cells(r)} for r in items]
     sort = args.get("sort", "")
     return render("web/list.html", 400 if problems else 200, screen=screen, columns=columns, rows=rows, result=result,
                   in_bin=in_bin, can_delete=screen.can("delete"),
                   problems=problems, filters=_filter_controls(screen, args), sort=sort, args=args,
                   column_keys=[f["key"] for f in columns], column_labels=[screen_label(f, screen.lang) for f in columns],
                   record_url=url_for("screens.list_page", entity=entity) + "/", filters_active=any(k.startswith("filter[") for k in args),
-                  has_board=bool(pipelines_of(screen.model, entity)),
+                  has_board=bool(pipelines_of(screen.model, entity)), inline=table_attributes(screen, editable),
                   page_url=lambda **change: _url_with(change))
 
 
-def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_url: str, *, link: bool):
+def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_url: str, *, link: bool,
+               editable: dict | None = None):
     """A function writing a record's cells (``<td>``s) as markup: the labels, the link and each
     column's display function are looked up once per page, not per cell (a page has 300 cells).
-    Texts are escaped here and joined as plain strings (``Markup.join`` would escape them again)."""
+    Texts are escaped here and joined as plain strings (``Markup.join`` would escape them again).
+    A cell editable in place (``editable``, ``inline_cells.py``) carries its field and its value as
+    the control shows it."""
     shown = screen.display(screen.titles(columns, items))
     keys = [f["key"] for f in columns]
-    heads = [str(Markup('<td data-label="%s">') % screen_label(f, screen.lang)) for f in columns]
+    heads = [str(Markup('<td data-label="%s"') % screen_label(f, screen.lang)) for f in columns]
+    editable = editable or {}
+    tz = user_tz()
+    inline = [(i, f) for i, f in enumerate(columns) if i and f["key"] in editable]
     href = escape(record_url)
+
+    closed = [h + ">" for h in heads]
+
+    def opened(record: dict) -> list[str]:
+        out = list(closed)
+        for i, f in inline:
+            out[i] = str(Markup('%s data-inline="%s" data-value="%s" tabindex="0">') % (
+                Markup(heads[i]), f["key"], cell_value(f, record.get(f["key"]), tz)))
+        return out
 
     def cells(record: dict) -> Markup:
         texts = shown.cells(record, keys)
@@ -181,8 +199,9 @@ def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_ur
             title = escape(screen.title_of(record))
             return Markup(f'<td><a href="{href}{record["id"]}">{title}</a></td>' if link else f"<td>{title}</td>")
         first = escape(texts[0] or screen.title_of(record))
-        parts = [heads[0], f'<a href="{href}{record["id"]}">{first}</a></td>' if link else f"{first}</td>"]
-        parts += [f"{head}{escape(text)}</td>" for head, text in zip(heads[1:], texts[1:])]
+        tds = opened(record) if inline else closed
+        parts = [tds[0], f'<a href="{href}{record["id"]}">{first}</a></td>' if link else f"{first}</td>"]
+        parts += [f"{head}{escape(text)}</td>" for head, text in zip(tds[1:], texts[1:])]
         return Markup("".join(parts))
     return cells
 
