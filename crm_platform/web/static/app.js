@@ -229,7 +229,9 @@
             busy = false;
             list.insertAdjacentHTML("beforeend", body.html);
             more.setAttribute("data-page", String(page));
-            if (!body.has_more) { more.remove(); }
+            if (!body.has_more) { more.remove(); return; }
+            var left = parseInt(more.getAttribute("data-total"), 10) - list.querySelectorAll(".kcard").length;
+            more.textContent = more.getAttribute("data-label") + " (" + Math.max(left, 0) + ")";
           })
           .catch(function () { busy = false; });
       }
