@@ -177,3 +177,14 @@ def test_the_timeline_leaves_out_what_the_reader_may_not_see(crm, app, platform)
     page = text(Pages(app, "desk1").get(f"/app/customer/{c['id']}"))
     story = page[page.index('id="timeline"'):]
     assert "Secret call" not in story and "5.00" not in story and 'data-action="create"' in story
+
+
+def test_a_prefilled_reference_without_a_drop_down_shows_its_title(crm, app, monkeypatch):
+    import crm_platform.web.controls as controls
+    monkeypatch.setattr(controls, "RECORD_CHOICES", 1)  # more customers than a drop-down takes
+    a = crm.post("/api/records/customer", json={"name": "Acme"}).get_json()
+    crm.post("/api/records/customer", json={"name": "Other"})
+    form = text(Pages(app).get(f"/app/call/new?prefill[customer]={a['id']}&prefill[person]=abc"))
+    assert re.search(r'name="f-customer"[^>]*value="%d"' % a["id"], form)
+    assert '<p class="picked" data-picked="customer">Acme</p>' in form
+    assert 'value="abc"' not in form  # a reference pre-filled with something not an id is left out
