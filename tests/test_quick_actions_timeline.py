@@ -188,3 +188,14 @@ def test_a_prefilled_reference_without_a_drop_down_shows_its_title(crm, app, mon
     assert re.search(r'name="f-customer"[^>]*value="%d"' % a["id"], form)
     assert '<p class="picked" data-picked="customer">Acme</p>' in form
     assert 'value="abc"' not in form  # a reference pre-filled with something not an id is left out
+
+
+def test_prefill_of_fields_a_form_cannot_take_so_is_ignored_not_a_500(client, app):
+    doc = {"key": "deal", "label": "Deal", "fields": [
+        {"key": "name", "type": "text"}, {"key": "labels", "type": "multi_select", "choices": [{"key": "a", "label": "A"}]},
+        {"key": "at", "type": "datetime"}, {"key": "n", "type": "integer"}]}
+    assert client.post("/api/meta/entities", json=doc).status_code == 201
+    r = Pages(app).get("/app/deal/new?prefill[labels]=a&prefill[at]=garbage&prefill[n]=x&prefill[name]=Acme&next=//evil")
+    assert r.status_code == 200
+    page = text(r)
+    assert 'value="Acme"' in page and 'name="next"' not in page

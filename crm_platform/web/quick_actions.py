@@ -54,8 +54,8 @@ def prefilled(screen: Screen) -> dict:
     out = {}
     for f in screen.fields:
         raw = request.args.get(PREFILL.format(f["key"]))
-        if raw is None or not screen.writable(f["key"]):
-            continue
+        if raw is None or not screen.writable(f["key"]) or REGISTRY[f["type"]].multi_valued:
+            continue  # one value per field: a list (choices, tags) is chosen on the form
         if REGISTRY[f["type"]].target_entity(f) is not None:
             if raw.isdigit() and len(raw) < 19:
                 out[f["key"]] = int(raw)
