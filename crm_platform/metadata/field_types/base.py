@@ -82,6 +82,8 @@ class FieldType:
     always_indexed: ClassVar[bool] = False
     #: Its values are the stages of the pipeline that binds the field.
     holds_stages: ClassVar[bool] = False
+    #: A value may be a user's id: an approval stage may name its approver by such a field.
+    may_hold_user_id: ClassVar[bool] = False
 
     def target_entity(self, field: dict) -> str | None:
         """The entity whose records this field's values are (a reference's target), else None."""
