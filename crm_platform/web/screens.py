@@ -277,17 +277,22 @@ def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
         related.append({"entity": other.key, "label": other_screen.label, "via": screen_label(f, screen.lang),
                         "total": page["total"], "items": [(r["id"], other_screen.title_of(r)) for r in page["items"]],
                         "href": url_for("screens.list_page", entity=other.key, **{f"filter[{f['key']}]": record_id})})
-    history = []
+    history, pending = [], None
     if any(screen.readable(p["field"]) for p in pipelines_of(screen.model, entity)):
+        from .approvals_screen import record_approvals  # its routes live on this module's blueprint
         with screen.svc.engine.connect() as conn:
-            history = stage_history_of(conn, entity, record_id)
+            history = [{"event": "moved", "moved_at": r.moved_at, "from_stage": r.from_stage, "to_stage": r.to_stage}
+                       for r in stage_history_of(conn, entity, record_id)]
+        pending, steps = record_approvals(screen, record_id)
+        order = {"approval_requested": 0, "approved": 1, "rejected": 1, "moved": 2}  # a decision before its move
+        history = sorted(history + steps, key=lambda h: (h["moved_at"], order[h["event"]]))
     stage_labels = {}
     for p in pipelines_of(screen.model, entity):
         stage_labels.update({s["key"]: s["label"] for s in p.get("stages", [])})
     changes = record_changes(screen, record_id, everything=request.args.get("changes") == "all")
     may = screen.access.allows if screen.access is not None else (lambda *_: True)
     return render("web/record.html", status, screen=screen, record=record, title=screen.title_of(record),
-                  sections=sections, value_of=value_of, related=related, history=history, stage_labels=stage_labels,
+                  sections=sections, value_of=value_of, related=related, history=history, stage_labels=stage_labels, pending=pending,
                   can_edit=screen.can("update"), can_delete=may("delete", entity, record, screen.model),
                   reason_required=reason_required(screen.entity.doc), changes=changes,
                   errors=for_page(errors, screen))
