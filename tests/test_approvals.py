@@ -219,3 +219,37 @@ def test_bad_approval_definitions_are_422_naming_the_place(client, people):
     assert r.status_code == 422, r.get_json()
     fields = {e["field"] for e in r.get_json()["errors"]}
     assert {"stages.a.enter_roles", "stages.b.approval.approvers.field", "stages.c.approval.when.0.field"} <= fields
+
+
+def test_the_b2b_template_asks_a_manager_for_a_quote_over_20_percent_off(platform, client):
+    from crm_platform.bundles import importer, templates
+    importer.run(platform, templates.load("b2b"), actor="test", sample_data=False)
+    users = platform.users
+    sally = users.issue_token(users.create("sally", "sally-password", roles=["sales"]))
+    manager = users.create("meng", "meng-password", roles=["manager"])
+    meng = users.issue_token(manager)
+    as_sally = {"Authorization": f"Bearer {sally}"}
+    company = client.post("/api/records/company", json={"name": "星河科技", "industry": "it", "size": "s"},
+                          headers=as_sally).get_json()
+    deals = []
+    for discount in ("20", "25"):
+        r = client.post("/api/records/opportunity", headers=as_sally, json={
+            "name": f"折扣 {discount}%", "company": company["id"], "stage": "needs_analysis", "amount": "100000",
+            "discount": discount})
+        assert r.status_code == 201, r.get_json()
+        deals.append(r.get_json()["id"])
+    for deal in deals:
+        r = client.patch(f"/api/records/opportunity/{deal}", json={"stage": "quote"}, headers=as_sally)
+        assert r.status_code == 200, r.get_json()
+    stages = [client.get(f"/api/records/opportunity/{d}").get_json()["stage"] for d in deals]
+    assert stages == ["quote", "needs_analysis"]  # 20 % is not more than 20 %
+    waiting = client.get("/api/approvals?mine=1", headers={"Authorization": f"Bearer {meng}"}).get_json()["items"]
+    assert [(a["record_id"], a["to_stage"]) for a in waiting] == [(deals[1], "quote")]
+    r = client.post(f"/api/approvals/{waiting[0]['id']}/approve", json={"comment": "同意"},
+                    headers={"Authorization": f"Bearer {meng}"})
+    assert r.status_code == 200
+    assert client.get(f"/api/records/opportunity/{deals[1]}").get_json()["stage"] == "quote"
+    # The quote stage's follow-up task is created when the approved move happens, for the owner.
+    tasks = [t for t in client.get(f"/api/records/task?filter[opportunity]={deals[1]}").get_json()["items"]
+             if t["content"].startswith("Follow up the quote")]
+    assert len(tasks) == 1 and tasks[0]["owner_id"] == users.get_by_name("sally").id
