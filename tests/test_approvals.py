@@ -6,6 +6,8 @@ back. On SQLite and PostgreSQL.
 """
 from __future__ import annotations
 
+import html
+
 import pytest
 import sqlalchemy as sa
 
@@ -190,6 +192,7 @@ def test_an_approver_named_by_a_field(people, platform):
     q = quote(people)
     r = people.call("lin", "PATCH", f"/api/records/quote/{q['id']}", json={"stage": "reviewed"})
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "reviewer"
+    assert r.get_json()["errors"][0]["code"] == "approver_missing"
     r = people.call("lin", "PATCH", f"/api/records/quote/{q['id']}", json={"stage": "reviewed",
                                                                            "reviewer": people.ids["max"]})
     assert r.status_code == 200 and r.get_json()["stage"] == "draft"
@@ -253,3 +256,37 @@ def test_the_b2b_template_asks_a_manager_for_a_quote_over_20_percent_off(platfor
     tasks = [t for t in client.get(f"/api/records/task?filter[opportunity]={deals[1]}").get_json()["items"]
              if t["content"].startswith("Follow up the quote")]
     assert len(tasks) == 1 and tasks[0]["owner_id"] == users.get_by_name("sally").id
+
+
+def test_the_screens_hold_a_board_move_show_the_banner_and_decide(people, platform, app):
+    from test_screens import Pages
+    zh = {"Accept-Language": "zh"}
+    lin, mia, maxi = Pages(app, "lin"), Pages(app, "mia"), Pages(app, "max")
+    q = quote(people, discount="35")
+    r = lin.post(f"/app/quote/{q['id']}/stage", json={"stage": "sent", "version": q["version"]}, headers=zh)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["stage"] == "draft" and r.get_json()["message"] == "已提交审批，批准后进入「已发送」。"
+    approval = people.call("mia", "GET", "/api/approvals?mine=1").get_json()["items"][0]
+
+    page = mia.get(f"/app/quote/{q['id']}", headers=zh).get_data(as_text=True)
+    assert "等待审批：申请进入「已发送」，申请人 lin。" in page and ">批准</button>" in page and ">驳回</button>" in page
+    page = lin.get(f"/app/quote/{q['id']}", headers=zh).get_data(as_text=True)
+    assert "等待审批" in page and ">批准</button>" not in page  # the requester sees it, cannot decide
+    mine = mia.get("/app/_approvals", headers=zh).get_data(as_text=True)
+    assert "星河科技 年度框架" in mine and "lin 申请进入「已发送」" in mine
+    assert "我的审批" in mia.get("/app/_notifications", headers=zh).get_data(as_text=True)
+
+    back = f"/app/quote/{q['id']}"
+    r = lin.post(f"/app/_approvals/{approval['id']}/decide", data={"decision": "approve", "next": back}, headers=zh)
+    assert r.status_code == 303 and r.headers["Location"].endswith(back)
+    shown = html.unescape(lin.get(back, headers=zh).get_data(as_text=True))  # the refusal, flashed on the page
+    assert "只有审批人可以处理此审批" in shown and "等待审批" in shown
+    r = mia.post(f"/app/_approvals/{approval['id']}/decide", data={"decision": "reject", "comment": " ", "next": back})
+    assert r.status_code == 303
+    assert people.call("mia", "GET", f"/api/approvals/{approval['id']}").get_json()["status"] == "pending"
+    r = maxi.post(f"/app/_approvals/{approval['id']}/decide",
+                  data={"decision": "reject", "comment": "折扣过高", "next": "https://evil.example/"}, headers=zh)
+    assert r.status_code == 303 and r.headers["Location"].endswith("/app/_approvals")  # never off-site
+    assert people.call("mia", "GET", f"/api/approvals/{approval['id']}").get_json()["status"] == "rejected"
+    page = lin.get(back, headers=zh).get_data(as_text=True)
+    assert "等待审批" not in page and 'data-event="rejected"' in page and "折扣过高" in page

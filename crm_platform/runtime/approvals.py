@@ -157,7 +157,7 @@ def _approver(conn, batch: Batch, pipeline: dict, spec: dict, w: Write, merged: 
         row = conn.execute(sa.select(users.c.id).where(users.c.id == uid, users.c.active.is_(True))).first()
     if row is None:
         what = "is required" if uid is None else f"names no active user ({uid})"
-        raise Invalid(w.located([error(key, "approver", f"{what}: it names who approves a move into stage '{to}' "
+        raise Invalid(w.located([error(key, "approver_missing", f"{what}: it names who approves a move into stage '{to}' "
                                                         f"of pipeline '{pipeline['key']}'", stage=to)]))
     return uid, None
 

@@ -14,7 +14,7 @@ from ..clock import utcnow
 from ..runtime.pipelines import pipelines_of, summary
 from ..runtime.query import parse_list_args
 from .controls import control
-from .i18n import label as label_of
+from .i18n import label as label_of, translate
 from .messages import REASON_MAX, for_page, posted_reason, reason_required
 from .pages import Screen, as_user, reading, render, title_field
 from .screens import screens
@@ -92,4 +92,9 @@ def move_card(entity, record_id):
                                    reason=posted_reason(reason), **as_user())
     except CrmError as exc:
         return jsonify({**exc.body(), "errors": for_page(exc.errors, screen)}), exc.status
-    return jsonify({"id": record["id"], "version": record["version"], "stage": record.get(field)})
+    answer = {"id": record["id"], "version": record["version"], "stage": record.get(field)}
+    if record.get(field) != body["stage"]:  # held for approval (docs/approvals.md): the card stays
+        stage = next((s for s in _pipeline(screen)["stages"] if s["key"] == body["stage"]), None)
+        answer["message"] = translate("approval_requested_card", screen.lang,
+                                      stage=label_of(stage["label"], screen.lang) if stage else body["stage"])
+    return jsonify(answer)

@@ -46,6 +46,7 @@ MESSAGES = {
     "reject": {"en": "Reject", "zh": "驳回"},
     "approval_approved": {"en": "Approved: the record moved to the stage.", "zh": "已批准，记录已进入该阶段。"},
     "approval_rejected": {"en": "Rejected: the record stays in its stage.", "zh": "已驳回，记录保持原阶段。"},
+    "approval_requested_card": {"en": "Waiting for approval to move to “{stage}”.", "zh": "已提交审批，批准后进入「{stage}」。"},
     "approval_asks": {"en": "{by} asks to move it to “{stage}”", "zh": "{by} 申请进入「{stage}」"},
     "event_approval_requested": {"en": "approval asked", "zh": "提交审批"},
     "event_approved": {"en": "approved", "zh": "审批通过"},
@@ -274,6 +275,13 @@ ERRORS_ZH = {
     "reference": "找不到所引用的记录",
     "forbidden": "您没有权限执行此操作",
     "not_found": "未找到",
+    # approvals and role-limited stages (runtime/approvals.py)
+    "enter_roles": "您的角色不能将记录移入该阶段",
+    "pending_approval": "记录正在等待审批，审批完成前不能变更阶段",
+    "approval": "进入该阶段需要审批：请先在较早的阶段创建记录，再移入该阶段",
+    "approver_missing": "请填写审批人：进入该阶段需要其审批",
+    "approver": "只有审批人可以处理此审批",
+    "decided": "此审批已处理过",
 }
 
 
