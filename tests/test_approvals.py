@@ -290,3 +290,27 @@ def test_the_screens_hold_a_board_move_show_the_banner_and_decide(people, platfo
     assert people.call("mia", "GET", f"/api/approvals/{approval['id']}").get_json()["status"] == "rejected"
     page = lin.get(back, headers=zh).get_data(as_text=True)
     assert "等待审批" not in page and 'data-event="rejected"' in page and "折扣过高" in page
+
+
+@pytest.mark.parametrize("when, values, held", [
+    ([{"field": "name", "op": "in", "value": ["A", "B"]}], {"name": "A"}, True),
+    ([{"field": "name", "op": "in", "value": ["A", "B"]}], {"name": "C"}, False),
+    ([{"field": "reviewer", "op": "is_empty"}], {"name": "A"}, True),
+    ([{"field": "reviewer", "op": "is_empty"}], {"name": "A", "reviewer": 7}, False),
+    ([{"field": "discount", "op": "ne", "value": 10}], {"name": "A"}, True),  # "not 10" includes no value
+    ([{"field": "discount", "op": "lte", "value": 10}, {"field": "name", "op": "eq", "value": "A"}],
+     {"name": "A", "discount": "10"}, True),
+    ([{"field": "created_at_x", "op": "gt", "value": 1}], None, None),  # refused definition
+])
+def test_when_speaks_the_rule_tag_condition_language(people, client, when, values, held):
+    stages = [dict(s) for s in PIPELINE["stages"]]
+    stages[1] = {**stages[1], "approval": {"approvers": {"role": "manager"}, "when": when}}
+    r = client.patch("/api/meta/pipelines/quoting", json={"stages": stages})
+    if held is None:
+        assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "stages.sent.approval.when.0.field"
+        return
+    assert r.status_code == 200, r.get_json()
+    q = quote(people, **values)
+    r = people.call("lin", "PATCH", f"/api/records/quote/{q['id']}", json={"stage": "sent"})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["stage"] == ("draft" if held else "sent")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from ..db import writing
-from ..errors import BadRequest, NotFound, error
+from ..errors import BadRequest, CrmError, NotFound, error
 from ..http.context import access, actor_id, platform
 from ..http.errors import flag, json_body
 from ..runtime import approvals
@@ -26,9 +26,7 @@ def _may_see(conn, row) -> bool:
         return True
     try:
         platform().records.visible(conn, row.entity, row.record_id, me)
-    except NotFound:
-        return False
-    except Exception:  # a record the user may not read at all (403) is not theirs to see either
+    except CrmError:  # 404, or 403 for an entity the user may not read at all: not theirs to see either
         return False
     return True
 

@@ -108,11 +108,12 @@ def hold_moves(conn: sa.Connection, batch: Batch, planned: list) -> None:
 
     ``planned``: (pipeline, stages by key, [(write, from, to)]) of the batch."""
     entity = batch.entity
-    moving = [w.id for _, _, moves in planned for w, _, _ in moves if w.id is not None]
-    if moving:
+    # Only an update can move a record that already waits (a new record has no requests).
+    moving = [w.id for _, _, moves in planned for w, _, _ in moves] if batch.op == "update" else []
+    for start in range(0, len(moving), 900):
         a = approvals
         waiting = {r.record_id: r for r in conn.execute(sa.select(a).where(
-            a.c.entity == entity.key, a.c.status == "pending", a.c.record_id.in_(moving[:900])))}
+            a.c.entity == entity.key, a.c.status == "pending", a.c.record_id.in_(moving[start:start + 900])))}
         for p, _, moves in planned:
             for w, _, to in moves:
                 r = waiting.get(w.id)
