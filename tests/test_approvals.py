@@ -161,6 +161,7 @@ def test_approve_path(people, platform, client):
         ("create", people.ids["lin"]), ("approval", people.ids["lin"]), ("update", people.ids["lin"]),
         ("update", people.ids["mia"])]
     assert trail[1].reason.startswith(f"approval {row.id} requested: move to stage 'sent'")
+    assert '"discount"' in trail[2].changes and '"stage"' not in trail[2].changes  # the rest of the write
     assert trail[3].reason == f"approval {row.id} approved: 战略客户，同意" and '"stage": ["draft", "sent"]' in trail[3].changes
     # The requester hears the decision.
     assert any(n["title"].startswith("已批准") for n in bell(people, "lin"))
@@ -168,7 +169,9 @@ def test_approve_path(people, platform, client):
 
 def test_reject_path(people, platform, client):
     q = quote(people, discount="30")
-    assert people.call("lin", "PATCH", f"/api/records/quote/{q['id']}", json={"stage": "sent"}).status_code == 200
+    r = people.call("lin", "PATCH", f"/api/records/quote/{q['id']}", json={"stage": "sent"})
+    # Only the stage was sent and the move is held: the record is not written (same version, no empty audit row).
+    assert r.status_code == 200 and r.get_json()["version"] == q["version"] and r.get_json()["stage"] == "draft"
     approval = people.call("max", "GET", "/api/approvals?mine=1").get_json()["items"][0]
     r = people.call("max", "POST", f"/api/approvals/{approval['id']}/reject", json={})
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "comment"
@@ -180,7 +183,9 @@ def test_reject_path(people, platform, client):
     steps = client.get(f"/api/records/quote/{q['id']}/stage-history").get_json()["items"]
     assert [s["event"] for s in steps] == ["moved", "approval_requested", "rejected"]
     assert steps[-1]["comment"] == "折扣过高"
-    last = audit_rows(platform, q["id"])[-1]
+    trail = audit_rows(platform, q["id"])
+    assert [a.action for a in trail] == ["create", "approval", "approval"]
+    last = trail[-1]
     assert last.action == "approval" and last.actor_id == people.ids["max"] and "折扣过高" in last.reason
     assert any(n["title"].startswith("已驳回") for n in bell(people, "lin"))
     # Nothing waits any more: the record may move again (and ask again).
