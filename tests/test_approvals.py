@@ -187,7 +187,7 @@ def test_reject_path(people, platform, client):
     assert [a.action for a in trail] == ["create", "approval", "approval"]
     last = trail[-1]
     assert last.action == "approval" and last.actor_id == people.ids["max"] and "折扣过高" in last.reason
-    assert any(n["title"].startswith("已驳回") for n in bell(people, "lin"))
+    assert "已驳回：报价单「星河科技 年度框架」进入「已发送」（折扣过高）" in [n["title"] for n in bell(people, "lin")]
     # Nothing waits any more: the record may move again (and ask again).
     assert people.call("lin", "PATCH", f"/api/records/quote/{q['id']}", json={"stage": "sent"}).status_code == 200
     assert people.call("mia", "GET", "/api/approvals?mine=1").get_json()["total"] == 1
@@ -319,3 +319,15 @@ def test_when_speaks_the_rule_tag_condition_language(people, client, when, value
     r = people.call("lin", "PATCH", f"/api/records/quote/{q['id']}", json={"stage": "sent"})
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["stage"] == ("draft" if held else "sent")
+
+
+def test_a_request_for_a_record_deleted_since_can_still_be_rejected(people, platform):
+    q = quote(people, discount="50")
+    assert people.call("lin", "PATCH", f"/api/records/quote/{q['id']}", json={"stage": "sent"}).status_code == 200
+    approval = people.call("mia", "GET", "/api/approvals?mine=1").get_json()["items"][0]
+    assert people.call("lin", "DELETE", f"/api/records/quote/{q['id']}").status_code == 204
+    r = people.call("mia", "POST", f"/api/approvals/{approval['id']}/approve", json={})
+    assert r.status_code == 404  # nothing to move; the request stays open for a rejection
+    assert people.call("mia", "GET", f"/api/approvals/{approval['id']}").get_json()["status"] == "pending"
+    r = people.call("mia", "POST", f"/api/approvals/{approval['id']}/reject", json={"comment": "已删除"})
+    assert r.status_code == 200 and r.get_json()["status"] == "rejected"

@@ -253,13 +253,19 @@ def decide(conn: sa.Connection, records: RecordService, approval_id: int, *, use
             "changes": {row.field: [row.to_stage, row.from_stage]}, "actor_id": user_id, "at": now,
             "reason": why + f" (stays in stage '{row.from_stage}')"}])
     model = records.runtime.current(conn)
-    entity = model.entities.get(row.entity)
-    label = entity.doc.get("label") if entity is not None else row.entity
-    stage = row.to_stage
+    entity = model.entity(row.entity)
+    label = entity.doc.get("label")
+    pipeline = model.state.pipelines.get(row.pipeline)
+    stage = next((s["label"] for s in (pipeline.doc["stages"] if pipeline else []) if s["key"] == row.to_stage),
+                 row.to_stage)
+    try:
+        title = _title(entity, records.get(row.entity, row.record_id, conn=conn))
+    except NotFound:  # rejecting the request of a record deleted since
+        title = f"#{row.record_id}"
     notify(conn, [row.requested_by] if row.requested_by != user_id else [], "approval", {
-        "en": f"{'Approved' if approve else 'Rejected'}: {text_of(label, 'en')} #{row.record_id} → {stage}"
+        "en": f"{'Approved' if approve else 'Rejected'}: {text_of(label, 'en')} “{title}” → {text_of(stage, 'en')}"
               + (f" — {comment}" if comment else ""),
-        "zh": f"{'已批准' if approve else '已驳回'}：{text_of(label, 'zh')} #{row.record_id} → {stage}"
+        "zh": f"{'已批准' if approve else '已驳回'}：{text_of(label, 'zh')}「{title}」进入「{text_of(stage, 'zh')}」"
               + (f"（{comment}）" if comment else "")},
         entity=row.entity, record_id=row.record_id, dedupe=f"approval:{approval_id}:{verb}")
     return as_dict(get(conn, approval_id))
