@@ -1,17 +1,17 @@
 """Approvals of pipeline moves into stages that ask for one.
 
-Revision ID: 0013_approvals
-Revises: 0011_imports
+Revision ID: 0014_approvals
+Revises: 0012_import_resume
 """
 import sqlalchemy as sa
 from alembic import op
 
 from crm_platform.sqltypes import UTCDateTime
 
-revision = "0013_approvals"
-# 0012_automation (another branch) comes between once both are merged; whoever merges second
+revision = "0014_approvals"
+# 0013_automation (another branch) comes between once both are merged; whoever merges second
 # points this at it.
-down_revision = "0011_imports"
+down_revision = "0012_import_resume"
 branch_labels = None
 depends_on = None
 
