@@ -224,7 +224,7 @@ notifications = sa.Table(
 #: writing transaction). ``text`` is the value folded for matching (phones as national digits), so a
 #: number is found however it was typed; the record's rights and recycle bin are read from its own
 #: table at query time, never copied here. Indexed for substring search: FTS5 trigram on SQLite,
-#: pg_trgm GIN on PostgreSQL (both created by migration 0013, outside this metadata).
+#: pg_trgm GIN on PostgreSQL (both created by migration 0015, outside this metadata).
 search_index = sa.Table(
     "crm_search",
     platform_metadata,
@@ -262,4 +262,32 @@ list_states = sa.Table(
     sa.Column("query", sa.Text, nullable=False),
     sa.Column("known", sa.Text, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: Approvals of pipeline moves (``runtime/approvals.py``): a move into a stage that asks for approval
+#: leaves the record in its stage and writes a ``pending`` row here; an approver's decision makes it
+#: ``approved`` (the move is then written through the record service) or ``rejected``. Approvers are a
+#: role (judged on the approver's roles when they decide) or one user (the record's approver field,
+#: read when the move was asked). At most one pending row per record (checked under the record's lock).
+approvals = sa.Table(
+    "crm_approval",
+    platform_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("pipeline", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("from_stage", sa.String(64), nullable=True),
+    sa.Column("to_stage", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("approver_role", sa.String(64), nullable=True),
+    sa.Column("approver_id", sa.Integer, nullable=True),
+    sa.Column("requested_by", sa.Integer, nullable=True),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("decided_by", sa.Integer, nullable=True),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Index("ix_crm_approval_entity_record", "entity", "record_id"),
+    sa.Index("ix_crm_approval_status", "status", "approver_role", "approver_id"),
 )

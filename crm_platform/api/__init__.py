@@ -37,4 +37,8 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(search_api)
     from .views_api import views_api
     app.register_blueprint(views_api)
+    from .timeline_api import timeline_api
+    app.register_blueprint(timeline_api)
+    from .approvals_api import approvals_api
+    app.register_blueprint(approvals_api)
     register_error_handlers(app)

@@ -4,16 +4,16 @@ The search index gets a substring index fitting the database: an FTS5 table with
 tokenizer on SQLite (kept in step by triggers), a pg_trgm GIN index on PostgreSQL when the
 extension may be created (without it, search still works by a plain LIKE scan).
 
-Revision ID: 0013_search_views
-Revises: 0012_import_resume
+Revision ID: 0015_search_views
+Revises: 0014_approvals
 """
 import sqlalchemy as sa
 from alembic import op
 
 from crm_platform.sqltypes import UTCDateTime
 
-revision = "0013_search_views"
-down_revision = "0012_import_resume"
+revision = "0015_search_views"
+down_revision = "0014_approvals"
 branch_labels = None
 depends_on = None
 
