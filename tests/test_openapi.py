@@ -187,7 +187,7 @@ def test_record_endpoints_list_401_and_403_and_a_user_without_rights_gets_a_docu
                                                                                           two_entities):
     doc = client.get("/api/openapi.json").get_json()
     record_ops = [(p, m, o) for p, m, o in operations(doc) if p.startswith("/api/records/")]
-    assert len(record_ops) == 2 * 14
+    assert len(record_ops) == 2 * 15
     for path, method, operation in record_ops:
         assert {"401", "403"} <= set(operation["responses"]), (method, path)
     # Administrators only: definition changes, users, bundles; reading definitions is open to everyone.
