@@ -508,3 +508,15 @@ MESSAGES.update({
     "op_has_all": {"en": "has all of", "zh": "含全部"},
     "op_has_none": {"en": "has none of", "zh": "均不含"},
 })
+
+# The form designer's warning before a public form shows what should stay inside.
+MESSAGES.update({
+    "pub_warning": {"en": "This form is public: anyone with its address sees these fields.",
+                    "zh": "这是公开表单：任何拿到地址的人都能看到以下字段。"},
+    "pub_reference": {"en": "refers to {target}: visitors would see the names of those records",
+                      "zh": "关联「{target}」：访客会看到这些记录的名称"},
+    "pub_internal": {"en": "internal: hidden from the roles {roles}", "zh": "内部字段：角色 {roles} 不可查看"},
+    "pub_hidden": {"en": "hidden on the form, but its value still travels in the page",
+                   "zh": "在表单上隐藏，但其值仍会随页面发送"},
+    "pub_confirm": {"en": "Publish these fields all the same", "zh": "仍然公开这些字段"},
+})

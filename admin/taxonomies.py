@@ -51,7 +51,7 @@ def taxonomy_form_class(state, tag_keys: list[str], rows: int, condition_rows: i
         label_zh = StringField(tr("d_zh"), validators=[Optional(), Length(max=200)])
         parent = SelectField(tr("d_parent"), choices=_choices([(k, k) for k in tag_keys], tr("d_top")), validate_choice=False,
                              render_kw={"data-options-from": "tags"})
-        color = StringField(tr("d_colour"), validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5"})
+        color = StringField(tr("d_colour"), validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5", "data-colour": "1"})
         rule_entity = SelectField(tr("d_rule_applies_to"), choices=_choices(entities, tr("d_set_by_hand")), validate_choice=False)
         conditions = FieldList(FormField(ConditionRow), min_entries=condition_rows)
 

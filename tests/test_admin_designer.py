@@ -336,7 +336,7 @@ def test_the_diff_matches_list_items_by_key():
 
 def test_a_form_is_laid_out_in_sections_with_overrides_and_conditions(admin, platform, client, student):
     page = admin.get("/admin/forms/new?entity=student").get_data(as_text=True)
-    assert 'name="fields-0-section"' in page and 'value="Details"' in page  # starts with every field in one section
+    assert 'name="fields-0-section"' in page and 'value="Details"' in page  # starts with one empty section
     keys = [f["key"] for f in entity(platform, "student").fields]  # name, age, email, course, enrolled_on
     form = {"entity": "student", "key": "trial", "label_en": "Trial lesson", "label_zh": "试听报名",
             "public": "y", "slug": "trial", "success_message_en": "Thank you!", "success_message_zh": "提交成功",

@@ -81,3 +81,32 @@ function refreshKeyOptions(select) {
     if (input) { input.addEventListener("change", propose); input.addEventListener("blur", propose); }
   });
 })();
+
+// A colour picker beside each colour input (a choice's, a tag's): the picker fills the hex text,
+// and the text (which may stay empty: no colour) moves the picker. Cloned rows carry their picker.
+function addColourPickers() {
+  document.querySelectorAll("input[data-colour]").forEach(function (text) {
+    var next = text.nextElementSibling;
+    if (next && next.type === "color") return;
+    var picker = document.createElement("input");
+    picker.type = "color";
+    picker.className = "colour-picker ml-1";
+    picker.setAttribute("aria-label", text.getAttribute("placeholder") || "colour");
+    picker.value = /^#[0-9a-fA-F]{6}$/.test(text.value) ? text.value : "#1e88e5";
+    text.insertAdjacentElement("afterend", picker);
+  });
+}
+document.addEventListener("input", function (event) {
+  var el = event.target;
+  if (el.type === "color" && el.previousElementSibling && el.previousElementSibling.hasAttribute("data-colour")) {
+    el.previousElementSibling.value = el.value;
+  } else if (el.hasAttribute && el.hasAttribute("data-colour")) {
+    var picker = el.nextElementSibling;
+    if (picker && picker.type === "color" && /^#[0-9a-fA-F]{6}$/.test(el.value)) picker.value = el.value;
+  }
+});
+document.addEventListener("click", function (event) {
+  if (event.target.closest("[data-add-row]")) addColourPickers();
+});
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", addColourPickers);
+else addColourPickers();

@@ -1,0 +1,61 @@
+"""Designer usability in Debian's Chromium (issue 20, item 4): each of these failed before its fix —
+a colour is picked with a colour picker, a new form starts empty, and a public form warns before it
+exposes a reference, an internal or a hidden field."""
+from __future__ import annotations
+
+STUDENT = {"key": "student", "label": {"en": "Student", "zh": "学员"}, "title_field": "name", "fields": [
+    {"key": "name", "type": "text", "label": {"en": "Name", "zh": "姓名"}, "required": True},
+    {"key": "phone", "type": "text", "label": {"en": "Phone", "zh": "电话"}},
+    {"key": "notes", "type": "text", "label": {"en": "Notes", "zh": "内部备注"}},
+    {"key": "course", "type": "reference", "target": "course", "label": {"en": "Course", "zh": "课程"}},
+]}
+COURSE = {"key": "course", "label": {"en": "Course", "zh": "课程"}, "title_field": "title",
+          "fields": [{"key": "title", "type": "text", "label": "Title"}]}
+
+
+def test_a_tag_colour_is_picked_with_a_colour_picker(page, live_server):
+    page.goto(f"{live_server.url}/admin/taxonomies/new")
+    page.fill("#key", "level")
+    page.fill("#label_en", "Level")
+    page.fill('[name="tags-0-key"]', "vip")
+    page.fill('[name="tags-0-label_en"]', "VIP")
+    picker = page.locator('[name="tags-0-color"] + input[type=color]')
+    assert picker.count() == 1
+    picker.evaluate("el => { el.value = '#ff5722'; el.dispatchEvent(new Event('input', {bubbles: true})); }")
+    assert page.input_value('[name="tags-0-color"]') == "#ff5722"
+    page.get_by_test_id("preview").click()
+    page.get_by_test_id("apply").click()
+    page.wait_for_url(lambda url: url.endswith("/admin/taxonomies/"))
+    tags = live_server.platform.metadata.state().taxonomies["level"].doc["tags"]
+    assert tags[0]["color"] == "#ff5722"
+
+
+def test_a_new_form_starts_empty_and_a_public_one_warns_before_exposing_fields(page, live_server, screenshot):
+    assert live_server.api.post("/api/meta/entities", json=COURSE).status_code == 201
+    assert live_server.api.post("/api/meta/entities", json=STUDENT).status_code == 201
+    live_server.api.post("/api/meta/roles", json={"key": "teacher", "label": {"en": "Teacher", "zh": "老师"},
+                                                  "entities": {"student": {"read": "all",
+                                                                           "fields": {"notes": {"read": False}}}}})
+    page.goto(f"{live_server.url}/admin/forms/new?entity=student")
+    sections = page.locator('select[name$="-section"]')
+    assert sections.count() == 4
+    assert all(sections.nth(i).input_value() == "" for i in range(4))  # no field placed yet
+
+    page.fill("#key", "signup")
+    page.fill("#label_en", "Sign up")
+    page.check("#public")
+    page.fill("#slug", "signup")
+    for n, key in enumerate(["name", "phone", "notes", "course"]):
+        page.select_option(f'[name="fields-{n}-section"]', "1")
+    page.check('[name="fields-1-hidden"]')
+    page.get_by_test_id("preview").click()
+    warning = page.get_by_test_id("public-warning")
+    text = warning.inner_text()
+    assert "Course" in text and "Notes" in text and "Phone" in text and "Name" not in text.split("\n", 1)[1]
+    assert page.get_by_test_id("plan").count() == 0  # no plan until the admin says so
+    screenshot(page, "admin_public_form_warning")
+    page.check("#expose-ok")
+    page.get_by_test_id("preview").click()
+    page.get_by_test_id("apply").click()
+    page.wait_for_url(lambda url: url.endswith("/admin/forms/"))
+    assert live_server.platform.metadata.state().of_kind("form")["signup"].doc["public"] is True
