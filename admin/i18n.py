@@ -238,7 +238,7 @@ MESSAGES = {
     "d_category": {"en": "Category", "zh": "类别"},
     "d_required_to_enter": {"en": "Required to enter", "zh": "进入前必填"},
     "d_any_stage_may_follow": {"en": "Any stage may follow", "zh": "可进入任意阶段"},
-    "d_or_only_these": {"en": "…or only these", "zh": "…或只能进入这些阶段"},
+    "d_or_only_these": {"en": "Only the stages chosen below", "zh": "只能进入下面选中的阶段"},
     "d_follow_up_record_in": {"en": "Follow-up record in", "zh": "跟进记录建在"},
     "d_follow_up_values_one_per_line_field_valu": {"en": "Follow-up values, one per line: field = value ({field} of the moved record)", "zh": "跟进记录的值，每行一个：字段 = 值（{field} 表示被移动记录的字段）"},
     "d_due_in_days": {"en": "Due in days", "zh": "几天后到期"},
@@ -519,4 +519,19 @@ MESSAGES.update({
     "pub_hidden": {"en": "hidden on the form, but its value still travels in the page",
                    "zh": "在表单上隐藏，但其值仍会随页面发送"},
     "pub_confirm": {"en": "Publish these fields all the same", "zh": "仍然公开这些字段"},
+})
+
+# The pipeline editor's stage cards.
+MESSAGES.update({
+    "stages_cards_note": {"en": "— one card per stage: drag a card by ⠿ (or use ↑ ↓) to reorder; blank cards are "
+                                "ignored; a stage is archived, never dropped",
+                          "zh": "— 每个阶段一张卡片：拖动 ⠿（或点 ↑ ↓）调整顺序；空白卡片会被忽略；阶段只会归档，不会删除"},
+    "drag_to_reorder": {"en": "Drag to reorder", "zh": "拖动以调整顺序"},
+    "move_up": {"en": "Move up", "zh": "上移"},
+    "move_down": {"en": "Move down", "zh": "下移"},
+    "new_stage": {"en": "New stage", "zh": "新阶段"},
+    "d_next_stages": {"en": "Which stages may follow", "zh": "之后可进入的阶段"},
+    "d_only_these": {"en": "Only these stages", "zh": "只能进入这些阶段"},
+    "next_stage_clash": {"en": "stage {stage}: choose either \"any stage may follow\" or a list of stages, not both",
+                         "zh": "阶段 {stage}：请在“可进入任意阶段”和指定阶段之间二选一"},
 })

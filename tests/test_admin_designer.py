@@ -290,7 +290,7 @@ def test_pipeline_stages_are_ordered_with_requirements_and_next_stages(admin, pl
             "stages-0-position": "2", "stages-0-key": "signed", "stages-0-label_en": "Signed", "stages-0-label_zh": "签约",
             "stages-0-probability": "100", "stages-0-category": "won", "stages-0-required_fields": "contract_no",
             "stages-1-position": "1", "stages-1-key": "lead", "stages-1-label_en": "Lead", "stages-1-probability": "10",
-            "stages-1-any_next": "y",
+            "stages-0-next_mode": "list", "stages-1-next_mode": "any",
             "stages-2-key": ""}
     r = admin.post("/admin/pipelines/new", data=form)
     assert r.status_code == 200 and "create pipeline sales" in text_of(r)
@@ -427,6 +427,6 @@ def test_a_number_input_holding_text_is_refused_rather_than_dropped(admin, platf
     client.post("/api/meta/entities", json=SALES_ENTITY)
     r = admin.post("/admin/pipelines/new", data={"entity": "deal", "key": "sales", "label_en": "Sales", "field": "stage",
                                                  "stages-0-key": "lead", "stages-0-label_en": "Lead",
-                                                 "stages-0-probability": "ten", "stages-0-any_next": "y", "_confirm": "1"})
+                                                 "stages-0-probability": "ten", "stages-0-next_mode": "any", "_confirm": "1"})
     assert r.status_code == 422 and "Not a valid integer value" in text_of(r)
     assert "sales" not in platform.metadata.state().pipelines

@@ -4,7 +4,8 @@ document.addEventListener("click", function (event) {
   var button = event.target.closest("[data-add-row]");
   if (!button) return;
   var name = button.getAttribute("data-add-row");
-  var body = document.querySelector('table[data-rows="' + name + '"] > tbody');
+  var body = document.querySelector('table[data-rows="' + name + '"] > tbody') ||
+    document.querySelector('div[data-rows="' + name + '"]');  // the pipeline's stage cards
   if (!body || !body.lastElementChild) return;
   var last = body.lastElementChild;
   var index = body.children.length;
@@ -19,6 +20,7 @@ document.addEventListener("click", function (event) {
   });
   copy.querySelectorAll("input, select, textarea").forEach(function (el) {
     if (el.type === "checkbox") el.checked = false;
+    else if (el.type === "radio") el.checked = el.value === "any";  // a new stage: any stage may follow
     else if (el.tagName === "SELECT") el.selectedIndex = 0;
     else el.value = "";
     el.classList.remove("is-invalid");
@@ -110,3 +112,71 @@ document.addEventListener("click", function (event) {
 });
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", addColourPickers);
 else addColourPickers();
+
+// Stage cards: drag by the handle or press ↑ ↓ to reorder; the hidden positions are numbered in card
+// order when the form is posted, so the order seen is the order saved.
+(function () {
+  var dragged = null;
+  function cardOf(el) { return el && el.closest && el.closest("[data-stage-card]"); }
+  document.addEventListener("dragstart", function (event) {
+    if (!event.target.classList || !event.target.classList.contains("drag-handle")) return;
+    dragged = cardOf(event.target);
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", "stage");
+    event.dataTransfer.setDragImage(dragged, 10, 10);
+  });
+  document.addEventListener("dragover", function (event) {
+    if (dragged && cardOf(event.target)) event.preventDefault();
+  });
+  document.addEventListener("drop", function (event) {
+    var target = cardOf(event.target);
+    if (!dragged || !target || target === dragged) return;
+    event.preventDefault();
+    var box = target.getBoundingClientRect();
+    target.parentNode.insertBefore(dragged, event.clientY > box.top + box.height / 2 ? target.nextSibling : target);
+    dragged = null;
+  });
+  document.addEventListener("dragend", function () { dragged = null; });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-move]");
+    if (!button) return;
+    var card = cardOf(button);
+    if (button.getAttribute("data-move") === "-1" && card.previousElementSibling) {
+      card.parentNode.insertBefore(card, card.previousElementSibling);
+    } else if (button.getAttribute("data-move") === "1" && card.nextElementSibling) {
+      card.parentNode.insertBefore(card.nextElementSibling, card);
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    event.target.querySelectorAll("[data-stage-cards]").forEach(function (cards) {
+      Array.prototype.forEach.call(cards.querySelectorAll("[data-stage-card]"), function (card, n) {
+        var position = card.querySelector('input[name$="-position"]');
+        if (position) position.value = n + 1;
+      });
+    });
+  }, true);
+  // "Any stage" or "only these": picking a stage chooses "only these"; choosing "any" clears the list.
+  document.addEventListener("change", function (event) {
+    var box = event.target.closest && event.target.closest("[data-next-choice]");
+    if (!box) return;
+    var list = box.querySelector("select[data-next-list]");
+    if (event.target === list) {
+      var picked = Array.prototype.some.call(list.options, function (o) { return o.selected && o.value; });
+      if (picked) box.querySelector('input[type=radio][value="list"]').checked = true;
+    } else if (event.target.type === "radio" && event.target.value === "any") {
+      Array.prototype.forEach.call(list.options, function (o) { o.selected = false; });
+    }
+  });
+})();
+
+// A stage card's title follows what is typed into it (its Chinese label, English label or key).
+document.addEventListener("input", function (event) {
+  var card = event.target.closest && event.target.closest("[data-stage-card]");
+  if (!card || !/-(key|label_en|label_zh)$/.test(event.target.name || "")) return;
+  var value = function (suffix) {
+    var el = card.querySelector('input[name$="-' + suffix + '"]');
+    return el ? el.value.trim() : "";
+  };
+  var title = card.querySelector("[data-stage-title]");
+  if (title) title.textContent = value("label_zh") || value("label_en") || value("key") || title.textContent;
+});

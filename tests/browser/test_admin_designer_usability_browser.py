@@ -59,3 +59,41 @@ def test_a_new_form_starts_empty_and_a_public_one_warns_before_exposing_fields(p
     page.get_by_test_id("apply").click()
     page.wait_for_url(lambda url: url.endswith("/admin/forms/"))
     assert live_server.platform.metadata.state().of_kind("form")["signup"].doc["public"] is True
+
+
+DEAL = {"key": "deal", "label": {"en": "Deal", "zh": "商机"}, "title_field": "name",
+        "fields": [{"key": "name", "type": "text", "label": "Name"}, {"key": "stage", "type": "stage", "label": "Stage"}]}
+
+
+def test_pipeline_stages_are_cards_dragged_into_order_with_any_or_a_list_of_next_stages(page, live_server, screenshot):
+    assert live_server.api.post("/api/meta/entities", json=DEAL).status_code == 201
+    page.goto(f"{live_server.url}/admin/pipelines/new?entity=deal")
+    page.fill("#key", "sales")
+    page.fill("#label_en", "Sales")
+    page.select_option("#field", "stage")
+    cards = page.locator("[data-stage-card]")
+    assert cards.count() == 2
+    # every input is titled on its card (no grid of unlabelled boxes), and no order number to type
+    assert page.locator('label[for="stages-0-key"]').is_visible()
+    assert page.locator('input[name="stages-0-position"]').get_attribute("type") == "hidden"
+    page.fill('[name="stages-0-key"]', "lead")
+    page.fill('[name="stages-0-label_en"]', "Lead")
+    page.fill('[name="stages-1-key"]', "signed")
+    page.fill('[name="stages-1-label_en"]', "Signed")
+
+    # "any stage" is picked for a new stage; picking a next stage switches to "only these", visibly
+    assert page.is_checked("#stages-0-next_mode-0")
+    page.focus('[name="stages-0-allowed_next"]')
+    page.select_option('[name="stages-0-allowed_next"]', "signed")
+    assert page.is_checked("#stages-0-next_mode-1") and not page.is_checked("#stages-0-next_mode-0")
+
+    # drag "signed" above "lead" by its handle
+    cards.nth(1).locator(".drag-handle").drag_to(cards.nth(0).locator(".card-header"), target_position={"x": 5, "y": 2})
+    assert cards.nth(0).locator('[name="stages-1-key"]').count() == 1  # the cards changed places
+    screenshot(page, "admin_pipeline_stage_cards")
+    page.get_by_test_id("preview").click()
+    page.get_by_test_id("apply").click()
+    page.wait_for_url(lambda url: url.endswith("/admin/pipelines/"))
+    stages = live_server.platform.metadata.state().pipelines["sales"].doc["stages"]
+    assert [s["key"] for s in stages] == ["signed", "lead"]
+    assert stages[1]["allowed_next"] == ["signed"] and "allowed_next" not in stages[0]
