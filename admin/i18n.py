@@ -535,3 +535,13 @@ MESSAGES.update({
     "next_stage_clash": {"en": "stage {stage}: choose either \"any stage may follow\" or a list of stages, not both",
                          "zh": "阶段 {stage}：请在“可进入任意阶段”和指定阶段之间二选一"},
 })
+
+# Column titles of the remaining grids.
+MESSAGES.update({
+    "col_kind": {"en": "Kind", "zh": "类别"},
+    "col_operation": {"en": "Operation", "zh": "操作"},
+    "col_table": {"en": "Table", "zh": "数据表"},
+    "col_column": {"en": "Column", "zh": "列"},
+    "col_detail": {"en": "Detail", "zh": "说明"},
+    "col_rows": {"en": "Rows", "zh": "行数"},
+})

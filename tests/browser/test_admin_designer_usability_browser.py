@@ -97,3 +97,21 @@ def test_pipeline_stages_are_cards_dragged_into_order_with_any_or_a_list_of_next
     stages = live_server.platform.metadata.state().pipelines["sales"].doc["stages"]
     assert [s["key"] for s in stages] == ["signed", "lead"]
     assert stages[1]["allowed_next"] == ["signed"] and "allowed_next" not in stages[0]
+
+
+def test_every_grid_of_the_designer_has_column_headers(page, live_server):
+    api = live_server.api
+    assert api.post("/api/meta/entities", json=COURSE).status_code == 201
+    assert api.post("/api/meta/entities", json=STUDENT).status_code == 201
+    assert api.post("/api/meta/entities", json=DEAL).status_code == 201
+    api.patch("/api/meta/entities/student", json={"fields": STUDENT["fields"][:3]})  # course field archived
+    api.post("/api/meta/entities", json={"key": "old", "label": "Old", "fields": [{"key": "a", "type": "text"}]})
+    api.delete("/api/meta/entities/old")
+    headerless = """() => Array.from(document.querySelectorAll('table'))
+        .filter(t => !t.tHead || !t.tHead.textContent.trim())
+        .map(t => (t.getAttribute('data-rows') || t.getAttribute('data-testid') || t.className))"""
+    for path in ("/admin/entities/", "/admin/entities/student/", "/admin/taxonomies/new", "/admin/forms/new?entity=student",
+                 "/admin/pipelines/new?entity=deal", "/admin/history/", "/admin/users/", "/admin/roles/",
+                 "/admin/bundles/", "/admin/entities/student/fields/new?type=select"):
+        page.goto(f"{live_server.url}{path}")
+        assert page.evaluate(headerless) == [], path
