@@ -11,7 +11,8 @@ from wtforms.validators import Length, Optional
 from crm_platform.metadata.field_types import REGISTRY
 
 from .common import DesignerForm, label_data, label_from, label_shown, platform
-from .i18n import t as tr
+from .conditions import field_catalogue
+from .i18n import language, t as tr
 from .definition_view import DefinitionDesignerView
 from .plan_flow import attach_errors, going_back
 from .rows import blank, posted_rows, split_list, typed_value
@@ -54,9 +55,12 @@ def form_designer_class(state, entity_key: str, n_sections: int, n_conditions: i
         field = SelectField(tr("d_field"), choices=_opt(field_choices, "—"), validate_choice=False)
         effect = SelectField(tr("d_effect"), choices=_opt([("show", tr("d_is_shown_only")), ("require", tr("d_is_required"))], "—"),
                              validate_choice=False)
-        when_field = SelectField(tr("d_when"), choices=_opt(field_choices, "—"), validate_choice=False)
-        op = SelectField(tr("d_is"), choices=_opt([("eq", tr("d_equal_to")), ("in", tr("d_one_of_a_b"))]), validate_choice=False)
-        value = _text(tr("d_value"), 1000)
+        # designer.js fits the value input to the field tested (admin/conditions.py)
+        when_field = SelectField(tr("d_when"), choices=_opt(field_choices, "—"), validate_choice=False,
+                                 render_kw={"data-cond-field": "1"})
+        op = SelectField(tr("d_is"), choices=_opt([("eq", tr("d_equal_to")), ("in", tr("d_one_of_a_b"))]),
+                         validate_choice=False, render_kw={"data-cond-op": "1"})
+        value = StringField(tr("d_value"), validators=[Optional(), Length(max=1000)], render_kw={"data-cond-value": "1"})
 
     class FormDesignerForm(DesignerForm):
         key = _text(tr("d_key"), 63)
@@ -238,7 +242,7 @@ class FormDesignerView(DefinitionDesignerView):
             attach_errors(form, list(errors), locate_form_error)
             return self.render("crm_admin/form_form.html", form=form, errors=list(errors), plan=plan, creating=creating,
                                key=None if creating else doc["key"], entity_key=entity_key, labels=labels,
-                               exposed=exposed)
+                               exposed=exposed, catalogue=field_catalogue(state, language()))
 
         if request.method == "GET" or going_back() or not entity_key:
             return render_form()

@@ -180,3 +180,111 @@ document.addEventListener("input", function (event) {
   var title = card.querySelector("[data-stage-title]");
   if (title) title.textContent = value("label_zh") || value("label_en") || value("key") || title.textContent;
 });
+
+// Rule and condition builders: the field is picked from the entity's fields, the operators offered
+// are those that fit its type, and the value input fits the field (its choices as a choice — several
+// for "one of" —, a date picker for dates, a number for numbers and day counts). The typed inputs
+// stay in the form (hidden) and carry what the pickers choose, so the post is the same as without
+// JavaScript. The fields come from the page's #field-catalogue (admin/conditions.py).
+(function () {
+  var source = document.getElementById("field-catalogue");
+  if (!source) return;
+  var catalogue = JSON.parse(source.textContent);
+  var MANY = ["in", "not_in", "has_any", "has_all", "has_none"];
+  var NO_VALUE = ["is_empty", "is_not_empty"];
+  var DAYS = ["within_days", "older_than_days"];
+
+  function rowOf(el) { return el.closest("tr"); }
+  function entityOf(row) {
+    var related = row.querySelector('select[name$="-related_entity"]');
+    if (related && related.value) return related.value;
+    var tag = row.closest("[data-tag-row]");
+    var rule = tag && tag.querySelector('select[name$="-rule_entity"]');
+    if (rule) return rule.value;
+    var form = row.closest("[data-cond-entity]");
+    return form ? form.getAttribute("data-cond-entity") : "";
+  }
+  function fieldsOf(row) { return catalogue[entityOf(row)] || []; }
+  function fieldOf(row) {
+    var input = row.querySelector("[data-cond-field]");
+    var key = input ? input.value : "";
+    return fieldsOf(row).filter(function (f) { return f.key === key; })[0] || null;
+  }
+  function picker(input, cls, multiple) {
+    var next = input.nextElementSibling;
+    if (next && next.classList.contains(cls)) next.remove();
+    var select = document.createElement("select");
+    select.className = "form-control " + cls;
+    select.multiple = !!multiple;
+    input.insertAdjacentElement("afterend", select);
+    return select;
+  }
+  function fieldPicker(row) {
+    var input = row.querySelector("input[data-cond-field]");
+    if (!input) return;  // a form's condition: already a select of the entity's fields
+    var select = picker(input, "cond-field-picker");
+    select.setAttribute("aria-label", input.getAttribute("placeholder") || "field");
+    select.add(new Option("—", ""));
+    fieldsOf(row).forEach(function (f) { select.add(new Option(f.label + " (" + f.key + ")", f.key)); });
+    if (input.value && !fieldsOf(row).some(function (f) { return f.key === input.value; })) {
+      select.add(new Option(input.value, input.value));  // a key the entity no longer has stays visible
+    }
+    select.value = input.value;
+    input.type = "hidden";
+  }
+  function fit(row) {
+    var field = fieldOf(row);
+    var op = row.querySelector("select[data-cond-op]");
+    var value = row.querySelector("[data-cond-value]");
+    if (!op || !value) return;
+    Array.prototype.forEach.call(op.options, function (o) {
+      var off = !!(o.value && field && field.ops.indexOf(o.value) < 0);
+      o.disabled = off;
+      o.hidden = off;
+    });
+    if (op.selectedOptions.length && op.selectedOptions[0].disabled) op.value = "";
+    var next = value.nextElementSibling;
+    if (next && next.classList.contains("cond-value-picker")) next.remove();
+    value.type = "text";
+    value.disabled = false;
+    if (NO_VALUE.indexOf(op.value) >= 0) {
+      value.value = "";
+      value.disabled = true;
+    } else if (DAYS.indexOf(op.value) >= 0) {
+      value.type = "number";
+    } else if (field && field.input === "choice") {
+      var many = MANY.indexOf(op.value) >= 0;
+      var chosen = value.value.split(/[,，;；]/).map(function (v) { return v.trim(); });
+      var select = picker(value, "cond-value-picker", many);
+      select.setAttribute("aria-label", value.getAttribute("placeholder") || "value");
+      if (!many) select.add(new Option("—", ""));
+      field.choices.forEach(function (c) { select.add(new Option(c[1], c[0], false, chosen.indexOf(c[0]) >= 0)); });
+      value.type = "hidden";
+    } else if (field && ["date", "datetime-local", "number", "email"].indexOf(field.input) >= 0
+               && MANY.indexOf(op.value) < 0) {
+      value.type = field.input;
+    }
+  }
+  function upgrade(row) { fieldPicker(row); fit(row); }
+  function upgradeAll(scope) {
+    (scope || document).querySelectorAll("[data-cond-field]").forEach(function (el) { upgrade(rowOf(el)); });
+  }
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.classList.contains("cond-field-picker")) {
+      el.previousElementSibling.value = el.value;
+      fit(rowOf(el));
+    } else if (el.classList.contains("cond-value-picker")) {
+      el.previousElementSibling.value = Array.prototype.filter.call(el.options, function (o) { return o.selected && o.value; })
+        .map(function (o) { return o.value; }).join(", ");
+    } else if (el.hasAttribute("data-cond-op") || (el.tagName === "SELECT" && el.hasAttribute("data-cond-field"))) {
+      fit(rowOf(el));
+    } else if (/-(related_entity|rule_entity)$/.test(el.name || "")) {
+      upgradeAll(el.closest("[data-tag-row]") || rowOf(el));
+    }
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-add-row]")) upgradeAll();
+  });
+  upgradeAll();
+})();

@@ -115,3 +115,57 @@ def test_every_grid_of_the_designer_has_column_headers(page, live_server):
                  "/admin/bundles/", "/admin/entities/student/fields/new?type=select"):
         page.goto(f"{live_server.url}{path}")
         assert page.evaluate(headerless) == [], path
+
+
+PUPIL = {"key": "pupil", "label": {"en": "Pupil", "zh": "学员"}, "title_field": "name", "fields": [
+    {"key": "name", "type": "text", "label": {"en": "Name", "zh": "姓名"}},
+    {"key": "course", "type": "select", "label": {"en": "Course", "zh": "课程"},
+     "choices": [{"key": "math", "label": {"en": "Math", "zh": "数学"}}, {"key": "art", "label": {"en": "Art", "zh": "美术"}}]},
+    {"key": "enrolled_on", "type": "date", "label": {"en": "Enrolled on", "zh": "报名日期"}},
+    {"key": "lessons", "type": "integer", "label": {"en": "Lessons", "zh": "课时"}},
+]}
+
+
+def test_a_rule_condition_offers_the_entitys_fields_fitting_operators_and_values(page, live_server, screenshot):
+    assert live_server.api.post("/api/meta/entities", json=PUPIL).status_code == 201
+    page.goto(f"{live_server.url}/admin/taxonomies/new")
+    page.fill("#key", "interest")
+    page.fill("#label_en", "Interest")
+    page.fill('[name="tags-0-key"]', "artist")
+    page.fill('[name="tags-0-label_en"]', "Artist")
+    page.locator("details").first.locator("summary").click()
+    page.select_option('[name="tags-0-rule_entity"]', "pupil")
+    row = page.locator('tr:has([name="tags-0-conditions-0-field"])')
+    field = row.locator("select.cond-field-picker")
+    assert field.locator("option").all_inner_texts() == ["—", "Name (name)", "Course (course)",
+                                                          "Enrolled on (enrolled_on)", "Lessons (lessons)"]
+    field.select_option("enrolled_on")  # a date: compared with a date picker, windows of days offered
+    assert row.locator('[name="tags-0-conditions-0-value"]').get_attribute("type") == "date"
+    assert row.locator('select[name="tags-0-conditions-0-op"] option[value="within_days"]').is_enabled()
+    field.select_option("course")  # a choice: its choices, and no "greater than"
+    assert row.locator('select[name="tags-0-conditions-0-op"] option[value="gt"]').is_disabled()
+    page.select_option('[name="tags-0-conditions-0-op"]', "eq")
+    value = row.locator("select.cond-value-picker")
+    assert value.locator("option").all_inner_texts() == ["—", "Math", "Art"]
+    value.select_option("art")
+    screenshot(page, "admin_rule_condition_builder")
+    page.get_by_test_id("preview").click()
+    page.get_by_test_id("apply").click()
+    page.wait_for_url(lambda url: url.endswith("/admin/taxonomies/"))
+    tag = live_server.platform.metadata.state().taxonomies["interest"].doc["tags"][0]
+    assert tag["rule"]["entity"] == "pupil"
+    assert tag["rule"]["all"] == [{"field": "course", "op": "eq", "value": "art"}]
+
+
+def test_a_form_condition_value_fits_the_field_it_tests(page, live_server):
+    assert live_server.api.post("/api/meta/entities", json=PUPIL).status_code == 201
+    page.goto(f"{live_server.url}/admin/forms/new?entity=pupil")
+    page.select_option('[name="conditions-0-when_field"]', "course")
+    page.select_option('[name="conditions-0-op"]', "in")
+    value = page.locator('[name="conditions-0-value"] + select.cond-value-picker')
+    assert value.get_attribute("multiple") is not None
+    value.select_option(["math", "art"])
+    assert page.input_value('[name="conditions-0-value"]') == "math, art"
+    page.select_option('[name="conditions-0-when_field"]', "enrolled_on")
+    page.select_option('[name="conditions-0-op"]', "eq")
+    assert page.locator('[name="conditions-0-value"]').get_attribute("type") == "date"
