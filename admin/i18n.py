@@ -545,3 +545,4 @@ MESSAGES.update({
     "col_detail": {"en": "Detail", "zh": "说明"},
     "col_rows": {"en": "Rows", "zh": "行数"},
 })
+MESSAGES.update({"h_action": {"en": "Hand over to another user…", "zh": "移交给其他用户…"}})

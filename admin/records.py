@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 
-from flask import abort, flash, g, request
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import helpers as h
+from flask_admin.actions import action
 from flask_admin.helpers import get_form_data
 from flask_admin.model import BaseModelView
 from flask_admin.model.filters import BaseFilter
@@ -29,7 +30,7 @@ from crm_platform.web.pages import user_tz
 
 from .common import AdminOnly, actor_id, label_text, platform
 from .plan_flow import attach_errors
-from .i18n import language, t
+from .i18n import language, lazy, t
 from .record_form import (REASON, at_reason_input, expected_version, form_data, reason_label, record_form_class,
                           record_values)
 
@@ -290,6 +291,11 @@ class RecordView(AdminOnly, BaseModelView):
             from flask_admin.model.template import DeleteRowAction
             actions = [a for a in actions if not isinstance(a, DeleteRowAction)]
         return actions
+
+    @action("handover", lazy("h_action"))
+    def action_handover(self, ids):
+        """The records ticked in the list, handed over on the hand-over page (which asks to whom and why)."""
+        return redirect(url_for("users.handover", entity=self.entity.key, ids=", ".join(ids)))
 
     def delete_model(self, model):
         try:

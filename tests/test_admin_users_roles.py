@@ -180,3 +180,14 @@ def test_a_selection_is_handed_over_and_a_missing_new_owner_is_refused(admin_zh,
     owners = {i["id"]: i["owner_id"] for i in client.get("/api/records/student").get_json()["items"]}
     assert owners[ids[0]] == owners[ids[2]] == teacher.id and owners[ids[1]] != teacher.id
     assert admin_zh.get("/admin/users/handover?entity=nope").status_code == 404
+
+
+def test_records_ticked_in_the_list_go_to_the_hand_over_page(admin_zh, client, platform, student):
+    _students(client, 3)
+    ids = [str(i["id"]) for i in client.get("/api/records/student?sort=id").get_json()["items"]]
+    listing = admin_zh.get("/admin/records/student/").get_data(as_text=True)
+    assert "移交给其他用户" in listing and 'name="rowid"' in listing
+    r = admin_zh.post("/admin/records/student/action/", data={"action": "handover", "rowid": ids[:2]})
+    assert r.status_code == 302 and "/admin/users/handover" in r.headers["Location"]
+    page = admin_zh.get(r.headers["Location"])
+    assert "已选 2 条数据" in text_of(page)
