@@ -137,3 +137,30 @@ def test_a_template_plan_fits_a_phone(browser, live_server, screenshot):
         assert width <= PHONE["width"]
     finally:
         context.close()
+
+
+TABLET = {"width": 768, "height": 1024}
+
+
+@pytest.mark.parametrize("path, name", [
+    ("/admin/entities/student/fields/new?type=select", "field_form"), ("/admin/pipelines/enrolment/edit", "pipeline"),
+    ("/admin/forms/new?entity=student", "form"), ("/admin/taxonomies/student_tags/edit", "taxonomy"),
+    ("/admin/roles/manager/edit", "role"), ("/admin/users/handover", "handover"),
+])
+def test_the_designer_stays_usable_for_editing_at_tablet_width(browser, live_server, screenshot, path, name):
+    importer.run(live_server.platform, templates.load("education"), actor="test")
+    context = browser.new_context(viewport=TABLET, locale="zh-CN", has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/login")
+        page.fill("#username", "admin")
+        page.fill("#password", "admin-password")
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+        page.goto(f"{live_server.url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        screenshot(page, f"admin_tablet_{name}")
+        assert width <= TABLET["width"], f"{path} is {width}px wide on a {TABLET['width']}px tablet"
+        assert page.locator("button[type=submit]").first.is_visible()
+    finally:
+        context.close()
