@@ -106,7 +106,7 @@ class RoleDesignerView(DefinitionDesignerView):
         new = role_doc(request.form, entities, key)
         patch = {k: v for k, v in new.items() if k != "key"}
         if not creating:  # flags turned off are removed, not left as they were
-            patch = {**{k: None for k in ("admin", "reports", "description") if k in doc and k not in new}, **patch}
+            patch = {**{k: None for k in ("admin", "reports") if k in doc and k not in new}, **patch}
         return self.save(doc, new, patch, render_form)
 
 

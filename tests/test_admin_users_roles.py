@@ -24,6 +24,7 @@ def admin_zh(app):
 @pytest.fixture
 def teacher_role(client, student):
     r = client.post("/api/meta/roles", json={"key": "teacher", "label": {"en": "Teacher", "zh": "老师"},
+                                             "description": {"en": "Teaches classes", "zh": "授课"},
                                              "entities": {"student": {"read": "own", "update": "own"}}})
     assert r.status_code == 201, r.get_json()
 
@@ -140,8 +141,10 @@ def test_a_role_is_created_from_the_grid_with_a_plan_then_applied(admin_zh, plat
 def test_a_role_edited_on_screen_loses_a_grant_switched_off(admin_zh, platform, teacher_role):
     preview = admin_zh.post("/admin/roles/teacher/edit", data={"label_zh": "老师", "op-student-read": "all"})
     assert press_apply(admin_zh, preview).status_code == 302
-    rights = platform.metadata.state().roles["teacher"].doc["entities"]["student"]
+    doc = platform.metadata.state().roles["teacher"].doc
+    rights = doc["entities"]["student"]
     assert rights["read"] == "all" and "update" not in rights
+    assert doc["description"] == {"en": "Teaches classes", "zh": "授课"}  # what the editor does not show stays
 
 
 # ---- hand records over ----------------------------------------------------------------------------
