@@ -144,6 +144,13 @@ def validate_entity(doc: object, state: MetaState) -> list[dict]:
         seen.add(fkey)
         for option, message in ftype.definition_problems(f, context):
             problems.append(error(f"{where}.{option}", "invalid", message))
+        if ftype.computed:
+            for option in ("required", "unique", "default"):
+                if f.get(option) not in (None, False):
+                    problems.append(error(f"{where}.{option}", "invalid", f"a {ftype.name} field is computed by "
+                                                                          f"the platform: it cannot be {option}"
+                                          if option != "default" else
+                                          f"a {ftype.name} field is computed by the platform: it has no default"))
         if (f.get("unique") or f.get("indexed")) and not ftype.indexable:
             problems.append(error(f"{where}.unique" if f.get("unique") else f"{where}.indexed", "invalid",
                                   f"a {ftype.name} field cannot be unique or indexed"))

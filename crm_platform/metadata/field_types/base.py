@@ -82,6 +82,18 @@ class FieldType:
     always_indexed: ClassVar[bool] = False
     #: Its values are the stages of the pipeline that binds the field.
     holds_stages: ClassVar[bool] = False
+    #: Its values are computed by the platform (roll-ups, formulas), never written by anyone: a write
+    #: naming it is a 422 naming the field (``runtime/validation.py``); the record JSON Schema marks it
+    #: ``readOnly`` and leaves it out of request bodies (``runtime/record_schema.py``, hence OpenAPI);
+    #: ``Access.can_write_field`` says no, so forms and screens show it read-only and imports do not
+    #: offer it; public forms leave it out; bundles' sample data neither exports nor loads it; a
+    #: definition may not make it required, unique or give it a default (``definitions.py``).
+    computed: ClassVar[bool] = False
+
+    def initial_value(self, field: dict) -> Any:
+        """A computed field's value in a record just created, before anything is computed for it
+        (a count of children: 0). A before-write hook may put a better one in ``w.changes``."""
+        return None
 
     def target_entity(self, field: dict) -> str | None:
         """The entity whose records this field's values are (a reference's target), else None."""
