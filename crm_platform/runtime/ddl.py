@@ -69,7 +69,7 @@ def _drop_indexes(conn, ops, entity, field):
 
 
 def _add_column(conn, ops, op, docs):
-    field = op.data["field"]
+    field = REGISTRY[op.data["field"]["type"]].bind_docs(op.data["field"], {d["key"]: d for d in docs})
     if REGISTRY[field["type"]].link_stored:
         _link_table(op.entity, field, docs).create(conn)
         return
@@ -95,6 +95,22 @@ def _add_column(conn, ops, op, docs):
         t = sa.table(table, sa.column(field["key"], column.type))
         conn.execute(t.update().values({field["key"]: value}))
     _create_indexes(conn, op.entity, field)
+
+
+def _recompute_column(conn, ops, op, docs):
+    """A computed field's column (made again in its result's type when ``retype``), filled for every record."""
+    by_key = {d["key"]: d for d in docs}
+    field = REGISTRY[op.data["field"]["type"]].bind_docs(op.data["field"], by_key)
+    table = table_name(op.entity)
+    if op.data.get("retype"):
+        old = op.data["old"]
+        old = REGISTRY[old["type"]].bind_docs(old, by_key)
+        _drop_indexes(conn, ops, op.entity, old)
+        ops.drop_column(table, field["key"])
+        ops.add_column(table, field_column(field))
+        _create_indexes(conn, op.entity, field)
+    from .computed import backfill
+    backfill(conn, build_metadata(docs), by_key, op.entity, field)
 
 
 def _convert_column(conn, ops, op, docs):
@@ -149,6 +165,7 @@ _HANDLERS = {
     "create_table": _create_table,
     "add_column": _add_column,
     "convert_column": _convert_column,
+    "recompute_column": _recompute_column,
     "rename_column": _rename_column,
     "reindex": _reindex,
     "move_stage_records": _move_stage_records,

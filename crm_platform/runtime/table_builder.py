@@ -100,9 +100,16 @@ def build_table(doc: dict, metadata: sa.MetaData) -> sa.Table:
     return table
 
 
+def bind_docs(doc: dict, by_key: dict[str, dict]) -> dict:
+    """The entity with each field's storage known from the other documents (a roll-up's result type)."""
+    return {**doc, **{part: [REGISTRY[f["type"]].bind_docs(f, by_key) for f in doc.get(part, [])]
+                      for part in ("fields", "archived_fields") if part in doc}}
+
+
 def build_metadata(docs: list[dict]) -> sa.MetaData:
     """A fresh MetaData for one revision; built whole and swapped in, never mutated in place."""
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    by_key = {doc["key"]: doc for doc in docs}
     for doc in docs:
-        build_table(doc, metadata)
+        build_table(bind_docs(doc, by_key), metadata)
     return metadata

@@ -1,0 +1,136 @@
+"""Roll-up fields: definition checks, values kept right by every write, read-only, filters, sorts,
+rule tags, reports, the plan's backfill."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+CUSTOMER = {"key": "customer", "label": "Customer", "fields": [{"key": "name", "type": "text", "required": True}]}
+ORDER = {"key": "order_rec", "label": "Order", "fields": [
+    {"key": "customer", "type": "reference", "target": "customer", "on_delete": "set_null"},
+    {"key": "amount", "type": "decimal", "scale": 2},
+    {"key": "status", "type": "select", "choices": [{"key": "paid", "label": "Paid"}, {"key": "open", "label": "Open"}]},
+    {"key": "placed_at", "type": "datetime"},
+]}
+PAID = [{"field": "status", "op": "eq", "value": "paid"}]
+ROLLUPS = [
+    {"key": "repeat_purchases", "type": "rollup", "label": "Repeat purchases",
+     "source": {"entity": "order_rec", "via": "customer"}, "aggregate": "count", "filter": PAID},
+    {"key": "average_order_value", "type": "rollup", "label": "Average order value",
+     "source": {"entity": "order_rec", "via": "customer"}, "aggregate": "avg", "field": "amount", "filter": PAID},
+    {"key": "total", "type": "rollup", "source": {"entity": "order_rec", "via": "customer"}, "aggregate": "sum",
+     "field": "amount", "indexed": True},
+    {"key": "last_order", "type": "rollup", "source": {"entity": "order_rec", "via": "customer"},
+     "aggregate": "latest", "field": "placed_at"},
+]
+
+
+def add_field(client, entity, field):
+    return client.post(f"/api/meta/entities/{entity}/fields", json=field)
+
+
+@pytest.fixture
+def crm(client):
+    assert client.post("/api/meta/entities", json=CUSTOMER).status_code == 201
+    assert client.post("/api/meta/entities", json=ORDER).status_code == 201
+    for f in ROLLUPS:
+        r = add_field(client, "customer", f)
+        assert r.status_code in (200, 201), r.get_json()
+    return client
+
+
+def new(client, entity, body):
+    r = client.post(f"/api/records/{entity}", json=body)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def get(client, entity, rid):
+    r = client.get(f"/api/records/{entity}/{rid}")
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_values_follow_creates_moves_deletes_and_restores(crm):
+    a, b = new(crm, "customer", {"name": "A"}), new(crm, "customer", {"name": "B"})
+    assert (a["repeat_purchases"], a["total"], a["average_order_value"], a["last_order"]) == (0, 0, None, None)
+    o1 = new(crm, "order_rec", {"customer": a["id"], "amount": "10.00", "status": "paid",
+                                "placed_at": "2026-01-02T03:04:05+00:00"})
+    new(crm, "order_rec", {"customer": a["id"], "amount": "5.01", "status": "paid"})
+    new(crm, "order_rec", {"customer": a["id"], "amount": "100", "status": "open"})
+    got = get(crm, "customer", a["id"])
+    assert got["repeat_purchases"] == 2
+    assert Decimal(str(got["average_order_value"])) == Decimal("7.5050")
+    assert Decimal(str(got["total"])) == Decimal("115.01")
+    assert got["last_order"] == "2026-01-02T03:04:05Z" or got["last_order"].startswith("2026-01-02T03:04:05")
+    # Moving an order to B changes both.
+    r = crm.patch(f"/api/records/order_rec/{o1['id']}", json={"customer": b["id"]})
+    assert r.status_code == 200, r.get_json()
+    assert get(crm, "customer", a["id"])["repeat_purchases"] == 1
+    assert get(crm, "customer", b["id"])["repeat_purchases"] == 1
+    # A filter-relevant change.
+    r = crm.patch(f"/api/records/order_rec/{o1['id']}", json={"status": "open"})
+    assert get(crm, "customer", b["id"])["repeat_purchases"] == 0
+    assert crm.delete(f"/api/records/order_rec/{o1['id']}").status_code == 204
+    assert Decimal(str(get(crm, "customer", b["id"])["total"])) == 0
+    assert crm.post(f"/api/records/order_rec/{o1['id']}/restore").status_code == 200
+    assert Decimal(str(get(crm, "customer", b["id"])["total"])) == Decimal("10.00")
+
+
+def test_a_write_to_a_rollup_is_422_naming_it(crm):
+    r = crm.post("/api/records/customer", json={"name": "A", "repeat_purchases": 3})
+    assert r.status_code == 422
+    assert [e["field"] for e in r.get_json()["errors"]] == ["repeat_purchases"]
+    a = new(crm, "customer", {"name": "A"})
+    r = crm.patch(f"/api/records/customer/{a['id']}", json={"total": 0})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "total"
+    schema = crm.get("/api/meta/entities/customer/schema").get_json()
+    assert schema["properties"]["repeat_purchases"]["readOnly"] is True
+
+
+def test_bulk_create_and_list_filter_sort(crm, platform):
+    a, b = new(crm, "customer", {"name": "A"}), new(crm, "customer", {"name": "B"})
+    rows = [{"customer": a["id"] if n % 3 else b["id"], "amount": n, "status": "paid"} for n in range(30)]
+    platform.records.create_many("order_rec", rows)
+    assert get(crm, "customer", a["id"])["repeat_purchases"] == 20
+    assert get(crm, "customer", b["id"])["repeat_purchases"] == 10
+    r = crm.get("/api/records/customer?sort=-repeat_purchases")
+    assert [x["name"] for x in r.get_json()["items"]] == ["A", "B"]
+    r = crm.get("/api/records/customer?filter[repeat_purchases][gt]=15")
+    assert r.status_code == 200, r.get_json()
+    assert [x["name"] for x in r.get_json()["items"]] == ["A"]
+
+
+def test_adding_a_rollup_fills_it_and_the_plan_says_how_many_rows(client):
+    assert client.post("/api/meta/entities", json=CUSTOMER).status_code == 201
+    assert client.post("/api/meta/entities", json=ORDER).status_code == 201
+    a = new(client, "customer", {"name": "A"})
+    new(client, "customer", {"name": "B"})
+    new(client, "order_rec", {"customer": a["id"], "amount": 3, "status": "paid"})
+    r = client.post("/api/meta/entities/customer/fields?dry_run=1", json=ROLLUPS[0])
+    plan = r.get_json()
+    ops = plan.get("plan", plan).get("operations") if isinstance(plan, dict) else None
+    assert any(op["op"] == "recompute_column" and op["rows"] == 2 for op in ops), plan
+    assert add_field(client, "customer", ROLLUPS[0]).status_code in (200, 201)
+    assert get(client, "customer", a["id"])["repeat_purchases"] == 1
+    # Changing the filter recomputes.
+    r = client.patch("/api/meta/entities/customer/fields/repeat_purchases", json={"filter": []})
+    assert r.status_code == 200, r.get_json()
+    assert get(client, "customer", a["id"])["repeat_purchases"] == 1
+
+
+@pytest.mark.parametrize("field, where", [
+    ({"source": {"entity": "nope", "via": "customer"}, "aggregate": "count"}, "source.entity"),
+    ({"source": {"entity": "order_rec", "via": "amount"}, "aggregate": "count"}, "source.via"),
+    ({"source": {"entity": "order_rec", "via": "customer"}, "aggregate": "sum"}, "field"),
+    ({"source": {"entity": "order_rec", "via": "customer"}, "aggregate": "sum", "field": "status"}, "field"),
+    ({"source": {"entity": "order_rec", "via": "customer"}, "aggregate": "max", "field": "ghost"}, "field"),
+    ({"source": {"entity": "order_rec", "via": "customer"}, "aggregate": "count",
+      "filter": [{"field": "ghost", "op": "eq", "value": 1}]}, "filter.0.field"),
+    ({"source": {"entity": "order_rec", "via": "customer"}, "aggregate": "count", "required": True}, "required"),
+])
+def test_bad_definitions_are_422_with_the_path(crm, field, where):
+    r = add_field(crm, "customer", {"key": "bad", "type": "rollup", **field})
+    assert r.status_code == 422, r.get_json()
+    assert any(e["field"].endswith(f"bad.{where}") for e in r.get_json()["errors"]), r.get_json()
