@@ -134,3 +134,31 @@ def test_bad_definitions_are_422_with_the_path(crm, field, where):
     r = add_field(crm, "customer", {"key": "bad", "type": "rollup", **field})
     assert r.status_code == 422, r.get_json()
     assert any(e["field"].endswith(f"bad.{where}") for e in r.get_json()["errors"]), r.get_json()
+
+
+def test_a_merge_keeps_rollups_right_and_refuses_choosing_one(crm, platform):
+    from crm_platform.errors import CrmError
+    from crm_platform.runtime.merge import merge
+    a, b = new(crm, "customer", {"name": "A"}), new(crm, "customer", {"name": "B"})
+    new(crm, "order_rec", {"customer": a["id"], "amount": 1, "status": "paid"})
+    new(crm, "order_rec", {"customer": b["id"], "amount": 2, "status": "paid"})
+    with pytest.raises(CrmError) as refused:
+        merge(platform.records, "customer", a["id"], [b["id"]], {"total": b["id"]})
+    assert refused.value.errors[0]["field"] == "choices.total"
+    merge(platform.records, "customer", a["id"], [b["id"]], {})
+    got = get(crm, "customer", a["id"])
+    assert got["repeat_purchases"] == 2 and Decimal(str(got["total"])) == Decimal("3.00")
+
+
+def test_imports_and_forms_do_not_offer_rollups(crm, platform):
+    from crm_platform.imports.mapping import importable_fields
+    from crm_platform.runtime.access import Access
+    model = platform.records.runtime.current()
+    access = Access(1, admin=True, runtime=platform.records.runtime)
+    keys = {f["key"] for f in importable_fields(model.entity("customer"), access, model)}
+    assert "name" in keys and not keys & {"repeat_purchases", "total", "average_order_value", "last_order"}
+    a = new(crm, "customer", {"name": "A"})
+    page = crm.get(f"/app/customer/{a['id']}/edit")
+    if page.status_code == 200:  # the screens' edit form shows it read-only, never as an input to fill
+        html = page.get_data(as_text=True)
+        assert 'name="repeat_purchases"' not in html or "readonly" in html
