@@ -162,3 +162,38 @@ def test_imports_and_forms_do_not_offer_rollups(crm, platform):
     if page.status_code == 200:  # the screens' edit form shows it read-only, never as an input to fill
         html = page.get_data(as_text=True)
         assert 'name="repeat_purchases"' not in html or "readonly" in html
+
+
+def test_rule_tags_reports_and_pipeline_entry_use_rollups_like_fields(crm, platform):
+    """A tag "high value" on the average order value, a report by repeat-purchase band, and a stage
+    that requires a figure: each follows the roll-up as the orders change."""
+    r = crm.post("/api/meta/taxonomies", json={"key": "value", "label": "Value", "tags": [
+        {"key": "high", "label": "High value", "rule": {"entity": "customer", "all": [
+            {"field": "average_order_value", "op": "gt", "value": 5000}]}}]})
+    assert r.status_code == 201, r.get_json()
+    assert add_field(crm, "customer", {"key": "value", "type": "tags", "taxonomy": "value"}).status_code == 201
+    a, b = new(crm, "customer", {"name": "A"}), new(crm, "customer", {"name": "B"})
+    assert get(crm, "customer", a["id"])["value"] == []
+    order = new(crm, "order_rec", {"customer": a["id"], "amount": "6000.00", "status": "paid"})
+    assert get(crm, "customer", a["id"])["value"] == ["high"]
+    crm.patch(f"/api/records/order_rec/{order['id']}", json={"amount": "10.00"})
+    assert get(crm, "customer", a["id"])["value"] == []
+    new(crm, "order_rec", {"customer": b["id"], "amount": "1", "status": "paid"})
+    new(crm, "order_rec", {"customer": b["id"], "amount": "1", "status": "paid"})
+    r = crm.post("/api/reports/run", json={"entity": "customer", "group_by": ["repeat_purchases:bands:2"],
+                                           "measures": ["count", "sum:total"]})
+    assert r.status_code == 200, r.get_json()
+    rows = r.get_json()["rows"]
+    assert sum(row[1] for row in rows) == 2 and len(rows) == 2, rows
+    # A pipeline stage may require a roll-up: entry is refused while it is empty.
+    r = add_field(crm, "customer", {"key": "stage", "type": "stage"})
+    assert r.status_code == 201, r.get_json()
+    r = crm.post("/api/meta/pipelines", json={"key": "life", "label": "Life", "entity": "customer", "field": "stage",
+                                              "stages": [{"key": "new", "label": "New"},
+                                                         {"key": "buyer", "label": "Buyer",
+                                                          "required_fields": ["last_order"]}]})
+    assert r.status_code == 201, r.get_json()
+    r = crm.patch(f"/api/records/customer/{a['id']}", json={"stage": "buyer"})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "last_order", r.get_json()
+    new(crm, "order_rec", {"customer": a["id"], "placed_at": "2026-01-01T00:00:00+00:00"})
+    assert crm.patch(f"/api/records/customer/{a['id']}", json={"stage": "buyer"}).status_code == 200
