@@ -197,3 +197,15 @@ def test_rule_tags_reports_and_pipeline_entry_use_rollups_like_fields(crm, platf
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "last_order", r.get_json()
     new(crm, "order_rec", {"customer": a["id"], "placed_at": "2026-01-01T00:00:00+00:00"})
     assert crm.patch(f"/api/records/customer/{a['id']}", json={"stage": "buyer"}).status_code == 200
+
+
+def test_archiving_what_a_rollup_reads_is_refused_naming_it(crm):
+    r = crm.delete("/api/meta/entities/order_rec/fields/amount")
+    assert r.status_code == 409, r.get_json()
+    assert "customer.average_order_value" in r.get_json()["errors"][0]["message"]
+    r = crm.delete("/api/meta/entities/order_rec")
+    assert r.status_code in (409, 422) and "customer.repeat_purchases" in str(r.get_json())
+    # Once the roll-ups go, the field may go.
+    for key in ("average_order_value", "total"):
+        assert crm.delete(f"/api/meta/entities/customer/fields/{key}").status_code == 200
+    assert crm.delete("/api/meta/entities/order_rec/fields/amount").status_code == 200
