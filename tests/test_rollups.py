@@ -158,10 +158,15 @@ def test_imports_and_forms_do_not_offer_rollups(crm, platform):
     keys = {f["key"] for f in importable_fields(model.entity("customer"), access, model)}
     assert "name" in keys and not keys & {"repeat_purchases", "total", "average_order_value", "last_order"}
     a = new(crm, "customer", {"name": "A"})
-    page = crm.get(f"/app/customer/{a['id']}/edit")
-    if page.status_code == 200:  # the screens' edit form shows it read-only, never as an input to fill
-        html = page.get_data(as_text=True)
-        assert 'name="repeat_purchases"' not in html or "readonly" in html
+    new(crm, "order_rec", {"customer": a["id"], "amount": "1234.5", "status": "paid"})
+    from conftest import ADMIN_PASSWORD
+    assert crm.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD}).status_code in (200, 302, 303)
+    html = crm.get(f"/app/customer/{a['id']}/edit").get_data(as_text=True)
+    # The screens' edit form shows it read-only (a disabled input), and saving the form leaves it alone.
+    assert '<div class="field read-only" data-field="total"' in html and 'value="1234.50"' in html
+    assert crm.post(f"/app/customer/{a['id']}/edit", data={"f-name": "A2"}).status_code == 303
+    assert "1,234.50" in crm.get("/app/customer?sort=-total").get_data(as_text=True)
+    assert get(crm, "customer", a["id"])["name"] == "A2"
 
 
 def test_rule_tags_reports_and_pipeline_entry_use_rollups_like_fields(crm, platform):
