@@ -132,7 +132,7 @@ def bulk_parents(engine, key: str, n: int) -> None:
                "'Customer ' || n, (n * 7919) % 10000000 FROM seq")
     else:
         sql = (f"INSERT INTO {table} ({cols}) SELECT n, timestamptz '2024-01-01 00:00:00+00', "
-               "timestamptz '2024-01-01 00:00:00+00', 1, 'Customer ' || n, ((n * 7919) % 10000000) / 100.0 "
+               "timestamptz '2024-01-01 00:00:00+00', 1, 'Customer ' || n, ((n::bigint * 7919) % 10000000) / 100.0 "
                "FROM generate_series(1, :rows) AS n")
     with engine.begin() as conn:
         conn.execute(sa.text(sql), {"rows": n})

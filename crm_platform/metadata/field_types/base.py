@@ -115,6 +115,11 @@ class FieldType:
         bound fields by key). None when the type has no SQL form."""
         return None
 
+    def grouped_sql(self, field: dict, child, child_fields: dict, dialect: str):
+        """A roll-up's value as an aggregate over its child rows grouped by the reference (see
+        ``rolls_up``), for an ``UPDATE ... FROM (SELECT ... GROUP BY)``; None for other types."""
+        return None
+
     def initial_value(self, field: dict) -> Any:
         """A computed field's value in a record just created, before anything is computed for it
         (a count of children: 0). A before-write hook may put a better one in ``w.changes``."""

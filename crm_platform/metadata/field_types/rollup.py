@@ -317,15 +317,36 @@ class Rollup(FieldType):
             return sub(sa.func.count(sa.distinct(col)))
         if aggregate in ("min", "max", "latest"):
             return sub((sa.func.min if aggregate == "min" else sa.func.max)(col))
+        return self._total_or_average(field, child_fields, dialect, sub(sa.func.sum(col)), sub(sa.func.count(col)))
+
+    def grouped_sql(self, field: dict, child: sa.Table, child_fields: dict[str, dict], dialect: str):
+        """The roll-up as an aggregate over the ``child`` rows of a ``GROUP BY <via>`` (the filter
+        folded into CASE): the runtime recomputes many parents with one ``UPDATE ... FROM`` of it,
+        which stays one pass over the children whatever the planner knows about their table."""
+        aggregate = field["aggregate"]
+        conds = [_condition(child.c[c["field"]], c, child_fields.get(c["field"])) for c in field.get("filter") or []]
+        cond = sa.and_(*conds) if conds else None
+
+        def only(col):
+            return sa.case((cond, col)) if cond is not None else col
+
+        if aggregate == "count":
+            return sa.func.count(only(sa.literal(1))) if cond is not None else sa.func.count()
+        col = child.c[field["field"]]
+        if aggregate == "count_distinct":
+            return sa.func.count(sa.distinct(only(col)))
+        if aggregate in ("min", "max", "latest"):
+            return (sa.func.min if aggregate == "min" else sa.func.max)(only(col))
+        col = only(sa.type_coerce(col, sa.BigInteger() if dialect == "sqlite" else sa.Numeric()))
+        return self._total_or_average(field, child_fields, dialect, sa.func.sum(col), sa.func.count(col))
+
+    def _total_or_average(self, field, child_fields, dialect, total, count):
         rf = self.result(field)
-        child_field = child_fields.get(field["field"]) or {}
-        cscale = _scale_of(child_field)
-        limit = 10 ** (18 - rf.get("scale", 0)) if dialect != "sqlite" else 10 ** 18
-        if aggregate == "sum":
-            total = sa.func.coalesce(sub(sa.func.sum(col)), 0)
+        if field["aggregate"] == "sum":
+            limit = 10 ** (18 - rf.get("scale", 0)) if dialect != "sqlite" else 10 ** 18
+            total = sa.func.coalesce(total, 0)
             return sa.case((sa.func.abs(total) >= sa.literal(limit, sa.BigInteger()), None), else_=total)
-        rscale = rf.get("scale", 2)
-        total, count = sub(sa.func.sum(col)), sub(sa.func.count(col))
+        rscale, cscale = rf.get("scale", 2), _scale_of(child_fields.get(field["field"]) or {})
         if dialect == "sqlite":
             numerator = total * sa.literal(10 ** (rscale - cscale), sa.BigInteger())
             two = sa.literal(2, sa.BigInteger())
