@@ -112,6 +112,13 @@ def test_adding_a_rollup_fills_it_and_the_plan_says_how_many_rows(client):
     plan = r.get_json()
     ops = plan.get("plan", plan).get("operations") if isinstance(plan, dict) else None
     assert any(op["op"] == "recompute_column" and op["rows"] == 2 for op in ops), plan
+    from crm_platform.metadata.describe import describe_plan
+    state = client.application.extensions["crm"].metadata.state()
+    after = {**state.entities["customer"].doc, "fields": state.entities["customer"].doc["fields"] + [ROLLUPS[0]]}
+    said = describe_plan(plan["plan"], "en", state=state, after=after)
+    assert any("computes the field Repeat purchases" in s and "its 2 records" in s for s in said), said
+    said = describe_plan(plan["plan"], "zh", state=state, after=after)
+    assert any("2 条记录" in s for s in said), said
     assert add_field(client, "customer", ROLLUPS[0]).status_code in (200, 201)
     assert get(client, "customer", a["id"])["repeat_purchases"] == 1
     # Changing the filter recomputes.
