@@ -42,8 +42,9 @@ def _link_table(op_entity: str, field: dict, docs) -> sa.Table:
 
 
 def _indexes(entity: str, field: dict) -> list[sa.Index]:
-    t = sa.Table(table_name(entity), sa.MetaData(), sa.Column("archived_at", sa.DateTime), field_column(field))
-    return field_indexes(entity, field, t.c[field["key"]], t.c.archived_at)
+    t = sa.Table(table_name(entity), sa.MetaData(), sa.Column("id", sa.BigInteger), sa.Column("archived_at", sa.DateTime),
+                 field_column(field))
+    return field_indexes(entity, field, t.c[field["key"]], t.c.archived_at, t.c.id)
 
 
 def _create_indexes(conn, entity, field):
@@ -66,6 +67,7 @@ def _drop_indexes(conn, ops, entity, field):
             on_table = {i["name"] for i in sa.inspect(conn).get_indexes(table)}
         if legacy in on_table:
             ops.drop_index(legacy, table_name=table)
+            on_table.discard(legacy)  # a field may have two indexes (a computed one's DESC index)
 
 
 def _add_column(conn, ops, op, docs):
