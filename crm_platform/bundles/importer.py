@@ -60,8 +60,9 @@ def _target(field: dict) -> str | None:
 def skeleton(kind: str, doc: dict, entities: set[str] = frozenset()) -> dict:
     """The definition without what refers to definitions not there yet (``entities``: those that are)."""
     if kind == "entity":
-        fields = [f for f in doc.get("fields", []) if _target(f) is None
-                  or _target(f) == doc["key"] or _target(f) in entities]
+        # Computed fields (roll-ups over entities created later) come with the full definition, step 3.
+        fields = [f for f in doc.get("fields", []) if not REGISTRY[f["type"]].computed and (
+            _target(f) is None or _target(f) == doc["key"] or _target(f) in entities)]
         out = {**doc, "fields": fields}
         if out.get("title_field") not in {f["key"] for f in fields}:
             out.pop("title_field", None)
