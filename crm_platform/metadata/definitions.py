@@ -127,6 +127,7 @@ def validate_entity(doc: object, state: MetaState) -> list[dict]:
                                             f"id sequences of tables: choose another key"))
     seen: set[str] = set()
     context = _Context(state, key)
+    context.own_doc = doc  # computed fields may refer to the entity's own fields (a cycle check needs them)
     for f in doc.get("fields", []):
         fkey, ftype = f["key"], REGISTRY[f["type"]]
         where = f"fields.{fkey}"

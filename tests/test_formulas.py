@@ -1,0 +1,142 @@
+"""Formula fields (docs/computed-fields.md, Formulas): typed at definition time, computed by SQL
+when a record is read, shown, filtered and sorted like a field of their result type, never written."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+COMPANY = {"key": "company", "label": "Company", "title_field": "name",
+           "fields": [{"key": "name", "type": "text", "label": "Name"},
+                      {"key": "city", "type": "text", "label": "City"},
+                      {"key": "founded", "type": "date", "label": "Founded"}]}
+DEAL = {
+    "key": "deal", "label": "Deal", "title_field": "name",
+    "fields": [
+        {"key": "name", "type": "text", "label": "Name"},
+        {"key": "amount", "type": "decimal", "label": "Amount"},
+        {"key": "probability", "type": "percent", "label": "Probability"},
+        {"key": "closes", "type": "date", "label": "Closes"},
+        {"key": "company", "type": "reference", "target": "company", "label": "Company"},
+        {"key": "weighted_amount", "type": "formula", "label": "Weighted", "expression": "amount * probability / 100",
+         "result": "decimal", "scale": 2},
+        {"key": "headline", "type": "formula", "label": "Headline", "expression": "upper(name) & \" @ \" & company.city",
+         "result": "text"},
+        {"key": "big", "type": "formula", "label": "Big", "expression": "weighted_amount >= 1000", "result": "boolean"},
+        {"key": "days_left", "type": "formula", "label": "Days left", "expression": "days_between(today(), closes)",
+         "result": "integer"},
+        {"key": "per_zero", "type": "formula", "label": "Nonsense", "expression": "amount / (probability - probability)",
+         "result": "decimal"},
+    ],
+}
+
+
+@pytest.fixture
+def deals(client):
+    for doc in (COMPANY, DEAL):
+        r = client.post("/api/meta/entities", json=doc)
+        assert r.status_code == 201, r.get_json()
+    acme = client.post("/api/records/company", json={"name": "Acme", "city": "Acme"}).get_json()["id"]
+    return acme
+
+
+def test_a_formula_is_computed_when_read(client, deals):
+    closes = (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=10)).isoformat()
+    r = client.post("/api/records/deal", json={"name": "Big one", "amount": "12345.67", "probability": "33.33",
+                                                "closes": closes, "company": deals})
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    # 12345.67 * 33.33 / 100 = 4114.811811 -> 4114.81, exactly
+    assert body["weighted_amount"] == Decimal("4114.81")
+    assert body["headline"] == "BIG ONE @ Acme"
+    assert body["big"] is True
+    assert body["days_left"] == 10
+    assert body["per_zero"] is None  # a division by zero is null, not an error
+    got = client.get(f"/api/records/deal/{body['id']}").get_json()
+    assert got["weighted_amount"] == Decimal("4114.81") and got["headline"] == "BIG ONE @ Acme"
+    # a change of the referenced record shows at once: nothing is stored
+    client.patch(f"/api/records/company/{deals}", json={"city": "Acme Ltd"})
+    assert client.get(f"/api/records/deal/{body['id']}").get_json()["headline"] == "BIG ONE @ Acme Ltd"
+    r = client.patch(f"/api/records/deal/{body['id']}", json={"amount": 100})
+    assert r.status_code == 200 and r.get_json()["weighted_amount"] == Decimal("33.33")
+
+
+def test_lists_filter_and_sort_by_a_formula(client, deals):
+    for name, amount in (("a", 1000), ("b", 5000), ("c", 3000), ("d", None)):
+        r = client.post("/api/records/deal", json={"name": name, "amount": amount, "probability": 50})
+        assert r.status_code == 201, r.get_json()
+    r = client.get("/api/records/deal?sort=-weighted_amount")
+    assert [x["name"] for x in r.get_json()["items"]] == ["b", "c", "a", "d"]
+    r = client.get("/api/records/deal?filter[weighted_amount][gte]=1500&sort=weighted_amount")
+    assert [x["name"] for x in r.get_json()["items"]] == ["c", "b"]
+    r = client.get("/api/records/deal?filter[weighted_amount]=1500.00")
+    assert [x["name"] for x in r.get_json()["items"]] == ["c"]
+    r = client.get("/api/records/deal?filter[big]=true")
+    assert [x["name"] for x in r.get_json()["items"]] == ["b", "c"] or sorted(x["name"] for x in r.get_json()["items"]) == ["b", "c"]
+    r = client.get("/api/records/deal?filter[weighted_amount][is_empty]")
+    assert [x["name"] for x in r.get_json()["items"]] == ["d"]
+    r = client.get("/api/records/deal?filter[headline][contains]=B")
+    assert r.status_code == 200
+    r = client.get("/api/records/deal?filter[weighted_amount][contains]=1")
+    assert r.status_code == 400 and "weighted_amount" in r.get_json()["errors"][0]["field"]
+
+
+def test_writing_a_formula_is_422_naming_it(client, deals):
+    r = client.post("/api/records/deal", json={"name": "x", "weighted_amount": 5})
+    assert r.status_code == 422
+    assert [e["field"] for e in r.get_json()["errors"]] == ["weighted_amount"]
+    rid = client.post("/api/records/deal", json={"name": "x"}).get_json()["id"]
+    r = client.patch(f"/api/records/deal/{rid}", json={"headline": "no"})
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "headline"
+
+
+def add(client, entity, field):
+    return client.post(f"/api/meta/entities/{entity}/fields", json=field)
+
+
+@pytest.mark.parametrize("expression, result, where, words", [
+    ("amount + name", "decimal", "fields.bad.expression", ["at character 8", "'+' needs numbers", "a number and a text"]),
+    ("amount * nope", "decimal", "fields.bad.expression", ["at character 10", "no field 'nope'"]),
+    ("company.nope", "text", "fields.bad.expression", ["'company' has no field 'nope'"]),
+    ("name.x", "text", "fields.bad.expression", ["'name' is not a reference"]),
+    ("bad + 1", "decimal", "fields.bad.expression", ["refers to itself", "bad → bad"]),
+    ("amount *", "decimal", "fields.bad.expression", ["ends too early"]),
+    ("frobnicate(amount)", "decimal", "fields.bad.expression", ["no function 'frobnicate'"]),
+    ("amount > 5", "decimal", "fields.bad.result", ["gives a yes/no value but the field's result is decimal"]),
+    ("if(amount, 1, 2)", "integer", "fields.bad.expression", ["condition must be yes/no"]),
+    ("name & 1", "text", "fields.bad.expression", ["'&' joins texts"]),
+    ("add_days(closes, 1.5)", "date", "fields.bad.expression", ["whole number of days"]),
+])
+def test_a_bad_formula_is_refused_naming_the_place(client, deals, expression, result, where, words):
+    r = add(client, "deal", {"key": "bad", "type": "formula", "label": "Bad", "expression": expression, "result": result})
+    assert r.status_code == 422, r.get_json()
+    errors = r.get_json()["errors"]
+    assert errors[0]["field"] == where, errors
+    for w in words:
+        assert w in errors[0]["message"], errors
+
+
+def test_a_cycle_through_formulas_is_refused_with_its_path(client, deals):
+    r = add(client, "deal", {"key": "f1", "type": "formula", "label": "F1", "expression": "amount + 1", "result": "decimal"})
+    assert r.status_code == 201, r.get_json()
+    r = add(client, "deal", {"key": "f2", "type": "formula", "label": "F2", "expression": "f1 * 2", "result": "decimal"})
+    assert r.status_code == 201, r.get_json()
+    r = client.patch("/api/meta/entities/deal/fields/f1", json={"expression": "f2 + 1"})
+    assert r.status_code == 422, r.get_json()
+    msg = r.get_json()["errors"][0]["message"]
+    assert "cycle" in msg and "f1 → f2 → f1" in msg, msg
+
+
+def test_archiving_a_field_a_formula_uses_is_409_naming_the_formula(client, deals):
+    r = client.delete("/api/meta/entities/deal/fields/probability")
+    assert r.status_code == 409, r.get_json()
+    assert "weighted_amount" in r.get_json()["errors"][0]["message"]
+    r = client.delete("/api/meta/entities/company/fields/city")  # read through deal.company
+    assert r.status_code == 409, r.get_json()
+    assert "deal.headline" in r.get_json()["errors"][0]["message"]
+    r = client.delete("/api/meta/entities/deal/fields/weighted_amount")  # big reads it
+    assert r.status_code == 409 and "deal.big" in r.get_json()["errors"][0]["message"], r.get_json()
+    # once the formulas that read it are gone, the field may go
+    assert client.delete("/api/meta/entities/deal/fields/big").status_code == 200
+    assert client.delete("/api/meta/entities/deal/fields/weighted_amount").status_code == 200
