@@ -41,6 +41,12 @@ class ScaledNumber(TypeDecorator):
         super().__init__()
         self.scale, self.whole = scale, whole
 
+    def load_dialect_impl(self, dialect):
+        # SQLite's Numeric would read the integer through a float (inexact past 2**53).
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.Numeric(asdecimal=True))
+
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
