@@ -140,3 +140,23 @@ def test_archiving_a_field_a_formula_uses_is_409_naming_the_formula(client, deal
     # once the formulas that read it are gone, the field may go
     assert client.delete("/api/meta/entities/deal/fields/big").status_code == 200
     assert client.delete("/api/meta/entities/deal/fields/weighted_amount").status_code == 200
+
+
+def test_rule_tags_and_reports_use_a_formula_like_a_field(client, deals):
+    r = client.post("/api/meta/taxonomies", json={
+        "key": "deal_size", "label": "Deal size",
+        "tags": [{"key": "weighty", "label": "Weighty",
+                  "rule": {"entity": "deal", "all": [{"field": "weighted_amount", "op": "gte", "value": 1000}]}}]})
+    assert r.status_code == 201, r.get_json()
+    r = client.post("/api/meta/entities/deal/fields", json={"key": "size", "type": "tags", "taxonomy": "deal_size", "label": "Size"})
+    assert r.status_code == 201, r.get_json()
+    big = client.post("/api/records/deal", json={"name": "big", "amount": 5000, "probability": 50}).get_json()
+    small = client.post("/api/records/deal", json={"name": "small", "amount": 100, "probability": 50}).get_json()
+    assert client.get(f"/api/records/deal/{big['id']}").get_json()["size"] == ["weighty"]
+    assert client.get(f"/api/records/deal/{small['id']}").get_json()["size"] == []
+    r = client.post("/api/reports/run", json={"entity": "deal", "group_by": ["big"], "measures": ["count", "sum:weighted_amount"]})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    rows = {row[0]: row for row in body["rows"]}
+    assert body["columns"] == ["big", "count", "sum:weighted_amount"], body
+    assert rows[True][2] == Decimal("2500.00") and rows[False][2] == Decimal("50.00"), body

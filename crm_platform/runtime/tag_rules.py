@@ -72,7 +72,7 @@ def rule_condition(model: CompiledModel, entity: CompiledEntity, rule: dict, now
     for cond in rule["all"]:
         related = cond.get("related")
         if related is None:
-            parts.append(_compare(t.c[cond["field"]], cond, entity.field_map[cond["field"]], now))
+            parts.append(_compare(entity.column(cond["field"]), cond, entity.field_map[cond["field"]], now))
             continue
         other = model.entities[related["entity"]]
         rt = other.table
@@ -81,7 +81,7 @@ def rule_condition(model: CompiledModel, entity: CompiledEntity, rule: dict, now
             expr = sa.select(sa.func.count()).select_from(rt).where(*live).scalar_subquery()
             parts.append(_compare(expr, cond, None, now))
         else:
-            col = rt.c[cond["field"]]
+            col = other.column(cond["field"])  # a formula of the related entity too
             expr = sa.select(sa.func.max(col)).where(*live).scalar_subquery()
             parts.append(_compare(expr, cond, other.field_map[cond["field"]], now))
     return sa.and_(*parts)

@@ -212,6 +212,14 @@ class Formula(FieldType):
         rtype, rf = self._r(field)
         return rtype.measure_ops(rf)
 
+    def sum_zero(self, field):
+        rtype, rf = self._r(field)
+        return rtype.sum_zero(rf)
+
+    def average(self, field, total, count):
+        rtype, rf = self._r(field)
+        return rtype.average(rf, total, count)
+
     def average_places(self, field):
         rtype, rf = self._r(field)
         return rtype.average_places(rf)
