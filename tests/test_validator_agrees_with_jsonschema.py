@@ -66,7 +66,9 @@ def _ordered(lo, hi):
 
 @st.composite
 def field_defs(draw, key: str) -> dict:
-    ftype = draw(st.sampled_from(sorted(REGISTRY)))
+    # Computed types (formula, rollup) take no value a write may send: the validator refuses them
+    # outright (tests/test_formulas.py), so they have no values to agree on here.
+    ftype = draw(st.sampled_from(sorted(n for n in REGISTRY if not REGISTRY[n].computed)))
     f: dict = {"key": key, "type": ftype}
     if draw(st.booleans()):
         f["label"] = draw(labels)

@@ -10,6 +10,8 @@ JSON, filters, sorts, report groups, display — is that of the ``result`` type 
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from .. import formulas
 from .base import REGISTRY, FieldType, Invalid, register
 
@@ -155,7 +157,8 @@ class Formula(FieldType):
         return refuse
 
     def to_json(self, value):
-        return value
+        # The value alone (no field here): a date result is the only one whose JSON differs.
+        return value.isoformat() if isinstance(value, dt.date) else value
 
     def compile_output(self, field):
         rtype, rf = self._r(field)
