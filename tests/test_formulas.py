@@ -3,6 +3,7 @@ when a record is read, shown, filtered and sorted like a field of their result t
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -160,3 +161,31 @@ def test_rule_tags_and_reports_use_a_formula_like_a_field(client, deals):
     rows = {row[0]: row for row in body["rows"]}
     assert body["columns"] == ["big", "count", "sum:weighted_amount"], body
     assert rows[True][2] == Decimal("2500.00") and rows[False][2] == Decimal("50.00"), body
+
+
+def test_screens_show_a_formula_read_only_in_lists_records_and_forms(app, client, deals):
+    from test_screens import Pages, text
+    pages = Pages(app)
+    rid = client.post("/api/records/deal", json={"name": "Shown", "amount": "8000.50", "probability": 50,
+                                                 "company": deals}).get_json()["id"]
+    page = text(pages.get("/app/deal?sort=-weighted_amount&filter[weighted_amount][gte]=10"))
+    assert "4,000.25" in page and "Shown" in page
+    record = text(pages.get(f"/app/deal/{rid}"))
+    assert "4,000.25" in record and "SHOWN @ Acme" in record
+    form = text(pages.get(f"/app/deal/{rid}/edit"))
+    assert re.search(r'<input[^>]*disabled[^>]*id="f-weighted_amount"[^>]*value="4000.25"', form), form
+    # a posted value for it changes nothing: the form does not take it
+    r = pages.post(f"/app/deal/{rid}/edit", data={"f-name": "Shown", "f-amount": "8000.50", "f-probability": "50",
+                                                  "f-company": str(deals), "f-weighted_amount": "1"})
+    assert r.status_code in (200, 303)
+    assert client.get(f"/api/records/deal/{rid}").get_json()["weighted_amount"] == Decimal("4000.25")
+
+
+def test_bulk_create_and_export_carry_formulas(client, deals, platform):
+    from crm_platform.runtime.query import ListQuery
+    made = platform.records.create_many("deal", [{"name": f"n{i}", "amount": i, "probability": 10} for i in range(1, 4)])
+    with platform.engine.connect() as conn:
+        streamed = [r for part in platform.records.stream("deal", ListQuery(sort=[("weighted_amount", True)]), conn=conn,
+                                                         columns=["name", "weighted_amount"]) for r in part]
+    assert [(r["name"], r["weighted_amount"]) for r in streamed] == [
+        ("n3", Decimal("0.30")), ("n2", Decimal("0.20")), ("n1", Decimal("0.10"))], (made, streamed)
