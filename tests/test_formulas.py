@@ -189,3 +189,26 @@ def test_bulk_create_and_export_carry_formulas(client, deals, platform):
                                                          columns=["name", "weighted_amount"]) for r in part]
     assert [(r["name"], r["weighted_amount"]) for r in streamed] == [
         ("n3", Decimal("0.30")), ("n2", Decimal("0.20")), ("n1", Decimal("0.10"))], (made, streamed)
+
+
+def test_a_rule_on_a_formula_over_today_is_refreshed_by_the_daily_job(client, deals, platform):
+    from crm_platform.runtime import tag_rules
+    soon = (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=3)).isoformat()
+    r = client.post("/api/meta/taxonomies", json={
+        "key": "urgency", "label": "Urgency",
+        "tags": [{"key": "closing", "label": "Closing soon",
+                  "rule": {"entity": "deal", "all": [{"field": "days_left", "op": "lte", "value": 2}]}},
+                 {"key": "plain", "label": "Plain", "rule": {"entity": "deal", "all": [{"field": "amount", "op": "gte", "value": 1}]}}]})
+    assert r.status_code == 201, r.get_json()
+    assert client.post("/api/meta/entities/deal/fields", json={"key": "urgency", "type": "tags", "taxonomy": "urgency",
+                                                              "label": "Urgency"}).status_code == 201
+    rid = client.post("/api/records/deal", json={"name": "x", "closes": soon}).get_json()["id"]
+    assert client.get(f"/api/records/deal/{rid}").get_json()["urgency"] == []
+    model = platform.runtime.current()
+    assert tag_rules.time_relative_taxonomies(model) == ["urgency"]  # days_left reads today()
+    assert tag_rules._drifts(model, "deal", {"field": "big", "op": "eq", "value": True}) is False
+    assert tag_rules._drifts(model, "deal", {"field": "headline", "op": "eq", "value": "x"}) is True  # company.city
+    # the job re-evaluates it (the SQL reads the database's own today, so no clock is faked here)
+    with platform.engine.begin() as conn:
+        report = tag_rules.refresh_time_relative(conn, model)
+    assert set(report) == {"urgency.closing", "urgency.plain"}

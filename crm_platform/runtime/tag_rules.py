@@ -166,9 +166,29 @@ TIME_RELATIVE_OPS = frozenset({"within_days", "older_than_days"})
 
 
 def time_relative_taxonomies(model: CompiledModel) -> list[str]:
-    """Taxonomies with a rule that depends on now: they must be re-evaluated as days pass."""
+    """Taxonomies with a rule that depends on now: they must be re-evaluated as days pass. A
+    condition on a formula over ``today()`` or a referenced record's field does too: its value
+    moves with no write to the record."""
     return sorted({rt.taxonomy for rt in rule_tags(model)
-                   if any(cond["op"] in TIME_RELATIVE_OPS for cond in rt.rule["all"])})
+                   if any(cond["op"] in TIME_RELATIVE_OPS or _drifts(model, rt.entity, cond) for cond in rt.rule["all"])})
+
+
+def _drifts(model: CompiledModel, entity_key: str, cond: dict) -> bool:
+    entity = model.entities.get(entity_key)
+    if entity is None or cond.get("related") is not None or cond.get("field") not in entity.field_map:
+        return False
+    todo, seen = [cond["field"]], set()
+    while todo:
+        key = todo.pop()
+        field = entity.field_map.get(key)
+        if key in seen or field is None:
+            continue
+        seen.add(key)
+        drifting, reads = REGISTRY[field["type"]].drifts(field)
+        if drifting:
+            return True
+        todo.extend(reads)
+    return False
 
 
 def refresh_time_relative(conn: sa.Connection, model: CompiledModel,

@@ -108,6 +108,12 @@ class FieldType:
         """A formula field's expression (formulas read each other by inlining it); None otherwise."""
         return None
 
+    def drifts(self, field: dict) -> tuple[bool, list[str]]:
+        """Whether the value may change with no write to its record (a formula over ``today()`` or a
+        referenced record's field), and the record's own fields it is computed from (whose drift it
+        inherits): a rule testing such a field is refreshed by the daily job."""
+        return False, []
+
     def formula_result(self, field: dict) -> tuple[str, int, bool] | None:
         """A formula field's result: (kind as the grammar says it, scale, whether a whole number)."""
         return None

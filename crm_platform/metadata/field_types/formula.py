@@ -97,6 +97,19 @@ class Formula(FieldType):
     def formula_expression(self, field):
         return field.get("expression")
 
+    def drifts(self, field):
+        try:
+            tree = formulas.parse(field.get("expression") or "")
+        except formulas.FormulaError:
+            return False, []
+        drifting, reads = False, []
+        for t in tree.iter_subtrees():
+            if t.data == "related" or (t.data == "call" and str(t.children[0]).lower() == "today"):
+                drifting = True
+            elif t.data == "field":
+                reads.append(str(t.children[0]))
+        return drifting, reads
+
     def formula_result(self, field):
         result = field.get("result")
         scale = 0 if result == "integer" else field.get("scale", 2)
