@@ -212,3 +212,12 @@ def test_a_rule_on_a_formula_over_today_is_refreshed_by_the_daily_job(client, de
     with platform.engine.begin() as conn:
         report = tag_rules.refresh_time_relative(conn, model)
     assert set(report) == {"urgency.closing", "urgency.plain"}
+
+
+def test_the_audit_trail_logs_what_was_written_not_formulas(client, deals):
+    rid = client.post("/api/records/deal", json={"name": "a", "amount": 100, "probability": 10}).get_json()["id"]
+    client.patch(f"/api/records/deal/{rid}", json={"amount": 200})
+    history = client.get(f"/api/records/deal/{rid}/history").get_json()
+    entries = history["items"] if isinstance(history, dict) else history
+    logged = [set(e["changes"]) for e in entries]
+    assert {"amount"} in logged and all("weighted_amount" not in keys for keys in logged), entries
