@@ -66,9 +66,8 @@ def _ordered(lo, hi):
 
 @st.composite
 def field_defs(draw, key: str) -> dict:
-    # Computed types (formula, rollup) take no value a write may send: the validator refuses them
-    # outright (tests/test_formulas.py), so they have no values to agree on here.
-    ftype = draw(st.sampled_from(sorted(n for n in REGISTRY if not REGISTRY[n].computed)))
+    # Computed types (roll-ups, formulas) take no value a write may send: test_rollups covers their refusal.
+    ftype = draw(st.sampled_from(sorted(n for n, t in REGISTRY.items() if not t.computed)))
     f: dict = {"key": key, "type": ftype}
     if draw(st.booleans()):
         f["label"] = draw(labels)

@@ -25,6 +25,7 @@ import copy
 import datetime as dt
 from dataclasses import dataclass, field as dc_field
 
+from .. import faults
 from ..clock import utcnow
 from ..errors import Conflict, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
@@ -59,8 +60,9 @@ def _target(field: dict) -> str | None:
 def skeleton(kind: str, doc: dict, entities: set[str] = frozenset()) -> dict:
     """The definition without what refers to definitions not there yet (``entities``: those that are)."""
     if kind == "entity":
-        fields = [f for f in doc.get("fields", []) if _target(f) is None
-                  or _target(f) == doc["key"] or _target(f) in entities]
+        # Computed fields (roll-ups over entities created later) come with the full definition, step 3.
+        fields = [f for f in doc.get("fields", []) if not REGISTRY[f["type"]].computed and (
+            _target(f) is None or _target(f) == doc["key"] or _target(f) in entities)]
         out = {**doc, "fields": fields}
         if out.get("title_field") not in {f["key"] for f in fields}:
             out.pop("title_field", None)
@@ -276,6 +278,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
             else:
                 if demo_users:
                     made = demo.create(platform.users, conn, bundle["definitions"].get("role", []), dry_run=dry_run)
+                faults.reach("bundle.before_sample_data")
                 loaded = sample.load(platform.records, conn, bundle["sample_data"], actor_id=actor_id, today=today,
                                      owners=demo.owner_pool(made))
         result = _report(bundle, installed, items, runner.steps, dry_run, loaded, skipped)
