@@ -221,3 +221,27 @@ def test_the_audit_trail_logs_what_was_written_not_formulas(client, deals):
     entries = history["items"] if isinstance(history, dict) else history
     logged = [set(e["changes"]) for e in entries]
     assert {"amount"} in logged and all("weighted_amount" not in keys for keys in logged), entries
+
+
+def test_a_formula_reads_roll_ups_as_their_result(client):
+    from test_rollups import CUSTOMER, ORDER, ROLLUPS
+    assert client.post("/api/meta/entities", json=CUSTOMER).status_code == 201
+    assert client.post("/api/meta/entities", json=ORDER).status_code == 201
+    for f in ROLLUPS:
+        assert client.post("/api/meta/entities/customer/fields", json=f).status_code in (200, 201)
+    r = client.post("/api/meta/entities/customer/fields", json={
+        "key": "band", "type": "formula", "label": "Band", "result": "text",
+        "expression": "if(total >= 5000, \"high\", if(repeat_purchases > 0, \"repeat\", \"new\")) & \" \" & name"})
+    assert r.status_code == 201, r.get_json()
+    r = client.post("/api/meta/entities/customer/fields", json={
+        "key": "avg_x2", "type": "formula", "label": "x2", "result": "decimal", "expression": "average_order_value * 2"})
+    assert r.status_code == 201, r.get_json()
+    cid = client.post("/api/records/customer", json={"name": "Zhang"}).get_json()["id"]
+    assert client.get(f"/api/records/customer/{cid}").get_json()["band"] == "new Zhang"
+    for amount in ("3000.25", "2500.10"):
+        client.post("/api/records/order_rec", json={"customer": cid, "amount": amount, "status": "paid"})
+    got = client.get(f"/api/records/customer/{cid}").get_json()
+    assert got["band"] == "high Zhang" and got["total"] == Decimal("5500.35")
+    assert got["avg_x2"] == Decimal("5500.35")  # the average 2750.175 (scale 4) doubled, at scale 2
+    r = client.get("/api/records/customer?filter[avg_x2][gt]=5000")
+    assert [x["id"] for x in r.get_json()["items"]] == [cid]

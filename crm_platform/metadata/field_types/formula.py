@@ -40,8 +40,10 @@ def scope(context) -> formulas.Scope:
         doc = doc_of(entity) or {}
         return {f["key"] for f in doc.get("archived_fields", [])}
 
+    docs = {k: st.doc for k, st in context.state.entities.items()}
+    docs[context.own_key] = own_doc
     return formulas.Scope(entity=context.own_key, fields=fields, archived=archived,
-                          operand=lambda f: REGISTRY[f["type"]].formula_operand(f),
+                          operand=lambda f: _operand(f, docs),
                           expression=lambda f: REGISTRY[f["type"]].formula_expression(f),
                           target=lambda f: REGISTRY[f["type"]].target_entity(f),
                           declared=lambda f: REGISTRY[f["type"]].formula_result(f)[:2])
@@ -53,10 +55,16 @@ def scope_of_docs(entity: str, docs: dict[str, dict]) -> formulas.Scope:
         entity=entity,
         fields=lambda e: None if e not in docs else {f["key"]: f for f in docs[e].get("fields", [])},
         archived=lambda e: {f["key"] for f in (docs.get(e) or {}).get("archived_fields", [])},
-        operand=lambda f: REGISTRY[f["type"]].formula_operand(f),
+        operand=lambda f: _operand(f, docs),
         expression=lambda f: REGISTRY[f["type"]].formula_expression(f),
         target=lambda f: REGISTRY[f["type"]].target_entity(f),
         declared=lambda f: REGISTRY[f["type"]].formula_result(f)[:2])
+
+
+def _operand(field: dict, docs: dict):
+    """How a formula reads ``field``, bound to the definitions it uses (a roll-up's result type)."""
+    ftype = REGISTRY[field["type"]]
+    return ftype.formula_operand(ftype.bind_docs(field, docs))
 
 
 @register
