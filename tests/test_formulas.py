@@ -245,3 +245,24 @@ def test_a_formula_reads_roll_ups_as_their_result(client):
     assert got["avg_x2"] == Decimal("5500.35")  # the average 2750.175 (scale 4) doubled, at scale 2
     r = client.get("/api/records/customer?filter[avg_x2][gt]=5000")
     assert [x["id"] for x in r.get_json()["items"]] == [cid]
+
+
+def test_the_templates_compute_weighted_amount_and_lessons_remaining(platform):
+    from crm_platform.bundles import importer, templates
+    from crm_platform.runtime.query import ListQuery
+    importer.run(platform, templates.load("b2b"), actor="test", sample_data=True)
+    with platform.engine.connect() as conn:
+        deals = [r for part in platform.records.stream("opportunity", ListQuery(), conn=conn) for r in part]
+    priced = [d for d in deals if d["amount"] is not None and d["probability"] is not None]
+    assert len(priced) >= 50
+    for d in priced:
+        exact = Decimal(d["amount"]) * d["probability"] / 100
+        assert d["weighted_amount"] == exact.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"), d
+    importer.run(platform, templates.load("education"), actor="test", sample_data=True, on_conflict="keep-local")
+    with platform.engine.connect() as conn:
+        progress = [r for part in platform.records.stream("progress", ListQuery(), conn=conn) for r in part]
+        courses = {r["id"]: r for part in platform.records.stream("course", ListQuery(), conn=conn) for r in part}
+    checked = [p for p in progress if p["course"] is not None and p["lessons_done"] is not None]
+    assert checked
+    for p in checked:
+        assert p["lessons_remaining"] == courses[p["course"]]["lessons"] - p["lessons_done"], p
