@@ -31,4 +31,8 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(notifications_api)
     from .reports_api import reports_api
     app.register_blueprint(reports_api)
+    from .timeline_api import timeline_api
+    app.register_blueprint(timeline_api)
+    from .approvals_api import approvals_api
+    app.register_blueprint(approvals_api)
     register_error_handlers(app)

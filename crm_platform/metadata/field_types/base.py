@@ -152,6 +152,16 @@ class FieldType:
         """A computed field's value in a record just created, before anything is computed for it
         (a count of children: 0). A before-write hook may put a better one in ``w.changes``."""
         return None
+    #: Default tokens computed when a record is made (``defaults.py``): "now", "today", "current_user".
+    dynamic_defaults: ClassVar[frozenset[str]] = frozenset()
+    #: A list cell of this type may be edited in place (one plain control, one value).
+    inline_editable: ClassVar[bool] = False
+    #: A value may be a user's id: an approval stage may name its approver by such a field.
+    may_hold_user_id: ClassVar[bool] = False
+
+    def dynamic_value(self, field: dict, token: str, moment: dt.datetime, user_name: str | None) -> Any:
+        """The (Python) value of a default token at ``moment`` (already moved by its ±N days)."""
+        raise NotImplementedError(f"a {self.name} field computes no default '{token}'")
 
     def target_entity(self, field: dict) -> str | None:
         """The entity whose records this field's values are (a reference's target), else None."""
