@@ -87,6 +87,14 @@ def test_a_write_to_a_rollup_is_422_naming_it(crm):
     assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "total"
     schema = crm.get("/api/meta/entities/customer/schema").get_json()
     assert schema["properties"]["repeat_purchases"]["readOnly"] is True
+    components = crm.get("/api/openapi.json").get_json()["components"]["schemas"]
+    assert components["customer"]["properties"]["total"]["readOnly"] is True
+    assert "total" not in components["customer.new"]["properties"]
+    assert "total" not in components["customer.patch"]["properties"]
+    r = crm.post("/api/records/customer/bulk", json={"records": [{"name": "B"}, {"name": "C", "total": 1}]})
+    if r.status_code != 404:  # the bulk endpoint names the row and the field
+        assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "total", r.get_json()
+        assert r.get_json()["errors"][0]["row"] == 1
 
 
 def test_bulk_create_and_list_filter_sort(crm, platform):

@@ -155,7 +155,7 @@ def test_template_commands(app, database_url):
 
 
 def test_ecommerce_upgrade_turns_typed_figures_into_rollups_keeping_the_data(platform):
-    """1.2.0 typed 复购次数 and 客单价 by hand; 1.3.0 computes them from the orders. The upgrade keeps
+    """1.3.0 and before typed 复购次数 and 客单价 by hand; 1.4.0 computes them from the orders. The upgrade keeps
     every record, archives avg_order_value with its values, and fills the roll-ups from the orders."""
     import sqlalchemy as sa
     newer = templates.load("ecommerce")

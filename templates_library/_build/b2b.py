@@ -34,7 +34,7 @@ def definitions() -> dict:
             field("region", "text", "Region", "所在地区", max_length=50),
             field("website", "url", "Website", "网址"),
             field("annual_spend", "decimal", "Yearly spend with us", "年度消费额", scale=2, min=0, indexed=True),
-            # Roll-ups the platform keeps right on every opportunity and communication write (1.3.0).
+            # Roll-ups the platform keeps right on every opportunity and communication write (1.4.0).
             field("open_amount", "rollup", "Open opportunities amount", "在途商机金额", aggregate="sum", field="amount",
                   source={"entity": "opportunity", "via": "company"}, indexed=True,
                   filter=[{"field": "stage", "op": "in", "value": OPEN_STAGES}]),
@@ -256,7 +256,7 @@ def sample() -> dict:
     return {"company": companies, "contact": contacts, "opportunity": opportunities, **shared}
 
 
-BUNDLE = {"name": "b2b", "version": "1.4.0", "label": L("B2B services", "B2B服务"),
+BUNDLE = {"name": "b2b", "version": "1.5.0", "label": L("B2B services", "B2B服务"),
           "description": L("A B2B services firm: companies with industry, size and source, contacts with their role "
                            "in the decision chain, opportunities through first contact → needs analysis → quote → "
                            "signed or lost with amount and probability, follow-up tasks per stage, a manager's "

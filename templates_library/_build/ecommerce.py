@@ -27,7 +27,7 @@ def definitions() -> dict:
             field("city", "text", "City", "城市", max_length=50),
             select("first_channel", "First-contact channel", "首次接触渠道", FIRST_CHANNEL, required=True),
             # Roll-ups over the customer's paid orders (paid, shipped or completed), kept right by the
-            # platform on every order write. Until 1.3.0 both were typed by hand (avg_order_value is
+            # platform on every order write. Until 1.4.0 both were typed by hand (avg_order_value is
             # archived by the upgrade, its values kept).
             field("average_order_value", "rollup", "Average order value", "客单价", aggregate="avg", field="amount",
                   scale=2, source={"entity": "shop_order", "via": "customer"}, filter=PAID),
@@ -186,7 +186,7 @@ def sample() -> dict:
     return {"customer": customers, "product": products, "shop_order": orders, **shared}
 
 
-BUNDLE = {"name": "ecommerce", "version": "1.3.0", "label": L("E-commerce", "电商"),
+BUNDLE = {"name": "ecommerce", "version": "1.5.0", "label": L("E-commerce", "电商"),
           "description": L("An online shop: customers with average order value, repeat purchases and spend; products "
                            "and orders through fulfilment; value and activity tags kept up to date by rules; "
                            "communication records, tasks, service requests and campaigns.",

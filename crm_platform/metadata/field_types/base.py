@@ -152,6 +152,7 @@ class FieldType:
         """A computed field's value in a record just created, before anything is computed for it
         (a count of children: 0). A before-write hook may put a better one in ``w.changes``."""
         return None
+
     #: Default tokens computed when a record is made (``defaults.py``): "now", "today", "current_user".
     dynamic_defaults: ClassVar[frozenset[str]] = frozenset()
     #: A list cell of this type may be edited in place (one plain control, one value).

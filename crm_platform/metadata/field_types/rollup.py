@@ -127,7 +127,9 @@ class Rollup(FieldType):
             ok, what = need[aggregate]
             if ctype.computed and aggregate in ("sum", "avg") and ctype.result(child)["type"] in ("integer", "decimal"):
                 ok = True
-            if not ok:
+            if getattr(ctype, "virtual", False):  # a formula computed when read (h4): no column to aggregate
+                problems.append(("field", f"'{key}' is computed when read; a roll-up aggregates stored fields"))
+            elif not ok:
                 problems.append(("field", f"'{aggregate}' needs {what}; '{key}' is a {child['type']} field"))
             elif ctype.computed:
                 cycle = _cycle(context, own, field["key"], source["entity"], key)
@@ -411,6 +413,9 @@ def _filter_problems(conditions: list, fields: dict, archived: set, entity: str)
             continue
         ftype = REGISTRY[field["type"]]
         op = cond["op"]
+        if getattr(ftype, "virtual", False):
+            out.append((where + ".field", f"'{cond.get('field')}' is computed when read; a roll-up filter tests stored fields"))
+            continue
         if ftype.multi_valued or ftype.link_stored:
             out.append((where + ".field", f"a roll-up filter cannot test {field['type']} fields"))
             continue
