@@ -35,7 +35,8 @@ CHUNK = 500
 
 
 def searched_fields(entity: CompiledEntity) -> list[dict]:
-    return [f for f in entity.fields if REGISTRY[f["type"]].searchable]
+    # a virtual field (a formula computed when read) has no stored value to index
+    return [f for f in entity.fields if REGISTRY[f["type"]].searchable and not getattr(REGISTRY[f["type"]], "virtual", False)]
 
 
 def index_rows(entity: CompiledEntity, records, keys: set[str] | None = None) -> list[dict]:
