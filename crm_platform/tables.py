@@ -215,3 +215,45 @@ notifications = sa.Table(
     sa.Index("ix_crm_notification_user_read", "user_id", "read_at"),
     sa.UniqueConstraint("user_id", "dedupe", name="uq_crm_notification_user_dedupe"),
 )
+
+#: Each time an automation rule acted on a record (``runtime/automation``): what triggered it, what
+#: each action did (``actions``: JSON list of ``{"type", "outcome", "error"?, "delivery"?}``), how long
+#: it took and, for a run stopped by the chain limits, why (status ``loop``). Read by the run log
+#: (``GET /api/automations/<key>/runs``, the admin).
+automation_runs = sa.Table(
+    "crm_automation_run",
+    platform_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("automation", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=True),
+    sa.Column("trigger", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("actions", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("depth", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Index("ix_crm_automation_run_key", "automation", "id"),
+)
+
+#: Occurrences a time-triggered rule has acted on (a date reached, a stretch of inactivity, a
+#: schedule's tick), so each record is acted on once per occurrence however often the worker runs.
+automation_fired = sa.Table(
+    "crm_automation_fired",
+    platform_metadata,
+    sa.Column("automation", sa.String(64), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, primary_key=True),
+    sa.Column("occurrence", sa.String(100), primary_key=True),
+    sa.Column("fired_at", UTCDateTime, nullable=False),
+)
+
+#: The last user a round-robin assignment gave a record to, per rule and action.
+automation_cursor = sa.Table(
+    "crm_automation_cursor",
+    platform_metadata,
+    sa.Column("automation", sa.String(64), primary_key=True),
+    sa.Column("action", sa.Integer, primary_key=True),
+    sa.Column("last_user_id", sa.Integer, nullable=True),
+)

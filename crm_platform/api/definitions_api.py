@@ -13,7 +13,7 @@ definitions_api = Blueprint("definitions_api", __name__, url_prefix="/api/meta")
 
 #: URL segment → definition kind, for the kinds the OpenAPI document describes alike (openapi_platform)
 KIND_PATHS = {"taxonomies": "taxonomy", "pipelines": "pipeline", "roles": "role", "forms": "form",
-              "reports": "report", "dashboards": "dashboard"}
+              "reports": "report", "dashboards": "dashboard", "automations": "automation"}
 #: every kind served here: entities too (the OpenAPI document describes them with their fields)
 PATHS = {"entities": "entity", **KIND_PATHS}
 #: the URL rule of a kind's collection, e.g. /api/meta/<any(entities, taxonomies, ...):plural>
