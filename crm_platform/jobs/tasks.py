@@ -25,9 +25,16 @@ def refresh_time_relative_tags(platform, now: dt.datetime) -> str:
     return "; ".join(f"{tag} +{c['gained']} -{c['lost']}" for tag, c in changed.items()) or "no change"
 
 
+def run_time_automations(platform, now: dt.datetime) -> str:
+    """Automation rules triggered by time: a date reached, no activity for N days, a schedule's tick."""
+    from ..runtime.automation import timed
+    return timed.run_due(platform.engine, platform.runtime, platform.records, now)
+
+
 PERIODIC = [
     Periodic("refresh_time_relative_tags", dt.timedelta(days=1), refresh_time_relative_tags),
     Periodic("send_reminders", dt.timedelta(minutes=10), reminders.send_reminders),
+    Periodic("run_time_automations", dt.timedelta(minutes=1), run_time_automations),
 ]
 
 
@@ -46,6 +53,9 @@ class Jobs:
             result = job.run(platform, dt.datetime.fromisoformat(at))
             periodic.record_result(platform.engine, name, result)
             log.info("periodic job %s: %s", name, result)
+            with platform.engine.connect() as conn:
+                if outbox.due_count(conn, utcnow()):
+                    deliver_outbox()  # what the job asked to send (an automation's e-mails) goes in this run too
             return result
 
         @queue.task(name="crm.deliver_outbox")
