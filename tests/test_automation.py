@@ -215,3 +215,42 @@ def test_a_chain_back_to_the_first_rule_is_a_logged_loop(crm, platform):
     by_status = {x["status"]: x for x in runs(platform, "one")}
     assert sorted(by_status) == ["loop", "ok"] and "one → two → one" in by_status["loop"]["error"]
     assert [x["status"] for x in runs(platform, "two")] == ["ok"]
+
+
+# ---- dry run and run log ----------------------------------------------------------------------
+
+def test_a_dry_run_says_how_many_records_the_rule_would_act_on_and_writes_nothing(crm, platform):
+    for n, spent in enumerate(["5000", "20", "1500"]):
+        crm.post("/api/records/customer", json={"name": f"C{n}", "spent": spent})
+    r = crm.post("/api/meta/automations?dry_run=1", json=rule())
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["dry_run"] is True and body["matches"]["count"] == 2
+    assert [s["title"] for s in body["matches"]["sample"]] == ["C0", "C2"]
+    assert crm.get("/api/meta/automations/big_spender").status_code == 404
+    assert runs(platform, "big_spender") == []
+    # A time trigger: what the worker's next run would do.
+    r = crm.post("/api/meta/automations?dry_run=1", json=rule(trigger={"on": "schedule", "cron": "* * * * *"}))
+    assert r.get_json()["matches"]["count"] == 2
+
+
+def test_the_run_log_api_lists_runs_newest_first_for_administrators(crm, platform, app):
+    add_rule(crm, rule(actions=[{"type": "add_tags", "field": "flags", "tags": ["vip"]},
+                                {"type": "webhook", "url": "http://127.0.0.1:9/hook"}]))
+    ids = [crm.post("/api/records/customer", json={"name": f"C{n}", "spent": "2000"}).get_json()["id"]
+           for n in range(3)]
+    r = crm.get("/api/automations/big_spender/runs?limit=2")
+    assert r.status_code == 200
+    items = r.get_json()["items"]
+    assert [i["record_id"] for i in items] == [ids[2], ids[1]]
+    assert items[0]["trigger"] == "created" and items[0]["status"] == "ok" and items[0]["attempt"] == 1
+    hook = items[0]["actions"][1]
+    assert hook["type"] == "webhook" and hook["outcome"] == "queued"
+    assert hook["delivery_status"]["status"] == "pending"
+    older = crm.get(f"/api/automations/big_spender/runs?before={items[1]['id']}").get_json()["items"]
+    assert [i["record_id"] for i in older] == [ids[0]]
+    assert crm.get("/api/automations/big_spender/runs?status=bad").status_code == 400
+    users = platform.users
+    token = users.issue_token(users.create("clerk", "clerk-password-1"))
+    r = crm.get("/api/automations/big_spender/runs", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 403

@@ -259,6 +259,8 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
                                                                                   "fields": ["title"]}]},
         "reports": {"key": "by_stage", "label": "By stage", "entity": "course", "group_by": ["stage"]},
         "dashboards": {"key": "main", "label": "Main", "widgets": [{"report": "by_stage"}]},
+        "automations": {"key": "mark", "label": "Mark", "entity": "course", "trigger": {"on": "created"},
+                        "actions": [{"type": "notify", "owner": True, "message": "New course {title}"}]},
     }
     for plural, definition in definitions.items():
         base, one = f"/api/meta/{plural}", f"/api/meta/{plural}/{{key}}"
@@ -271,6 +273,13 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
             call("DELETE", f"{base}/{definition['key']}?dry_run=1", one)
             call("DELETE", f"{base}/{definition['key']}", one)
             call("POST", f"{base}/{definition['key']}/restore", f"{one}/restore")
+    dry = call("POST", "/api/meta/automations?dry_run=1", "/api/meta/automations",
+               {"key": "again", "label": "Again", "entity": "course", "trigger": {"on": "created"},
+                "actions": [{"type": "webhook", "url": "http://127.0.0.1:9/"}]}, 201)
+    assert dry["matches"] == {"count": 0, "sample": []}
+    call("GET", "/api/automations/mark/runs", "/api/automations/{key}/runs")
+    call("GET", "/api/automations/mark/runs?limit=0", "/api/automations/{key}/runs", expect=400)
+    call("GET", "/api/automations/nothing/runs", "/api/automations/{key}/runs", expect=404)
     call("DELETE", "/api/meta/pipelines/sales", "/api/meta/pipelines/{key}")
     call("POST", "/api/meta/pipelines/sales/restore", "/api/meta/pipelines/{key}/restore")
     # Records.

@@ -31,4 +31,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(notifications_api)
     from .reports_api import reports_api
     app.register_blueprint(reports_api)
+    from .automations_api import automations_api
+    app.register_blueprint(automations_api)
     register_error_handlers(app)

@@ -269,7 +269,30 @@ def _meta_paths(schemas: dict) -> dict:
             "delete": change_op(f"meta_archive_{kind}", f"Archive a {kind}", plural, name)}
         paths[f"/api/meta/{plural}/{{key}}/restore"] = {"parameters": key, "post": change_op(
             f"meta_restore_{kind}", f"Restore an archived {kind}", plural, name)}
+    # The dry run of an automation rule also says how many records it would act on now.
+    schemas["AutomationChange"]["properties"]["matches"] = obj(
+        {"count": INTEGER, "sample": {"type": "array", "items": obj({"id": INTEGER, "title": STRING})}},
+        ("count", "sample"), "Dry run only: the records the rule would act on now (a time trigger: on the "
+                             "worker's next run), their number and the first few")
     return paths
+
+
+def _automation_paths() -> dict:
+    run = obj({"id": INTEGER, "automation": STRING, "entity": STRING, "record_id": {"type": ["integer", "null"]},
+               "trigger": STRING, "status": {"enum": ["ok", "error", "loop"]},
+               "actions": {"type": "array", "items": obj({"type": STRING, "outcome": STRING})},
+               "error": NULLABLE_TEXT, "attempt": INTEGER, "depth": INTEGER, "started_at": DATETIME,
+               "duration_ms": INTEGER},
+              ("id", "automation", "entity", "trigger", "status", "actions", "attempt", "started_at", "duration_ms"))
+    return {"/api/automations/{key}/runs": {"get": op(
+        "automation_runs", "An automation rule's runs, newest first: trigger, record, each action's outcome "
+                           "(and its delivery's state), duration, attempt, error", "automations",
+        {200: answer("Runs", items_of(run))},
+        errors(400, 403, 404, why={403: ADMIN_ONLY, 404: "No such automation"}),
+        parameters=[in_path("key"), query("limit", INTEGER, "How many (1–500, default 50)"),
+                    query("before", {"type": "integer", "minimum": 0, "maximum": ROW_ID_MAX},
+                          "Only runs with a smaller id (the next page)"),
+                    query("status", {"enum": ["ok", "error", "loop"]}, "Only runs of this status")])}}
 
 
 def _bundle_paths() -> dict:
@@ -401,6 +424,7 @@ def platform_paths(schemas: dict) -> dict:
                              "password": {**STRING, "minLength": 8}}, additionalProperties=False)))},
         **_bundle_paths(),
         **_report_paths(),
+        **_automation_paths(),
         "/api/imports/{id}": {"get": op(
             "import_status", "A background import: its progress, then its report", "imports",
             {202: answer("Still running", shared("RecordImportJob"), headers={"Retry-After": {
