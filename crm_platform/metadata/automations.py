@@ -36,7 +36,7 @@ TRIGGER_ATTRIBUTES = {
 ACTION_ATTRIBUTES = {
     "set_fields": {"values"},
     "create_record": {"entity", "values", "due_in_days", "due_field", "assign_to_owner", "link_field"},
-    "add_tags": {"field", "tags"}, "remove_tags": {"field", "tags"},
+    "add_tags": {"field", "tags", "via"}, "remove_tags": {"field", "tags", "via"},
     "assign": {"to", "user", "role", "field"},
     "notify": {"users", "roles", "owner", "message"},
     "email": {"to", "subject", "body"},
@@ -85,7 +85,7 @@ class AutomationKind(Kind):
         found = state.entities.get(entity_key)
         if found is None or found.archived:
             return [error("entity", "invalid", f"there is no active entity '{entity_key}'")]
-        fields = {f["key"]: f for f in found.fields}
+        fields = {f["key"]: REGISTRY[f["type"]].bind({**f, "_entity": entity_key}, state) for f in found.fields}
         known = set(fields) | set(SYSTEM_PLACEHOLDERS)
         problems = self._trigger_problems(doc["trigger"], state, entity_key, fields)
         if doc.get("conditions"):
@@ -176,10 +176,19 @@ class AutomationKind(Kind):
             spec = {k: v for k, v in action.items() if k != "type"}
             problems += _follow_up_problems(where, spec, state, entity, fields)
         elif kind in ("add_tags", "remove_tags"):
-            f = fields.get(action["field"])
+            target, target_fields = entity, fields
+            if "via" in action:  # the tags of the record a reference names (an order tags its customer)
+                ref = fields.get(action["via"])
+                target = REGISTRY[ref["type"]].target_entity(ref) if ref is not None else None
+                found = state.entities.get(target) if target else None
+                if found is None or found.archived:
+                    return problems + [error(f"{where}.via", "invalid", f"'{action['via']}' is not a reference field "
+                                                                        f"of {entity}")]
+                target_fields = {f["key"]: f for f in found.fields}
+            f = target_fields.get(action["field"])
             taxonomy = REGISTRY[f["type"]].taxonomy_of(f) if f is not None else None
             if taxonomy is None:
-                problems.append(error(f"{where}.field", "invalid", f"'{action['field']}' is not a tags field of {entity}"))
+                problems.append(error(f"{where}.field", "invalid", f"'{action['field']}' is not a tags field of {target}"))
             else:
                 tax = state.taxonomies.get(taxonomy)
                 tags = {t["key"] for t in tax.doc.get("tags", [])} if tax is not None else set()

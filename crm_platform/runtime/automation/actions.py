@@ -116,14 +116,20 @@ def create_record(ctx: Context, n: int, action: dict, sources: list[dict]) -> li
 
 def _tags(ctx: Context, action: dict, sources: list[dict], add: bool) -> list[dict]:
     out, field = [], action["field"]
+    entity = ctx.entity
+    if action.get("via"):  # the record the reference names
+        entity = ctx.model.entity(ctx.entity).references[action["via"]]
     for source in sources:
-        current = ctx.records.get(ctx.entity, source["id"], conn=ctx.conn).get(field) or []
+        target = source.get(action["via"]) if action.get("via") else source["id"]
+        if target is None:
+            out.append(_outcome(action, "unchanged", error=f"{action['via']} is empty"))
+            continue
+        current = ctx.records.get(entity, target, conn=ctx.conn).get(field) or []
         wanted = list(dict.fromkeys(current + action["tags"])) if add else [t for t in current if t not in action["tags"]]
         if wanted == current:
             out.append(_outcome(action, "unchanged"))
             continue
-        ctx.records.update(ctx.entity, source["id"], {field: wanted}, actor_id=ctx.actor_id, conn=ctx.conn,
-                           reason=ctx.reason)
+        ctx.records.update(entity, target, {field: wanted}, actor_id=ctx.actor_id, conn=ctx.conn, reason=ctx.reason)
         out.append(_outcome(action, ("added " if add else "removed ") + ", ".join(action["tags"])))
     return out
 

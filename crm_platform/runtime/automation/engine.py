@@ -14,6 +14,7 @@ chain (A → B → A), or a chain deeper than ``MAX_DEPTH``, is stopped and reco
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import time
@@ -35,6 +36,20 @@ from .conditions import matching
 MAX_DEPTH = 5
 #: The rules running, outermost first (a context variable: each thread and task has its own).
 CHAIN: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("crm_automation_chain", default=())
+#: True while automations must not run (a template's sample data being loaded).
+SUSPENDED: contextvars.ContextVar[bool] = contextvars.ContextVar("crm_automations_suspended", default=False)
+
+
+@contextlib.contextmanager
+def suspended():
+    """No automation rule fires on the writes made inside (sample data is a snapshot, not events)."""
+    token = SUSPENDED.set(True)
+    try:
+        yield
+    finally:
+        SUSPENDED.reset(token)
+
+
 #: Actions that write the records they act on: later actions then see the records as they left them.
 WRITES_SOURCE = frozenset({"set_fields", "add_tags", "remove_tags", "assign"})
 
@@ -188,7 +203,7 @@ class Automations:
         return self._index[1].get(entity_key, [])
 
     def __call__(self, conn: sa.Connection, batch: Batch) -> None:
-        if batch.op not in ("create", "update"):
+        if batch.op not in ("create", "update") or SUSPENDED.get():
             return
         rules = self._rules(batch.model, batch.entity.key)
         if not rules:
