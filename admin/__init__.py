@@ -11,6 +11,7 @@ from flask import Blueprint, Flask
 from flask_admin import Admin
 from flask_admin.menu import MenuLink
 
+from .automations import AutomationView
 from .entities import EntityDesignerView
 from .forms_designer import FormDesignerView
 from .history import HistoryView
@@ -35,6 +36,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(TaxonomyDesignerView(name=lazy("menu_taxonomies"), endpoint="taxonomies", url="/admin/taxonomies"))
     admin.add_view(PipelineDesignerView(name=lazy("menu_pipelines"), endpoint="pipelines", url="/admin/pipelines"))
     admin.add_view(FormDesignerView(name=lazy("menu_forms"), endpoint="forms", url="/admin/forms"))
+    admin.add_view(AutomationView(name=lazy("menu_automations"), endpoint="automations", url="/admin/automations"))
     admin.add_view(HistoryView(name=lazy("menu_history"), endpoint="history", url="/admin/history"))
     admin.add_view(RecordView())
     # Back to the screens, and the language switch the screens use (one cookie for both).

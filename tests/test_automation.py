@@ -254,3 +254,23 @@ def test_the_run_log_api_lists_runs_newest_first_for_administrators(crm, platfor
     token = users.issue_token(users.create("clerk", "clerk-password-1"))
     r = crm.get("/api/automations/big_spender/runs", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403
+
+
+# ---- the admin ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang, words", [("en", ("Automation rules", "1 ok", "It would act on 1 records now.")),
+                                         ("zh", ("自动化规则", "成功 1", "现在会作用于 1 条记录。"))])
+def test_the_admin_lists_rules_with_their_runs_and_dry_runs_one(crm, platform, app, lang, words):
+    add_rule(crm, rule())
+    crm.post("/api/records/customer", json={"name": "Big", "spent": "5000"})
+    from test_admin_designer import sign_in
+    crm = sign_in(app.test_client())
+    crm.set_cookie("crm_lang", lang)
+    page = crm.get("/admin/automations/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert words[0] in html and words[1] in html and "big_spender" in html
+    detail = crm.post("/admin/automations/big_spender")
+    html = detail.get_data(as_text=True)
+    assert detail.status_code == 200 and words[2] in html and 'data-run="' in html and "Big" in html
+    assert crm.get("/admin/automations/nothing").status_code == 404
