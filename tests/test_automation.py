@@ -274,3 +274,11 @@ def test_the_admin_lists_rules_with_their_runs_and_dry_runs_one(crm, platform, a
     html = detail.get_data(as_text=True)
     assert detail.status_code == 200 and words[2] in html and 'data-run="' in html and "Big" in html
     assert crm.get("/admin/automations/nothing").status_code == 404
+
+
+def test_a_rule_whose_field_was_archived_stops_instead_of_failing_writes(crm, platform):
+    add_rule(crm, rule())
+    assert crm.delete("/api/meta/entities/customer/fields/spent").status_code == 200
+    r = crm.post("/api/records/customer", json={"name": "Still works"})
+    assert r.status_code == 201
+    assert runs(platform, "big_spender") == []

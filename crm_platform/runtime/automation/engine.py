@@ -55,6 +55,9 @@ WRITES_SOURCE = frozenset({"set_fields", "add_tags", "remove_tags", "assign"})
 
 
 def active_rules(model: CompiledModel, entity_key: str | None = None, on: tuple[str, ...] | None = None) -> list[dict]:
+    """Active rules that can run on this model: a rule naming what was archived or changed since it was
+    saved (a field, a stage, a role) is left out rather than failing the writes it would see."""
+    from ...metadata.kinds import KINDS
     rules = []
     for key, found in sorted(model.state.of_kind("automation").items()):
         doc = found.doc
@@ -62,7 +65,7 @@ def active_rules(model: CompiledModel, entity_key: str | None = None, on: tuple[
             continue
         if (entity_key is None or doc["entity"] == entity_key) and (on is None or doc["trigger"]["on"] in on):
             entity = model.entities.get(doc["entity"])
-            if entity is not None and not entity.archived:
+            if entity is not None and not entity.archived and not KINDS["automation"].problems(doc, model.state):
                 rules.append(doc)
     return rules
 
@@ -191,15 +194,15 @@ class Automations:
 
     def __init__(self, records: RecordService):
         self.runner = Runner(records)
-        self._index: tuple[int, dict] | None = None
+        self._index: tuple[CompiledModel, dict] | None = None
 
     def _rules(self, model: CompiledModel, entity_key: str) -> list[dict]:
         """Event rules per entity, indexed once per compiled model (no cost for entities without rules)."""
-        if self._index is None or self._index[0] != id(model):
+        if self._index is None or self._index[0] is not model:
             index: dict[str, list[dict]] = {}
             for rule in active_rules(model, on=("created", "updated", "stage_entered")):
                 index.setdefault(rule["entity"], []).append(rule)
-            self._index = (id(model), index)
+            self._index = (model, index)
         return self._index[1].get(entity_key, [])
 
     def __call__(self, conn: sa.Connection, batch: Batch) -> None:
