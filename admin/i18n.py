@@ -309,6 +309,13 @@ MESSAGES = {
     "delivery_sending": {"en": "sending", "zh": "发送中"},
     "delivery_sent": {"en": "sent", "zh": "已发送"},
     "delivery_failed": {"en": "failed", "zh": "发送失败"},
+    "new_automation": {"en": "New automation rule", "zh": "新建自动化规则"},
+    "edit_automation": {"en": "Edit automation rule {rule}", "zh": "编辑自动化规则 {rule}"},
+    "edit": {"en": "Edit", "zh": "编辑"},
+    "automation_form_help": {"en": "The whole rule as JSON (docs/automation.md lists every trigger and action). "
+                                    "Saving shows the plan first; nothing changes until you apply it.",
+                             "zh": "以 JSON 编写完整规则（触发条件与动作见 docs/automation.md）。保存前先显示变更计划，确认应用后才生效。"},
+    "preview_plan": {"en": "Check and show the plan", "zh": "检查并显示计划"},
 }
 
 

@@ -282,3 +282,26 @@ def test_a_rule_whose_field_was_archived_stops_instead_of_failing_writes(crm, pl
     r = crm.post("/api/records/customer", json={"name": "Still works"})
     assert r.status_code == 201
     assert runs(platform, "big_spender") == []
+
+
+def test_the_admin_writes_a_rule_as_json_plan_first_then_applied(crm, app):
+    from test_admin_designer import sign_in
+    admin = sign_in(app.test_client())
+    assert "New automation rule" in admin.get("/admin/automations/new").get_data(as_text=True)
+    bad = admin.post("/admin/automations/new", data={"definition": "{not json"})
+    assert bad.status_code == 400 and "not JSON" in bad.get_data(as_text=True)
+    wrong = admin.post("/admin/automations/new", data={"definition": jsonutil.dumps(
+        rule(actions=[{"type": "webhook", "url": "ftp://x"}]))})
+    assert wrong.status_code == 422 and "actions.0.url" in wrong.get_data(as_text=True)
+    text = jsonutil.dumps(rule())
+    shown = admin.post("/admin/automations/new", data={"definition": text})
+    assert shown.status_code == 200 and 'data-testid="apply"' in shown.get_data(as_text=True)
+    assert crm.get("/api/meta/automations/big_spender").status_code == 404  # a plan only
+    done = admin.post("/admin/automations/new", data={"definition": text, "_confirm": "1"})
+    assert done.status_code == 302
+    assert crm.get("/api/meta/automations/big_spender").get_json()["conditions"]
+    # Editing: the JSON is the whole rule, so leaving the conditions out removes them.
+    edited = {k: v for k, v in rule().items() if k != "conditions"}
+    r = admin.post("/admin/automations/big_spender/edit", data={"definition": jsonutil.dumps(edited), "_confirm": "1"})
+    assert r.status_code == 302
+    assert "conditions" not in crm.get("/api/meta/automations/big_spender").get_json()
