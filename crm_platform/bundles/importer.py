@@ -25,6 +25,7 @@ import copy
 import datetime as dt
 from dataclasses import dataclass, field as dc_field
 
+from .. import faults
 from ..clock import utcnow
 from ..errors import Conflict, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
@@ -277,6 +278,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
             else:
                 if demo_users:
                     made = demo.create(platform.users, conn, bundle["definitions"].get("role", []), dry_run=dry_run)
+                faults.reach("bundle.before_sample_data")
                 # A demo's records are a snapshot, not events: no automation acts on them (no e-mail for
                 # a made-up customer, no reassignment of the owners spread over the demo salespeople).
                 with automations_suspended():

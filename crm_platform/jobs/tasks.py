@@ -31,10 +31,17 @@ def run_time_automations(platform, now: dt.datetime) -> str:
     return timed.run_due(platform.engine, platform.runtime, platform.records, now)
 
 
+def resume_imports(platform, now: dt.datetime) -> str:
+    """Imports whose process was killed go on where their last committed batch ended."""
+    from ..imports import jobs as import_jobs
+    return import_jobs.resume_stranded(platform, now)
+
+
 PERIODIC = [
     Periodic("refresh_time_relative_tags", dt.timedelta(days=1), refresh_time_relative_tags),
     Periodic("send_reminders", dt.timedelta(minutes=10), reminders.send_reminders),
     Periodic("run_time_automations", dt.timedelta(minutes=1), run_time_automations),
+    Periodic("resume_imports", dt.timedelta(minutes=5), resume_imports),
 ]
 
 

@@ -1,15 +1,15 @@
 """Automation rules: the run log, the occurrences time triggers acted on, round-robin cursors.
 
-Revision ID: 0012_automation
-Revises: 0011_imports
+Revision ID: 0013_automation
+Revises: 0012_import_resume
 """
 import sqlalchemy as sa
 from alembic import op
 
 from crm_platform.sqltypes import UTCDateTime
 
-revision = "0012_automation"
-down_revision = "0011_imports"
+revision = "0013_automation"
+down_revision = "0012_import_resume"
 branch_labels = None
 depends_on = None
 
