@@ -79,7 +79,8 @@ def test_every_api_route_and_method_is_documented_and_nothing_else(app, client, 
     # The per-entity record endpoints keep their operation ids.
     ids = {o["operationId"] for _, _, o in operations(doc)}
     assert {"list_student", "create_student", "get_student", "update_student", "delete_student",
-            "bulk_create_student", "restore_student", "history_student", "stage_history_student"} <= ids
+            "bulk_create_student", "restore_student", "history_student", "stage_history_student",
+            "timeline_student"} <= ids
     # One path per definition kind of the any(...) rule.
     assert {"/api/meta/taxonomies/{key}/restore", "/api/meta/pipelines", "/api/meta/roles/{key}",
             "/api/meta/forms"} <= set(doc["paths"])
@@ -186,7 +187,7 @@ def test_record_endpoints_list_401_and_403_and_a_user_without_rights_gets_a_docu
                                                                                           two_entities):
     doc = client.get("/api/openapi.json").get_json()
     record_ops = [(p, m, o) for p, m, o in operations(doc) if p.startswith("/api/records/")]
-    assert len(record_ops) == 2 * 13
+    assert len(record_ops) == 2 * 14
     for path, method, operation in record_ops:
         assert {"401", "403"} <= set(operation["responses"]), (method, path)
     # Administrators only: definition changes, users, bundles; reading definitions is open to everyone.
@@ -320,6 +321,9 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", f"{r}/{created['id']}/history?per_page=1", f"{one}/history")
     moves = call("GET", f"{r}/{created['id']}/stage-history", f"{one}/stage-history")
     assert [m["to_stage"] for m in moves["items"]] == ["open", "won"]
+    story = call("GET", f"{r}/{created['id']}/timeline?per_page=5", f"{one}/timeline")
+    assert [i["kind"] for i in story["items"]][:2] == ["stage", "change"]  # the move to won, then the create
+    call("GET", f"{r}/{created['id']}/timeline?per_page=500", f"{one}/timeline", expect=400)
     call("DELETE", f"{r}/{created['id']}", one, expect=204)
     call("POST", f"{r}/{created['id']}/restore", f"{one}/restore")
     call("GET", f"{r}/999", one, expect=404)

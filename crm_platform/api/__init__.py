@@ -33,4 +33,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(reports_api)
     from .automations_api import automations_api
     app.register_blueprint(automations_api)
+    from .timeline_api import timeline_api
+    app.register_blueprint(timeline_api)
     register_error_handlers(app)

@@ -136,6 +136,20 @@ SCHEMAS = {
         "reason": NULLABLE_TEXT, "changes": {"type": "object", "description": "field → [old, new]; fields the "
                                                                               "reader may not read are left out"}})},
         "total": INTEGER, "page": INTEGER, "per_page": INTEGER, "pages": INTEGER}, ("items", "total")),
+    "Timeline": obj({"items": {"type": "array", "items": obj({
+        "kind": {"enum": ["change", "stage", "related", "notification"]}, "at": DATETIME,
+        "when": {"type": "string", "description": "The moment relative to now in the reader's language (\"3 天前\")"},
+        "summary": STRING, "actor": {"type": ["string", "null"]},
+        "action": {"type": "string", "description": "change: create, update, delete, restore"},
+        "reason": NULLABLE_TEXT,
+        "changes": {"type": "array", "description": "change: each field's label and its old and new values as the "
+                                                    "screens show them", "items": obj({
+                                                        "field": STRING, "label": STRING, "old": STRING, "new": STRING})},
+        "from": NULLABLE_TEXT, "to": STRING, "from_label": NULLABLE_TEXT, "to_label": STRING,
+        "entity": STRING, "entity_label": STRING, "id": INTEGER, "title": STRING, "href": STRING,
+        "via": STRING, "via_label": STRING, "notification": STRING},
+        ("kind", "at", "when", "summary"))},
+        "page": INTEGER, "per_page": INTEGER, "has_more": BOOLEAN}, ("items", "page", "per_page", "has_more")),
     "StageHistory": items_of(obj({
         "id": INTEGER, "pipeline": STRING, "from_stage": NULLABLE_TEXT, "to_stage": STRING,
         "actor_id": {"type": ["integer", "null"]}, "moved_at": DATETIME})),

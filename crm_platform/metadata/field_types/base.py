@@ -82,6 +82,14 @@ class FieldType:
     always_indexed: ClassVar[bool] = False
     #: Its values are the stages of the pipeline that binds the field.
     holds_stages: ClassVar[bool] = False
+    #: Default tokens computed when a record is made (``defaults.py``): "now", "today", "current_user".
+    dynamic_defaults: ClassVar[frozenset[str]] = frozenset()
+    #: A list cell of this type may be edited in place (one plain control, one value).
+    inline_editable: ClassVar[bool] = False
+
+    def dynamic_value(self, field: dict, token: str, moment: dt.datetime, user_name: str | None) -> Any:
+        """The (Python) value of a default token at ``moment`` (already moved by its ±N days)."""
+        raise NotImplementedError(f"a {self.name} field computes no default '{token}'")
 
     def target_entity(self, field: dict) -> str | None:
         """The entity whose records this field's values are (a reference's target), else None."""
