@@ -378,6 +378,27 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("POST", f"/api/notifications/{listed['items'][0]['id']}/read", "/api/notifications/{id}/read")
     call("POST", "/api/notifications/999999/read", "/api/notifications/{id}/read", expect=404)
     call("POST", "/api/notifications/read-all", "/api/notifications/read-all")
+    # Approvals: the stage "won" asks the course's owner (the admin); a clerk asks, the admin decides.
+    won_needs_owner = [{"key": "open", "label": "Open"}, {"key": "won", "label": "Won", "category": "won",
+                                                          "approval": {"approvers": {"field": "owner_id"}}}]
+    assert client.patch("/api/meta/pipelines/sales", json={"stages": won_needs_owner}).status_code == 200
+    assert client.patch("/api/meta/roles/clerk", json={"entities": {"course": {"read": "all", "update": "all"}}}
+                        ).status_code == 200
+    users = app.extensions["crm"].users
+    rita = users.issue_token(users.create("rita", "rita-password", roles=["clerk"]))
+    asked = client.post(r, json={"title": "physics", "stage": "open"}).get_json()
+    moved = client.patch(f"{r}/{asked['id']}", json={"stage": "won"}, headers={"Authorization": f"Bearer {rita}"})
+    assert moved.status_code == 200 and moved.get_json()["stage"] == "open"
+    pending = call("GET", "/api/approvals?mine=1", "/api/approvals")["items"]
+    assert len(pending) == 1 and pending[0]["can_decide"]
+    call("GET", "/api/approvals?status=maybe", "/api/approvals", expect=400)
+    call("GET", f"/api/approvals/{pending[0]['id']}", "/api/approvals/{id}")
+    call("GET", "/api/approvals/999999", "/api/approvals/{id}", expect=404)
+    call("POST", f"/api/approvals/{pending[0]['id']}/reject", "/api/approvals/{id}/reject", {}, 422)
+    call("POST", f"/api/approvals/{pending[0]['id']}/approve", "/api/approvals/{id}/approve", {"comment": "ok"})
+    call("POST", f"/api/approvals/{pending[0]['id']}/approve", "/api/approvals/{id}/approve", {}, 409)
+    call("POST", f"/api/approvals/{pending[0]['id']}/reject", "/api/approvals/{id}/reject", {"comment": "no"}, 409)
+    call("POST", "/api/approvals/999999/approve", "/api/approvals/{id}/approve", {}, 404)
     # Every operation but the other entities' record endpoints has been called.
     others = ("/api/records/student", "/api/records/guardian")
     left = {(m, p) for p, m, _ in operations(doc) if not p.startswith(others)}

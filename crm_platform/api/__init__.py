@@ -35,4 +35,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(automations_api)
     from .timeline_api import timeline_api
     app.register_blueprint(timeline_api)
+    from .approvals_api import approvals_api
+    app.register_blueprint(approvals_api)
     register_error_handlers(app)

@@ -401,6 +401,9 @@ class RecordService:
                 row = conn.execute(entity.get_statement, {"record_id": record_id}).first()
                 return self._as_seen(access, entity, model, self._dump(entity, row, conn))
             self._run_before(conn, batch)
+            if not item.changes:  # a before-write hook took every change (a stage move held for approval)
+                row = conn.execute(entity.get_statement, {"record_id": record_id}).first()
+                return self._as_seen(access, entity, model, self._dump(entity, row, conn))
             row = self._apply_update(conn, batch)
             self._run_after(conn, batch)
             record = self._dump(entity, row, conn)  # links read after the hooks: rule tags included

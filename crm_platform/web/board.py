@@ -172,7 +172,12 @@ def move_card(entity, record_id):
         if missing:
             answer["fill"] = _fill_controls(screen, record_id, missing, body.get("values"))
         return jsonify(answer), exc.status
-    return jsonify({"id": record["id"], "version": record["version"], "stage": record.get(field)})
+    answer = {"id": record["id"], "version": record["version"], "stage": record.get(field)}
+    if record.get(field) != body["stage"]:  # held for approval (docs/approvals.md): the card stays
+        stage = next((s for s in _pipeline(screen)["stages"] if s["key"] == body["stage"]), None)
+        answer["message"] = translate("approval_requested_card", screen.lang,
+                                      stage=label_of(stage["label"], screen.lang) if stage else body["stage"])
+    return jsonify(answer)
 
 
 def _filled(screen: Screen, values, stage_field: str) -> dict:

@@ -300,9 +300,13 @@ def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
                         "href": url_for("screens.list_page", entity=other.key, **{f"filter[{f['key']}]": record_id})})
     page_no = _page_number(request.args.get("timeline"))
     story = timeline(screen, record_id, page=page_no)
+    pending = None
+    if any(screen.readable(p["field"]) for p in pipelines_of(screen.model, entity)):
+        from .approvals_screen import record_approvals  # its routes live on this module's blueprint
+        pending, _ = record_approvals(screen, record_id)
     may = screen.access.allows if screen.access is not None else (lambda *_: True)
     return render("web/record.html", status, screen=screen, record=record, title=screen.title_of(record),
-                  sections=sections, value_of=value_of, related=related, timeline=story,
+                  sections=sections, value_of=value_of, related=related, timeline=story, pending=pending,
                   quick=quick_actions(screen, record),
                   can_edit=screen.can("update"), can_delete=may("delete", entity, record, screen.model),
                   reason_required=reason_required(screen.entity.doc),

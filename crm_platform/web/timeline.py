@@ -18,6 +18,7 @@ from flask import g, url_for
 from werkzeug.datastructures import MultiDict
 
 from .. import notifications as bell
+from ..runtime import approvals
 from ..runtime.audit import trail
 from ..runtime.pipelines import pipelines_of
 from ..runtime.query import parse_list_args
@@ -43,6 +44,7 @@ def timeline(screen: Screen, record_id: int, *, page: int = 1, per_page: int = P
         items += _changes(conn, screen, record_id, need, stage_fields)
         if any(screen.readable(f) for f in stage_fields):
             items += _stage_moves(conn, screen, record_id, need)
+            items += _approval_steps(conn, screen, record_id)
         user = g.get("user")
         if user is not None:
             items += _notifications(conn, screen, record_id, need, user.id)
@@ -85,6 +87,28 @@ def _stage_moves(conn, screen: Screen, record_id: int, need: int) -> list[dict]:
         out.append({"kind": "stage", "at": r.moved_at, "actor": r.username, "from": r.from_stage, "to": r.to_stage,
                     "from_label": before, "to_label": after,
                     "summary": f"{before} → {after}" if before else translate("entered_stage", screen.lang, stage=after)})
+    return out
+
+
+def _approval_steps(conn, screen: Screen, record_id: int) -> list[dict]:
+    """Requests for approval of a move and their decisions (docs/approvals.md), told as stage items."""
+    rows = approvals.of_record(conn, screen.key, record_id)
+    if not rows:
+        return []
+    labels = {}
+    for p in pipelines_of(screen.model, screen.key):
+        labels.update({s["key"]: label_of(s["label"], screen.lang) for s in p.get("stages", [])})
+    names = dict(conn.execute(sa.select(users.c.id, users.c.username).where(
+        users.c.id.in_({r.requested_by for r in rows} | {r.decided_by for r in rows}))).all())
+    out = []
+    for step in approvals.history_steps(rows):
+        before = labels.get(step["from_stage"], step["from_stage"]) if step["from_stage"] else None
+        after = labels.get(step["to_stage"], step["to_stage"])
+        move = f"{before} → {after}" if before else after
+        out.append({"kind": "stage", "event": step["event"], "at": step["moved_at"], "actor": names.get(step["actor_id"]),
+                    "from": step["from_stage"], "to": step["to_stage"], "from_label": before, "to_label": after,
+                    "comment": step["comment"],
+                    "summary": f"{translate('event_' + step['event'], screen.lang)}: {move}"})
     return out
 
 

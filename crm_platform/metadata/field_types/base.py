@@ -86,6 +86,8 @@ class FieldType:
     dynamic_defaults: ClassVar[frozenset[str]] = frozenset()
     #: A list cell of this type may be edited in place (one plain control, one value).
     inline_editable: ClassVar[bool] = False
+    #: A value may be a user's id: an approval stage may name its approver by such a field.
+    may_hold_user_id: ClassVar[bool] = False
 
     def dynamic_value(self, field: dict, token: str, moment: dt.datetime, user_name: str | None) -> Any:
         """The (Python) value of a default token at ``moment`` (already moved by its ±N days)."""

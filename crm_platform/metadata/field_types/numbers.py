@@ -35,6 +35,7 @@ class Banded:
 class Integer(Banded, FieldType):
     name = "integer"
     grouped_as = "a whole number"
+    may_hold_user_id = True
     title = {"en": "Whole number", "zh": "整数"}
     orderable = True
     summable = True

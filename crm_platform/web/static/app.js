@@ -169,6 +169,13 @@
         var filled = card.querySelector(".fill-form");
         if (filled) { filled.remove(); }
         card.setAttribute("data-version", String(answer.body.version));
+        if (answer.body.stage !== column.getAttribute("data-stage")) {
+          // held for an approver's decision: the card stays where it is, saying so
+          error.textContent = answer.body.message || "";
+          var back = card.querySelector("[data-move]");
+          if (back) { back.value = from.getAttribute("data-stage"); }
+          return;
+        }
         column.querySelector("ol.cards").prepend(card);
         count(from, -1);
         count(column, 1);
