@@ -36,6 +36,7 @@ def paging(max_per_page: int) -> list[dict]:
 
 #: Ids beyond the column's range match no route (404); saying so keeps generated requests honest.
 RECORD_ID = {"type": "integer", "minimum": 0, "maximum": RECORD_ID_MAX}
+MERGE_IDS = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": RECORD_ID_MAX}}
 
 
 def ref(name: str) -> dict:
@@ -94,6 +95,11 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
         if reason:
             schema["properties"] = {**schema.get("properties", {}), "_reason": REASON_PROPERTY}
         schemas[f"{name}{suffix}"] = schema
+    # A merge answers the survivor with ``_merge`` beside its fields; the record schema admits no other
+    # property, so an ``allOf`` of it and ``_merge`` could match nothing: the answer is a schema of its own.
+    merged = schemas[name]
+    schemas[f"{name}.merged"] = {**merged, "properties": {**merged.get("properties", {}), "_merge": obj({
+        "merged": MERGE_IDS, "repointed": {"type": "object", "additionalProperties": INTEGER}})}}
     schemas[f"{name}.list"] = obj({
         "items": {"type": "array", "items": ref(name)}, "total": INTEGER, "page": INTEGER, "per_page": INTEGER,
         "pages": INTEGER, "total_exact": {"type": "boolean", "description": "false when total is CRM_COUNT_LIMIT+"}})
@@ -160,7 +166,7 @@ def _list_tool_paths(key: str, doc: dict, label: str, record: dict, max_per_page
     list_params = [p for p in _list_params(doc, max_per_page) if p["name"] not in ("page", "per_page")]
     matchable = [f["key"] for f in doc.get("fields", []) if REGISTRY[f["type"]].matchable]
     binary = {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
-    ids = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": RECORD_ID_MAX}}
+    ids = MERGE_IDS
     return {
         f"/api/records/{key}/export": {"get": op(
             f"export_{key}", f"Download the {label} of a list view as CSV or Excel", key,
@@ -188,8 +194,7 @@ def _list_tool_paths(key: str, doc: dict, label: str, record: dict, max_per_page
         f"/api/records/{key}/merge": {"post": op(
             f"merge_{key}", f"Merge {label} into one, in one transaction", key,
             {200: answer("The surviving record, with _merge: merged ids and records repointed per entity.field",
-                         {"allOf": [record, obj({"_merge": obj({"merged": ids, "repointed": {
-                             "type": "object", "additionalProperties": INTEGER}})})]})},
+                         ref(f"{key}.merged"))},
             errors(400, 403, 404, 409, 413, 422), parameters=[REASON],
             requestBody=body(obj({
                 "survivor": {"type": "integer", "minimum": 1, "maximum": RECORD_ID_MAX},
