@@ -31,4 +31,6 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(notifications_api)
     from .reports_api import reports_api
     app.register_blueprint(reports_api)
+    from .personal_data_api import personal_data_api
+    app.register_blueprint(personal_data_api)
     register_error_handlers(app)

@@ -158,6 +158,29 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
             {200: answer("Moves; from_stage is null when the record entered by creation", shared("StageHistory"))},
             errors(403, 404))},
         **_list_tool_paths(key, doc, label, record, max_per_page),
+        **_personal_data_paths(key, one, id_param),
+    }
+
+
+def _personal_data_paths(key: str, one: str, id_param: list) -> dict:
+    """Export and erase a person's data (docs/operations.md, "Personal data"); administrators only."""
+    admin = {403: "Only administrators export or erase personal data"}
+    return {
+        f"/api/records/{key}/{{id}}/personal-data": {"parameters": id_param, "get": op(
+            f"personal_data_{key}", f"Everything about a {one} (related records, audit rows) as one JSON file; "
+                                    f"writes a personal_export audit row", key,
+            {200: answer("The file (Content-Disposition: attachment)", shared("PersonalData"))},
+            errors(403, 404, 422, why={**admin, 422: "More related records than one file holds"}))},
+        f"/api/records/{key}/{{id}}/erase": {"parameters": id_param, "post": op(
+            f"erase_{key}", f"Erase the personal values of a {one} and its related records; the audit rows "
+                            f"keep who, when and why with the values replaced", key,
+            {200: answer("What was erased", shared("Erasure"))},
+            errors(400, 403, 404, 409, 413, 422, why={
+                **admin, 422: "No reason, an unknown option, or a required personal field whose type has no "
+                              "erased placeholder"}),
+            requestBody=body(obj({"reason": {**STRING, "minLength": 1, "maxLength": 2000,
+                                             "description": "Why (kept in the audit trail)"}}, ("reason",),
+                                 additionalProperties=False)))},
     }
 
 

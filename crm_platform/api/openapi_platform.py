@@ -115,6 +115,25 @@ SCHEMAS = {
         "sample_ids": {"type": "array", "items": INTEGER}}, ("code", "message"))},
         "plan": {"type": "object", "description": "A refused metadata change or bundle import: its plan"}},
         ("errors",), "Every error; `code` is the JSON Schema keyword of the broken rule where there is one"),
+    # docs/operations.md, "Personal data"; runtime/personal_data.py.
+    "PersonalData": obj({
+        "format": {"const": "crm-personal-data/1"}, "exported_at": DATETIME,
+        "subject": obj({"entity": STRING, "id": INTEGER}, ("entity", "id")),
+        "personal_fields": {"type": "object", "additionalProperties": {"type": "array", "items": STRING},
+                            "description": "entity → its personal fields (flagged `personal`, or e-mail and phone)"},
+        "records": {"type": "array", "items": obj({
+            "entity": STRING, "id": INTEGER, "record": OBJECT,
+            "relation": {**STRING, "description": "`subject`, or `<entity>.<field>`: the reference naming it"}},
+            ("entity", "id", "relation", "record"))},
+        "audit": {"type": "array", "items": OBJECT, "description": "The audit rows of those records, oldest first"},
+        "notifications": {"type": "array", "items": OBJECT, "description": "Notifications naming those records"}},
+        ("format", "subject", "records", "audit", "notifications")),
+    "Erasure": obj({
+        "erased": {"type": "array", "items": obj({"entity": STRING, "id": INTEGER,
+                                                  "fields": {"type": "array", "items": STRING}})},
+        "audit_rows": {**INTEGER, "description": "Audit rows whose personal values were replaced by \"[erased]\""},
+        "notifications": {**INTEGER, "description": "Notifications whose title was replaced"}},
+        ("erased", "audit_rows", "notifications")),
     "Plan": obj({"kind": STRING, "key": STRING, "action": STRING, "summary": STRING,
                  "operations": {"type": "array", "items": obj({
                      "op": STRING, "entity": STRING, "table": STRING, "detail": STRING, "field": STRING,
@@ -132,7 +151,8 @@ SCHEMAS = {
     "AuditPage": obj({"items": {"type": "array", "items": obj({
         "id": INTEGER, "entity": STRING, "record_id": INTEGER, "actor_id": {"type": ["integer", "null"]},
         "actor": {"type": ["string", "null"], "description": "The user name (null for the system, e.g. a public form)"},
-        "action": {"enum": ["create", "update", "delete", "restore", "stage"]}, "at": DATETIME,
+        "action": {"enum": ["create", "update", "delete", "restore", "stage", "personal_export", "erase"]},
+        "at": DATETIME,
         "reason": NULLABLE_TEXT, "changes": {"type": "object", "description": "field → [old, new]; fields the "
                                                                               "reader may not read are left out"}})},
         "total": INTEGER, "page": INTEGER, "per_page": INTEGER, "pages": INTEGER}, ("items", "total")),

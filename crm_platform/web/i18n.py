@@ -36,6 +36,22 @@ MESSAGES = {
     "action_delete": {"en": "moved to the recycle bin", "zh": "移入回收站"},
     "action_restore": {"en": "restored", "zh": "恢复"},
     "action_stage": {"en": "moved the stage", "zh": "变更阶段"},
+    "action_personal_export": {"en": "exported the personal data", "zh": "导出了个人数据"},
+    "action_erase": {"en": "erased the personal data", "zh": "删除了个人数据"},
+    "personal_data": {"en": "Personal data", "zh": "个人数据"},
+    "personal_export": {"en": "Export personal data (JSON)", "zh": "导出个人数据（JSON）"},
+    "personal_erase": {"en": "Erase personal data", "zh": "删除个人数据"},
+    "personal_erase_help": {"en": "Blanks the personal fields (flagged personal, e-mail, phone) of this record and "
+                                  "of the records that refer to it, and removes their values from the change "
+                                  "history. It cannot be undone.",
+                            "zh": "清空此记录及引用它的记录中的个人字段（标记为个人数据的字段、邮箱、电话），并从变更"
+                                  "历史中移除这些值。此操作无法撤销。"},
+    "personal_erase_confirm": {"en": "Erase for good", "zh": "永久删除"},
+    "erase_reason_required": {"en": "say why the personal data is erased", "zh": "请说明删除个人数据的原因"},
+    "erased": {"en": "Personal data erased from {n} records.", "zh": "已删除 {n} 条记录中的个人数据。"},
+    "erased_value": {"en": "[erased]", "zh": "[已删除]"},
+    "personal_admin_only": {"en": "only administrators export or erase personal data",
+                            "zh": "只有管理员可以导出或删除个人数据"},
     "system": {"en": "the system", "zh": "系统"},
     "owner": {"en": "Owner", "zh": "负责人"},
     "because": {"en": "Reason: {reason}", "zh": "原因：{reason}"},
