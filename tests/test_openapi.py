@@ -349,6 +349,8 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", f"/api/users/{u['id']}", "/api/users/{id}")
     call("PATCH", f"/api/users/{u['id']}", "/api/users/{id}", {"roles": ["clerk"], "active": False})
     call("PATCH", f"/api/users/{u['id']}", "/api/users/{id}", {"username": "rose"}, 422)
+    assert call("DELETE", f"/api/users/{u['id']}/totp", "/api/users/{id}/totp")["totp"] is False
+    call("DELETE", "/api/users/999999/totp", "/api/users/{id}/totp", expect=404)
     # Bundles.
     exported = client.get("/api/bundle?name=mine&version=2.0.0&only=course,role:clerk")
     assert exported.status_code == 200 and exported.headers["ETag"].startswith('"sha256:')

@@ -172,7 +172,8 @@ SCHEMAS = {
             "count": INTEGER, "entered": INTEGER, "next_stage": NULLABLE_TEXT, "conversion": NUMBER,
             "overall_conversion": NUMBER, "avg_days": NUMBER, "amount": {"type": "number", "description": "Only when there is an amount field"}})}}),
     "User": obj({"id": INTEGER, "username": STRING, "is_admin": BOOLEAN, "roles": {"type": "array", "items": STRING},
-                 "active": BOOLEAN, "created_at": DATETIME}),
+                 "active": BOOLEAN, "created_at": DATETIME,
+                 "totp": {**BOOLEAN, "description": "Signs in with a second factor (a TOTP code)"}}),
     "Bundle": obj({"format": {"const": "crm-bundle"}, "format_version": INTEGER, "name": STRING, "version": STRING,
                    "checksum": STRING, "definitions": FREE, "sample_data": FREE},
                   ("format", "format_version", "name", "version", "checksum", "definitions"),
@@ -380,10 +381,16 @@ def platform_paths(schemas: dict) -> dict:
         "/api/auth/token": {"post": op(
             "auth_token", "Sign in: get an API token", "auth",
             {201: answer("Send the token as `Authorization: Bearer <token>`", obj({"token": STRING}, ("token",)))},
-            errors(400, 401, 413, 422, 429, why={401: "Wrong user name or password",
-                                                  422: "A name or password holding text no database stores (NUL)"}),
+            errors(400, 401, 413, 422, 429, why={
+                401: "Wrong user name or password; or, for a user with a second factor, `totp` missing "
+                     "(code totp_required) or wrong or used (totp_invalid); or a role requires a second factor "
+                     "the user has not set up (totp_enrolment_required: sign in at /login once)",
+                422: "A name or password holding text no database stores (NUL)"}),
             security=[],
-            requestBody=body(obj({"username": STRING, "password": STRING}, ("username", "password"))))},
+            requestBody=body(obj({"username": STRING, "password": STRING,
+                                  "totp": {**STRING, "description": "The 6-digit code of the user's authenticator "
+                                                                    "app, for users with a second factor"}},
+                                 ("username", "password"))))},
         **_meta_paths(own),
         "/api/pipelines/{key}/summary": {"get": op(
             "pipeline_summary", "Per active stage: count, amount, entered, conversion, average days", "pipelines",
@@ -419,6 +426,11 @@ def platform_paths(schemas: dict) -> dict:
                         requestBody=body(obj(
                             {"roles": {"type": "array", "items": STRING}, "is_admin": BOOLEAN, "active": BOOLEAN,
                              "password": {**STRING, "minLength": 8}}, additionalProperties=False)))},
+        "/api/users/{id}/totp": {
+            "parameters": user_id,
+            "delete": op("users_reset_totp", "Reset a user's second factor (a lost phone): they sign in with the "
+                                             "password, or set one up again if a role requires it", "users",
+                         {200: answer("The user", shared("User"))}, errors(403, 404, why=admin))},
         **_bundle_paths(),
         **_report_paths(),
         "/api/imports/{id}": {"get": op(

@@ -16,6 +16,7 @@ MESSAGES = {
     "app": {"en": "CRM", "zh": "客户管理"},
     "menu": {"en": "Menu", "zh": "菜单"},
     "sign_out": {"en": "Sign out", "zh": "退出"},
+    "two_step": {"en": "Two-step sign-in", "zh": "两步验证"},
     "admin": {"en": "Admin", "zh": "管理"},
     "notifications": {"en": "Notifications", "zh": "通知"},
     "notifications_unread": {"en": "Notifications, {n} unread", "zh": "通知，{n} 条未读"},
