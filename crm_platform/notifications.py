@@ -6,6 +6,9 @@ the same due date without telling anyone twice.
 """
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 
 import sqlalchemy as sa
 
@@ -32,6 +35,7 @@ def notify(conn: sa.Connection, user_ids, kind: str, title, *, entity: str | Non
     conn.execute(notifications.insert(), [
         {"user_id": u, "kind": kind, "title": stored, "entity": entity, "record_id": record_id,
          "created_at": now, "read_at": None, "dedupe": dedupe} for u in users])
+    _forget(conn, users)
     return len(users)
 
 
@@ -47,6 +51,36 @@ def title_text(stored: str, lang: str) -> str:
 def unread_count(conn: sa.Connection, user_id: int) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(notifications).where(
         notifications.c.user_id == user_id, notifications.c.read_at.is_(None))).scalar_one()
+
+
+#: Seconds the bell's count on a page is trusted by the process that counted it. Every page shows
+#: the bell; counting costs each page a connection and a query. What this process writes or marks
+#: read (``notify``, ``mark_read``) forgets the count at once; a notification written by another
+#: process (a worker's reminder) reaches the bell within this many seconds. The API always counts.
+BELL_SECONDS = 10
+_bells: "weakref.WeakKeyDictionary[sa.Engine, dict[int, tuple[float, int]]]" = weakref.WeakKeyDictionary()
+_bells_lock = threading.Lock()
+
+
+def bell_count(engine: sa.Engine, user_id: int) -> int:
+    """The unread count for the bell on a page: counted at most once per ``BELL_SECONDS`` per user."""
+    with _bells_lock:
+        known = _bells.setdefault(engine, {}).get(user_id)
+    if known is not None and time.monotonic() - known[0] < BELL_SECONDS:
+        return known[1]
+    with engine.connect() as conn:
+        count = unread_count(conn, user_id)
+    with _bells_lock:
+        _bells[engine][user_id] = (time.monotonic(), count)  # when counted
+    return count
+
+
+def _forget(conn: sa.Connection, user_ids) -> None:
+    with _bells_lock:
+        counts = _bells.get(conn.engine)
+        if counts:
+            for u in user_ids:
+                counts.pop(u, None)
 
 
 def page(conn: sa.Connection, user_id: int, *, unread_only: bool, page_no: int, per_page: int):
@@ -66,6 +100,7 @@ def mark_read(conn: sa.Connection, user_id: int, notification_id: int | None = N
     where = [notifications.c.user_id == user_id, notifications.c.read_at.is_(None)]
     if notification_id is not None:
         where.append(notifications.c.id == notification_id)
+    _forget(conn, [user_id])
     return conn.execute(notifications.update().where(*where).values(read_at=utcnow())).rowcount
 
 

@@ -123,3 +123,38 @@ def test_a_reminder_must_name_a_date_of_the_entity(client, reminders, where):
 def test_a_reminder_follows_its_field_when_renamed(client, mei):
     assert client.post("/api/meta/entities/task/fields/due_on/rename", json={"new_key": "deadline"}).status_code == 200
     assert client.get("/api/meta/entities/task").get_json()["reminders"][0]["field"] == "deadline"
+
+
+def test_the_bell_on_pages_counts_at_once_what_this_process_writes(client, platform, mei, monkeypatch):
+    """The page's bell is remembered briefly (``notifications.BELL_SECONDS``) so that every page does
+    not count; what this process writes or marks read shows on the next page all the same."""
+    import re
+
+    from crm_platform import notifications
+    from test_screens import Pages
+
+    mei_id, _ = mei
+    pages = Pages(client.application, "mei")
+
+    def badge():
+        r = pages.get("/app/_notifications")
+        assert r.status_code == 200
+        found = re.search(r'<span class="badge">(\d+)</span></a>', r.get_data(as_text=True))
+        return int(found.group(1)) if found else 0
+
+    assert badge() == 0
+    with platform.engine.begin() as conn:
+        notifications.notify(conn, [mei_id], "reminder", "提醒")
+    assert badge() == 1
+    # Written by another process (no notify here): seen once the remembered count expires.
+    with platform.engine.begin() as conn:
+        conn.execute(sa.insert(notifications.notifications).values(
+            user_id=mei_id, kind="reminder", title="其他进程", created_at=utcnow()))
+    assert badge() == 1
+    monkeypatch.setattr(notifications, "BELL_SECONDS", 0)
+    assert badge() == 2
+    monkeypatch.setattr(notifications, "BELL_SECONDS", 3600)
+    assert badge() == 2
+    with platform.engine.begin() as conn:
+        notifications.mark_read(conn, mei_id)
+    assert badge() == 0

@@ -65,9 +65,11 @@ def _user(row) -> User:
                 row.totp_secret is not None)
 
 
-#: Seconds a verified token is trusted without asking the database again. Every API request
-#: presents a token; this keeps that to one dictionary look-up, at the price of a revoked token
-#: or deactivated user being honoured for at most this long by a worker that saw it recently.
+#: Seconds a verified token, or the user of a signed-in browser session, is trusted without asking
+#: the database again. Every API request presents a token and every page carries a session; this
+#: keeps each to one dictionary look-up, at the price of a revoked token, a deactivated user or an
+#: ended session being honoured for at most this long by another worker that saw it recently (the
+#: worker that made the change forgets at once).
 TOKEN_CACHE_SECONDS = 10
 TOKEN_CACHE_SIZE = 10_000
 
@@ -80,6 +82,7 @@ class UserService:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self._token_cache: dict[str, tuple[float, User]] = {}
+        self._user_cache: dict[int, tuple[float, User | None]] = {}
 
     def create(self, username: str, password: str, *, is_admin: bool = False, roles: list[str] | None = None,
                conn: sa.Connection | None = None) -> User:
@@ -173,7 +176,7 @@ class UserService:
                 self._end_sessions(conn, user_id)
                 conn.execute(api_tokens.update().where(api_tokens.c.user_id == user_id,
                                                        api_tokens.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
-        self._token_cache.clear()  # roles and flags take effect on this worker's next request
+        self._forget()  # roles and flags take effect on this worker's next request
         return self.public(self.row(user_id))
 
     @staticmethod
@@ -205,6 +208,7 @@ class UserService:
         """Sign the user out of every browser: sessions carrying an older generation stop working."""
         with self.engine.begin() as conn:
             self._end_sessions(conn, user_id)
+        self._forget()
 
     @staticmethod
     def _end_sessions(conn, user_id: int) -> None:
@@ -226,10 +230,22 @@ class UserService:
             return None
         return _user(row) if row else None
 
+    def _forget(self) -> None:
+        self._token_cache.clear()
+        self._user_cache.clear()
+
     def get(self, user_id: int) -> User | None:
+        """The active user with this id (the signed-in user of every page: see ``TOKEN_CACHE_SECONDS``)."""
+        cached = self._user_cache.get(user_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         with self.engine.connect() as conn:
             row = conn.execute(ACTIVE_USER_BY_ID, {"user_id": user_id}).first()
-        return _user(row) if row else None
+        user = _user(row) if row else None
+        if len(self._user_cache) >= TOKEN_CACHE_SIZE:
+            self._user_cache.clear()
+        self._user_cache[user_id] = (time.monotonic() + TOKEN_CACHE_SECONDS, user)
+        return user
 
     def get_by_name(self, username: str) -> User | None:
         row = self._by_name(username)
@@ -269,7 +285,7 @@ class UserService:
             return False
         with self.engine.begin() as conn:
             conn.execute(users.update().where(users.c.id == user_id).values(totp_secret=secret, totp_last_step=step))
-        self._token_cache.clear()
+        self._forget()  # the user (totp) as signed-in pages read it
         return True
 
     def reset_totp(self, user_id: int) -> dict:
@@ -278,7 +294,7 @@ class UserService:
         self.row(user_id)
         with self.engine.begin() as conn:
             conn.execute(users.update().where(users.c.id == user_id).values(totp_secret=None, totp_last_step=None))
-        self._token_cache.clear()
+        self._forget()
         return self.public(self.row(user_id))
 
     def issue_token(self, user: User) -> str:

@@ -12,7 +12,9 @@ def register_web(app: Flask) -> None:
     from . import imports  # noqa: F401 - and the import page's
     from . import notifications_screen  # noqa: F401 - the bell's page, on the screens blueprint
     from . import personal_data_screen  # noqa: F401 - the record page's export and erase of personal data
+    from .control_html import form_sections
     from .public import public_forms
     from .screens import screens
+    app.jinja_env.globals["form_sections"] = form_sections
     app.register_blueprint(screens)
     app.register_blueprint(public_forms)

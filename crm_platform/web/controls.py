@@ -12,8 +12,8 @@ One layer for the end-user screens (``/app/<entity>/new``, ``.../edit``), public
   service's, so the page and the API report the same errors.
 * ``compiled_form`` builds, once per metadata revision, form, language and set of shown and
   read-only fields, the controls, their sections and the WTForms form class. The screens render
-  the controls through Jinja macros (``web/_fields.html``), which write them as literal HTML
-  instead of calling a WTForms widget per attribute.
+  the controls through ``web/control_html.py``, which joins their markup written once with the
+  values of one request instead of calling a WTForms widget per attribute.
 * ``CompiledForm.posted`` / ``data_of`` move values between the form and the record, through each
   type's ``from_form`` / ``form_text``; ``values_to_create`` / ``values_to_update`` add the form's
   own rules (``metadata.forms.accept``) — the steps every form submission takes before the record
@@ -107,8 +107,8 @@ class Control:
     """One field as a form shows it. ``kind``: input, textarea, select, checkboxes or record.
 
     Besides what it is, a control carries its HTML written once (``html``): every part of the
-    markup that does not depend on the value or the errors of one request, so the macros in
-    ``web/_fields.html`` only join those parts with the value (escaped there).
+    markup that does not depend on the value or the errors of one request, so ``web/control_html.py``
+    only joins those parts with the value (escaped there).
     """
 
     key: str
@@ -218,7 +218,7 @@ def control_for(field: dict, *, state, lang: str, read_only: bool = False, name:
     by_rule = rule_tags(field)
     options: tuple[Option, ...] = ()
     kind, input_type = "input", INPUT_TYPES.get(ctl, "text")
-    if ctl == "choices":  # rule tags are shown beside the boxes, read-only (see _fields.html)
+    if ctl == "choices":  # rule tags are shown beside the boxes, read-only (see control_html.py)
         kind = "checkboxes"
         options = tuple(Option(v, t) for v, t in options_of(field, state, lang) or [] if v not in by_rule)
     elif ctl in ("choice", "boolean"):

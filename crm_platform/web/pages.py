@@ -126,13 +126,12 @@ def menu(lang: str, model=None) -> list[dict]:
 
 
 def unread_notifications() -> int:
-    """The bell's count on every signed-in page: one indexed count."""
+    """The bell's count on every signed-in page (``notifications.bell_count``: briefly remembered)."""
     user = g.get("user")
     if user is None:
         return 0
     from .. import notifications
-    with platform().engine.connect() as conn:
-        return notifications.unread_count(conn, user.id)
+    return notifications.bell_count(platform().engine, user.id)
 
 
 def render(template: str, status: int = 200, **context):
