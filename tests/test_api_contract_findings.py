@@ -22,3 +22,11 @@ def test_a_merge_answer_matches_its_documented_schema(client, student):
     assert r.get_json()["_merge"]["merged"] == [second["id"]]
     doc = client.get("/api/openapi.json").get_json()
     assert documented_answer_errors(doc, "/api/records/student/merge", "post", 200, r.get_json()) == []
+
+
+def test_an_import_id_beyond_its_column_is_404_not_a_server_error(client):
+    """GET /api/imports/36327761645350 was a 500 on PostgreSQL: the route took 64-bit ids, the
+    column (and the document's `maximum`) is 32-bit."""
+    for job_id in (36327761645350, 2**31, 2**31 - 1):
+        r = client.get(f"/api/imports/{job_id}")
+        assert r.status_code == 404 and r.get_json()["errors"][0]["code"] == "not_found", (job_id, r.get_json())
