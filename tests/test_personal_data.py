@@ -2,6 +2,8 @@
 and erased, by administrators only, each leaving an audit row; audit rows kept without the values."""
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from crm_platform.clock import utcnow
@@ -161,3 +163,18 @@ def test_the_record_page_offers_both_actions_to_administrators_only(app, client)
     assert r.status_code == 303
     page = admin.get(r.headers["Location"]).get_data(as_text=True)
     assert "ann@example.com" not in page and "[erased]" in page
+
+
+def test_the_designer_sets_and_keeps_the_personal_flag(app, client):
+    """Editing a field in the designer must not drop the flag (the form rebuilds the definition)."""
+    from test_admin_designer import sign_in
+    _setup(client)
+    admin = sign_in(app.test_client())
+    page = admin.get("/admin/entities/person/fields/born_on/edit").get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*name="personal"|<input[^>]*name="personal"[^>]*checked', page)
+    data = {"key": "city", "type": "text", "label_en": "City", "personal": "y", "_confirm": "1"}
+    assert admin.post("/admin/entities/person/fields/city/edit", data=data).status_code == 302
+    data = {"key": "born_on", "type": "date", "label_en": "Born on", "_confirm": "1"}
+    assert admin.post("/admin/entities/person/fields/born_on/edit", data=data).status_code == 302
+    fields = {f["key"]: f for f in client.get("/api/meta/entities/person").get_json()["fields"]}
+    assert fields["city"].get("personal") is True and "personal" not in fields["born_on"]
