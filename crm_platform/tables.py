@@ -169,6 +169,10 @@ import_jobs = sa.Table(
     sa.Column("report", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
+    # A running job's last committed batch: when (a process that stopped writing it has died) and the
+    # report of the rows committed so far (``processed``), from which another process goes on.
+    sa.Column("heartbeat_at", UTCDateTime, nullable=True),
+    sa.Column("partial", sa.Text, nullable=True),
 )
 
 #: Periodic jobs of `crm worker` (``jobs/periodic.py``): when each last started, claimed by one

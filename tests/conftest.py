@@ -49,9 +49,25 @@ def _backend_of(item) -> str | None:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and callspec.params.get("database_url") == "postgresql":
         return "postgresql"
-    if item.get_closest_marker("postgres") is not None:
+    if item.get_closest_marker("postgres") is not None or "pg_database" in getattr(item, "fixturenames", ()):
         return "postgresql"
     return None
+
+
+#: CRM_TEST_ONLY_POSTGRES=1 (.ci/run's second pass): only the PostgreSQL tests, the rest having run in
+#: the first pass on SQLite, so that CI does not run the SQLite half of the suite twice.
+ONLY_PG = os.environ.get("CRM_TEST_ONLY_POSTGRES") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not ONLY_PG:
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if _backend_of(item) == "postgresql" else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_collection_finish(session):

@@ -95,6 +95,7 @@ def test_export_is_deterministic_and_round_trips_byte_for_byte(platform, databas
     other.engine.dispose()
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(not HAS_PG, reason="DATABASE_URL names no PostgreSQL database")
 def test_round_trip_from_sqlite_to_postgresql_and_back(tmp_path, request):
     from conftest import _reset_pg

@@ -80,7 +80,7 @@ def test_a_customer_nobody_touches_becomes_dormant_as_days_pass(crm, platform, d
     assert crm.get(f"/api/records/customer/{customer}").get_json()["activity"] == []
 
     out = worker_once(database_url, queue_url, monkeypatch, tmp_path)
-    assert out.strip() == "periodic jobs due: refresh_time_relative_tags, send_reminders; jobs run: 2"
+    assert out.strip() == "periodic jobs due: refresh_time_relative_tags, send_reminders, resume_imports; jobs run: 3"
     assert crm.get(f"/api/records/customer/{customer}").get_json()["activity"] == []
     # Ran today already: a second run the same day does nothing.
     assert worker_once(database_url, queue_url, monkeypatch, tmp_path).strip() == "periodic jobs due: none; jobs run: 0"

@@ -25,6 +25,7 @@ import copy
 import datetime as dt
 from dataclasses import dataclass, field as dc_field
 
+from .. import faults
 from ..clock import utcnow
 from ..errors import Conflict, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
@@ -276,6 +277,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
             else:
                 if demo_users:
                     made = demo.create(platform.users, conn, bundle["definitions"].get("role", []), dry_run=dry_run)
+                faults.reach("bundle.before_sample_data")
                 loaded = sample.load(platform.records, conn, bundle["sample_data"], actor_id=actor_id, today=today,
                                      owners=demo.owner_pool(made))
         result = _report(bundle, installed, items, runner.steps, dry_run, loaded, skipped)

@@ -19,6 +19,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
+from .. import faults
 from ..errors import CrmError, Invalid, error
 from ..match_keys import text_key
 from ..metadata.field_types import REGISTRY
@@ -32,6 +33,10 @@ BATCH_ROWS = 2000
 
 #: Told (rows processed, rows in the file, whether what is processed is committed) after each batch.
 Progress = Callable[[int, int, bool], None]
+#: Called inside each batch's transaction, just before it commits, with (connection, rows processed,
+#: rows in the file, the report so far): what it writes commits with the batch or not at all, so a run killed at any
+#: moment can be resumed from exactly the rows its committed batches hold (``imports/jobs.py``).
+Checkpoint = Callable[[sa.Connection, int, int, dict], None]
 
 
 @dataclass
@@ -55,6 +60,12 @@ class Report:
     def as_json(self, **more) -> dict:
         return {"created": self.created, "updated": self.updated, "skipped": self.skipped,
                 "refused": self.refused, "skipped_rows": self.skipped_rows, **more}
+
+    @classmethod
+    def resumed(cls, saved: dict) -> "Report":
+        """The report of a run's committed batches, as a checkpoint saved it."""
+        return cls(saved.get("created", 0), saved.get("updated", 0), saved.get("skipped", 0),
+                   list(saved.get("refused", [])), list(saved.get("skipped_rows", [])))
 
 
 @dataclass
@@ -176,12 +187,14 @@ def preview(platform, entity_key: str, sheet: Sheet, options: ImportOptions, acc
 
 def run_import(platform, entity_key: str, data: bytes, filename: str, options: ImportOptions, access,
                progress: Progress | None = None, batch_rows: int = BATCH_ROWS, sheet: Sheet | None = None,
-               keep_rows: bool = False) -> dict:
+               keep_rows: bool = False, checkpoint: Checkpoint | None = None,
+               resume: tuple[int, dict] | None = None) -> dict:
     """Import ``data`` (the bytes of ``filename``) into ``entity_key`` as ``access``; the report.
 
     Raises CrmError (400/403/404/422) for what is wrong with the file or the options: then nothing is
     written. Row problems are in the report's ``refused``; with ``keep_rows`` the report also keeps the
-    refused rows' cells under ``kept`` (for the error sheet)."""
+    refused rows' cells under ``kept`` (for the error sheet). ``resume``: (rows already committed, the
+    report a checkpoint saved with them) of a run that was killed; the import goes on after those rows."""
     sheet = sheet or read_sheet(data, filename, options.sheet)
     engine = platform.records.engine
     with engine.connect().execution_options(sqlite_immediate=True) as conn:
@@ -190,7 +203,11 @@ def run_import(platform, entity_key: str, data: bytes, filename: str, options: I
             model = platform.runtime.current(conn)
             if not options.dry_run and access.user_id is not None:
                 mappings.save(conn, entity_key, access.user_id, the_plan.mapping)
-        report = _Run(platform, conn, model, the_plan, options, access, progress).go(batch_rows)
+        run = _Run(platform, conn, model, the_plan, options, access, progress, checkpoint)
+        start_at = 0
+        if resume is not None and not (options.dry_run or options.all_or_nothing):
+            start_at, run.report = resume[0], Report.resumed(resume[1])
+        report = run.go(batch_rows, start_at)
     if keep_rows:
         from .error_sheet import refused_rows
         report["kept"] = refused_rows(report, sheet)
@@ -198,11 +215,12 @@ def run_import(platform, entity_key: str, data: bytes, filename: str, options: I
 
 
 class _Run:
-    def __init__(self, platform, conn, model, the_plan: Plan, options: ImportOptions, access, progress):
+    def __init__(self, platform, conn, model, the_plan: Plan, options: ImportOptions, access, progress,
+                 checkpoint: Checkpoint | None = None):
         self.records = platform.records
         self.conn, self.model, self.plan, self.options, self.access = conn, model, the_plan, options, access
         self.entity = the_plan.entity
-        self.progress = progress
+        self.progress, self.checkpoint = progress, checkpoint
         self.report = Report()
         self.reason = f"import {the_plan.sheet.filename}"[:2000]
         self.header_of = {f["key"]: h for _, h, f in the_plan.columns}
@@ -212,12 +230,12 @@ class _Run:
         self.converters = [(n, h, f, REGISTRY[f["type"]].compile_import(f)) for n, h, f in the_plan.columns]
 
     # ---- the whole run ---------------------------------------------------------------------------
-    def go(self, batch_rows: int) -> dict:
+    def go(self, batch_rows: int, start_at: int = 0) -> dict:
         rows, total = self.plan.sheet.rows, len(self.plan.sheet.rows)
         single = self.options.dry_run or self.options.all_or_nothing
         outer = self.conn.begin() if single else None
         try:
-            for start in range(0, total, batch_rows):
+            for start in range(start_at, total, batch_rows):
                 batch = rows[start:start + batch_rows]
                 tx = None if single else self.conn.begin()
                 try:
@@ -229,7 +247,10 @@ class _Run:
                         tx.rollback()
                     raise
                 if tx is not None:
+                    if self.checkpoint is not None:
+                        self.checkpoint(self.conn, min(start + batch_rows, total), total, self.report.as_json())
                     tx.commit()
+                    faults.reach("import.after_batch")
                 if self.progress is not None:
                     self.progress(min(start + batch_rows, total), total, not single)
         except BaseException:

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 
-from .. import jsonutil, outbox
+from .. import faults, jsonutil, outbox
 from ..clock import utcnow
 from ..db import writing
 from ..tables import outbox as outbox_table
@@ -137,7 +137,9 @@ def deliver_due(engine: sa.Engine, senders: dict | None = None, now=None) -> dic
             return counts
         attempts = row.attempts + 1
         try:
+            faults.reach("outbox.before_send")
             senders[row.kind](jsonutil.loads(row.payload), row.id)
+            faults.reach("outbox.after_send")
         except Exception as exc:  # noqa: BLE001 - any failure of the outside world is recorded, never raised
             error = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
             final = attempts >= MAX_ATTEMPTS

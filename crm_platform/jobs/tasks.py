@@ -25,9 +25,16 @@ def refresh_time_relative_tags(platform, now: dt.datetime) -> str:
     return "; ".join(f"{tag} +{c['gained']} -{c['lost']}" for tag, c in changed.items()) or "no change"
 
 
+def resume_imports(platform, now: dt.datetime) -> str:
+    """Imports whose process was killed go on where their last committed batch ended."""
+    from ..imports import jobs as import_jobs
+    return import_jobs.resume_stranded(platform, now)
+
+
 PERIODIC = [
     Periodic("refresh_time_relative_tags", dt.timedelta(days=1), refresh_time_relative_tags),
     Periodic("send_reminders", dt.timedelta(minutes=10), reminders.send_reminders),
+    Periodic("resume_imports", dt.timedelta(minutes=5), resume_imports),
 ]
 
 

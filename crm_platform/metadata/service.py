@@ -15,7 +15,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from .. import jsonutil
+from .. import faults, jsonutil
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import definitions, meta_state, revisions
@@ -113,6 +113,7 @@ class MetadataService:
                     return plan
                 if change.archive is None:
                     self.apply_plan(conn, plan, kind.entities_after(state, change.key, after))
+                    faults.reach("metadata.after_ddl")
                 revision = state.revision + 1
                 self._save(conn, change, before, after, revision)
                 conn.execute(revisions.insert().values(

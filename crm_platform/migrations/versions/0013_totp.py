@@ -1,13 +1,13 @@
 """Users: an optional TOTP second factor (its secret once confirmed, and the last time step used).
 
-Revision ID: 0012_totp
-Revises: 0011_imports
+Revision ID: 0013_totp
+Revises: 0012_import_resume
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_totp"
-down_revision = "0011_imports"
+revision = "0013_totp"
+down_revision = "0012_import_resume"
 branch_labels = None
 depends_on = None
 
