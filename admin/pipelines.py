@@ -36,6 +36,7 @@ def pipeline_form_class(state, entity_key: str, stage_keys: list[str], rows: int
     entity = state.entities.get(entity_key)
     fields = entity.fields if entity is not None else []
     field_choices = [(f["key"], f"{label_shown(f.get('label')) or f['key']} ({f['key']})") for f in fields]
+    role_choices = [(k, f"{label_shown(r.doc.get('label')) or k} ({k})") for k, r in state.roles.items() if not r.archived]
 
     class StageRow(Form):
         position = IntegerField(tr("d_order"), validators=[Optional()], render_kw={"style": "width:5em"})
@@ -56,6 +57,11 @@ def pipeline_form_class(state, entity_key: str, stage_keys: list[str], rows: int
         due_field = StringField(tr("d_due_date_field"), validators=[Optional(), Length(max=63)])
         assign_to_owner = BooleanField(tr("d_assign_to_the_record_s_owner"))
         link_field = StringField(tr("d_link_field_reference_to_this_record"), validators=[Optional(), Length(max=63)])
+        # Who may move records in, and the approval a move in waits for (docs/approvals.md).
+        enter_roles = SelectMultipleField(tr("d_enter_roles"), choices=_opt(role_choices), validate_choice=False)
+        approval_role = SelectField(tr("d_approval_role"), choices=_opt(role_choices, tr("d_none")), validate_choice=False)
+        approval_field = StringField(tr("d_approval_field"), validators=[Optional(), Length(max=63)])
+        approval_when = TextAreaField(tr("d_approval_when"), render_kw={"rows": 2})
         archived = BooleanField(tr("d_archived"))
         move_to = SelectField(tr("d_move_its_records_to"), choices=_opt([(k, k) for k in stage_keys], "—"),
                               validate_choice=False, render_kw={"data-options-from": "stages"})
@@ -126,6 +132,12 @@ def pipeline_doc(form, key: str | None = None) -> dict:
             if (r.get("link_field") or "").strip():
                 follow["link_field"] = r["link_field"].strip()
             stage["on_enter"] = follow
+        roles = [v for v in r.get("enter_roles") or [] if v]
+        if roles:
+            stage["enter_roles"] = roles
+        approval = _approval_from_row(r)
+        if approval:
+            stage["approval"] = approval
         if r.get("archived"):
             stage["archived"] = True
             if r.get("move_to"):
@@ -137,10 +149,28 @@ def pipeline_doc(form, key: str | None = None) -> dict:
     return doc
 
 
+def _approval_from_row(r: dict) -> dict | None:
+    """The stage's ``approval`` from its row: a role, or else a field, names the approvers; ``when`` is
+    typed as JSON (text that does not parse is kept, and the meta-schema says what is wrong)."""
+    role, field = r.get("approval_role") or "", (r.get("approval_field") or "").strip()
+    when_text = (r.get("approval_when") or "").strip()
+    if not role and not field and not when_text:
+        return None
+    approval = {"approvers": {"role": role} if role else {"field": field}}
+    if when_text:
+        try:
+            approval["when"] = json.loads(when_text)
+        except ValueError:
+            approval["when"] = when_text
+    return approval
+
+
 def pipeline_data(doc: dict) -> dict:
     stages = []
     for n, s in enumerate(doc.get("stages", []), start=1):
         follow = s.get("on_enter") or {}
+        approval = s.get("approval") or {}
+        approvers = approval.get("approvers") or {}
         allowed = s.get("allowed_next", "any")
         stages.append({"position": n, "key": s["key"], **label_data(s.get("label"), "label"),
                        "probability": s.get("probability"), "category": s.get("category", ""),
@@ -148,7 +178,10 @@ def pipeline_data(doc: dict) -> dict:
                        "allowed_next": [] if allowed == "any" else allowed, "follow_entity": follow.get("entity", ""),
                        "follow_values": _lines_from_values(follow.get("values")), "due_in_days": follow.get("due_in_days"),
                        "due_field": follow.get("due_field", ""), "assign_to_owner": follow.get("assign_to_owner", False),
-                       "link_field": follow.get("link_field", ""), "archived": s.get("archived", False)})
+                       "link_field": follow.get("link_field", ""), "archived": s.get("archived", False),
+                       "enter_roles": s.get("enter_roles", []), "approval_role": approvers.get("role", ""),
+                       "approval_field": approvers.get("field", ""),
+                       "approval_when": json.dumps(approval["when"], ensure_ascii=False) if approval.get("when") else ""})
     return {"key": doc["key"], **label_data(doc.get("label"), "label"), "entity": doc.get("entity", ""),
             "field": doc.get("field", ""), "amount_field": doc.get("amount_field", ""), "stages": stages}
 
@@ -183,7 +216,9 @@ class PipelineDesignerView(DefinitionDesignerView):
         def render_form(errors=(), plan=None):
             keys = [(r.get("key") or "").strip() for r in form.data["stages"]]
             attach_errors(form, list(errors), keyed_locator("stages", keys, {"on_enter.entity": "follow_entity",
-                                                                             "on_enter.values": "follow_values"}))
+                                                                             "on_enter.values": "follow_values",
+                                                                             "approval.approvers": "approval_role",
+                                                                             "approval.when": "approval_when"}))
             return self.render("crm_admin/pipeline_form.html", form=form, errors=list(errors), plan=plan,
                                creating=creating, key=None if creating else doc["key"], entity_key=entity_key)
 

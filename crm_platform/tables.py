@@ -223,3 +223,31 @@ notifications = sa.Table(
     sa.Index("ix_crm_notification_user_read", "user_id", "read_at"),
     sa.UniqueConstraint("user_id", "dedupe", name="uq_crm_notification_user_dedupe"),
 )
+
+#: Approvals of pipeline moves (``runtime/approvals.py``): a move into a stage that asks for approval
+#: leaves the record in its stage and writes a ``pending`` row here; an approver's decision makes it
+#: ``approved`` (the move is then written through the record service) or ``rejected``. Approvers are a
+#: role (judged on the approver's roles when they decide) or one user (the record's approver field,
+#: read when the move was asked). At most one pending row per record (checked under the record's lock).
+approvals = sa.Table(
+    "crm_approval",
+    platform_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("pipeline", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("from_stage", sa.String(64), nullable=True),
+    sa.Column("to_stage", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("approver_role", sa.String(64), nullable=True),
+    sa.Column("approver_id", sa.Integer, nullable=True),
+    sa.Column("requested_by", sa.Integer, nullable=True),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("decided_by", sa.Integer, nullable=True),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Index("ix_crm_approval_entity_record", "entity", "record_id"),
+    sa.Index("ix_crm_approval_status", "status", "approver_role", "approver_id"),
+)

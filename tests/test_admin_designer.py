@@ -312,6 +312,35 @@ def test_pipeline_stages_are_ordered_with_requirements_and_next_stages(admin, pl
     assert platform.metadata.state().pipelines["sales"].doc == doc
 
 
+def test_a_stage_designed_with_roles_and_an_approval_keeps_them_when_edited(admin, platform, client):
+    client.post("/api/meta/entities", json=SALES_ENTITY)
+    assert client.post("/api/meta/roles", json={"key": "manager", "label": "Manager"}).status_code == 201
+    form = {"entity": "deal", "key": "sales", "label_en": "Sales", "field": "stage",
+            "stages-0-key": "lead", "stages-0-label_en": "Lead", "stages-0-any_next": "y",
+            "stages-1-key": "quote", "stages-1-label_en": "Quote", "stages-1-any_next": "y",
+            "stages-1-enter_roles": "manager", "stages-1-approval_role": "manager",
+            "stages-1-approval_when": '[{"field": "amount", "op": "gt", "value": 1000}]'}
+    assert admin.post("/admin/pipelines/new", data={**form, "_confirm": "1"}).status_code == 302
+    doc = platform.metadata.state().pipelines["sales"].doc
+    assert doc["stages"][1]["enter_roles"] == ["manager"]
+    assert doc["stages"][1]["approval"] == {"approvers": {"role": "manager"},
+                                            "when": [{"field": "amount", "op": "gt", "value": 1000}]}
+    edit = admin.get("/admin/pipelines/sales/edit").get_data(as_text=True)
+    assert "角色与审批" in edit or "Roles and approval" in edit
+    assert '"amount"' in html.unescape(edit.split("stages-1-approval_when")[-1])[:300], edit[edit.find("stages-1-approval_when") - 200:][:600]
+    # Saving the page unchanged changes nothing: what the designer shows, it posts back.
+    shown = {m.group(1): html.unescape(m.group(2)) for m in re.finditer(
+        r'name="(stages-1-approval_field|stages-1-approval_when)"[^>]*>([^<]*)<', edit)}
+    assert shown.get("stages-1-approval_when", "").strip().startswith("[")
+    assert admin.post("/admin/pipelines/sales/edit", data={**form, "_confirm": "1"}).status_code in (200, 302)
+    assert platform.metadata.state().pipelines["sales"].doc == doc
+    # Conditions that are not JSON, or name no field, are refused and change nothing.
+    for when in ("[{", '[{"field": "nope", "op": "gt", "value": 1}]'):
+        r = admin.post("/admin/pipelines/sales/edit", data={**form, "stages-1-approval_when": when, "_confirm": "1"})
+        assert r.status_code == 422, when
+    assert platform.metadata.state().pipelines["sales"].doc == doc
+
+
 # ---- history -----------------------------------------------------------------------------------
 
 def test_history_lists_revisions_with_a_readable_diff(admin, platform, student):

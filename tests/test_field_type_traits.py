@@ -204,6 +204,7 @@ def test_traits_give_the_type_sets_the_code_used_to_spell_out():
     assert _having("link_stored") == {"tags"}
     assert _having("always_indexed") == {"reference"}
     assert _having("holds_stages") == {"stage"}
+    assert _having("may_hold_user_id") == {"integer"}  # an approval stage's approver field
     assert {n for n, t in REGISTRY.items() if t.target_entity({"target": "company"})} == {"reference"}
     assert {n for n, t in REGISTRY.items() if t.taxonomy_of({"taxonomy": "kind"})} == {"tags"}
 

@@ -79,7 +79,8 @@ def test_every_api_route_and_method_is_documented_and_nothing_else(app, client, 
     # The per-entity record endpoints keep their operation ids.
     ids = {o["operationId"] for _, _, o in operations(doc)}
     assert {"list_student", "create_student", "get_student", "update_student", "delete_student",
-            "bulk_create_student", "restore_student", "history_student", "stage_history_student"} <= ids
+            "bulk_create_student", "restore_student", "history_student", "stage_history_student",
+            "timeline_student"} <= ids
     # One path per definition kind of the any(...) rule.
     assert {"/api/meta/taxonomies/{key}/restore", "/api/meta/pipelines", "/api/meta/roles/{key}",
             "/api/meta/forms"} <= set(doc["paths"])
@@ -186,7 +187,7 @@ def test_record_endpoints_list_401_and_403_and_a_user_without_rights_gets_a_docu
                                                                                           two_entities):
     doc = client.get("/api/openapi.json").get_json()
     record_ops = [(p, m, o) for p, m, o in operations(doc) if p.startswith("/api/records/")]
-    assert len(record_ops) == 2 * 15
+    assert len(record_ops) == 2 * 16
     for path, method, operation in record_ops:
         assert {"401", "403"} <= set(operation["responses"]), (method, path)
     # Administrators only: definition changes, users, bundles; reading definitions is open to everyone.
@@ -311,6 +312,9 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", f"{r}/{created['id']}/history?per_page=1", f"{one}/history")
     moves = call("GET", f"{r}/{created['id']}/stage-history", f"{one}/stage-history")
     assert [m["to_stage"] for m in moves["items"]] == ["open", "won"]
+    story = call("GET", f"{r}/{created['id']}/timeline?per_page=5", f"{one}/timeline")
+    assert [i["kind"] for i in story["items"]][:2] == ["stage", "change"]  # the move to won, then the create
+    call("GET", f"{r}/{created['id']}/timeline?per_page=500", f"{one}/timeline", expect=400)
     call("DELETE", f"{r}/{created['id']}", one, expect=204)
     call("POST", f"{r}/{created['id']}/restore", f"{one}/restore")
     call("GET", f"{r}/999", one, expect=404)
@@ -372,6 +376,27 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("POST", f"/api/notifications/{listed['items'][0]['id']}/read", "/api/notifications/{id}/read")
     call("POST", "/api/notifications/999999/read", "/api/notifications/{id}/read", expect=404)
     call("POST", "/api/notifications/read-all", "/api/notifications/read-all")
+    # Approvals: the stage "won" asks the course's owner (the admin); a clerk asks, the admin decides.
+    won_needs_owner = [{"key": "open", "label": "Open"}, {"key": "won", "label": "Won", "category": "won",
+                                                          "approval": {"approvers": {"field": "owner_id"}}}]
+    assert client.patch("/api/meta/pipelines/sales", json={"stages": won_needs_owner}).status_code == 200
+    assert client.patch("/api/meta/roles/clerk", json={"entities": {"course": {"read": "all", "update": "all"}}}
+                        ).status_code == 200
+    users = app.extensions["crm"].users
+    rita = users.issue_token(users.create("rita", "rita-password", roles=["clerk"]))
+    asked = client.post(r, json={"title": "physics", "stage": "open"}).get_json()
+    moved = client.patch(f"{r}/{asked['id']}", json={"stage": "won"}, headers={"Authorization": f"Bearer {rita}"})
+    assert moved.status_code == 200 and moved.get_json()["stage"] == "open"
+    pending = call("GET", "/api/approvals?mine=1", "/api/approvals")["items"]
+    assert len(pending) == 1 and pending[0]["can_decide"]
+    call("GET", "/api/approvals?status=maybe", "/api/approvals", expect=400)
+    call("GET", f"/api/approvals/{pending[0]['id']}", "/api/approvals/{id}")
+    call("GET", "/api/approvals/999999", "/api/approvals/{id}", expect=404)
+    call("POST", f"/api/approvals/{pending[0]['id']}/reject", "/api/approvals/{id}/reject", {}, 422)
+    call("POST", f"/api/approvals/{pending[0]['id']}/approve", "/api/approvals/{id}/approve", {"comment": "ok"})
+    call("POST", f"/api/approvals/{pending[0]['id']}/approve", "/api/approvals/{id}/approve", {}, 409)
+    call("POST", f"/api/approvals/{pending[0]['id']}/reject", "/api/approvals/{id}/reject", {"comment": "no"}, 409)
+    call("POST", "/api/approvals/999999/approve", "/api/approvals/{id}/approve", {}, 404)
     # Every operation but the other entities' record endpoints has been called.
     others = ("/api/records/student", "/api/records/guardian")
     left = {(m, p) for p, m, _ in operations(doc) if not p.startswith(others)}

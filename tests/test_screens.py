@@ -80,7 +80,7 @@ def test_a_list_pages_with_the_total(pages, client, student):
     client.post("/api/records/student/bulk", json={"records": [{"name": f"S{i}"} for i in range(30)]})
     r = pages.get("/app/student?page=2")
     assert "30 records" in text(r) and "Page 2 of 2" in text(r)
-    assert text(r).count('<tr>') == 1 + 5  # the header and the last five
+    assert text(r).count('<tr') == 1 + 5  # the header and the last five (rows carry their id and version)
 
 
 @pytest.mark.parametrize("query, field", [("filter[age][gte]=old", "filter[age][gte]"),
@@ -509,7 +509,8 @@ def test_a_full_column_links_to_the_rest_in_the_list(pages, client, deals, monke
     monkeypatch.setattr(board, "CARDS_PER_COLUMN", 1)
     page = text(pages.get("/app/deal/board"))
     assert page.count('class="kcard"') == 1
-    assert 'href="/app/deal?filter%5Bstage%5D=quote">1 more in the list</a>' in page
+    # without script the link opens the list of the stage; the board's script loads the next cards with it
+    assert re.search(r'href="/app/deal\?filter%5Bstage%5D=quote"\s+data-page="1"[^>]*>Load more \(1\)</a>', page)
 
 
 def test_a_reference_to_many_records_is_picked_by_searching(pages, client, student, monkeypatch):

@@ -157,6 +157,11 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
             f"stage_history_{key}", f"The pipeline stage moves of a {one}, oldest first", key,
             {200: answer("Moves; from_stage is null when the record entered by creation", shared("StageHistory"))},
             errors(403, 404))},
+        f"/api/records/{key}/{{id}}/timeline": {"parameters": id_param, "get": op(
+            f"timeline_{key}", f"One story of a {one}, newest first: its changes, stage moves, records made about it "
+                               "and the caller's notifications about it, in the caller's language (Accept-Language)",
+            key, {200: answer("A page of the timeline", shared("Timeline"))},
+            errors(400, 403, 404), parameters=paging(100))},
         **_list_tool_paths(key, doc, label, record, max_per_page),
         **_personal_data_paths(key, one, id_param),
     }

@@ -151,14 +151,48 @@ SCHEMAS = {
     "AuditPage": obj({"items": {"type": "array", "items": obj({
         "id": INTEGER, "entity": STRING, "record_id": INTEGER, "actor_id": {"type": ["integer", "null"]},
         "actor": {"type": ["string", "null"], "description": "The user name (null for the system, e.g. a public form)"},
-        "action": {"enum": ["create", "update", "delete", "restore", "stage", "personal_export", "erase"]},
+        "action": {"enum": ["create", "update", "delete", "restore", "stage", "approval", "personal_export", "erase"],
+                   "description": "approval: a step of an approval (asked, rejected); an approved move is an update; "
+                                  "personal_export, erase: personal data exported or erased (docs/operations.md)"},
         "at": DATETIME,
         "reason": NULLABLE_TEXT, "changes": {"type": "object", "description": "field → [old, new]; fields the "
                                                                               "reader may not read are left out"}})},
         "total": INTEGER, "page": INTEGER, "per_page": INTEGER, "pages": INTEGER}, ("items", "total")),
+    "Timeline": obj({"items": {"type": "array", "items": obj({
+        "kind": {"enum": ["change", "stage", "related", "notification"]}, "at": DATETIME,
+        "when": {"type": "string", "description": "The moment relative to now in the reader's language (\"3 天前\")"},
+        "summary": STRING, "actor": {"type": ["string", "null"]},
+        "action": {"type": "string", "description": "change: create, update, delete, restore"},
+        "reason": NULLABLE_TEXT,
+        "changes": {"type": "array", "description": "change: each field's label and its old and new values as the "
+                                                    "screens show them", "items": obj({
+                                                        "field": STRING, "label": STRING, "old": STRING, "new": STRING})},
+        "from": NULLABLE_TEXT, "to": STRING, "from_label": NULLABLE_TEXT, "to_label": STRING,
+        "entity": STRING, "entity_label": STRING, "id": INTEGER, "title": STRING, "href": STRING,
+        "via": STRING, "via_label": STRING, "notification": STRING,
+        "event": {"enum": ["approval_requested", "approved", "rejected"],
+                  "description": "stage: a step of an approval of a move into `to` (docs/approvals.md)"},
+        "comment": {**NULLABLE_TEXT, "description": "an approval step's reason or decision comment"}},
+        ("kind", "at", "when", "summary"))},
+        "page": INTEGER, "per_page": INTEGER, "has_more": BOOLEAN}, ("items", "page", "per_page", "has_more")),
     "StageHistory": items_of(obj({
-        "id": INTEGER, "pipeline": STRING, "from_stage": NULLABLE_TEXT, "to_stage": STRING,
-        "actor_id": {"type": ["integer", "null"]}, "moved_at": DATETIME})),
+        "id": {**INTEGER, "description": "Moves only"},
+        "event": {"enum": ["moved", "approval_requested", "approved", "rejected"],
+                  "description": "moved: the record changed stage (only these count in figures); the others are "
+                                 "the steps of an approval of a move into to_stage"},
+        "pipeline": STRING, "from_stage": NULLABLE_TEXT, "to_stage": STRING,
+        "actor_id": {"type": ["integer", "null"]}, "moved_at": DATETIME,
+        "approval_id": {**INTEGER, "description": "Approval steps only"},
+        "comment": {**NULLABLE_TEXT, "description": "Approval steps only: the request's reason or the decision's comment"}})),
+    "Approval": obj({
+        "id": INTEGER, "pipeline": STRING, "entity": STRING, "record_id": INTEGER, "field": STRING,
+        "from_stage": NULLABLE_TEXT, "to_stage": STRING, "status": {"enum": ["pending", "approved", "rejected"]},
+        "approvers": {"type": "object", "description": "{\"role\": key} or {\"user_id\": id}"},
+        "requested_by": {"type": ["integer", "null"]}, "requested_at": DATETIME, "reason": NULLABLE_TEXT,
+        "decided_by": {"type": ["integer", "null"]}, "decided_at": {**DATETIME, "type": ["string", "null"]},
+        "comment": NULLABLE_TEXT, "link": STRING,
+        "can_decide": {**BOOLEAN, "description": "Whether the caller may approve or reject it now"}},
+        ("id", "entity", "record_id", "to_stage", "status"), "A move into a stage that asks for approval"),
     "Notifications": obj({"items": {"type": "array", "items": obj({
         "id": INTEGER, "kind": STRING, "title": STRING, "entity": NULLABLE_TEXT,
         "record_id": {"type": ["integer", "null"]}, "link": NULLABLE_TEXT, "created_at": DATETIME, "read": BOOLEAN},
@@ -408,6 +442,31 @@ def platform_paths(schemas: dict) -> dict:
         "/api/notifications/read-all": {"post": op(
             "notifications_read_all", "Mark all of the user's notifications read", "notifications",
             {200: answer("Marked", obj({"marked": INTEGER, "unread": INTEGER}, ("marked", "unread")))})},
+        "/api/approvals": {"get": op(
+            "approvals_list", "Approvals of stage moves, newest first", "approvals",
+            {200: answer("A page of approvals", obj({"items": {"type": "array", "items": shared("Approval")},
+                                                     "total": INTEGER, "page": INTEGER, "per_page": INTEGER,
+                                                     "pages": INTEGER}, ("items", "total")))},
+            errors(400, 403, 404), parameters=[
+                query("mine", BOOLEAN, f"{FLAG}: those I may decide (pending ones unless `status` says otherwise)"),
+                query("status", {"enum": ["pending", "approved", "rejected"]}, "Only this status"),
+                query("entity", STRING, "With record_id: the approvals of one record (which the caller may read)"),
+                query("record_id", {"type": "integer", "minimum": 1}, "With entity"), *PAGING])},
+        "/api/approvals/{id}": {"get": op(
+            "approvals_get", "One approval (its requester, approvers, administrators and readers of the record)",
+            "approvals", {200: answer("The approval", shared("Approval"))}, errors(404), parameters=user_id)},
+        "/api/approvals/{id}/approve": {"post": op(
+            "approvals_approve", "Approve a pending move: the record moves (stage history, audit with the comment)",
+            "approvals", {200: answer("Approved", shared("Approval"))},
+            errors(400, 403, 404, 409, 422, why={403: "Only the approvers (the role, or the named user) decide",
+                                                 409: "Already decided, or the move is no longer allowed"}),
+            parameters=user_id, requestBody=body(obj({"comment": {**STRING, "maxLength": 2000}})))},
+        "/api/approvals/{id}/reject": {"post": op(
+            "approvals_reject", "Reject a pending move (a comment is required): the record stays in its stage",
+            "approvals", {200: answer("Rejected", shared("Approval"))},
+            errors(400, 403, 404, 409, 422, why={403: "Only the approvers (the role, or the named user) decide",
+                                                 409: "Already decided", 422: "No comment"}),
+            parameters=user_id, requestBody=body(obj({"comment": {**STRING, "maxLength": 2000}}, ("comment",))))},
         "/api/users": {
             "get": op("users_list", "Users", "users", {200: answer("Users", items_of(shared("User")))},
                       errors(403, why=admin)),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field as dc_field
 
 from ..errors import Invalid, error
 from . import meta_schemas
-from .field_types import REGISTRY, Invalid as ValueInvalid
+from .field_types import REGISTRY, Invalid as ValueInvalid, defaults as dynamic_defaults
 from .keys import POSTGRESQL_SYSTEM_COLUMNS, SYSTEM_COLUMNS, key_problem
 
 
@@ -149,9 +149,12 @@ def validate_entity(doc: object, state: MetaState) -> list[dict]:
                                   f"a {ftype.name} field cannot be unique or indexed"))
         if "default" in f and f["default"] is not None and not [p for p in problems if p["field"].startswith(where)]:
             try:
-                ftype.compile_checker(f)(f["default"])
+                if dynamic_defaults.token_of(f) is None:
+                    ftype.compile_checker(f)(f["default"])
             except ValueInvalid as exc:
-                problems.append(error(f"{where}.default", exc.code, f"the default {exc.message}"))
+                why = dynamic_defaults.problem(f)
+                problems.append(error(f"{where}.default", "invalid" if why else exc.code,
+                                      f"the default {why or exc.message}"))
     title = doc.get("title_field")
     if title is not None and title not in seen:
         problems.append(error("title_field", "invalid", f"title_field '{title}' is not a field of this entity"))

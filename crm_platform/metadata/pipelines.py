@@ -16,6 +16,7 @@ from . import plan as planning
 from .definitions import MetaState
 from .field_types import REGISTRY
 from .kinds import Kind, register
+from .taxonomies import rule_problems
 
 #: ``{field}`` placeholders in a follow-up's text values.
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,62})\}")
@@ -67,6 +68,33 @@ def _follow_up_problems(where: str, spec: dict, state: MetaState, entity: str, o
         elif REGISTRY[f["type"]].target_entity(f) != entity:
             problems.append(error(where + ".link_field", "invalid",
                                   f"'{link}' is not a reference field of {spec['entity']} pointing at {entity}"))
+    return problems
+
+
+def _approval_problems(where: str, stage: dict, state: MetaState, entity: str, own: dict[str, dict]) -> list[dict]:
+    """A stage's ``enter_roles`` and ``approval``: roles that exist, an approver field that can hold a
+    user's id, and ``when`` conditions in the rule-tag language (checked as a rule of the entity)."""
+    problems = []
+    for role in stage.get("enter_roles", []):
+        if role not in state.roles or state.roles[role].archived:
+            problems.append(error(where + ".enter_roles", "invalid", f"there is no active role '{role}'"))
+    spec = stage.get("approval")
+    if not spec:
+        return problems
+    approvers = spec["approvers"]
+    if "role" in approvers:
+        role = approvers["role"]
+        if role not in state.roles or state.roles[role].archived:
+            problems.append(error(where + ".approval.approvers.role", "invalid", f"there is no active role '{role}'"))
+    else:
+        key = approvers["field"]
+        f = own.get(key)
+        if key != "owner_id" and (f is None or not REGISTRY[f["type"]].may_hold_user_id):
+            problems.append(error(where + ".approval.approvers.field", "invalid",
+                                  f"'{key}' is not owner_id or a whole-number field of {entity} holding a user's id"))
+    if spec.get("when"):
+        for e in rule_problems(where + ".approval.when", {"entity": entity, "all": spec["when"]}, state):
+            problems.append({**e, "field": e["field"].replace(".approval.when.all.", ".approval.when.", 1)})
     return problems
 
 
@@ -136,6 +164,7 @@ class PipelineKind(Kind):
             for k in s.get("required_fields", []):
                 if k not in fields:
                     problems.append(error(where + ".required_fields", "invalid", f"'{k}' is not a field of {entity}"))
+            problems += _approval_problems(where, s, state, entity, fields)
             if s.get("on_enter"):
                 problems += _follow_up_problems(where + ".on_enter", s["on_enter"], state, entity, fields)
             move_to = s.get("move_to")

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field as dc_field
 from typing import Protocol
 
-from .field_types import REGISTRY
+from .field_types import REGISTRY, defaults as dynamic_defaults
 from .keys import table_name
 
 
@@ -241,7 +241,9 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
             # Only a required field cares how many rows exist; an optional one is added without
             # counting them, so adding it costs the same on an empty table and on a huge one.
             n = row_count() if new.get("required") else 0
-            backfill = n > 0 and new.get("required") and new.get("default") is not None
+            # "current_user" names nobody for records that exist already: they need a value first
+            backfill = n > 0 and new.get("required") and new.get("default") is not None and \
+                (dynamic_defaults.token_of(new) or ("",))[0] != "current_user"
             if n > 0 and new.get("required") and not backfill:
                 refusals.append(Refusal(f"fields.{fkey}.required", "required",
                                         f"{n} existing records would have no value for required field '{fkey}': "

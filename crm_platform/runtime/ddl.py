@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
-from ..metadata.field_types import REGISTRY
+from ..clock import utcnow
+from ..metadata.field_types import REGISTRY, defaults as dynamic_defaults
 from ..metadata.field_types.tags import link_table_name
 from ..metadata.keys import table_name
 from ..metadata.plan import Plan
@@ -91,7 +92,10 @@ def _add_column(conn, ops, op, docs):
         ops.add_column(table, column)
     if op.data.get("backfill"):
         ftype = REGISTRY[field["type"]]
-        value = ftype.compile_checker(field)(field["default"])
+        if dynamic_defaults.token_of(field) is not None:  # existing records get the moment of the change
+            value = dynamic_defaults.value_of(field, utcnow(), None)
+        else:
+            value = ftype.compile_checker(field)(field["default"])
         t = sa.table(table, sa.column(field["key"], column.type))
         conn.execute(t.update().values({field["key"]: value}))
     _create_indexes(conn, op.entity, field)

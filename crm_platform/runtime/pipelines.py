@@ -23,6 +23,7 @@ from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
 from ..sqltypes import UTCDateTime
 from ..tables import stage_history
+from . import approvals
 from .access import SYSTEM, Access
 from .compiled import CompiledModel
 from .records import Batch, RecordService, Write
@@ -63,15 +64,22 @@ def _moves(pipeline: dict, batch: Batch, new_value) -> list[tuple[Write, str | N
 # ---- hooks ----------------------------------------------------------------------------------------
 
 def before_write(conn: sa.Connection, batch: Batch) -> None:
-    """Refuse a move ``allowed_next`` forbids (409) and entries with required fields left empty
-    (422, every record of the batch reported, each error naming its row in a bulk write)."""
+    """Refuse a move ``allowed_next`` forbids (409), a move into a stage whose ``enter_roles`` the
+    actor lacks (403) and entries with required fields left empty (422, every record of the batch
+    reported, each error naming its row in a bulk write); then hold the moves that need approval
+    (``runtime/approvals.py``: the stage change leaves ``w.changes``, a pending request is written)."""
     if batch.op not in ("create", "update"):
         return
     missing: list[dict] = []
+    planned = []
     for p in pipelines_of(batch.model, batch.entity.key):
         field = p["field"]
         stages = {s["key"]: s for s in p["stages"]}
-        for w, frm, to in _moves(p, batch, lambda w: w.changes):
+        moves = _moves(p, batch, lambda w: w.changes)
+        if moves:
+            planned.append((p, stages, moves))
+            approvals.check_roles(conn, batch, p, stages, moves)  # 403 before any value is judged
+        for w, frm, to in moves:
             if frm is not None and frm in stages:
                 allowed = stages[frm].get("allowed_next", "any")
                 if allowed != "any" and to not in allowed:
@@ -85,6 +93,8 @@ def before_write(conn: sa.Connection, batch: Batch) -> None:
                                       for k in stages[to].get("required_fields", []) if _empty(merged.get(k))]))
     if missing:
         raise Invalid(missing)
+    if planned:
+        approvals.hold_moves(conn, batch, planned)  # last: a held move is a request, not a refusal
 
 
 class AfterWrite:

@@ -29,6 +29,7 @@ allowed. docs/architecture.md ("Two choke points") describes the stages and how 
 """
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -405,6 +406,9 @@ class RecordService:
                 row = conn.execute(entity.get_statement, {"record_id": record_id}).first()
                 return self._as_seen(access, entity, model, self._dump(entity, row, conn))
             self._run_before(conn, batch)
+            if not item.changes:  # a before-write hook took every change (a stage move held for approval)
+                row = conn.execute(entity.get_statement, {"record_id": record_id}).first()
+                return self._as_seen(access, entity, model, self._dump(entity, row, conn))
             row = self._apply_update(conn, batch)
             self._run_after(conn, batch)
             record = self._dump(entity, row, conn)  # links read after the hooks: rule tags included
@@ -462,7 +466,7 @@ class RecordService:
                 created_ids: list[int] | None = None) -> None:
         """Every stage of a create batch; ``single``: errors name no row, a unique clash names the field."""
         self._gate(batch, access, rows, single)
-        self._validate_new(batch, rows, single)
+        self._validate_new(batch, rows, single, self._computed_defaults(conn, batch))
         self._authorise(conn, batch, access)
         self._check_stored(conn, batch, access)
         self._run_before(conn, batch)
@@ -494,9 +498,22 @@ class RecordService:
                     _located(None if single else n, exc.errors)
                     raise
 
-    def _validate_new(self, batch: Batch, rows: list, single: bool) -> None:
-        """Stage 2 of a create: each row a JSON object that the compiled validator accepts."""
-        validate = batch.entity.validator.validate
+    @staticmethod
+    def _computed_defaults(conn, batch: Batch) -> dict | None:
+        """The entity's computed defaults (``now``, ``today+N`` as the UTC day, ``current_user``: the
+        actor's name) at this write, once per batch; None when it has none."""
+        validator = batch.entity.validator
+        if not validator.computed:
+            return None
+        name = None
+        if batch.actor_id is not None:
+            name = conn.execute(sa.select(users.c.username).where(users.c.id == batch.actor_id)).scalar()
+        return validator.computed_defaults((), utcnow(), name)
+
+    def _validate_new(self, batch: Batch, rows: list, single: bool, filled: dict | None = None) -> None:
+        """Stage 2 of a create: each row a JSON object that the compiled validator accepts (the
+        fields left out with a computed default get ``filled``'s value)."""
+        validate = functools.partial(batch.entity.validator.validate, filled=filled)
         items, errors = batch.items, []
         for n, data in enumerate(rows):
             row = None if single else n

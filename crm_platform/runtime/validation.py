@@ -7,7 +7,7 @@ in one pass at tens of thousands per second; jsonschema stays the published cont
 from __future__ import annotations
 
 from ..errors import error
-from ..metadata.field_types import REGISTRY, Invalid
+from ..metadata.field_types import REGISTRY, Invalid, defaults as dynamic_defaults
 from ..metadata.field_types.temporal import parse_iso_datetime
 
 READ_ONLY = ("id", "created_at", "updated_at", "created_by", "updated_by")
@@ -66,9 +66,17 @@ class RecordValidator:
         self.checkers = {f["key"]: REGISTRY[f["type"]].compile_checker(f) for f in fields}
         self.required = frozenset(f["key"] for f in fields if f.get("required"))
         self.must_send = tuple(f["key"] for f in fields if f.get("required") and f.get("default") is None)
-        self.defaults = {f["key"]: self.checkers[f["key"]](f["default"]) for f in fields if f.get("default") is not None}
+        computed = dynamic_defaults.dynamic_fields(fields)
+        #: Defaults computed at each create (``now``, ``today+N``, ``current_user``): field key → field.
+        self.computed = {f["key"]: f for f in computed}
+        self.defaults = {f["key"]: self.checkers[f["key"]](f["default"]) for f in fields
+                         if f.get("default") is not None and f["key"] not in self.computed}
 
-    def validate(self, data: dict, *, partial: bool = False) -> tuple[dict, dict, list[dict]]:
+    def computed_defaults(self, data_keys, now, user_name) -> dict:
+        """Values of the computed defaults of the fields a new record left out (``data_keys``: sent)."""
+        return {k: dynamic_defaults.value_of(f, now, user_name) for k, f in self.computed.items() if k not in data_keys}
+
+    def validate(self, data: dict, *, partial: bool = False, filled: dict | None = None) -> tuple[dict, dict, list[dict]]:
         """(field values, system values, errors). With ``partial`` (PATCH) nothing is required."""
         values: dict = {}
         system: dict = {}
@@ -106,4 +114,8 @@ class RecordValidator:
             for key, default in self.defaults.items():
                 if key not in data:
                     values[key] = default
+            if filled:  # computed defaults (the record service's, for this write's moment and actor)
+                for key, value in filled.items():
+                    if key not in data:
+                        values[key] = value
         return values, system, errors

@@ -17,12 +17,21 @@ def record_changes(screen: Screen, record_id: int, *, everything: bool = False) 
     """The record's audit trail as people read it: newest first, who, why, each field's label with
     its old and new value as the screens show values (fields the user may not read left out)."""
     limit = CHANGES_ALL if everything else CHANGES_SHOWN
-    hidden = screen.access.rights(screen.key, screen.model).hidden if screen.access is not None else frozenset()
     with screen.svc.engine.connect() as conn:
-        total, items = trail(conn, screen.key, record_id, hidden=hidden, limit=limit)
-        owner_ids = {v for i in items for v in i["changes"].get("owner_id", []) if isinstance(v, int)}
-        owners = dict(conn.execute(sa.select(users.c.id, users.c.username).where(users.c.id.in_(owner_ids))).all()
-                      ) if owner_ids else {}
+        total, items = trail(conn, screen.key, record_id, hidden=hidden_fields(screen), limit=limit)
+        entries = described(conn, screen, items)
+    return {"total": total, "entries": entries, "more": total > len(entries)}
+
+
+def hidden_fields(screen: Screen) -> frozenset:
+    return screen.access.rights(screen.key, screen.model).hidden if screen.access is not None else frozenset()
+
+
+def described(conn, screen: Screen, items: list[dict]) -> list[dict]:
+    """Audit items (``trail``'s) as entries: who, when, why and (label, old text, new text) per field."""
+    owner_ids = {v for i in items for v in i["changes"].get("owner_id", []) if isinstance(v, int)}
+    owners = dict(conn.execute(sa.select(users.c.id, users.c.username).where(users.c.id.in_(owner_ids))).all()
+                  ) if owner_ids else {}
     fields = screen.entity.field_map
     shown = [f for k, f in fields.items() if any(k in i["changes"] for i in items)]
     shows = screen.display(screen.titles(shown, [{k: v} for i in items for k, pair in i["changes"].items() for v in pair
@@ -35,8 +44,7 @@ def record_changes(screen: Screen, record_id: int, *, everything: bool = False) 
             return owners.get(value, f"#{value}") if value is not None else ""
         return shows.text(key, value) if key in fields else str(value)
 
-    entries = [{"at": i["at"], "actor": i["actor"], "action": i["action"], "reason": i["reason"],
-                "changes": [(screen_label(fields[k], screen.lang) if k in fields else translate("owner", screen.lang)
-                             if k == "owner_id" else k, text(k, old), text(k, new)) for k, (old, new) in i["changes"].items()]}
-               for i in items]
-    return {"total": total, "entries": entries, "more": total > len(entries)}
+    return [{"at": i["at"], "actor": i["actor"], "action": i["action"], "reason": i["reason"], "keys": list(i["changes"]),
+             "changes": [(screen_label(fields[k], screen.lang) if k in fields else translate("owner", screen.lang)
+                          if k == "owner_id" else k, text(k, old), text(k, new)) for k, (old, new) in i["changes"].items()]}
+            for i in items]

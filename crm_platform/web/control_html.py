@@ -30,8 +30,9 @@ def _errors(errs) -> str:
     return "; ".join(escape(e["message"]) for e in errs)
 
 
-def field_html(c, f, errs, records, rule_choices) -> str:
-    """One control: label, input, help and error line."""
+def field_html(c, f, errs, records, rule_choices, picked=None) -> str:
+    """One control: label, input, help and error line (``picked``: key → the title of a reference
+    filled without a drop-down, shown under its input)."""
     h = c.html
     out = [h["div_invalid"] if errs else h["div"]]
     if c.kind == "checkboxes":
@@ -60,15 +61,18 @@ def field_html(c, f, errs, records, rule_choices) -> str:
             out += [h["open"], invalid, h["typed"], ' value="', _text(f.data), '">']
             if c.kind == "record":
                 out.append(f'<datalist id="lookup-{escape(c.key)}"></datalist>')
+                if picked and picked.get(c.key):
+                    out.append(f'<p class="picked" data-picked="{escape(c.key)}">{escape(picked[c.key])}</p>')
     out += [h["help"], h["error"], _errors(errs), "</p></div>"]
     return "".join(out)
 
 
-def form_sections(cf, wtform, field_errors, records=None, rule_choices=None) -> Markup:
+def form_sections(cf, wtform, field_errors, records=None, rule_choices=None, picked=None) -> Markup:
     """The form's sections, each a card with its title and its controls."""
     out = []
     for title, controls in cf.sections:
         out.append(f'<section class="card"><h2>{escape(title)}</h2><div class="grid">')
-        out += [field_html(c, wtform[c.key], field_errors.get(c.key, ()), records, rule_choices) for c in controls]
+        out += [field_html(c, wtform[c.key], field_errors.get(c.key, ()), records, rule_choices, picked)
+                for c in controls]
         out.append("</div></section>")
     return Markup("".join(out))

@@ -16,6 +16,7 @@ the ``Locale`` (``crm_platform/i18n.py``) says what the reader uses, and each fi
 """
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import weakref
 from typing import Any, Callable
@@ -144,3 +145,22 @@ def reference_titles(records_service, model, fields: list[dict], records: list[d
             found.update({(target, rid): title for rid, title in
                           record_titles(records_service, model, target, sorted(ids), read).items()})
     return found
+
+
+# ---- moments relative to now ------------------------------------------------------------------------
+#: (limit in seconds, message key, seconds per unit): "3 minutes ago" up to an hour, hours up to a day,
+#: days up to a month; older moments read as their date in the reader's zone.
+_RELATIVE = ((60, "just_now", 1), (3600, "minutes_ago", 60), (86400, "hours_ago", 3600), (30 * 86400, "days_ago", 86400))
+
+
+def relative_time(moment, now, locale: Locale) -> str:
+    """``moment`` as "3 天前" / "3 days ago" from ``now`` (both aware), else its local date."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    seconds = (now - moment).total_seconds()
+    if seconds < 0:
+        seconds = 0
+    for limit, key, unit in _RELATIVE:
+        if seconds < limit:
+            return translate(key, locale.lang, n=int(seconds // unit))
+    return moment.astimezone(locale.tz).strftime("%Y-%m-%d")

@@ -16,6 +16,7 @@ from ..auth.web import limiter, retry_after
 from ..errors import CrmError, NotFound, error
 from ..metadata.forms import public_form, resolve
 from .controls import compiled_form, split_errors
+from .quick_actions import form_defaults
 from .i18n import label as label_of, localise, translate
 from .pages import platform, render, user_tz
 
@@ -68,7 +69,7 @@ def fill(slug):
                    description=label_of(form.doc.get("description"), lang) if form.doc.get("description") else None,
                    submit=label_of(form.doc.get("submit_label"), lang) if form.doc.get("submit_label") else None)
     if request.method == "GET":
-        defaults = {f["key"]: f["default"] for f in model.entity(form.entity).fields if f.get("default") is not None}
+        defaults = form_defaults(model.entity(form.entity).fields, tz, None)
         return render("web/public_form.html", wtform=cf.bind(data=cf.data_of(defaults, tz)),
                       field_errors={}, general_errors=[], **context)
     wtform = cf.bind(formdata=request.form)

@@ -20,9 +20,12 @@ from ..auth.redirects import local_path
 from ..errors import BadRequest, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.forms import form_for
-from ..runtime.pipelines import pipelines_of, stage_history_of
+from ..runtime.pipelines import pipelines_of
 from ..runtime.query import FILTER_PARAM, parse_list_args
-from .changes import record_changes
+from .display import record_titles
+from .inline_cells import cell_value, inline_columns, table_attributes
+from .quick_actions import current_user_name, form_defaults, prefilled, quick_actions
+from .timeline import timeline
 from .controls import (CompiledForm, compiled_form, control, only_rule_tags, option_markup, options_of, rule_choices,
                        split_errors)
 from .i18n import COOKIE, LANGUAGES, current_language, localise, translate
@@ -152,26 +155,43 @@ def list_page(entity):
     except BadRequest as exc:  # a hand-edited address: say what is wrong and show the form to fix it
         problems = localise(exc.errors, screen.lang)
     items = result["items"] if result else []
-    cells = _row_cells(screen, columns, items, url_for("screens.list_page", entity=entity) + "/", link=not in_bin)
-    rows = [{"id": r["id"], "title": screen.title_of(r), "cells": cells(r)} for r in items]
+    editable = {} if in_bin else inline_columns(screen, columns)
+    cells = _row_cells(screen, columns, items, url_for("screens.list_page", entity=entity) + "/", link=not in_bin,
+                       editable=editable)
+    rows = [{"id": r["id"], "version": r.get("version"), "title": screen.title_of(r), "cells": cells(r)} for r in items]
     sort = args.get("sort", "")
     return render("web/list.html", 400 if problems else 200, screen=screen, columns=columns, rows=rows, result=result,
                   in_bin=in_bin, can_delete=screen.can("delete"),
                   problems=problems, filters=_filter_controls(screen, args), sort=sort, args=args,
                   column_keys=[f["key"] for f in columns], column_labels=[screen_label(f, screen.lang) for f in columns],
                   record_url=url_for("screens.list_page", entity=entity) + "/", filters_active=any(k.startswith("filter[") for k in args),
-                  has_board=bool(pipelines_of(screen.model, entity)),
+                  has_board=bool(pipelines_of(screen.model, entity)), inline=table_attributes(screen, editable),
                   page_url=lambda **change: _url_with(change))
 
 
-def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_url: str, *, link: bool):
+def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_url: str, *, link: bool,
+               editable: dict | None = None):
     """A function writing a record's cells (``<td>``s) as markup: the labels, the link and each
     column's display function are looked up once per page, not per cell (a page has 300 cells).
-    Texts are escaped here and joined as plain strings (``Markup.join`` would escape them again)."""
+    Texts are escaped here and joined as plain strings (``Markup.join`` would escape them again).
+    A cell editable in place (``editable``, ``inline_cells.py``) carries its field and its value as
+    the control shows it."""
     shown = screen.display(screen.titles(columns, items))
     keys = [f["key"] for f in columns]
-    heads = [str(Markup('<td data-label="%s">') % screen_label(f, screen.lang)) for f in columns]
+    heads = [str(Markup('<td data-label="%s"') % screen_label(f, screen.lang)) for f in columns]
+    editable = editable or {}
+    tz = user_tz()
+    inline = [(i, f) for i, f in enumerate(columns) if i and f["key"] in editable]
     href = escape(record_url)
+
+    closed = [h + ">" for h in heads]
+
+    def opened(record: dict) -> list[str]:
+        out = list(closed)
+        for i, f in inline:
+            out[i] = str(Markup('%s data-inline="%s" data-value="%s" tabindex="0">') % (
+                Markup(heads[i]), f["key"], cell_value(f, record.get(f["key"]), tz)))
+        return out
 
     def cells(record: dict) -> Markup:
         texts = shown.cells(record, keys)
@@ -179,8 +199,9 @@ def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_ur
             title = escape(screen.title_of(record))
             return Markup(f'<td><a href="{href}{record["id"]}">{title}</a></td>' if link else f"<td>{title}</td>")
         first = escape(texts[0] or screen.title_of(record))
-        parts = [heads[0], f'<a href="{href}{record["id"]}">{first}</a></td>' if link else f"{first}</td>"]
-        parts += [f"{head}{escape(text)}</td>" for head, text in zip(heads[1:], texts[1:])]
+        tds = opened(record) if inline else closed
+        parts = [tds[0], f'<a href="{href}{record["id"]}">{first}</a></td>' if link else f"{first}</td>"]
+        parts += [f"{head}{escape(text)}</td>" for head, text in zip(tds[1:], texts[1:])]
         return Markup("".join(parts))
     return cells
 
@@ -277,20 +298,24 @@ def _record_view(screen: Screen, record: dict, *, errors=(), status: int = 200):
         related.append({"entity": other.key, "label": other_screen.label, "via": screen_label(f, screen.lang),
                         "total": page["total"], "items": [(r["id"], other_screen.title_of(r)) for r in page["items"]],
                         "href": url_for("screens.list_page", entity=other.key, **{f"filter[{f['key']}]": record_id})})
-    history = []
+    page_no = _page_number(request.args.get("timeline"))
+    story = timeline(screen, record_id, page=page_no)
+    pending = None
     if any(screen.readable(p["field"]) for p in pipelines_of(screen.model, entity)):
-        with screen.svc.engine.connect() as conn:
-            history = stage_history_of(conn, entity, record_id)
-    stage_labels = {}
-    for p in pipelines_of(screen.model, entity):
-        stage_labels.update({s["key"]: s["label"] for s in p.get("stages", [])})
-    changes = record_changes(screen, record_id, everything=request.args.get("changes") == "all")
+        from .approvals_screen import record_approvals  # its routes live on this module's blueprint
+        pending, _ = record_approvals(screen, record_id)
     may = screen.access.allows if screen.access is not None else (lambda *_: True)
     return render("web/record.html", status, screen=screen, record=record, title=screen.title_of(record),
-                  sections=sections, value_of=value_of, related=related, history=history, stage_labels=stage_labels,
+                  sections=sections, value_of=value_of, related=related, timeline=story, pending=pending,
+                  quick=quick_actions(screen, record),
                   can_edit=screen.can("update"), can_delete=may("delete", entity, record, screen.model),
-                  reason_required=reason_required(screen.entity.doc), changes=changes,
+                  reason_required=reason_required(screen.entity.doc),
                   errors=for_page(errors, screen))
+
+
+def _page_number(raw) -> int:
+    """A page number from the address; anything else is the first page (a hand-edited link)."""
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and 0 < int(raw) <= 100 else 1
 
 
 # ---- record forms -------------------------------------------------------------------------------
@@ -306,7 +331,16 @@ def _compiled_form(screen: Screen) -> CompiledForm:
 
 
 def _defaults(screen: Screen) -> dict:
-    return {f["key"]: f["default"] for f in screen.entity.fields if f.get("default") is not None}
+    """A new form's values: the fields' defaults (``now``, ``today`` computed for this reader), then
+    what the address pre-fills (a quick action's reference, contact…)."""
+    return {**form_defaults(screen.entity.fields, user_tz(), current_user_name()), **prefilled(screen)}
+
+
+def _back_to() -> str | None:
+    """Where a quick action returns after saving (``next``, a path on this site), else None."""
+    raw = request.values.get("next")
+    found = local_path(raw, "") if raw else ""
+    return found or None
 
 
 def _render_form(screen: Screen, cf: CompiledForm, wtform, *, record=None, errors=(), status=200):
@@ -319,7 +353,15 @@ def _render_form(screen: Screen, cf: CompiledForm, wtform, *, record=None, error
         found = record_options(screen, cf.fields[c.key])
         if found is not None:
             records[c.key] = option_markup(found)
-    return render("web/form.html", status, screen=screen, form=cf.form, cf=cf, wtform=wtform,
+    picked = {}
+    for c in cf.references:  # a pre-filled reference without a drop-down: say which record it is
+        value = wtform[c.key].data
+        if c.key not in records and isinstance(value, str) and value.isdigit():
+            target = REGISTRY[cf.fields[c.key]["type"]].target_entity(cf.fields[c.key])
+            if target in screen.model.entities and screen.can("read", target):
+                picked[c.key] = record_titles(screen.svc, screen.model, target, [int(value)], reading()).get(int(value))
+    return render("web/form.html", status, screen=screen, form=cf.form, cf=cf, wtform=wtform, picked=picked,
+                  back_to=_back_to(),
                   field_errors=by_field, general_errors=general, record=record, records=records,
                   title=screen.title_of(record) if record else None, rule_choices=by_rule,
                   reason=request.form.get(REASON, "") if request.method == "POST" else "",
@@ -341,7 +383,7 @@ def new_record(entity):
     except CrmError as exc:
         return _render_form(screen, cf, wtform, errors=exc.errors, status=exc.status)
     flash(translate("created_ok", screen.lang))
-    return redirect(url_for("screens.record_page", entity=entity, record_id=created["id"]), 303)
+    return redirect(_back_to() or url_for("screens.record_page", entity=entity, record_id=created["id"]), 303)
 
 
 @screens.route("/app/<entity>/<id:record_id>/edit", methods=["GET", "POST"])

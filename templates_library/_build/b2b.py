@@ -63,6 +63,7 @@ def definitions() -> dict:
             field("stage", "stage", "Stage", "销售阶段"),
             field("amount", "decimal", "Amount", "金额", scale=2, min=0),
             field("probability", "integer", "Probability (%)", "成交概率", min=0, max=100),
+            field("discount", "percent", "Discount (%)", "折扣率"),
             field("expected_close_on", "date", "Expected close", "预计签约日期", indexed=True),
             field("contract_no", "text", "Contract number", "合同编号", max_length=60),
             field("lost_reason", "text", "Reason lost", "丢单原因", max_length=300),
@@ -107,8 +108,10 @@ def definitions() -> dict:
              "allowed_next": ["needs_analysis", "lost"]},
             {"key": "needs_analysis", "label": L("Needs analysis", "需求分析"), "probability": 30,
              "allowed_next": ["quote", "lost"], "on_enter": follow_up("Write up the needs of {name}", 3)},
+            # 审批流: a quote giving more than 20 % off waits for a manager's approval.
             {"key": "quote", "label": L("Quote", "报价"), "probability": 60, "required_fields": ["amount"],
-             "allowed_next": ["signed", "lost"], "on_enter": follow_up("Follow up the quote for {name}", 2)},
+             "allowed_next": ["signed", "lost"], "on_enter": follow_up("Follow up the quote for {name}", 2),
+             "approval": {"approvers": {"role": "manager"}, "when": [{"field": "discount", "op": "gt", "value": 20}]}},
             {"key": "signed", "label": L("Signed", "签约"), "probability": 100, "category": "won",
              "required_fields": ["contract_no", "amount"], "allowed_next": []},
             {"key": "lost", "label": L("Lost", "丢单"), "probability": 0, "category": "lost",
@@ -218,6 +221,13 @@ def sample() -> dict:
             opportunities.append(o)
     for n, o in enumerate(opportunities, start=1):
         o["_key"] = f"op{n}"
+        # Discounts without drawing from the generator (the rest of the sample stays as it was): up to
+        # 20 % on quotes and contracts, and some deals still in needs analysis asking for 25 % (moving
+        # one of those to the quote stage asks a manager's approval).
+        if o["stage"] in ("quote", "signed"):
+            o["discount"] = Decimal((0, 5, 10, 15, 20)[n % 5])
+        elif o["stage"] == "needs_analysis" and n % 3 == 0:
+            o["discount"] = Decimal(25)
     def links() -> dict:  # a contact and the company they work for
         person = s.pick(contacts)
         return {"company": person["company"], "contact": {"ref": person["_key"]}}
@@ -233,10 +243,12 @@ def sample() -> dict:
     return {"company": companies, "contact": contacts, "opportunity": opportunities, **shared}
 
 
-BUNDLE = {"name": "b2b", "version": "1.2.0", "label": L("B2B services", "B2B服务"),
+BUNDLE = {"name": "b2b", "version": "1.3.0", "label": L("B2B services", "B2B服务"),
           "description": L("A B2B services firm: companies with industry, size and source, contacts with their role "
                            "in the decision chain, opportunities through first contact → needs analysis → quote → "
-                           "signed or lost with amount and probability, follow-up tasks per stage, pain-point and "
-                           "key-account tags, a public contact form.",
+                           "signed or lost with amount and probability, follow-up tasks per stage, a manager's "
+                           "approval for a quote with more than 20 % discount, pain-point and key-account tags, a "
+                           "public contact form.",
                            "B2B服务企业模板：公司客户（行业、规模、来源）、联系人及其决策链角色、商机（初步接触→需求分析→报价→"
-                           "签约或丢单，含金额与成交概率），每个阶段自动生成跟进任务；痛点与大客户标签；公开的联系我们表单。")}
+                           "签约或丢单，含金额与成交概率），每个阶段自动生成跟进任务；折扣超过20%的报价需主管审批；痛点与大客户标签；"
+                           "公开的联系我们表单。")}

@@ -60,13 +60,15 @@ def communication(links: list[dict]) -> dict:
     return {
         "key": "communication", "label": L("Communication record", "沟通记录"),
         "plural_label": L("Communication records", "沟通记录"), "title_field": "summary",
+        # The button on a customer's page that logs a call: the time defaults to now.
+        "action_label": L("Log communication", "记录沟通"),
         "description": L("Every call, e-mail, visit or chat, with the intent it showed and the next follow-up",
                          "每一次电话、邮件、拜访或在线沟通，记录意向度和下次跟进时间"),
         "fields": [
             select("channel", "Channel", "沟通方式", CHANNELS, required=True),
             field("summary", "text", "Summary", "沟通要点", required=True, max_length=500),
             field("details", "long_text", "Details", "详细记录"),
-            field("contacted_at", "datetime", "Contacted at", "沟通时间", required=True, indexed=True),
+            field("contacted_at", "datetime", "Contacted at", "沟通时间", required=True, indexed=True, default="now"),
             select("intent", "Intent level", "意向度", INTENT),
             field("next_follow_up", "date", "Next follow-up", "下次跟进时间", indexed=True),
         ] + links,

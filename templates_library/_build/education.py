@@ -186,7 +186,7 @@ def sample() -> dict:
     return {"guardian": guardians, "student": students, "course": courses, "progress": progress, **shared}
 
 
-BUNDLE = {"name": "education", "version": "1.2.0", "label": L("Education", "教育培训"),
+BUNDLE = {"name": "education", "version": "1.3.0", "label": L("Education", "教育培训"),
           "description": L("A training school: students with age group and course type, guardians, courses and "
                            "learning progress; a consultation → trial lesson → enrolled → renewal pipeline with "
                            "follow-up tasks; a public trial-lesson booking form.",

@@ -94,7 +94,7 @@ def test_drag_a_kanban_card_refused_then_allowed(page, live_server, screenshot):
     page.goto(f"{live_server.url}/app/opportunity/board")
     quote, signed = page.locator("section[data-stage=quote]"), page.locator("section[data-stage=signed]")
     assert quote.locator("[data-count]").inner_text() == "1"
-    assert quote.locator("[data-amount]").inner_text() == "1200.50"
+    assert quote.locator("[data-amount]").inner_text() == "1,200.50"  # as the lists show amounts
     card = page.locator(f".kcard[data-id='{deal['id']}']")
     card.drag_to(signed)
     error = card.locator(".card-error")

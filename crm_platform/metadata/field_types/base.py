@@ -85,6 +85,16 @@ class FieldType:
     #: Its values identify a person whatever the field is called (an e-mail address, a phone
     #: number): exported and erased as personal data even without ``"personal": true``.
     personal: ClassVar[bool] = False
+    #: Default tokens computed when a record is made (``defaults.py``): "now", "today", "current_user".
+    dynamic_defaults: ClassVar[frozenset[str]] = frozenset()
+    #: A list cell of this type may be edited in place (one plain control, one value).
+    inline_editable: ClassVar[bool] = False
+    #: A value may be a user's id: an approval stage may name its approver by such a field.
+    may_hold_user_id: ClassVar[bool] = False
+
+    def dynamic_value(self, field: dict, token: str, moment: dt.datetime, user_name: str | None) -> Any:
+        """The (Python) value of a default token at ``moment`` (already moved by its ±N days)."""
+        raise NotImplementedError(f"a {self.name} field computes no default '{token}'")
 
     def target_entity(self, field: dict) -> str | None:
         """The entity whose records this field's values are (a reference's target), else None."""

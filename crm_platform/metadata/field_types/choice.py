@@ -84,6 +84,7 @@ class Select(ChoiceType):
     name = "select"
     title = {"en": "Choice", "zh": "单选"}
     control = "choice"
+    inline_editable = True
     operators = ("eq", "ne", "in", "not_in")
     converts_to = frozenset({"text", "long_text", "multi_select"})
 

@@ -35,10 +35,12 @@ class Banded:
 class Integer(Banded, FieldType):
     name = "integer"
     grouped_as = "a whole number"
+    may_hold_user_id = True
     title = {"en": "Whole number", "zh": "整数"}
     orderable = True
     summable = True
     control = "number"
+    inline_editable = True
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"decimal", "text", "long_text"})
 
@@ -120,6 +122,7 @@ class DecimalType(Banded, FieldType):
     orderable = True
     summable = True
     control = "decimal"
+    inline_editable = True
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"integer", "text", "long_text"})
     default_scale = 2
@@ -257,6 +260,7 @@ class Boolean(FieldType):
     name = "boolean"
     title = {"en": "Yes/no", "zh": "是否"}
     control = "boolean"
+    inline_editable = True
     operators = ("eq", "ne")
     converts_to = frozenset({"text"})
     TRUE = {"true", "1", "yes", "y", "on", "是", "t"}

@@ -85,6 +85,11 @@ class Date(FieldType):
     orderable = True
     temporal = True
     control = "date"
+    inline_editable = True
+    dynamic_defaults = frozenset({"today"})
+
+    def dynamic_value(self, field, token, moment, user_name):
+        return moment.date()  # the day of ``moment`` in its own zone (the reader's on a form)
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"datetime", "text", "long_text"})
 
@@ -165,6 +170,11 @@ class DateTime(FieldType):
     orderable = True
     temporal = True
     control = "datetime-local"
+    inline_editable = True
+    dynamic_defaults = frozenset({"now", "today"})
+
+    def dynamic_value(self, field, token, moment, user_name):
+        return moment.astimezone(dt.timezone.utc).replace(microsecond=0)
     operators = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
     converts_to = frozenset({"date", "text", "long_text"})
 

@@ -15,6 +15,7 @@ NO_NUL = r"^[^\u0000]*" + END
 
 
 class TextLike(FieldType):
+    inline_editable = True
     searchable = True
     operators = ("eq", "ne", "in", "not_in", "contains", "starts_with", "ends_with")
     default_max_length = 255
@@ -100,6 +101,10 @@ class TextLike(FieldType):
 @register
 class Text(TextLike):
     name = "text"
+    dynamic_defaults = frozenset({"current_user"})
+
+    def dynamic_value(self, field, token, moment, user_name):
+        return user_name
     title = {"en": "Text", "zh": "文本"}
     #: A name (of a company, a person) is the usual text to find duplicates by: near-identical
     #: spellings match (``match_keys.name_key``).
@@ -117,6 +122,7 @@ class LongText(TextLike):
     name = "long_text"
     title = {"en": "Long text", "zh": "长文本"}
     control = "textarea"
+    inline_editable = False  # several lines: edited on the record's form
     default_max_length = 100_000
     indexable = False
     converts_to = frozenset({"text"})

@@ -11,7 +11,7 @@
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function localTimes() {
-    document.querySelectorAll("time[datetime]").forEach(function (el) {
+    document.querySelectorAll("time[datetime]:not([data-relative])").forEach(function (el) {
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d)) { return; }
       el.textContent = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
@@ -80,7 +80,67 @@
       var n = column.querySelector("[data-count]");
       n.textContent = String(parseInt(n.textContent, 10) + delta);
     }
-    function move(card, column) {
+    // A move refused for fields the stage requires: those fields in a small form on the card; its
+    // button tries the move again with their values (one update on the server).
+    function fillForm(card, column, fields) {
+      var old = card.querySelector(".fill-form");
+      if (old) { old.remove(); }
+      var form = document.createElement("form");
+      form.className = "fill-form";
+      var title = document.createElement("p");
+      title.textContent = root.getAttribute("data-fill-title");
+      form.appendChild(title);
+      fields.forEach(function (f) {
+        var id = "fill-" + card.getAttribute("data-id") + "-" + f.field;
+        var label = document.createElement("label");
+        label.setAttribute("for", id);
+        label.textContent = f.label;
+        var input;
+        if (f.options) {
+          input = document.createElement("select");
+          [["", "—"]].concat(f.options).forEach(function (o) {
+            var opt = document.createElement("option");
+            opt.value = o[0];
+            opt.textContent = o[1];
+            input.appendChild(opt);
+          });
+        } else if (f.control === "textarea") {
+          input = document.createElement("textarea");
+        } else {
+          input = document.createElement("input");
+          var types = {number: "number", decimal: "number", date: "date", "datetime-local": "datetime-local",
+                       email: "email", tel: "tel", url: "url"};
+          input.type = types[f.control] || "text";
+          if (f.control === "decimal") { input.step = "any"; }
+        }
+        input.id = id;
+        input.name = f.field;
+        input.value = f.value || "";
+        form.appendChild(label);
+        form.appendChild(input);
+      });
+      var retry = document.createElement("button");
+      retry.type = "submit";
+      retry.className = "primary";
+      retry.textContent = root.getAttribute("data-fill-retry");
+      var cancel = document.createElement("button");
+      cancel.type = "button";
+      cancel.textContent = root.getAttribute("data-fill-cancel");
+      form.appendChild(retry);
+      form.appendChild(cancel);
+      cancel.addEventListener("click", function () { form.remove(); });
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var values = {};
+        form.querySelectorAll("[name]").forEach(function (el) { values[el.name] = el.value; });
+        move(card, column, values);
+      });
+      card.appendChild(form);
+      var first = form.querySelector("input, select, textarea");
+      if (first) { first.focus(); }
+    }
+
+    function move(card, column, values) {
       var from = card.closest(".column");
       if (!column || column === from) { return; }
       var error = card.querySelector(".card-error");
@@ -91,7 +151,7 @@
         headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
         body: JSON.stringify({field: field, stage: column.getAttribute("data-stage"),
                               version: parseInt(card.getAttribute("data-version"), 10),
-                              reason: reason ? reason.value : null})
+                              reason: reason ? reason.value : null, values: values || null})
       }).then(function (response) {
         return response.json().then(function (body) { return {ok: response.ok, body: body}; });
       }).then(function (answer) {
@@ -103,9 +163,19 @@
           card.classList.add("refused");
           var select = card.querySelector("[data-move]");
           if (select) { select.value = from.getAttribute("data-stage"); }
+          if (answer.body.fill && answer.body.fill.length) { fillForm(card, column, answer.body.fill); }
           return;
         }
+        var filled = card.querySelector(".fill-form");
+        if (filled) { filled.remove(); }
         card.setAttribute("data-version", String(answer.body.version));
+        if (answer.body.stage !== column.getAttribute("data-stage")) {
+          // held for an approver's decision: the card stays where it is, saying so
+          error.textContent = answer.body.message || "";
+          var back = card.querySelector("[data-move]");
+          if (back) { back.value = from.getAttribute("data-stage"); }
+          return;
+        }
         column.querySelector("ol.cards").prepend(card);
         count(from, -1);
         count(column, 1);
@@ -146,6 +216,39 @@
     });
   }
 
+  // ---- the board's columns ask for their next cards as they are scrolled near their end -----------
+  function boardPaging(root) {
+    var url = root.getAttribute("data-cards-url"), pipeline = root.getAttribute("data-pipeline");
+    root.querySelectorAll(".column").forEach(function (column) {
+      var more = column.querySelector("[data-more]"), list = column.querySelector("[data-cards]");
+      if (!more || !list) { return; }
+      var busy = false;
+      function load(e) {
+        if (e) { e.preventDefault(); }
+        if (busy || !more.isConnected) { return; }
+        busy = true;
+        var page = parseInt(more.getAttribute("data-page"), 10) + 1;
+        fetch(url + "?pipeline=" + encodeURIComponent(pipeline) + "&stage=" +
+              encodeURIComponent(column.getAttribute("data-stage")) + "&page=" + page,
+              {credentials: "same-origin", headers: {"Accept": "application/json"}})
+          .then(function (r) { return r.json(); })
+          .then(function (body) {
+            busy = false;
+            list.insertAdjacentHTML("beforeend", body.html);
+            more.setAttribute("data-page", String(page));
+            if (!body.has_more) { more.remove(); return; }
+            var left = parseInt(more.getAttribute("data-total"), 10) - list.querySelectorAll(".kcard").length;
+            more.textContent = more.getAttribute("data-label") + " (" + Math.max(left, 0) + ")";
+          })
+          .catch(function () { busy = false; });
+      }
+      more.addEventListener("click", load);
+      list.addEventListener("scroll", function () {
+        if (list.scrollTop + list.clientHeight >= list.scrollHeight - 120) { load(); }
+      });
+    });
+  }
+
   // ---- reference pickers: type part of a name, pick the record (its id is what is posted) -------
   function lookup(input) {
     var list = document.getElementById(input.getAttribute("list"));
@@ -182,6 +285,7 @@
     });
     document.querySelectorAll("form[data-drop-empty]").forEach(dropEmpty);
     document.querySelectorAll("[data-board]").forEach(board);
+    document.querySelectorAll("[data-board]").forEach(boardPaging);
     // a chooser that acts at once (the dashboard picker); its form still has a button without script
     document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
       el.addEventListener("change", function () { el.form.submit(); });

@@ -1,13 +1,13 @@
 """Users: an optional TOTP second factor (its secret once confirmed, and the last time step used).
 
-Revision ID: 0013_totp
-Revises: 0012_import_resume
+Revision ID: 0015_totp
+Revises: 0014_approvals
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_totp"
-down_revision = "0012_import_resume"
+revision = "0015_totp"
+down_revision = "0014_approvals"
 branch_labels = None
 depends_on = None
 
