@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
 from flask_admin.menu import MenuLink
 
 from .entities import EntityDesignerView
 from .forms_designer import FormDesignerView
 from .history import HistoryView
+from .bundles import BundlesView
 from .home import HomeView
 from .i18n import init_babel, lazy
 from .pipelines import PipelineDesignerView
 from .records import RecordView
+from .roles import RoleDesignerView
 from .taxonomies import TaxonomyDesignerView
+from .users import UsersView
 
 
 def init_admin(app: Flask) -> Admin:
@@ -30,12 +34,17 @@ def init_admin(app: Flask) -> Admin:
     init_babel(app)
     # The screens' menu offers 管理 to those who may design (the same gate as every admin view).
     app.add_template_global(_can_design, "can_design")
-    admin = Admin(app, name=lazy("admin_name"), index_view=HomeView(name=lazy("menu_home"), url="/admin", endpoint="admin"))
+    # crm_admin/layout.html: Flask-Admin's layout with the CSS that makes the pages fit a phone.
+    admin = Admin(app, name=lazy("admin_name"), theme=Bootstrap4Theme(base_template="crm_admin/layout.html"),
+                  index_view=HomeView(name=lazy("menu_home"), url="/admin", endpoint="admin"))
     admin.add_view(EntityDesignerView(name=lazy("menu_entities"), endpoint="entities", url="/admin/entities"))
     admin.add_view(TaxonomyDesignerView(name=lazy("menu_taxonomies"), endpoint="taxonomies", url="/admin/taxonomies"))
     admin.add_view(PipelineDesignerView(name=lazy("menu_pipelines"), endpoint="pipelines", url="/admin/pipelines"))
     admin.add_view(FormDesignerView(name=lazy("menu_forms"), endpoint="forms", url="/admin/forms"))
     admin.add_view(HistoryView(name=lazy("menu_history"), endpoint="history", url="/admin/history"))
+    admin.add_view(UsersView(name=lazy("menu_users"), endpoint="users", url="/admin/users"))
+    admin.add_view(RoleDesignerView(name=lazy("menu_roles"), endpoint="roles", url="/admin/roles"))
+    admin.add_view(BundlesView(name=lazy("menu_bundles"), endpoint="bundles", url="/admin/bundles"))
     admin.add_view(RecordView())
     # Back to the screens, and the language switch the screens use (one cookie for both).
     admin.add_link(MenuLink(name=lazy("back_to_app"), url="/app", category=None))

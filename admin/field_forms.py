@@ -33,7 +33,7 @@ class ChoiceRow(Form):
     key = StringField(lazy("f_choice_key"), validators=[Optional(), Length(max=63)])
     label_en = StringField("English", validators=[Optional(), Length(max=200)])
     label_zh = StringField("中文", validators=[Optional(), Length(max=200)])
-    color = StringField(lazy("f_colour"), validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5"})
+    color = StringField(lazy("f_colour"), validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5", "data-colour": "1"})
 
 
 def _choice(value: str, label: str) -> SelectChoice:

@@ -8,8 +8,11 @@ from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, Integ
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from crm_platform.metadata.field_types import REGISTRY
+
 from .common import DesignerForm, label_data, label_from, label_shown, platform
-from .i18n import t as tr
+from .conditions import field_catalogue
+from .i18n import language, t as tr
 from .definition_view import DefinitionDesignerView
 from .plan_flow import attach_errors, going_back
 from .rows import blank, posted_rows, split_list, typed_value
@@ -52,9 +55,12 @@ def form_designer_class(state, entity_key: str, n_sections: int, n_conditions: i
         field = SelectField(tr("d_field"), choices=_opt(field_choices, "—"), validate_choice=False)
         effect = SelectField(tr("d_effect"), choices=_opt([("show", tr("d_is_shown_only")), ("require", tr("d_is_required"))], "—"),
                              validate_choice=False)
-        when_field = SelectField(tr("d_when"), choices=_opt(field_choices, "—"), validate_choice=False)
-        op = SelectField(tr("d_is"), choices=_opt([("eq", tr("d_equal_to")), ("in", tr("d_one_of_a_b"))]), validate_choice=False)
-        value = _text(tr("d_value"), 1000)
+        # designer.js fits the value input to the field tested (admin/conditions.py)
+        when_field = SelectField(tr("d_when"), choices=_opt(field_choices, "—"), validate_choice=False,
+                                 render_kw={"data-cond-field": "1"})
+        op = SelectField(tr("d_is"), choices=_opt([("eq", tr("d_equal_to")), ("in", tr("d_one_of_a_b"))]),
+                         validate_choice=False, render_kw={"data-cond-op": "1"})
+        value = StringField(tr("d_value"), validators=[Optional(), Length(max=1000)], render_kw={"data-cond-value": "1"})
 
     class FormDesignerForm(DesignerForm):
         key = _text(tr("d_key"), 63)
@@ -149,6 +155,51 @@ def form_data(doc: dict | None, fields: list[dict]) -> dict:
                            for c in doc.get("conditions", [])]}
 
 
+def exposed_fields(state, doc: dict) -> list[dict]:
+    """Fields a public form would show to anyone that an admin may not mean to publish: references
+    (visitors would see the titles of the records offered), internal fields (a role may not read
+    them) and fields the form hides (their values still travel in the page)."""
+    if not doc.get("public"):
+        return []
+    entity = state.entities.get(doc.get("entity") or "")
+    if entity is None:
+        return []
+    fields = {f["key"]: f for f in entity.fields}
+    overrides = doc.get("overrides") or {}
+    out = []
+    for section in doc.get("layout") or []:
+        for key in section.get("fields", []):
+            f = fields.get(key)
+            if f is None:
+                continue
+            reasons = []
+            if REGISTRY[f["type"]].target_entity(f) is not None:
+                reasons.append(tr("pub_reference", target=_entity_name(state, REGISTRY[f["type"]].target_entity(f))))
+            hiding = roles_hiding(state, doc["entity"], key)
+            if hiding:
+                reasons.append(tr("pub_internal", roles="、".join(hiding)))
+            if overrides.get(key, {}).get("hidden"):
+                reasons.append(tr("pub_hidden"))
+            if reasons:
+                out.append({"key": key, "label": label_shown(f.get("label")) or key, "reasons": reasons})
+    return out
+
+
+def roles_hiding(state, entity: str, field: str) -> list[str]:
+    """Labels of the active roles that may not read ``entity.field``."""
+    out = []
+    for key, r in state.roles.items():
+        rule = (((r.doc.get("entities") or {}).get(entity) or {}).get("fields") or {}).get(field) or {}
+        if not r.archived and rule.get("read") is False:
+            out.append(label_shown(r.doc.get("label")) or key)
+    return sorted(out)
+
+
+def _entity_name(state, key: str) -> str:
+    found = state.entities.get(key)
+    return (label_shown(found.doc.get("label")) or key) if found is not None else key
+
+
 def locate_form_error(path: str) -> str | None:
     parts = path.split(".")
     if parts[0] == "conditions" and len(parts) >= 3 and parts[1].isdigit():
@@ -179,18 +230,19 @@ class FormDesignerView(DefinitionDesignerView):
             form = form_class(request.form)
         else:
             data = form_data(doc, fields)
-            if creating:  # a new form starts with every field in one section, in definition order
+            if creating:  # a new form starts empty: one section to put fields in, none placed yet
                 data["sections"] = [{"title_en": "Details", "title_zh": "详情"}]
                 data["entity"] = entity_key
-                for n, row in enumerate(data["fields"], start=1):
-                    row.update(section="1", position=n)
             form = form_class(data=data)
         labels = {f["key"]: f"{label_shown(f.get('label')) or f['key']}" for f in fields}
+
+        exposed: list[dict] = []
 
         def render_form(errors=(), plan=None):
             attach_errors(form, list(errors), locate_form_error)
             return self.render("crm_admin/form_form.html", form=form, errors=list(errors), plan=plan, creating=creating,
-                               key=None if creating else doc["key"], entity_key=entity_key, labels=labels)
+                               key=None if creating else doc["key"], entity_key=entity_key, labels=labels,
+                               exposed=exposed, catalogue=field_catalogue(state, language()))
 
         if request.method == "GET" or going_back() or not entity_key:
             return render_form()
@@ -198,6 +250,9 @@ class FormDesignerView(DefinitionDesignerView):
             return render_form(), 422
         new = form_doc(form, state, None if creating else doc["key"])
         new["entity"] = entity_key
+        exposed.extend(exposed_fields(state, new))
+        if exposed and request.form.get("_expose_ok") != "1":
+            return render_form()  # the warning, with a box to tick before the plan is shown
         # Every optional attribute is sent, as null when cleared, so the merge drops it.
         patch = {k: None for k in ("default", "public", "slug", "overrides", "conditions", "submit_label",
                                    "success_message")}

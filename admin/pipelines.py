@@ -1,13 +1,14 @@
-"""Pipeline designer: ordered stages with probability, category, required fields, allowed next
-stages and a follow-up record on entry. Stages are ordered by their position numbers."""
+"""Pipeline designer: one card per stage (probability, category, required fields, allowed next stages,
+a follow-up record on entry), dragged into order. Which stages may follow is one visible choice:
+"any stage" or "only these" — never a box that silently discards the stages picked beside it."""
 from __future__ import annotations
 
 import json
 
 from flask import request
 from flask_admin import expose
-from wtforms import (BooleanField, FieldList, Form, FormField, IntegerField, SelectField, SelectMultipleField,
-                     StringField, TextAreaField)
+from wtforms import (BooleanField, FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
@@ -39,16 +40,19 @@ def pipeline_form_class(state, entity_key: str, stage_keys: list[str], rows: int
     role_choices = [(k, f"{label_shown(r.doc.get('label')) or k} ({k})") for k, r in state.roles.items() if not r.archived]
 
     class StageRow(Form):
-        position = IntegerField(tr("d_order"), validators=[Optional()], render_kw={"style": "width:5em"})
+        # The card's place, kept by dragging the cards (designer.js numbers them before the post).
+        position = IntegerField(tr("d_order"), validators=[Optional()], widget=HiddenField.widget)
         key = StringField(tr("d_key"), validators=[Optional(), Length(max=63)])
         label_en = StringField(tr("d_english"), validators=[Optional(), Length(max=200)])
         label_zh = StringField(tr("d_zh"), validators=[Optional(), Length(max=200)])
         probability = IntegerField(tr("d_probability"), validators=[Optional()])
         category = SelectField(tr("d_category"), choices=_opt([(c, tr(f"cat_{c}")) for c in CATEGORIES]), validate_choice=False)
         required_fields = SelectMultipleField(tr("d_required_to_enter"), choices=_opt(field_choices), validate_choice=False)
-        any_next = BooleanField(tr("d_any_stage_may_follow"), default=True)
-        allowed_next = SelectMultipleField(tr("d_or_only_these"), choices=_opt([(k, k) for k in stage_keys]),
-                                           validate_choice=False, render_kw={"data-options-from": "stages"})
+        next_mode = RadioField(tr("d_next_stages"), default="any", validate_choice=False,
+                               choices=_opt([("any", tr("d_any_stage_may_follow")), ("list", tr("d_or_only_these"))]))
+        allowed_next = SelectMultipleField(tr("d_only_these"), choices=_opt([(k, k) for k in stage_keys]),
+                                           validate_choice=False, render_kw={"data-options-from": "stages",
+                                                                             "data-next-list": "1"})
         follow_entity = SelectField(tr("d_follow_up_record_in"), choices=_opt(_entity_choices(state), tr("d_none")),
                                     validate_choice=False)
         follow_values = TextAreaField(tr("d_follow_up_values_one_per_line_field_valu"),
@@ -119,7 +123,7 @@ def pipeline_doc(form, key: str | None = None) -> dict:
         picked = [v for v in r.get("required_fields") or [] if v]
         if picked:
             stage["required_fields"] = picked
-        if not r.get("any_next"):
+        if r.get("next_mode") == "list":
             stage["allowed_next"] = [v for v in r.get("allowed_next") or [] if v]
         if r.get("follow_entity"):
             follow = {"entity": r["follow_entity"], "values": _values_from_lines(r.get("follow_values"))}
@@ -165,6 +169,17 @@ def _approval_from_row(r: dict) -> dict | None:
     return approval
 
 
+def next_stage_clashes(form) -> list[dict]:
+    """A stage marked "any stage may follow" with next stages picked as well: refused by name, so
+    neither choice is dropped without the admin knowing (the page's script keeps the two apart)."""
+    out = []
+    for n, row in enumerate(form.data["stages"]):
+        if row.get("next_mode") != "list" and [v for v in row.get("allowed_next") or [] if v]:
+            out.append({"field": f"stages-{n}-allowed_next", "message": tr("next_stage_clash",
+                                                                         stage=(row.get("key") or "").strip())})
+    return out
+
+
 def pipeline_data(doc: dict) -> dict:
     stages = []
     for n, s in enumerate(doc.get("stages", []), start=1):
@@ -174,7 +189,7 @@ def pipeline_data(doc: dict) -> dict:
         allowed = s.get("allowed_next", "any")
         stages.append({"position": n, "key": s["key"], **label_data(s.get("label"), "label"),
                        "probability": s.get("probability"), "category": s.get("category", ""),
-                       "required_fields": s.get("required_fields", []), "any_next": allowed == "any",
+                       "required_fields": s.get("required_fields", []), "next_mode": "any" if allowed == "any" else "list",
                        "allowed_next": [] if allowed == "any" else allowed, "follow_entity": follow.get("entity", ""),
                        "follow_values": _lines_from_values(follow.get("values")), "due_in_days": follow.get("due_in_days"),
                        "due_field": follow.get("due_field", ""), "assign_to_owner": follow.get("assign_to_owner", False),
@@ -226,6 +241,9 @@ class PipelineDesignerView(DefinitionDesignerView):
             return render_form()
         if not form.validate():  # a number input holding text, a label too long
             return render_form(), 422
+        mixed = next_stage_clashes(form)
+        if mixed:
+            return render_form(mixed), 422
         new = pipeline_doc(form, None if creating else doc["key"])
         patch = {k: v for k, v in new.items() if k not in ("key", "entity", "field")}
         patch.setdefault("amount_field", None)

@@ -14,20 +14,17 @@ from dataclasses import replace
 from markupsafe import escape
 from wtforms import HiddenField, StringField
 
-from crm_platform.i18n import EVERY
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.runtime.query import ListQuery
 from crm_platform.web.controls import control_for, same_value, wtforms_field
 from crm_platform.web.display import record_title, title_field
 
 from .common import label_text
+from .i18n import language, t
 
 #: The input of the change reason kept in the audit trail. Field keys are lower case, so this
 #: name never clashes with a field (and WTForms ignores names that start with "_").
 REASON = "Reason"
-#: How the reason is named on the pages and in their messages (the admin speaks both languages).
-REASON_LABEL = "Reason for the change 变更原因"
-REASON_NEEDED = "required: say why the record changes · 此项为必填项：请说明修改原因"
 #: The version of the record the edit form was filled from: saving over a newer version is refused.
 VERSION = "Version"
 #: A reference shows a dropdown while the target has at most this many records, else an id input.
@@ -37,7 +34,7 @@ MAX_REFERENCE_CHOICES = 200
 def form_input(field: dict, model, records, access, readonly: bool = False):
     """The WTForms input of one field: the screens' control (``web/controls.py``) in both languages,
     with the admin's own marks (read-only inputs, ``data-required``, help under the input)."""
-    c = control_for(field, state=model.state, lang=EVERY, read_only=readonly, described=False)
+    c = control_for(field, state=model.state, lang=language(), read_only=readonly, described=False)
     # Flask-Admin prints a description with |safe: a help text (typed by an admin, or brought by a
     # bundle or template) is text, so it goes in escaped.
     help_text = escape(label_text(field.get("help")))
@@ -50,7 +47,7 @@ def form_input(field: dict, model, records, access, readonly: bool = False):
     if c.kind == "record":
         choices = reference_choices(field, model, records, access)
         if choices is None:
-            render_kw["placeholder"] = f"id of a {c.target} record"
+            render_kw["placeholder"] = t("rec_id_of", target=c.target)
     elif c.kind == "input":
         render_kw["type"] = c.input_type
         if "inputmode" in c.attrs:
@@ -81,10 +78,14 @@ def record_form_class(entity, model, records, access, base):
         attrs[field["key"]] = form_input(field, model, records, access, readonly)
     attrs[VERSION] = HiddenField()
     required = bool(entity.doc.get("require_change_reason"))
-    attrs[REASON] = StringField(f"{REASON_LABEL} (kept in the audit trail)",
-                                description="required for this entity 此项为必填项" if required else "",
+    attrs[REASON] = StringField(t("rec_reason_kept"), description=t("rec_reason_required") if required else "",
                                 render_kw={"maxlength": 2000, **({"required": True} if required else {})})
     return type(f"{entity.key.title()}RecordForm", (base,), attrs)
+
+
+def reason_label() -> str:
+    """How the reason is named on the pages and in their messages, in the admin's language."""
+    return t("rec_reason")
 
 
 def at_reason_input(error: dict) -> dict:
@@ -92,7 +93,7 @@ def at_reason_input(error: dict) -> dict:
     its label (the API's message speaks of headers, which mean nothing on a page)."""
     if error.get("field") != "_reason":
         return error
-    message = REASON_NEEDED if error.get("code") == "required" else error["message"]
+    message = t("rec_reason_needed") if error.get("code") == "required" else error["message"]
     return {**error, "field": REASON, "message": message}
 
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import threading
 
-from flask import abort, flash, g, request
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import helpers as h
+from flask_admin.actions import action
 from flask_admin.helpers import get_form_data
 from flask_admin.model import BaseModelView
 from flask_admin.model.filters import BaseFilter
 from werkzeug.datastructures import MultiDict
 
 from crm_platform.errors import CrmError, NotFound
-from crm_platform.i18n import EVERY, Locale, field_label
+from crm_platform.i18n import Locale, field_label
 from crm_platform.ids import parse_id
 from crm_platform.metadata.field_types import REGISTRY
 from crm_platform.http.context import access
@@ -29,18 +30,16 @@ from crm_platform.web.pages import user_tz
 
 from .common import AdminOnly, actor_id, label_text, platform
 from .plan_flow import attach_errors
-from .record_form import (REASON, REASON_LABEL, at_reason_input, expected_version, form_data, record_form_class,
+from .i18n import language, lazy, t
+from .record_form import (REASON, at_reason_input, expected_version, form_data, reason_label, record_form_class,
                           record_values)
 
 #: Columns a list shows besides ``id``: the first fields of the definition.
 LIST_FIELDS = 8
 SYSTEM_DETAILS = ("version", "created_at", "updated_at", "created_by", "updated_by", "owner_id")
-OPERATOR_NAMES = {
-    "eq": "equals", "ne": "not equal", "in": "is one of (a,b)", "not_in": "is none of (a,b)", "lt": "less than",
-    "lte": "at most", "gt": "greater than", "gte": "at least", "contains": "contains", "starts_with": "starts with",
-    "ends_with": "ends with", "has_any": "has any of", "has_all": "has all of", "has_none": "has none of",
-    "is_empty": "is empty", "is_not_empty": "is not empty",
-}
+#: Filter operators, named by the admin messages ``op_<operator>``.
+OPERATORS = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "contains", "starts_with", "ends_with", "has_any",
+             "has_all", "has_none", "is_empty", "is_not_empty")
 
 
 class RecordFilter(BaseFilter):
@@ -51,7 +50,7 @@ class RecordFilter(BaseFilter):
         self.field_key, self.op = field_key, op
 
     def operation(self):
-        return OPERATOR_NAMES.get(self.op, self.op)
+        return t(f"op_{self.op}") if self.op in OPERATORS else self.op
 
     def validate(self, value) -> bool:
         return True  # the record service parses the value by the field's type and names what is wrong
@@ -66,12 +65,14 @@ class RecordView(AdminOnly, BaseModelView):
     details_modal = False
     details_template = "crm_admin/record_details.html"
 
-    def __init__(self, entity=None, model=None):
+    def __init__(self, entity=None, model=None, lang: str = "en"):
         #: None for the view registered with Flask-Admin; a CompiledEntity for the per-entity views.
         self.entity, self.compiled = entity, model
-        self._views: dict[tuple[str, int], RecordView] = {}
+        #: the language of its names (column titles, filters, values): a view is built per language
+        self.lang = lang
+        self._views: dict[tuple[str, int, str], RecordView] = {}
         self._lock = threading.Lock()
-        name = label_text(entity.doc.get("label")) or entity.key if entity is not None else "Records"
+        name = label_text(entity.doc.get("label"), lang) or entity.key if entity is not None else "Records"
         super().__init__(dict, name=name, endpoint="records", url="/admin/records/<entity>")
 
     # ---- one registered view, a view per entity behind it ------------------------------------------
@@ -103,15 +104,16 @@ class RecordView(AdminOnly, BaseModelView):
         entity = model.entities.get(key or "")
         if entity is None or entity.archived or not access().can("read", entity.key, model):
             abort(404)
-        found = self._views.get((entity.key, model.revision))
+        lang = language()
+        found = self._views.get((entity.key, model.revision, lang))
         if found is None:
-            found = RecordView(entity, model)
+            found = RecordView(entity, model, lang)
             found.admin, found.blueprint, found.url = self.admin, self.blueprint, self.url
             found.static_url_path = self.static_url_path
             with self._lock:
                 if len(self._views) > 500:  # old revisions: drop them all, the live ones rebuild
                     self._views.clear()
-                self._views[(entity.key, model.revision)] = found
+                self._views[(entity.key, model.revision, lang)] = found
         return found
 
     # ---- scaffolding from the entity definition --------------------------------------------------
@@ -141,14 +143,21 @@ class RecordView(AdminOnly, BaseModelView):
 
     def get_column_name(self, field):
         if self.entity is not None and field in self.entity.field_map:
-            return field_label(self.entity.field_map[field], EVERY)  # the screens' rule, in both languages
+            return field_label(self.entity.field_map[field], self.lang)  # the screens' rule
         return self._prettify_name(field)
 
     def init_search(self):
         return any(REGISTRY[f["type"]].searchable for f in self._fields())
 
     def search_placeholder(self):
-        return "Search 搜索"
+        return t("rec_search")
+
+    def get_filter_arg(self, index, flt):
+        """The filter's name in the URL: the field key and the operator's English name, whatever the
+        language of the page (``course_equals``), so a link works for every reader."""
+        from .i18n import MESSAGES
+        op = MESSAGES[f"op_{flt.op}"]["en"] if flt.op in OPERATORS else flt.op
+        return f"{flt.field_key} {op}".lower().replace(" ", "_")
 
     def get_filters(self):
         if self.entity is None:
@@ -158,7 +167,7 @@ class RecordView(AdminOnly, BaseModelView):
             ftype = REGISTRY[f["type"]]
             options = None
             if ftype.control_of(f) in ("choice", "choices"):
-                options = options_of(f, self.compiled.state, EVERY)
+                options = options_of(f, self.compiled.state, self.lang)
             for op in ftype.operators + ("is_empty", "is_not_empty"):
                 out.append(RecordFilter(f["key"], op, self.get_column_name(f["key"]),
                                         options if op in ("eq", "ne") else None))
@@ -190,7 +199,7 @@ class RecordView(AdminOnly, BaseModelView):
         value = model.get(name)
         if self.entity is None or name not in self.entity.field_map or value is None:
             return value
-        return Display(self.compiled, self.entity, Locale(EVERY, user_tz()), g.get("admin_titles")).text(name, value)
+        return Display(self.compiled, self.entity, Locale(self.lang, user_tz()), g.get("admin_titles")).text(name, value)
 
     def _remember_titles(self, items: list[dict]) -> None:
         """Titles of the records the shown references name, for ``_get_field_value`` (one query per target)."""
@@ -283,13 +292,18 @@ class RecordView(AdminOnly, BaseModelView):
             actions = [a for a in actions if not isinstance(a, DeleteRowAction)]
         return actions
 
+    @action("handover", lazy("h_action"))
+    def action_handover(self, ids):
+        """The records ticked in the list, handed over on the hand-over page (which asks to whom and why)."""
+        return redirect(url_for("users.handover", entity=self.entity.key, ids=", ".join(ids)))
+
     def delete_model(self, model):
         try:
             platform().records.delete(self.entity.key, model["id"], actor_id=actor_id(), access=access(),
                                       reason=(request.form.get(REASON) or "").strip() or None)
         except CrmError as exc:
             for e in map(at_reason_input, exc.errors):
-                flash(f"{REASON_LABEL}: {e['message']}" if e.get("field") == REASON else e["message"], "error")
+                flash(f"{reason_label()}: {e['message']}" if e.get("field") == REASON else e["message"], "error")
             return False
         return True
 

@@ -12,7 +12,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from .common import DesignerForm, label_data, label_from, label_shown, platform
-from .i18n import t as tr
+from .conditions import field_catalogue
+from .i18n import language, t as tr
 from .definition_view import DefinitionDesignerView
 from .plan_flow import attach_errors, going_back
 from .rows import blank, keyed_locator, posted_rows, split_list, typed_value
@@ -41,9 +42,11 @@ def taxonomy_form_class(state, tag_keys: list[str], rows: int, condition_rows: i
         via = StringField(tr("d_whose_reference_field"), validators=[Optional(), Length(max=63)])
         aggregate = SelectField(tr("d_aggregate"), choices=_choices([("count", tr("d_how_many")), ("latest", tr("d_latest_value"))]),
                                 validate_choice=False)
-        field = StringField(tr("d_field"), validators=[Optional(), Length(max=63)])
-        op = SelectField(tr("d_operator"), choices=_choices([(o, op_name(o)) for o in OPS]), validate_choice=False)
-        value = StringField(tr("d_value"), validators=[Optional(), Length(max=1000)])
+        # designer.js turns these into pickers fitting the field chosen (admin/conditions.py)
+        field = StringField(tr("d_field"), validators=[Optional(), Length(max=63)], render_kw={"data-cond-field": "1"})
+        op = SelectField(tr("d_operator"), choices=_choices([(o, op_name(o)) for o in OPS]), validate_choice=False,
+                         render_kw={"data-cond-op": "1"})
+        value = StringField(tr("d_value"), validators=[Optional(), Length(max=1000)], render_kw={"data-cond-value": "1"})
 
     class TagRow(Form):
         key = StringField(tr("d_key"), validators=[Optional(), Length(max=63)])
@@ -51,7 +54,7 @@ def taxonomy_form_class(state, tag_keys: list[str], rows: int, condition_rows: i
         label_zh = StringField(tr("d_zh"), validators=[Optional(), Length(max=200)])
         parent = SelectField(tr("d_parent"), choices=_choices([(k, k) for k in tag_keys], tr("d_top")), validate_choice=False,
                              render_kw={"data-options-from": "tags"})
-        color = StringField(tr("d_colour"), validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5"})
+        color = StringField(tr("d_colour"), validators=[Optional(), Length(max=7)], render_kw={"placeholder": "#1e88e5", "data-colour": "1"})
         rule_entity = SelectField(tr("d_rule_applies_to"), choices=_choices(entities, tr("d_set_by_hand")), validate_choice=False)
         conditions = FieldList(FormField(ConditionRow), min_entries=condition_rows)
 
@@ -179,7 +182,8 @@ class TaxonomyDesignerView(DefinitionDesignerView):
             keys = [(r.get("key") or "").strip() for r in form.data["tags"]]
             attach_errors(form, list(errors), keyed_locator("tags", keys, {"rule.all": "conditions", "rule.entity": "rule_entity"}))
             return self.render("crm_admin/taxonomy_form.html", form=form, errors=list(errors), plan=plan,
-                               creating=creating, key=None if creating else doc["key"])
+                               creating=creating, key=None if creating else doc["key"],
+                               catalogue=field_catalogue(state, language()))
 
         if request.method == "GET" or going_back():
             return render_form()

@@ -39,9 +39,10 @@ class Platform:
         self.users = UserService(engine)
         # The record service's write hooks, each ``hook(conn, batch)``, run in this order. Audit
         # comes last, so it records what the hooks before it let through.
-        from .runtime import audit, pipelines, tag_rules
+        from .runtime import audit, computed, pipelines, tag_rules
         self.records.before_write += [pipelines.before_write, audit.before_write]
-        self.records.after_write += [tag_rules.after_write, pipelines.AfterWrite(self.records), audit.after_write]
+        # Roll-ups first: the rules, pipelines and audit that follow see the parents' new figures.
+        self.records.after_write += [computed.after_write, tag_rules.after_write, pipelines.AfterWrite(self.records), audit.after_write]
 
 
 def create_app(config: dict | None = None) -> Flask:

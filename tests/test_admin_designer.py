@@ -290,7 +290,7 @@ def test_pipeline_stages_are_ordered_with_requirements_and_next_stages(admin, pl
             "stages-0-position": "2", "stages-0-key": "signed", "stages-0-label_en": "Signed", "stages-0-label_zh": "签约",
             "stages-0-probability": "100", "stages-0-category": "won", "stages-0-required_fields": "contract_no",
             "stages-1-position": "1", "stages-1-key": "lead", "stages-1-label_en": "Lead", "stages-1-probability": "10",
-            "stages-1-any_next": "y",
+            "stages-0-next_mode": "list", "stages-1-next_mode": "any",
             "stages-2-key": ""}
     r = admin.post("/admin/pipelines/new", data=form)
     assert r.status_code == 200 and "create pipeline sales" in text_of(r)
@@ -365,7 +365,7 @@ def test_the_diff_matches_list_items_by_key():
 
 def test_a_form_is_laid_out_in_sections_with_overrides_and_conditions(admin, platform, client, student):
     page = admin.get("/admin/forms/new?entity=student").get_data(as_text=True)
-    assert 'name="fields-0-section"' in page and 'value="Details"' in page  # starts with every field in one section
+    assert 'name="fields-0-section"' in page and 'value="Details"' in page  # starts with one empty section
     keys = [f["key"] for f in entity(platform, "student").fields]  # name, age, email, course, enrolled_on
     form = {"entity": "student", "key": "trial", "label_en": "Trial lesson", "label_zh": "试听报名",
             "public": "y", "slug": "trial", "success_message_en": "Thank you!", "success_message_zh": "提交成功",
@@ -456,6 +456,6 @@ def test_a_number_input_holding_text_is_refused_rather_than_dropped(admin, platf
     client.post("/api/meta/entities", json=SALES_ENTITY)
     r = admin.post("/admin/pipelines/new", data={"entity": "deal", "key": "sales", "label_en": "Sales", "field": "stage",
                                                  "stages-0-key": "lead", "stages-0-label_en": "Lead",
-                                                 "stages-0-probability": "ten", "stages-0-any_next": "y", "_confirm": "1"})
+                                                 "stages-0-probability": "ten", "stages-0-next_mode": "any", "_confirm": "1"})
     assert r.status_code == 422 and "Not a valid integer value" in text_of(r)
     assert "sales" not in platform.metadata.state().pipelines

@@ -52,12 +52,16 @@ def company(platform, client):
 
 def test_an_admin_edit_without_a_reason_is_refused_on_the_reason_input_by_its_label(admin, client, company):  # noqa: F811
     form = admin.get(f"/admin/records/company/edit/?id={company['id']}").get_data(as_text=True)
-    assert "Reason for the change 变更原因" in form and re.search(r'<input[^>]*name="Reason"[^>]*required', form)
+    assert "Reason for the change" in form and re.search(r'<input[^>]*name="Reason"[^>]*required', form)
     r = admin.post(f"/admin/records/company/edit/?id={company['id']}",
                    data={"name": "华为技术", "industry": "it", "size": "l", "Version": "1"})
     assert r.status_code == 200
     text = page_text(r)
-    assert "required: say why the record changes · 此项为必填项：请说明修改原因" in text
+    assert "required: say why the record changes" in text
+    admin.set_cookie("crm_lang", "zh")  # and in Chinese for a Chinese reader
+    r = admin.post(f"/admin/records/company/edit/?id={company['id']}",
+                   data={"name": "华为技术", "industry": "it", "size": "l", "Version": "1"})
+    assert "此项为必填项：请说明修改原因" in page_text(r) and "变更原因" in page_text(r)
     assert "_reason" not in text and "X-Change-Reason" not in text
     assert client.get(f"/api/records/company/{company['id']}").get_json()["size"] == "xl"
 
@@ -66,10 +70,10 @@ def test_an_admin_deletes_a_company_from_its_details_page_with_a_reason(admin, c
     listing = admin.get("/admin/records/company/").get_data(as_text=True)
     assert "/admin/records/company/delete/" not in listing  # the list's button would post no reason
     details = admin.get(f"/admin/records/company/details/?id={company['id']}").get_data(as_text=True)
-    assert re.search(r'<label for="delete-reason"[^>]*>Reason for the change 变更原因 \*</label>', details)
+    assert re.search(r'<label for="delete-reason"[^>]*>Reason for the change \*</label>', details)
     r = admin.post("/admin/records/company/delete/", data={"id": str(company["id"]), "Reason": " "},
                    follow_redirects=True)
-    assert "Reason for the change 变更原因: required: say why the record changes" in page_text(r)
+    assert "Reason for the change: required: say why the record changes" in page_text(r)
     assert client.get(f"/api/records/company/{company['id']}").status_code == 200
     r = admin.post("/admin/records/company/delete/", data={"id": str(company["id"]), "Reason": "重复录入"})
     assert r.status_code == 302

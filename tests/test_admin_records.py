@@ -58,7 +58,13 @@ def test_the_list_searches_filters_sorts_and_pages_through_the_record_service(ad
     r = admin.get("/admin/records/student/")
     text = page_text(r)
     assert r.status_code == 200 and "Zhang Wei" in text and "Li Na" in text
-    assert "Course 课程类型" in text and "Math" in text  # labels in both languages, choice labels not keys
+    assert "Course" in text and "课程类型" not in text and "Math" in text  # labels in the admin's language
+    admin.set_cookie("crm_lang", "zh")
+    text = page_text(admin.get("/admin/records/student/"))
+    assert "课程类型" in text and "学员" in text and "等于" in text and "搜索" in text  # and in Chinese
+    body = admin.get("/admin/records/student/?flt0_course_equals=art").get_data(as_text=True)
+    assert "Li Na" in body and "Wang Fang" not in body  # filter links do not depend on the language
+    admin.set_cookie("crm_lang", "en")
 
     text = page_text(admin.get("/admin/records/student/?search=li+na"))
     assert "Li Na" in text and "Zhang Wei" not in text
@@ -122,9 +128,12 @@ def test_edit_details_and_delete_go_through_the_record_service(admin, client, st
     details = page_text(admin.get(f"/admin/records/student/details/?id={first}"))
     assert "Zhang Wei" in details and "Version" in details
     # its changes, newest first, with who made them
-    trail = details[details.index("Changes 变更记录 (2)"):]
-    assert re.search(r"admin update +age ?: 9 → 10 +course ?: math → art", trail), trail[:400]
-    assert trail.index(" update ") < trail.index(" create ")
+    trail = details[details.index("Changes (2)"):]
+    assert re.search(r"admin changed +age ?: 9 → 10 +course ?: math → art", trail), trail[:400]
+    assert trail.index(" changed ") < trail.index(" created ")
+    admin.set_cookie("crm_lang", "zh")
+    assert "变更记录 (2)" in page_text(admin.get(f"/admin/records/student/details/?id={first}"))
+    admin.set_cookie("crm_lang", "en")
 
     assert admin.get("/admin/records/student/edit/?id=999999").status_code == 302  # "Record does not exist."
     assert admin.get("/admin/records/student/edit/?id=abc").status_code == 404  # no id at all, as in the API
@@ -139,7 +148,8 @@ def test_an_entity_that_requires_a_reason_refuses_an_edit_without_one(admin, cli
     client.patch("/api/meta/entities/student", json={"require_change_reason": True})
     first = students[0]
     r = admin.post(f"/admin/records/student/edit/?id={first}", data={"name": "Zhang Wei", "age": "11"})
-    assert r.status_code == 200 and "此项为必填项" in page_text(r) and "_reason" not in page_text(r)
+    assert r.status_code == 200 and "required: say why the record changes" in page_text(r)
+    assert "_reason" not in page_text(r)
     assert client.get(f"/api/records/student/{first}").get_json()["age"] == 9
     r = admin.post(f"/admin/records/student/edit/?id={first}", data={"name": "Zhang Wei", "age": "11",
                                                                      "Reason": "birthday"})

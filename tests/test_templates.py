@@ -152,3 +152,41 @@ def test_template_commands(app, database_url):
     assert "0 created, 0 changed" in again.output and "loaded only once" in again.output
     missing = runner.invoke(main, ["template", "install", "crm9000"], env=env)
     assert missing.exit_code == 1 and "no template 'crm9000'" in missing.output
+
+
+def test_ecommerce_upgrade_turns_typed_figures_into_rollups_keeping_the_data(platform):
+    """1.3.0 and before typed 复购次数 and 客单价 by hand; 1.4.0 computes them from the orders. The upgrade keeps
+    every record, archives avg_order_value with its values, and fills the roll-ups from the orders."""
+    import sqlalchemy as sa
+    newer = templates.load("ecommerce")
+    older = copy.deepcopy(newer)
+    older["version"] = "1.2.0"
+    customer = next(d for d in older["definitions"]["entity"] if d["key"] == "customer")
+    for n, f in enumerate(customer["fields"]):
+        if f["key"] == "average_order_value":
+            customer["fields"][n] = {"key": "avg_order_value", "type": "decimal", "scale": 2, "min": 0, "label": f["label"]}
+        elif f["key"] == "repeat_purchases":
+            customer["fields"][n] = {"key": "repeat_purchases", "type": "integer", "min": 0, "label": f["label"]}
+    for r in older["definitions"]["report"]:
+        r["group_by"] = [g.replace("average_order_value", "avg_order_value") for g in r.get("group_by", [])]
+    for n, c in enumerate(older["sample_data"]["customer"]):
+        c.update(avg_order_value=100 + n, repeat_purchases=n % 5)
+    importer.run(platform, seal(older), actor="test", sample_data=True)
+    before = {r["id"]: r for r in all_records(platform, "customer")}
+    assert before and all(r["avg_order_value"] is not None for r in before.values())
+    plan = importer.run(platform, newer, actor="test")
+    assert plan["conflicts"] == []
+    after = {r["id"]: r for r in all_records(platform, "customer")}
+    assert set(after) == set(before) and all(after[i]["name"] == before[i]["name"] for i in after)
+    doc = platform.metadata.state().entities["customer"].doc
+    assert "avg_order_value" in [f["key"] for f in doc.get("archived_fields", [])]
+    model = platform.records.runtime.current()
+    customers, orders = model.entities["customer"].table, model.entities["shop_order"].table
+    with platform.records.engine.connect() as conn:
+        kept = dict(conn.execute(sa.select(customers.c.id, customers.c.avg_order_value)).all())
+        paid = dict(conn.execute(sa.select(orders.c.customer, sa.func.count()).where(
+            orders.c.status.in_(["paid", "shipped", "completed"]), orders.c.archived_at.is_(None))
+            .group_by(orders.c.customer)).all())
+    assert all(kept[i] is not None for i in before)  # the typed values stay in the archived column
+    assert {i: after[i]["repeat_purchases"] for i in after} == {i: paid.get(i, 0) for i in after}
+    assert any(after[i]["average_order_value"] is not None for i in after)

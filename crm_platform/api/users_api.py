@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ..errors import Forbidden, Invalid, error
-from ..http.context import access, platform
+from ..http.context import access, actor_id, platform
 from ..http.errors import json_object
 
 users_api = Blueprint("users_api", __name__, url_prefix="/api/users")
@@ -33,7 +33,7 @@ def create_user():
     if problems:
         raise Invalid(problems)
     created = svc.create(body["username"], body["password"], is_admin=body.get("is_admin", False),
-                         roles=body.get("roles", []))
+                         roles=body.get("roles", []), actor_id=actor_id())
     return jsonify(svc.public(svc.row(created.id))), 201
 
 
@@ -51,7 +51,7 @@ def update_user(user_id):
         raise Invalid(problems)
     roles = platform().metadata.state().roles
     admin_roles = frozenset(k for k, r in roles.items() if not r.archived and r.doc.get("admin"))
-    return jsonify(platform().users.update(user_id, body, admin_roles=admin_roles))
+    return jsonify(platform().users.update(user_id, body, admin_roles=admin_roles, actor_id=actor_id()))
 
 
 @users_api.delete("/<id(bits=32):user_id>/totp")

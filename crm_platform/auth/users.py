@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import jsonutil
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound, error
-from ..tables import api_tokens, users
+from ..tables import api_tokens, audit_log, users
 from . import totp
 from .names import BadName, lookup_key, normalise_username, username_key
 
@@ -60,6 +60,16 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: The audit trail's ``entity`` for changes to users (no entity key starts with "_"): who created a
+#: user, changed their roles or flags, reset their password or deactivated them, and when.
+USER_AUDIT = "_user"
+
+
+def _audit(conn, user_id: int, action: str, changes: dict, actor_id: int | None, reason: str | None = None) -> None:
+    conn.execute(audit_log.insert().values(entity=USER_AUDIT, record_id=user_id, action=action, actor_id=actor_id,
+                                           at=utcnow(), reason=reason, changes=jsonutil.dumps(changes)))
+
+
 def _user(row) -> User:
     return User(row.id, row.username, bool(row.is_admin), jsonutil.loads(row.roles or "[]"), row.session_generation,
                 row.totp_secret is not None)
@@ -85,10 +95,10 @@ class UserService:
         self._user_cache: dict[int, tuple[float, User | None]] = {}
 
     def create(self, username: str, password: str, *, is_admin: bool = False, roles: list[str] | None = None,
-               conn: sa.Connection | None = None) -> User:
+               conn: sa.Connection | None = None, actor_id: int | None = None) -> User:
         """A new user; the name is stored normalised (``names.py``) and must differ from every
         other user's by more than case, width or spaces (409). With ``conn``, inside the caller's
-        transaction (a template's demo users)."""
+        transaction (a template's demo users). The creation is audited (``USER_AUDIT``), by ``actor_id``."""
         problems = []
         try:
             username = normalise_username(username)
@@ -107,6 +117,8 @@ class UserService:
                 new_id = conn.execute(users.insert().values(
                     username=username, username_key=key, password_hash=_hasher.hash(password), is_admin=is_admin,
                     roles=jsonutil.dumps(sorted(set(roles or []))), active=True, created_at=utcnow())).inserted_primary_key[0]
+                _audit(conn, new_id, "create", {"username": [None, username], "is_admin": [None, bool(is_admin)],
+                                                "roles": [None, sorted(set(roles or []))]}, actor_id)
         except IntegrityError:  # the same name, created at the same moment by another request
             raise self._name_taken(username, username) from None
         return User(new_id, username, is_admin, sorted(set(roles or [])))
@@ -136,7 +148,8 @@ class UserService:
             raise NotFound([error(None, "not_found", f"no user with id {user_id}")])
         return found
 
-    def update(self, user_id: int, patch: dict, *, admin_roles: frozenset = frozenset()) -> dict:
+    def update(self, user_id: int, patch: dict, *, admin_roles: frozenset = frozenset(),
+               actor_id: int | None = None, reason: str | None = None) -> dict:
         """Change roles, the administrator flag, whether the user may sign in, or the password.
 
         Deactivating a user or changing the password revokes their API tokens and ends their
@@ -166,12 +179,19 @@ class UserService:
                 values["password_hash"] = _hasher.hash(patch["password"])
         if problems:
             raise Invalid(problems)
-        self.row(user_id)
+        before = self.public(self.row(user_id))
         with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
             if values.keys() & {"is_admin", "roles", "active"}:
                 self._keep_an_administrator(conn, user_id, values, admin_roles)
             if values:
                 conn.execute(users.update().where(users.c.id == user_id).values(values))
+                after = {**patch, "roles": sorted(set(patch["roles"]))} if "roles" in patch else patch
+                changes = {k: [before[k], after[k]] for k in ("roles", "is_admin", "active")
+                           if k in values and before[k] != after[k]}
+                if "password_hash" in values:
+                    changes["password"] = [None, "changed"]  # never the password itself
+                if changes:
+                    _audit(conn, user_id, "update", changes, actor_id, reason)
             if values.get("active") is False or "password_hash" in values:
                 self._end_sessions(conn, user_id)
                 conn.execute(api_tokens.update().where(api_tokens.c.user_id == user_id,
@@ -203,6 +223,17 @@ class UserService:
         raise Conflict([error(field, "last_administrator",
                               f"'{target.username}' is the last active administrator; make another user an "
                               f"administrator first, or the instance would have nobody to manage it")])
+
+    def trail(self, user_id: int, limit: int = 50) -> list[dict]:
+        """The user's audited changes, newest first, with the acting user's name."""
+        actor = users.alias("actor")
+        q = (sa.select(audit_log, actor.c.username.label("actor"))
+             .outerjoin(actor, actor.c.id == audit_log.c.actor_id)
+             .where(audit_log.c.entity == USER_AUDIT, audit_log.c.record_id == user_id)
+             .order_by(audit_log.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [{"at": r.at, "action": r.action, "actor": r.actor, "reason": r.reason,
+                     "changes": jsonutil.loads(r.changes)} for r in conn.execute(q)]
 
     def end_sessions(self, user_id: int) -> None:
         """Sign the user out of every browser: sessions carrying an older generation stop working."""

@@ -60,8 +60,9 @@ def _target(field: dict) -> str | None:
 def skeleton(kind: str, doc: dict, entities: set[str] = frozenset()) -> dict:
     """The definition without what refers to definitions not there yet (``entities``: those that are)."""
     if kind == "entity":
-        fields = [f for f in doc.get("fields", []) if _target(f) is None
-                  or _target(f) == doc["key"] or _target(f) in entities]
+        # Computed fields (roll-ups over entities created later) come with the full definition, step 3.
+        fields = [f for f in doc.get("fields", []) if not REGISTRY[f["type"]].computed and (
+            _target(f) is None or _target(f) == doc["key"] or _target(f) in entities)]
         out = {**doc, "fields": fields}
         if out.get("title_field") not in {f["key"] for f in fields}:
             out.pop("title_field", None)
@@ -107,8 +108,22 @@ def _local(kind: str, stored: dict) -> tuple[dict, dict[str, set[str]]]:
     return doc, archived
 
 
-def compare(bundle: dict, state, installed: installs.Installed | None, owners: dict, on_conflict: str | None) -> list[Item]:
-    """What importing ``bundle`` does to each definition: a pure function of the three inputs."""
+def settled_by(on_conflict: str | None, resolutions: dict[str, str] | None):
+    """``choice(kind, key, path)``: how one conflict is settled. ``resolutions`` settle conflicts one
+    by one (the admin's plan page): ``kind:key:path`` for one difference (``entity:student:fields.city``),
+    ``kind:key:`` for a whole definition (a name clash, an archived one), ``kind:key`` for every
+    conflict of that definition; what they leave open ``on_conflict`` settles, or nobody."""
+    resolutions = resolutions or {}
+
+    def choice(kind: str, key: str, path: str | None) -> str | None:
+        return resolutions.get(f"{kind}:{key}:{path or ''}") or resolutions.get(f"{kind}:{key}") or on_conflict
+    return choice
+
+
+def compare(bundle: dict, state, installed: installs.Installed | None, owners: dict, on_conflict: str | None,
+            resolutions: dict[str, str] | None = None) -> list[Item]:
+    """What importing ``bundle`` does to each definition: a pure function of its inputs."""
+    choice = settled_by(on_conflict, resolutions)
     items = []
     incoming = {(kind, doc["key"]): normalised(kind, doc) for kind, docs in bundle["definitions"].items() for doc in docs}
     base_of = installed.definitions if installed is not None else {}
@@ -124,21 +139,24 @@ def compare(bundle: dict, state, installed: installs.Installed | None, owners: d
             if base is not None and doc == base:
                 items.append(Item(kind, key, "kept", None, shared_with=others))  # archived here on purpose
                 continue
+            settled = choice(kind, key, None)
             conflict = {"path": None, "local": "archived in this instance", "incoming": doc,
-                        "resolution": on_conflict or "unresolved",
+                        "resolution": settled or "unresolved",
                         "note": "taking the bundle's version restores it"}
             if base is not None:
                 conflict["installed"] = base
-            target = merge(base, local, doc, resolve=TAKE_INCOMING)[0] if on_conflict == TAKE_INCOMING else None
+            target = merge(base, local, doc, resolve=TAKE_INCOMING)[0] if settled == TAKE_INCOMING else None
             items.append(Item(kind, key, "restore" if target is not None else "kept", target, [conflict], others))
             continue
-        target, conflicts, notes = merge(base, local, doc, resolve=on_conflict, archived=archived)
+        target, conflicts, notes = merge(base, local, doc, archived=archived,
+                                         resolve=lambda path, kind=kind, key=key: choice(kind, key, path))
         action = "unchanged" if target == local else "update"
         clash = base is None and action == "update"
         if clash:
             # Changing a definition this bundle did not install needs the admin's say, even when the
             # merge only adds: the clash is shown with both versions before anything is applied.
-            conflicts.insert(0, {"path": None, "local": local, "incoming": doc, "resolution": on_conflict or "unresolved",
+            conflicts.insert(0, {"path": None, "local": local, "incoming": doc,
+                                 "resolution": choice(kind, key, None) or "unresolved",
                                  "note": "defined here and not installed by this bundle: the additions of both are "
                                          "merged, any difference is settled by on_conflict"})
         items.append(Item(kind, key, action, target if action == "update" else None, conflicts, others,
@@ -159,8 +177,9 @@ def compare(bundle: dict, state, installed: installs.Installed | None, owners: d
             continue
         conflict = {"path": None, "local": local, "incoming": None, "installed": base,
                     "note": "changed in this instance since it was installed; the new version of the bundle drops it",
-                    "resolution": on_conflict or "unresolved"}
-        items.append(Item(kind, key, "archive" if on_conflict == TAKE_INCOMING else "kept", None, [conflict]))
+                    "resolution": choice(kind, key, None) or "unresolved"}
+        items.append(Item(kind, key, "archive" if choice(kind, key, None) == TAKE_INCOMING else "kept", None,
+                          [conflict]))
     return items
 
 
@@ -244,12 +263,14 @@ def _current(conn, kind, key) -> dict:
 
 def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_run: bool = False,
         on_conflict: str | None = None, sample_data: bool = False, today: dt.date | None = None,
-        expect_revision: int | None = None, demo_users: bool = False) -> dict:
+        expect_revision: int | None = None, demo_users: bool = False, resolutions: dict[str, str] | None = None) -> dict:
     """Plan and (unless ``dry_run``) apply ``bundle``; the answer is the plan. All or nothing.
 
     ``demo_users`` (template installs): when the sample data is loaded, create demo users for the
     bundle's roles and spread the sample records' owners over them (``demo_users.py``); the answer
     lists them with their passwords, shown this once.
+
+    ``resolutions`` settle conflicts one by one (``settled_by``); ``on_conflict`` settles the rest.
 
     ``expect_revision``: the ``revision`` of a plan shown earlier; if any definition changed since,
     the import is refused (409) instead of applying something other than what was shown.
@@ -257,6 +278,10 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
     check(bundle)
     if on_conflict is not None and on_conflict not in ON_CONFLICT:
         raise Invalid([error("on_conflict", "enum", f"on_conflict is {' or '.join(ON_CONFLICT)}")])
+    wrong = [k for k, v in (resolutions or {}).items() if v not in ON_CONFLICT]
+    if wrong:
+        raise Invalid([error(f"resolutions.{k}", "enum", f"a conflict is settled by {' or '.join(ON_CONFLICT)}")
+                       for k in wrong])
     today = today or utcnow().date()
     with platform.metadata.batch(dry_run=dry_run) as conn:
         state = load_state(conn)
@@ -265,7 +290,7 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
         problems = _static_problems(bundle, state)
         if problems:
             raise Invalid(problems)
-        items = compare(bundle, state, installed, installs.owners(conn), on_conflict)
+        items = compare(bundle, state, installed, installs.owners(conn), on_conflict, resolutions)
         runner = _Runner(platform.metadata, actor)
         _apply(runner, conn, items)
         retagged = _refresh_rule_tags(platform, conn, items)

@@ -25,8 +25,10 @@ def _public(value):
 
 
 class Merge:
-    def __init__(self, resolve: str | None):
-        self.resolve = resolve
+    def __init__(self, resolve):
+        #: keep-local, take-incoming, None (unresolved), or a function of the conflict's path giving one
+        #: of those (conflicts settled one by one, as the admin's plan page does)
+        self._resolve = resolve if callable(resolve) else (lambda path: resolve)
         self.conflicts: list[dict] = []
         #: paths where the result keeps this instance's own change / takes the bundle's change
         self.kept_here: list[str] = []
@@ -59,9 +61,10 @@ class Merge:
         conflict = {"path": path, "local": _public(local), "incoming": _public(incoming)}
         if has_base:
             conflict["installed"] = _public(base)
-        conflict["resolution"] = self.resolve or "unresolved"
+        resolve = self._resolve(path)
+        conflict["resolution"] = resolve or "unresolved"
         self.conflicts.append(conflict)
-        return incoming if self.resolve == TAKE_INCOMING else local
+        return incoming if resolve == TAKE_INCOMING else local
 
     def items(self, path: str, base, local, incoming, *, has_base: bool, archived: set[str]):
         if local == incoming:
@@ -83,11 +86,12 @@ class Merge:
             if local_item is MISSING and key in archived and incoming_item is not MISSING:
                 if has_base and incoming_item == base_item:
                     continue  # archived here, unchanged in the bundle: it stays archived
+                resolve = self._resolve(f"{path}.{key}")
                 self.conflicts.append({"path": f"{path}.{key}", "local": None, "incoming": incoming_item,
                                        "note": "archived in this instance; taking the bundle's version restores it",
-                                       "resolution": self.resolve or "unresolved",
+                                       "resolution": resolve or "unresolved",
                                        **({"installed": _public(base_item)} if has_base else {})})
-                if self.resolve == TAKE_INCOMING:
+                if resolve == TAKE_INCOMING:
                     out.append(incoming_item)
                 continue
             value = self.pick(f"{path}.{key}", base_item, local_item, incoming_item, has_base=has_base)
@@ -118,9 +122,10 @@ class Merge:
         return out
 
 
-def merge(base: dict | None, local: dict, incoming: dict, *, resolve: str | None = None,
+def merge(base: dict | None, local: dict, incoming: dict, *, resolve=None,
           archived: dict[str, set[str]] | None = None) -> tuple[dict, list[dict], dict[str, list[str]]]:
-    """(merged definition, conflicts, notes). ``archived``: keys of list items archived locally, by list name.
+    """(merged definition, conflicts, notes). ``resolve``: one choice for every conflict, or a function
+    of a conflict's path (``fields.city``) giving its own. ``archived``: keys of list items archived locally, by list name.
 
     ``notes``: ``kept_here`` lists the paths where this instance's own change is kept, ``from_bundle``
     those where the bundle's change is taken (conflicts are listed apart).

@@ -135,6 +135,9 @@ def load(records_service, conn: sa.Connection, sample: dict[str, list[dict]], *,
                 if k == "_key":
                     continue
                 ftype = REGISTRY[fields[k]["type"]] if k in fields else None
+                if ftype is not None and ftype.computed:
+                    # A bundle made when the field was still typed carries values: computed now, they go.
+                    continue
                 if _is_ref(v):
                     if ftype is None or ftype.target_entity(fields[k]) is None:
                         raise Invalid([error(f"{where}.{k}", "reference", f"'{k}' is not a reference field")])
@@ -196,6 +199,8 @@ def export(records_service, conn: sa.Connection, entities: list[str]) -> dict[st
             rec = {"_key": keys[entity_key][r["id"]]}
             for f in entity.fields:
                 value, ftype = r.get(f["key"]), REGISTRY[f["type"]]
+                if ftype.computed:  # the platform computes it again on import
+                    continue
                 if ftype.target_entity(f) is not None and value is not None:
                     value = keys.get(ftype.target_entity(f), {}).get(value)
                     value = {"ref": value} if value is not None else None

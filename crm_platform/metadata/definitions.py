@@ -127,6 +127,7 @@ def validate_entity(doc: object, state: MetaState) -> list[dict]:
                                             f"id sequences of tables: choose another key"))
     seen: set[str] = set()
     context = _Context(state, key)
+    context.own_doc = doc  # computed fields may refer to the entity's own fields (a cycle check needs them)
     for f in doc.get("fields", []):
         fkey, ftype = f["key"], REGISTRY[f["type"]]
         where = f"fields.{fkey}"
@@ -144,6 +145,13 @@ def validate_entity(doc: object, state: MetaState) -> list[dict]:
         seen.add(fkey)
         for option, message in ftype.definition_problems(f, context):
             problems.append(error(f"{where}.{option}", "invalid", message))
+        if ftype.computed:
+            for option in ("required", "unique", "default"):
+                if f.get(option) not in (None, False):
+                    problems.append(error(f"{where}.{option}", "invalid", f"a {ftype.name} field is computed by "
+                                                                          f"the platform: it cannot be {option}"
+                                          if option != "default" else
+                                          f"a {ftype.name} field is computed by the platform: it has no default"))
         if (f.get("unique") or f.get("indexed")) and not ftype.indexable:
             problems.append(error(f"{where}.unique" if f.get("unique") else f"{where}.indexed", "invalid",
                                   f"a {ftype.name} field cannot be unique or indexed"))

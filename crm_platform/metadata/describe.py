@@ -37,6 +37,8 @@ WORDS = {
     "convert_column": {"en": "changes the type of the field {field} of {entity} from {old} to {new}; its {rows} "
                              "records are converted",
                        "zh": "把「{entity}」的字段「{field}」的类型从{old}改为{new}；{rows} 条记录随之转换"},
+    "recompute_column": {"en": "computes the field {field} ({type}) of {entity} for its {rows} records",
+                         "zh": "为「{entity}」的 {rows} 条记录计算字段「{field}」（{type}）"},
     "check_rows": {"en": "changes the rules of the field {field} of {entity}; existing records are checked against them",
                    "zh": "修改「{entity}」的字段「{field}」的规则；现有记录已按新规则检查"},
     "reindex_create": {"en": "adds an index on the field {field} of {entity} (faster filters and sorting)",
@@ -190,6 +192,9 @@ def _describe_operation(op: dict, names: Names, kind: str, before, after) -> lis
         if default is not None:
             return [words("add_column_default", lang, entity=ent, field=fld, type=type_, default=default)]
         return [words("add_column", lang, entity=ent, field=fld, type=type_)]
+    if name == "recompute_column":
+        f = names.field_doc(entity, op.get("field")) or {}
+        return [words(name, lang, entity=ent, field=fld, type=names.type_name(f.get("type", "")), rows=rows)]
     if name == "convert_column":
         m = re.search(r"from (\S+) to (\S+),", op.get("detail", ""))
         old, new = (names.type_name(m.group(1)), names.type_name(m.group(2))) if m else ("", "")

@@ -31,6 +31,29 @@ def _bound_stage_field_refusals(state: MetaState, before: dict, after: dict, ren
     return out
 
 
+def _computed_from_refusals(state: MetaState, before: dict, after: dict, renames: dict) -> list:
+    """A field a computed field of another definition is computed from (a roll-up's reference, field or
+    filter; a formula's operand) may not be archived, renamed or retyped from under it (409 naming it)."""
+    kept = {f["key"]: f for f in after.get("fields", [])}
+    old = {f["key"]: f for f in before.get("fields", [])}
+    gone = {k for k in old if k in renames or k not in kept or kept[k]["type"] != old[k]["type"]}
+    if not gone:
+        return []
+    out = []
+    docs = [(k, s.doc) for k, s in state.entities.items() if not s.archived and k != before["key"]] + [(after["key"], after)]
+    for entity_key, doc in docs:
+        for f in doc.get("fields", []):
+            ftype = REGISTRY[f["type"]]
+            if not ftype.computed:
+                continue
+            for dep_entity, dep_key in ftype.depends_on(f, entity_key):
+                if dep_entity == before["key"] and dep_key in gone and not (entity_key == before["key"] and f["key"] in gone):
+                    out.append(planning.Refusal(f"fields.{dep_key}", "computed",
+                                                f"'{entity_key}.{f['key']}' is computed from '{dep_key}': change or "
+                                                f"archive '{f['key']}' first"))
+    return out
+
+
 class EntityKind(Kind):
     name = "entity"
     schema = "entity"
@@ -54,7 +77,8 @@ class EntityKind(Kind):
 
     def archive_problems(self, key: str, state: MetaState) -> list[dict]:
         users = [f"{other}.{f['key']}" for other, s in state.entities.items() if other != key and not s.archived
-                 for f in s.fields if REGISTRY[f["type"]].target_entity(f) == key]
+                 for f in s.fields if REGISTRY[f["type"]].target_entity(f) == key
+                 or (REGISTRY[f["type"]].rolls_up(f) or (None,))[0] == key]
         if users:
             return [error("key", "referenced", f"entity '{key}' is referenced by {', '.join(users)}: "
                                                "archive or change those fields first")]
@@ -83,6 +107,7 @@ class EntityKind(Kind):
         if before is not None and after is not None and change.archive is None:
             from . import roles  # here, not above: entities register before the kinds they check
             plan.refusals += _bound_stage_field_refusals(state, before, after, change.renames)
+            plan.refusals += _computed_from_refusals(state, before, after, change.renames)
             plan.refusals += roles.renamed_field_refusals(state, before["key"], change.renames)
             from . import reports
             plan.refusals += reports.renamed_field_refusals(state, before["key"], change.renames)

@@ -228,6 +228,13 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
             rows = probe.row_count(key)
         return rows
 
+    def compute(fkey, new, retype, old=None):
+        # A computed field (roll-up, formula) added, restored or computed another way: every record's
+        # value is (re)computed in the change's transaction, and the plan says how many.
+        ops.append(Operation("recompute_column", key, fkey, rows=row_count(),
+                             detail=f"compute {fkey} ({new['type']}) for {row_count()} rows",
+                             data={"field": new, "old": old, "retype": retype}))
+
     for fkey, new in new_active.items():
         ftype = REGISTRY[new["type"]]
         if fkey in old_archived and fkey not in old_active:
@@ -236,6 +243,13 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
             old = old_archived[fkey]
             if old["type"] != new["type"] or ftype.storage_signature(old) != ftype.storage_signature(new):
                 refusals.append(Refusal(f"fields.{fkey}", "restore", "restore the field as it was, then change it"))
+            elif ftype.computed:
+                compute(fkey, new, False)
+            continue
+        if ftype.computed and fkey in old_active and _computing(old_active[fkey]) != _computing(new):
+            # Computed another way (or a typed field becoming computed): the column is made again in
+            # the result's type and filled; its old values are facts the new definition recomputes.
+            compute(fkey, new, True, old_active[fkey])
             continue
         if fkey not in old_active:
             # Only a required field cares how many rows exist; an optional one is added without
@@ -251,6 +265,8 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
             detail = f"add column {fkey} ({ftype.name}) to table {table_name(key)}, {n if backfill else 0} rows affected"
             ops.append(Operation("add_column", key, fkey, detail=detail, rows=n if backfill else 0,
                                  data={"field": new, "backfill": bool(backfill)}))
+            if ftype.computed:
+                compute(fkey, new, False)
             continue
         old = old_active[fkey]
         old_type = REGISTRY[old["type"]]
@@ -310,6 +326,11 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
             o.op in ("add_column", "archive_column", "restore_column", "rename_column") for o in ops):
         ops.append(Operation("reorder_fields", key, detail="reorder fields (no DDL)"))
     return plan
+
+
+def _computing(field: dict) -> dict:
+    """What decides a computed field's values: the definition without its wording and index."""
+    return {k: v for k, v in field.items() if k not in ("label", "help", "description", "indexed", "placeholder")}
 
 
 def _converted_duplicates(probe: Probe, entity: str, old_type, old: dict, new_type, new: dict) -> int:

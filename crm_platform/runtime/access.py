@@ -140,8 +140,13 @@ class Access:
         return rights.read != "none" and field_key not in rights.hidden
 
     def can_write_field(self, entity_key: str, field_key: str, model: CompiledModel | None = None) -> bool:
+        """Whether the user may write the field: never a computed one (roll-ups, formulas), which forms
+        then show read-only and imports do not offer."""
         rights = self.rights(entity_key, model)
-        return (rights.create != "none" or rights.update != "none") and field_key not in rights.readonly
+        if not (rights.create != "none" or rights.update != "none") or field_key in rights.readonly:
+            return False
+        entity = self._model(model).entities.get(entity_key) if model is not None or self._runtime else None
+        return entity is None or field_key not in entity.computed_keys
 
     def allows(self, op: str, entity_key: str, record: dict, model: CompiledModel | None = None) -> bool:
         """Whether ``op`` is allowed on this particular record (its owner decides for scope own)."""

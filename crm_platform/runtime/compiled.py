@@ -61,6 +61,16 @@ class CompiledEntity:
         return {f["key"]: REGISTRY[f["type"]] for f in self.fields}
 
     @cached_property
+    def computed_keys(self) -> frozenset[str]:
+        """Fields the platform computes (roll-ups, formulas: the type's ``computed`` trait): read-only."""
+        return frozenset(f["key"] for f in self.fields if REGISTRY[f["type"]].computed)
+
+    @cached_property
+    def computed_initial(self) -> dict:
+        """What a new record's computed fields hold until something computes them (a count: 0)."""
+        return {f["key"]: REGISTRY[f["type"]].initial_value(f) for f in self.fields if REGISTRY[f["type"]].computed}
+
+    @cached_property
     def validator(self) -> RecordValidator:
         return RecordValidator(self.doc)
 

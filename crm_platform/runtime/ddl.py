@@ -43,8 +43,9 @@ def _link_table(op_entity: str, field: dict, docs) -> sa.Table:
 
 
 def _indexes(entity: str, field: dict) -> list[sa.Index]:
-    t = sa.Table(table_name(entity), sa.MetaData(), sa.Column("archived_at", sa.DateTime), field_column(field))
-    return field_indexes(entity, field, t.c[field["key"]], t.c.archived_at)
+    t = sa.Table(table_name(entity), sa.MetaData(), sa.Column("id", sa.BigInteger), sa.Column("archived_at", sa.DateTime),
+                 field_column(field))
+    return field_indexes(entity, field, t.c[field["key"]], t.c.archived_at, t.c.id)
 
 
 def _create_indexes(conn, entity, field):
@@ -67,10 +68,11 @@ def _drop_indexes(conn, ops, entity, field):
             on_table = {i["name"] for i in sa.inspect(conn).get_indexes(table)}
         if legacy in on_table:
             ops.drop_index(legacy, table_name=table)
+            on_table.discard(legacy)  # a field may have two indexes (a computed one's DESC index)
 
 
 def _add_column(conn, ops, op, docs):
-    field = op.data["field"]
+    field = REGISTRY[op.data["field"]["type"]].bind_docs(op.data["field"], {d["key"]: d for d in docs})
     if REGISTRY[field["type"]].link_stored:
         _link_table(op.entity, field, docs).create(conn)
         return
@@ -99,6 +101,22 @@ def _add_column(conn, ops, op, docs):
         t = sa.table(table, sa.column(field["key"], column.type))
         conn.execute(t.update().values({field["key"]: value}))
     _create_indexes(conn, op.entity, field)
+
+
+def _recompute_column(conn, ops, op, docs):
+    """A computed field's column (made again in its result's type when ``retype``), filled for every record."""
+    by_key = {d["key"]: d for d in docs}
+    field = REGISTRY[op.data["field"]["type"]].bind_docs(op.data["field"], by_key)
+    table = table_name(op.entity)
+    if op.data.get("retype"):
+        old = op.data["old"]
+        old = REGISTRY[old["type"]].bind_docs(old, by_key)
+        _drop_indexes(conn, ops, op.entity, old)
+        ops.drop_column(table, field["key"])
+        ops.add_column(table, field_column(field))
+        _create_indexes(conn, op.entity, field)
+    from .computed import backfill
+    backfill(conn, build_metadata(docs), by_key, op.entity, field)
 
 
 def _convert_column(conn, ops, op, docs):
@@ -153,6 +171,7 @@ _HANDLERS = {
     "create_table": _create_table,
     "add_column": _add_column,
     "convert_column": _convert_column,
+    "recompute_column": _recompute_column,
     "rename_column": _rename_column,
     "reindex": _reindex,
     "move_stage_records": _move_stage_records,

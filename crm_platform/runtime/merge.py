@@ -138,6 +138,9 @@ def _chosen_values(entity, records: list[dict], choices: dict[str, int], access:
         field = entity.field_map.get(key)
         if field is None:
             problems.append(error(f"choices.{key}", "unknown_field", f"no field '{key}'"))
+        elif REGISTRY[field["type"]].computed:
+            problems.append(error(f"choices.{key}", "readOnly", f"'{key}' is computed: the merged record's "
+                                                                f"value follows from its data"))
         elif REGISTRY[field["type"]].unites(field):
             problems.append(error(f"choices.{key}", "united", "the tags of every merged record are kept; "
                                                               "there is no value to choose"))

@@ -4,7 +4,8 @@ It is the published contract (``GET /api/meta/entities/<key>/schema``, OpenAPI) 
 the compiled validator is tested against. It comes in two readings that differ only where the
 platform sets values a write may not (tags applied by rules): ``record_schema(doc)`` is what a
 write may send (request bodies; the validator's oracle), ``record_schema(doc, answer=True)`` what
-the API answers (responses; the served schema), those values marked readOnly.
+the API answers (responses; the served schema), those values marked readOnly. Computed fields
+(roll-ups, formulas; the type's ``computed`` trait) are only in the answer reading, readOnly.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def field_schema(field: dict, *, answer: bool = False) -> dict:
     ftype = REGISTRY[field["type"]]
     value = ftype.answer_schema(field) if answer else ftype.value_schema(field)
     annotations = {"title": text_of(field.get("label") or field["key"], "en")}
+    if ftype.computed:  # roll-ups and formulas: answered, never written (request schemas leave them out)
+        annotations["readOnly"] = True
     if field.get("help"):
         annotations["description"] = text_of(field["help"], "en")
     if field.get("default") is not None:
@@ -48,7 +51,10 @@ def record_schema(doc: dict, *, answer: bool = False) -> dict:
         "$id": f"urn:crm:record:{doc['key']}",
         "title": text_of(doc["label"], "en"),
         "type": "object",
-        "properties": {**SYSTEM_PROPERTIES, **{f["key"]: field_schema(f, answer=answer) for f in fields}},
+        # A computed field is in answers (readOnly) but not in what a write may send: additionalProperties
+        # then refuses it, as the compiled validator does.
+        "properties": {**SYSTEM_PROPERTIES, **{f["key"]: field_schema(f, answer=answer) for f in fields
+                                               if answer or not REGISTRY[f["type"]].computed}},
         "required": [f["key"] for f in fields if f.get("required") and f.get("default") is None],
         "additionalProperties": False,
     }

@@ -624,8 +624,11 @@ class RecordService:
         now = utcnow()
         shared = {"created_at": now, "updated_at": now, "created_by": actor, "updated_by": actor, "version": 1}
         rows, linked = [], []
+        initial = entity.computed_initial
         for w in batch:
             row = dict.fromkeys(keys)
+            if initial:  # computed fields no write may send; a before-write hook may have set them
+                row.update(initial)
             row.update(w.changes)
             if link_keys:
                 linked.append({k: row.pop(k) for k in link_keys})

@@ -58,7 +58,8 @@ def field_column(field: dict, name: str | None = None) -> sa.Column:
     return sa.Column(name or field["key"], ftype.column_type(field), *args, nullable=True)
 
 
-def field_indexes(entity: str, field: dict, column: sa.Column, archived_at: sa.Column) -> list[sa.Index]:
+def field_indexes(entity: str, field: dict, column: sa.Column, archived_at: sa.Column,
+                  id_column: sa.Column | None = None) -> list[sa.Index]:
     out = []
     if field.get("unique"):
         # Unique among live records only: a record in the recycle bin does not block its value.
@@ -67,6 +68,14 @@ def field_indexes(entity: str, field: dict, column: sa.Column, archived_at: sa.C
                             sqlite_where=where, postgresql_where=where))
     elif field.get("indexed") or REGISTRY[field["type"]].always_indexed:
         out.append(sa.Index(plain_index_name(entity, field["key"]), column))
+        if field.get("indexed") and REGISTRY[field["type"]].computed and id_column is not None:
+            # Lists sort computed figures highest first ("top customers": ORDER BY x DESC NULLS LAST,
+            # id DESC). PostgreSQL cannot read that order from the plain index, whose DESC puts NULLs
+            # first, and sorted every row instead (540 ms on 1,000,000): this index is that order.
+            # SQLite reads it from the plain index (its NULLs sort first, so DESC puts them last) and
+            # has no NULLS LAST in an index.
+            out.append(sa.Index(index_name("ixd", entity, field["key"]), column.desc().nulls_last(),
+                                id_column.desc()).ddl_if(dialect="postgresql"))
     return out
 
 
@@ -93,16 +102,23 @@ def build_table(doc: dict, metadata: sa.MetaData) -> sa.Table:
     sa.Index(index_name("ix", key, "owner_id"), table.c.owner_id)
     sa.Index(index_name("ix", key, "updated_at"), table.c.updated_at)
     for f in in_table:
-        field_indexes(key, f, table.c[f["key"]], table.c.archived_at)
+        field_indexes(key, f, table.c[f["key"]], table.c.archived_at, table.c.id)
     for f in fields:
         if REGISTRY[f["type"]].link_stored:
             build_link_table(key, f["key"], metadata, ID_TYPE)
     return table
 
 
+def bind_docs(doc: dict, by_key: dict[str, dict]) -> dict:
+    """The entity with each field's storage known from the other documents (a roll-up's result type)."""
+    return {**doc, **{part: [REGISTRY[f["type"]].bind_docs(f, by_key) for f in doc.get(part, [])]
+                      for part in ("fields", "archived_fields") if part in doc}}
+
+
 def build_metadata(docs: list[dict]) -> sa.MetaData:
     """A fresh MetaData for one revision; built whole and swapped in, never mutated in place."""
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    by_key = {doc["key"]: doc for doc in docs}
     for doc in docs:
-        build_table(doc, metadata)
+        build_table(bind_docs(doc, by_key), metadata)
     return metadata

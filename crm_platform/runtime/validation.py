@@ -63,6 +63,9 @@ SYSTEM_CHECKERS = _system_checkers()
 class RecordValidator:
     def __init__(self, doc: dict):
         fields = doc.get("fields", [])
+        #: Computed fields (roll-ups, formulas): the platform writes them, a write naming one is refused.
+        self.computed = frozenset(f["key"] for f in fields if REGISTRY[f["type"]].computed)
+        fields = [f for f in fields if f["key"] not in self.computed]
         self.checkers = {f["key"]: REGISTRY[f["type"]].compile_checker(f) for f in fields}
         self.required = frozenset(f["key"] for f in fields if f.get("required"))
         self.must_send = tuple(f["key"] for f in fields if f.get("required") and f.get("default") is None)
@@ -85,6 +88,9 @@ class RecordValidator:
         for key, value in data.items():
             check = checkers.get(key)
             if check is None:
+                if key in self.computed:
+                    errors.append(error(key, "readOnly", f"'{key}' is computed by the platform and cannot be written"))
+                    continue
                 sys_check = SYSTEM_CHECKERS.get(key)
                 if sys_check is None:
                     errors.append(error(key, "additionalProperties", f"'{key}' is not a field of this entity"))

@@ -54,7 +54,8 @@ def _form(slug: str):
     if doc is None or entity is None or entity.archived:
         raise NotFound([error(None, "not_found", f"no public form '{slug}'")])
     form = resolve(doc, entity.doc)
-    shown = [ff for ff in form.fields if not ff.hidden]
+    # Computed fields (roll-ups, formulas) are facts about stored records: never on a public form.
+    shown = [ff for ff in form.fields if not ff.hidden and ff.key not in entity.computed_keys]
     read_only = {ff.key for ff in shown if ff.read_only}
     return model, compiled_form(model, form, lang=_lang(), shown=shown, read_only=read_only,
                                 conditions=form.conditions, purpose="public")

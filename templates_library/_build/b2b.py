@@ -18,6 +18,10 @@ ROLES = [("purchaser", "Purchaser", "采购负责人"), ("technical_evaluator", 
          ("approver", "Approver", "审批人"), ("user", "User", "使用者"), ("other", "Other", "其他")]
 
 
+#: Stages of an opportunity still in play.
+OPEN_STAGES = ["first_contact", "needs_analysis", "quote"]
+
+
 def definitions() -> dict:
     company = {
         "key": "company", "label": L("Company", "公司客户"), "plural_label": L("Companies", "公司客户"),
@@ -30,6 +34,12 @@ def definitions() -> dict:
             field("region", "text", "Region", "所在地区", max_length=50),
             field("website", "url", "Website", "网址"),
             field("annual_spend", "decimal", "Yearly spend with us", "年度消费额", scale=2, min=0, indexed=True),
+            # Roll-ups the platform keeps right on every opportunity and communication write (1.4.0).
+            field("open_amount", "rollup", "Open opportunities amount", "在途商机金额", aggregate="sum", field="amount",
+                  source={"entity": "opportunity", "via": "company"}, indexed=True,
+                  filter=[{"field": "stage", "op": "in", "value": OPEN_STAGES}]),
+            field("last_contacted", "rollup", "Last contacted", "最近沟通时间", aggregate="latest", field="contacted_at",
+                  source={"entity": "communication", "via": "company"}),
             field("history", "long_text", "Cooperation history", "合作历史"),
             # Who got in touch through the public form, and what they asked (a visitor has no contact record).
             field("contact_name", "text", "Contact person", "联系人姓名", max_length=100),
@@ -125,7 +135,7 @@ def definitions() -> dict:
         "layout": [{"title": L("Your company", "公司信息"), "fields": ["name", "industry", "size", "region", "website"]},
                    {"title": L("How to reach you", "联系方式"), "fields": ["contact_name", "contact_phone", "contact_email"]},
                    {"title": L("Your message", "留言"), "fields": ["message"]}]}]
-    open_stages = ["first_contact", "needs_analysis", "quote"]
+    open_stages = OPEN_STAGES
     reports = [
         report("sales_funnel", "Sales funnel", "销售漏斗", "funnel", type="funnel", pipeline="sales"),
         report("conversion_by_source", "Conversion by source (last 365 days)", "各来源商机转化率（近365天）", "bar",
@@ -243,7 +253,7 @@ def sample() -> dict:
     return {"company": companies, "contact": contacts, "opportunity": opportunities, **shared}
 
 
-BUNDLE = {"name": "b2b", "version": "1.3.0", "label": L("B2B services", "B2B服务"),
+BUNDLE = {"name": "b2b", "version": "1.4.0", "label": L("B2B services", "B2B服务"),
           "description": L("A B2B services firm: companies with industry, size and source, contacts with their role "
                            "in the decision chain, opportunities through first contact → needs analysis → quote → "
                            "signed or lost with amount and probability, follow-up tasks per stage, a manager's "

@@ -85,6 +85,49 @@ class FieldType:
     #: Its values identify a person whatever the field is called (an e-mail address, a phone
     #: number): exported and erased as personal data even without ``"personal": true``.
     personal: ClassVar[bool] = False
+    #: Its values are computed by the platform (roll-ups, formulas), never written by anyone: a write
+    #: naming it is a 422 naming the field (``runtime/validation.py``); the record JSON Schema marks it
+    #: ``readOnly`` and leaves it out of request bodies (``runtime/record_schema.py``, hence OpenAPI);
+    #: ``Access.can_write_field`` says no, so forms and screens show it read-only and imports do not
+    #: offer it; public forms leave it out; bundles' sample data neither exports nor loads it; a
+    #: definition may not make it required, unique or give it a default (``definitions.py``).
+    computed: ClassVar[bool] = False
+
+    def result(self, field: dict) -> dict:
+        """The plain field whose type a computed field's values have (``_result`` bound by the
+        runtime); a stored field's values are its own."""
+        return field
+
+    def depends_on(self, field: dict, entity_key: str) -> list[tuple[str, str]]:
+        """(entity, field key) pairs a computed field's value is computed from: cycle checks walk them."""
+        return []
+
+    def bind_docs(self, field: dict, docs: dict[str, dict]) -> dict:
+        """``bind`` from entity documents by key, for what needs the field's storage before a model
+        exists (the table builder, the plan applier): a roll-up learns its result type here."""
+        return field
+
+    def rolls_up(self, field: dict) -> tuple[str, str] | None:
+        """(child entity, its reference field pointing here) whose records a roll-up's value is
+        computed from, else None: the runtime recomputes the field when those records are written."""
+        return None
+
+    def computed_sql(self, field: dict, table, source, dialect: str):
+        """A computed field's value for each row of ``table`` as an SQL expression (correlated with
+        ``table``), for one set-based UPDATE; ``source(entity_key)`` gives another entity's (table,
+        bound fields by key). None when the type has no SQL form."""
+        return None
+
+    def grouped_sql(self, field: dict, child, child_fields: dict, dialect: str):
+        """A roll-up's value as an aggregate over its child rows grouped by the reference (see
+        ``rolls_up``), for an ``UPDATE ... FROM (SELECT ... GROUP BY)``; None for other types."""
+        return None
+
+    def initial_value(self, field: dict) -> Any:
+        """A computed field's value in a record just created, before anything is computed for it
+        (a count of children: 0). A before-write hook may put a better one in ``w.changes``."""
+        return None
+
     #: Default tokens computed when a record is made (``defaults.py``): "now", "today", "current_user".
     dynamic_defaults: ClassVar[frozenset[str]] = frozenset()
     #: A list cell of this type may be edited in place (one plain control, one value).
