@@ -168,7 +168,7 @@ class RecordView(AdminOnly, BaseModelView):
             options = None
             if ftype.control_of(f) in ("choice", "choices"):
                 options = options_of(f, self.compiled.state, self.lang)
-            for op in ftype.operators + ("is_empty", "is_not_empty"):
+            for op in ftype.operators_of(f) + ("is_empty", "is_not_empty"):
                 out.append(RecordFilter(f["key"], op, self.get_column_name(f["key"]),
                                         options if op in ("eq", "ne") else None))
         return out

@@ -45,6 +45,13 @@ EVERY_TYPE = {
         {"key": "kinds", "type": "tags", "taxonomy": "kind"},
         {"key": "main_kind", "type": "tags", "taxonomy": "kind", "multiple": False},
         {"key": "stage", "type": "stage"},
+        {"key": "parent", "type": "reference", "target": "thing"},
+        # a stored roll-up (the count of the things whose parent this is) and formulas computed when
+        # read: the dumper writes the value of the result type
+        {"key": "children", "type": "rollup", "source": {"entity": "thing", "via": "parent"}, "aggregate": "count"},
+        {"key": "worth", "type": "formula", "expression": "amount * share / 100", "result": "decimal", "scale": 2},
+        {"key": "tagline", "type": "formula", "expression": "upper(name) & account.title", "result": "text"},
+        {"key": "redo_on", "type": "formula", "expression": "add_days(due_on, count)", "result": "date"},
     ],
 }
 PIPELINE = {"key": "flow", "label": "Flow", "entity": "thing", "field": "stage",

@@ -201,7 +201,7 @@ def test_traits_give_the_type_sets_the_code_used_to_spell_out():
     assert _having("temporal") == {"date", "datetime"}  # DATE_TYPES
     # Computed types (roll-ups, formulas) order as their results do.
     assert _having("orderable") - _having("computed") == {"integer", "decimal", "date", "datetime", "percent"}
-    assert "rollup" in _having("computed")
+    assert {"rollup", "formula"} <= _having("computed")
     assert _having("multi_valued") == {"multi_select", "tags"}  # not sortable, not testable by rules
     assert _having("link_stored") == {"tags"}
     assert _having("always_indexed") == {"reference"}

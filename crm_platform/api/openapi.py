@@ -47,7 +47,7 @@ def _filter_params(doc: dict) -> list[dict]:
     """One parameter per field, sent as ``filter[<field>][<op>]=<value>`` (deepObject)."""
     params = []
     for f in doc.get("fields", []):
-        ops = REGISTRY[f["type"]].operators + ("is_empty", "is_not_empty")
+        ops = REGISTRY[f["type"]].operators_of(f) + ("is_empty", "is_not_empty")
         params.append({"name": f"filter[{f['key']}]", "in": "query", "required": False,
                        "style": "deepObject", "explode": True,
                        "description": f"Filter on {text_of(f.get('label') or f['key'], 'en')}, e.g. "

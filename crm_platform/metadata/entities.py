@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from ..errors import error
+from ..errors import Conflict, error
 from . import plan as planning
 from .definitions import MetaState, check_entity, normalise_entity
 from .field_types import REGISTRY
@@ -28,6 +28,53 @@ def _bound_stage_field_refusals(state: MetaState, before: dict, after: dict, ren
         if key in renames or now is None or not REGISTRY[now["type"]].holds_stages:
             out.append(planning.Refusal(f"fields.{key}", "pipeline",
                                         f"pipeline '{doc['key']}' uses stage field '{key}': archive the pipeline first"))
+    return out
+
+
+def formula_users_conflict(state: MetaState, before: dict, after: dict, renames: dict) -> None:
+    """A field that an active formula reads may not be archived or renamed from under it (409 naming
+    the formula): the formula, on this entity or another one reaching it through a reference, would
+    stop meaning anything."""
+    key = before["key"]
+    kept = {f["key"] for f in after.get("fields", [])}
+    gone = {f["key"] for f in before.get("fields", []) if f["key"] not in kept or f["key"] in renames}
+    if not gone:
+        return
+    docs = {k: s.doc for k, s in state.entities.items() if not s.archived}
+    docs[key] = after
+    users = []
+    for entity, doc in docs.items():
+        for f in doc.get("fields", []):
+            ftype = REGISTRY[f["type"]]
+            if ftype.formula_expression(f) is None or (entity == key and f["key"] in gone):
+                continue
+            for used_entity, used_key in formula_reads(f, entity, docs):
+                if used_entity == key and used_key in gone:
+                    users.append((f"{entity}.{f['key']}", used_key))
+    if users:
+        raise Conflict([error(f"fields.{field}", "formula", f"formula '{user}' uses '{key}.{field}': change or archive "
+                                                          f"the formula first") for user, field in users])
+
+
+def formula_reads(field: dict, entity: str, docs: dict) -> set[tuple[str, str]]:
+    """(entity, field) pairs a formula field reads: its own entity's fields and, through a
+    reference, the target's."""
+    from . import formulas
+    try:
+        tree = formulas.parse(field.get("expression") or "")
+    except formulas.FormulaError:
+        return set()
+    fields = {f["key"]: f for f in docs.get(entity, {}).get("fields", [])}
+    out = set()
+    for t in tree.iter_subtrees():
+        if t.data == "field":
+            out.add((entity, str(t.children[0])))
+        elif t.data == "related":
+            ref = str(t.children[0])
+            out.add((entity, ref))
+            target = REGISTRY[fields[ref]["type"]].target_entity(fields[ref]) if ref in fields else None
+            if target is not None:
+                out.add((target, str(t.children[1])))
     return out
 
 
@@ -88,6 +135,8 @@ class EntityKind(Kind):
         return [s.doc for k, s in state.entities.items() if k != key] + [after]
 
     def prepare(self, change, state: MetaState, before, after, probe):
+        if after is not None and before is not None and change.archive is None:
+            formula_users_conflict(state, before, after, change.renames)
         if after is not None:
             after = normalise_entity(after)
             check_entity(after, state)

@@ -230,7 +230,10 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
 
     def compute(fkey, new, retype, old=None):
         # A computed field (roll-up, formula) added, restored or computed another way: every record's
-        # value is (re)computed in the change's transaction, and the plan says how many.
+        # value is (re)computed in the change's transaction, and the plan says how many. A formula
+        # (``virtual``) is computed when read: there is nothing to store.
+        if REGISTRY[new["type"]].virtual:
+            return
         ops.append(Operation("recompute_column", key, fkey, rows=row_count(),
                              detail=f"compute {fkey} ({new['type']}) for {row_count()} rows",
                              data={"field": new, "old": old, "retype": retype}))
@@ -263,6 +266,8 @@ def plan_entity_change(action: str, before: dict | None, after: dict | None, pro
                                         f"{n} existing records would have no value for required field '{fkey}': "
                                         "give the field a default, or add it as optional and fill it first", rows=n))
             detail = f"add column {fkey} ({ftype.name}) to table {table_name(key)}, {n if backfill else 0} rows affected"
+            if ftype.virtual:
+                detail = f"add {ftype.name} {fkey} to {key} (computed when read: no column, no rows written)"
             ops.append(Operation("add_column", key, fkey, detail=detail, rows=n if backfill else 0,
                                  data={"field": new, "backfill": bool(backfill)}))
             if ftype.computed:

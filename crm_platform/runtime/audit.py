@@ -34,7 +34,8 @@ MAX_ID = 2**63 - 1
 
 def _audited_keys(entity, *records: dict | None) -> list[str]:
     """The entity's fields and owner_id, in definition order, that appear in the given dumps."""
-    keys = [f["key"] for f in entity.fields] + ["owner_id"]
+    # Formulas are left out: nobody writes them, and their value follows from the fields logged.
+    keys = entity.stored_keys + ["owner_id"]
     present = set().union(*(r.keys() for r in records if r))
     return [k for k in keys if k in present and k not in BOOKKEEPING]
 
@@ -86,7 +87,7 @@ def after_write(conn: sa.Connection, batch: Batch) -> None:
     if batch.op == "create":
         # ``diff`` of a create, with the keys worked out once per batch rather than per row: bulk
         # imports write tens of thousands of rows and this runs for each.
-        keys = _audited_keys(entity, dict.fromkeys([f["key"] for f in entity.fields] + ["owner_id"]))
+        keys = _audited_keys(entity, dict.fromkeys(entity.stored_keys + ["owner_id"]))
         rows = [(w.id, dumps({k: [None, v] for k in keys if (v := w.after.get(k)) is not None and v != []}))
                 for w in batch]
     else:

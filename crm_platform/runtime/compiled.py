@@ -22,6 +22,14 @@ from .serialise import LinkReader, RecordDumper, build_output_schema
 from ..metadata.field_types.tags import link_table_name
 from .table_builder import build_metadata
 from .validation import RecordValidator
+from . import formulas
+from ..metadata import formulas as formula_grammar
+from ..metadata.field_types.formula import scope_of_docs
+
+
+def formula_tree(field: dict, entity: str, docs: dict):
+    """A formula field's typed tree (its definition was checked when stored)."""
+    return formula_grammar.check(field["expression"], scope_of_docs(entity, docs), field["key"])
 
 
 def bind_entity(doc: dict, state: MetaState) -> dict:
@@ -37,6 +45,8 @@ class CompiledEntity:
     table: sa.Table
     archived: bool
     metadata: sa.MetaData | None = None
+    #: every entity's stored document by key (formulas read referenced entities' fields)
+    docs: dict | None = None
 
     @cached_property
     def link_tables(self) -> dict[str, sa.Table]:
@@ -68,7 +78,41 @@ class CompiledEntity:
     @cached_property
     def computed_initial(self) -> dict:
         """What a new record's computed fields hold until something computes them (a count: 0)."""
-        return {f["key"]: REGISTRY[f["type"]].initial_value(f) for f in self.fields if REGISTRY[f["type"]].computed}
+        return {f["key"]: REGISTRY[f["type"]].initial_value(f) for f in self.fields
+                if REGISTRY[f["type"]].computed and not REGISTRY[f["type"]].virtual}
+
+    @cached_property
+    def stored_keys(self) -> list[str]:
+        """Fields with a column of this table or a link table (not formulas, computed when read)."""
+        return [f["key"] for f in self.fields if not REGISTRY[f["type"]].virtual]
+
+    @cached_property
+    def expressions(self) -> dict:
+        """Formula fields' values as SQL expressions over this table's row, by field key."""
+        out = {}
+        docs = self.docs or {self.key: self.doc}
+        for f in self.fields:
+            if REGISTRY[f["type"]].virtual:
+                try:
+                    tree = formula_tree(f, self.key, docs)
+                except formula_grammar.FormulaError:  # refused when stored; never a 500 on reads
+                    out[f["key"]] = sa.type_coerce(sa.null(), formulas.sql_type(REGISTRY[f["type"]].formula_result(f)))
+                    continue
+                out[f["key"]] = formulas.to_sql(tree, REGISTRY[f["type"]].formula_result(f), self.table,
+                                                lambda entity: self.metadata.tables[table_name(entity)])
+        return out
+
+    @cached_property
+    def evaluators(self) -> dict:
+        """Formula fields' values as Python functions ``f(record, related)`` (``runtime/formulas``)."""
+        docs = self.docs or {self.key: self.doc}
+        return {f["key"]: formulas.to_python(formula_tree(f, self.key, docs), REGISTRY[f["type"]].formula_result(f))
+                for f in self.fields if REGISTRY[f["type"]].virtual}
+
+    def column(self, key: str):
+        """What SQL reads for a field (or a system column): its column, or a formula's expression."""
+        found = self.expressions.get(key)
+        return found if found is not None else self.table.c[key]
 
     @cached_property
     def validator(self) -> RecordValidator:
@@ -99,7 +143,8 @@ class CompiledEntity:
         """Columns the API reads: system columns and active fields (archived fields stay hidden)."""
         t = self.table
         return [t.c.id, t.c.version, t.c.created_at, t.c.updated_at, t.c.created_by, t.c.updated_by,
-                t.c.owner_id] + [t.c[f["key"]] for f in self.fields if not REGISTRY[f["type"]].link_stored]
+                t.c.owner_id] + [self.column(f["key"]).label(f["key"]) if f["key"] in self.expressions else t.c[f["key"]]
+                                 for f in self.fields if not REGISTRY[f["type"]].link_stored]
 
     @cached_property
     def get_statement(self) -> sa.Select:
@@ -139,7 +184,7 @@ class CompiledModel:
         self.metadata = build_metadata(docs)
         self.entities = {
             key: CompiledEntity(bind_entity(s.doc, state), self.metadata.tables[table_name(key)], s.archived,
-                                self.metadata)
+                                self.metadata, {k: st.doc for k, st in state.entities.items()})
             for key, s in state.entities.items()
         }
 

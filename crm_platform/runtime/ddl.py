@@ -73,6 +73,8 @@ def _drop_indexes(conn, ops, entity, field):
 
 def _add_column(conn, ops, op, docs):
     field = REGISTRY[op.data["field"]["type"]].bind_docs(op.data["field"], {d["key"]: d for d in docs})
+    if REGISTRY[field["type"]].virtual:  # a formula: computed when read, nothing to store
+        return
     if REGISTRY[field["type"]].link_stored:
         _link_table(op.entity, field, docs).create(conn)
         return
@@ -149,6 +151,8 @@ def _convert_column(conn, ops, op, docs):
 
 def _rename_column(conn, ops, op, docs):
     old_key, new_key, field = op.data["old"], op.data["new"], op.data["field"]
+    if REGISTRY[field["type"]].virtual:
+        return
     if REGISTRY[field["type"]].link_stored:
         ops.rename_table(link_table_name(op.entity, old_key), link_table_name(op.entity, new_key))
         return

@@ -114,8 +114,9 @@ def _parse_filter(param: str, field: dict, op: str, raw_values: list[str]) -> Fi
     ftype = REGISTRY[field["type"]]
     if op in EMPTINESS:
         return Filter(field, op)
-    if op not in ftype.operators:
-        allowed = ", ".join(ftype.operators + EMPTINESS)
+    operators = ftype.operators_of(field)
+    if op not in operators:
+        allowed = ", ".join(operators + EMPTINESS)
         raise BadRequest([error(param, "unknown_operator", f"'{op}' does not apply to a {ftype.name} field; use one of: {allowed}")])
     many = op in MANY
     parts = [p for raw in raw_values for p in (raw.split(",") if many and len(raw_values) == 1 else [raw])]
@@ -178,7 +179,7 @@ def conditions(entity: CompiledEntity, lq: ListQuery, dialect: str, conn=None, o
                           and _tags_are_common(conn, link, ftype.expand(flt.field, flt.values)))
                 where.append(ftype.link_filter(t.c.id, link, flt.op, flt.values, flt.field, common=common))
             continue
-        col = t.c[flt.field["key"]]
+        col = entity.column(flt.field["key"])
         if flt.op in EMPTINESS:
             empty = ftype.empty_clause(col, dialect)
             where.append(empty if flt.op == "is_empty" else sa.not_(empty))
@@ -196,8 +197,8 @@ def ordering(entity: CompiledEntity, lq: ListQuery) -> list:
     t = entity.table
     order = []
     for key, desc in lq.sort or [("id", True)]:
-        col = t.c[key]
-        if not col.nullable:
+        col = entity.column(key)
+        if not getattr(col, "nullable", True):  # a formula's expression may be null
             # NOT NULL (id, created_at, updated_at): no NULLS LAST, so that PostgreSQL can read the order
             # from an index (its DESC puts NULLs first) instead of sorting every match; same order.
             order.append(col.desc() if desc else col.asc())

@@ -325,8 +325,9 @@ class RecordService:
         only, hidden = self._reading_scope(access, entity, model, query)
         t = entity.table
         links = columns is None or any(k in entity.link_tables for k in columns)
-        selected = None if columns is None else [t.c.id, t.c.owner_id, *(t.c[k] for k in dict.fromkeys(columns)
-                                                                           if k in t.c and k not in ("id", "owner_id"))]
+        selected = None if columns is None else [t.c.id, t.c.owner_id, *(
+            t.c[k] if k in t.c else entity.column(k).label(k) for k in dict.fromkeys(columns)
+            if (k in t.c or k in entity.expressions) and k not in ("id", "owner_id"))]
         statement = all_rows_statement(entity, query, conn.dialect.name, columns=selected, conn=conn, only=only,
                                        hidden=hidden)
         result = conn.execution_options(stream_results=True, yield_per=batch).execute(statement)
@@ -618,7 +619,7 @@ class RecordService:
     def _insert(self, conn, batch: Batch) -> None:
         """Stage 7 of a create: the rows in one executemany, their tags, and each item's ``after``."""
         entity, actor = batch.entity, batch.actor_id
-        keys = [f["key"] for f in entity.fields]
+        keys = entity.stored_keys
         link_keys = tuple(entity.link_tables)
         # The bookkeeping every new record of the batch shares; owner_id is each record's own.
         now = utcnow()
@@ -652,11 +653,21 @@ class RecordService:
         for w, row, record_id in zip(batch, rows, ids):
             w.id = row["id"] = record_id
             w.after = row
+        if entity.expressions:  # formulas: computed by SQL from what was just written
+            self._read_formulas(conn, entity, rows)
         if link_keys:
             for key, link in entity.link_tables.items():
                 REGISTRY[entity.field_map[key]["type"]].write_new_links(
                     conn, link, entity.field_map[key], [(i, values[key]) for i, values in zip(ids, linked)])
             self._attach_linked(conn, entity, rows)  # as stored: in the taxonomy's order
+
+    @staticmethod
+    def _read_formulas(conn, entity: CompiledEntity, rows: list[dict]) -> None:
+        t, by_id = entity.table, {row["id"]: row for row in rows}
+        exprs = [e.label(k) for k, e in entity.expressions.items()]
+        for chunk in _chunks(list(by_id)):
+            for found in conn.execute(sa.select(t.c.id, *exprs).where(t.c.id.in_(chunk))):
+                by_id[found.id].update({k: found._mapping[k] for k in entity.expressions})
 
     @staticmethod
     def _insert_many(conn, table: sa.Table, keys: list[str], rows: list[dict], shared: dict) -> list[int]:

@@ -298,7 +298,7 @@ def grouped(conn, model: CompiledModel, definition: dict, *, access: Access, tz:
         ftype = REGISTRY[field["type"]]
         ctx = GroupContext(dialect, tz, alias=f"grp{i}", extra={"record_id": t.c.id})
         try:
-            g = ftype.grouping(field, None if ftype.link_stored else t.c[key], rest or None, ctx,
+            g = ftype.grouping(field, None if ftype.link_stored else entity.column(key), rest or None, ctx,
                                entity.link_tables.get(key) if ftype.link_stored else None)
         except ValueInvalid as exc:
             raise Invalid([error(f"group_by.{i}", exc.code, exc.message)]) from None
@@ -325,7 +325,7 @@ def grouped(conn, model: CompiledModel, definition: dict, *, access: Access, tz:
         if op not in ftype.measure_ops(field):
             raise Invalid([error(f"measures.{i}", "invalid", f"'{op}' does not apply to a {ftype.name} field"
                                                              f"{'; it applies to: ' + ', '.join(ftype.measure_ops(field)) if ftype.measure_ops(field) else ''}")])
-        col = t.c[key]
+        col = entity.column(key)  # a formula is its expression
         used.append(key)
         if op == "count_distinct":
             exprs = [sa.func.count(sa.distinct(col))]

@@ -97,7 +97,8 @@ def build_table(doc: dict, metadata: sa.MetaData) -> sa.Table:
     key = doc["key"]
     fields = list(doc.get("fields", [])) + list(doc.get("archived_fields", []))
     columns = system_columns()
-    in_table = [f for f in fields if not REGISTRY[f["type"]].link_stored]
+    # Link-stored fields have tables of their own; virtual ones (formulas) are computed when read.
+    in_table = [f for f in fields if not REGISTRY[f["type"]].link_stored and not REGISTRY[f["type"]].virtual]
     table = sa.Table(table_name(key), metadata, *columns, *(field_column(f) for f in in_table))
     sa.Index(index_name("ix", key, "owner_id"), table.c.owner_id)
     sa.Index(index_name("ix", key, "updated_at"), table.c.updated_at)

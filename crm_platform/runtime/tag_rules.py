@@ -72,7 +72,7 @@ def rule_condition(model: CompiledModel, entity: CompiledEntity, rule: dict, now
     for cond in rule["all"]:
         related = cond.get("related")
         if related is None:
-            parts.append(_compare(t.c[cond["field"]], cond, entity.field_map[cond["field"]], now))
+            parts.append(_compare(entity.column(cond["field"]), cond, entity.field_map[cond["field"]], now))
             continue
         other = model.entities[related["entity"]]
         rt = other.table
@@ -81,7 +81,7 @@ def rule_condition(model: CompiledModel, entity: CompiledEntity, rule: dict, now
             expr = sa.select(sa.func.count()).select_from(rt).where(*live).scalar_subquery()
             parts.append(_compare(expr, cond, None, now))
         else:
-            col = rt.c[cond["field"]]
+            col = other.column(cond["field"])  # a formula of the related entity too
             expr = sa.select(sa.func.max(col)).where(*live).scalar_subquery()
             parts.append(_compare(expr, cond, other.field_map[cond["field"]], now))
     return sa.and_(*parts)
@@ -166,9 +166,29 @@ TIME_RELATIVE_OPS = frozenset({"within_days", "older_than_days"})
 
 
 def time_relative_taxonomies(model: CompiledModel) -> list[str]:
-    """Taxonomies with a rule that depends on now: they must be re-evaluated as days pass."""
+    """Taxonomies with a rule that depends on now: they must be re-evaluated as days pass. A
+    condition on a formula over ``today()`` or a referenced record's field does too: its value
+    moves with no write to the record."""
     return sorted({rt.taxonomy for rt in rule_tags(model)
-                   if any(cond["op"] in TIME_RELATIVE_OPS for cond in rt.rule["all"])})
+                   if any(cond["op"] in TIME_RELATIVE_OPS or _drifts(model, rt.entity, cond) for cond in rt.rule["all"])})
+
+
+def _drifts(model: CompiledModel, entity_key: str, cond: dict) -> bool:
+    entity = model.entities.get(entity_key)
+    if entity is None or cond.get("related") is not None or cond.get("field") not in entity.field_map:
+        return False
+    todo, seen = [cond["field"]], set()
+    while todo:
+        key = todo.pop()
+        field = entity.field_map.get(key)
+        if key in seen or field is None:
+            continue
+        seen.add(key)
+        drifting, reads = REGISTRY[field["type"]].drifts(field)
+        if drifting:
+            return True
+        todo.extend(reads)
+    return False
 
 
 def refresh_time_relative(conn: sa.Connection, model: CompiledModel,

@@ -121,18 +121,19 @@ def _filter_controls(screen: Screen, args: MultiDict) -> list[dict]:
         item = {"key": key, "label": screen_label(f, screen.lang), "control": ctl}
         if ctl == "textarea":
             continue
-        if "has_any" in ftype.operators:
+        operators = ftype.operators_of(f)
+        if "has_any" in operators:
             item.update(kind="choices", name=f"filter[{key}][has_any]", options=options_of(f, screen.state, screen.lang),
                         values=[v for raw in args.getlist(f"filter[{key}][has_any]") for v in raw.split(",")])
         elif ctl in ("choice", "boolean"):
             item.update(kind="choice", name=f"filter[{key}]", options=options_of(f, screen.state, screen.lang),
                         value=args.get(f"filter[{key}]", ""))
-        elif "gte" in ftype.operators:
+        elif "gte" in operators:
             item.update(kind="range", input="date" if ctl in ("date", "datetime-local") else "number",
                         step="any" if ctl == "decimal" else "1",
                         low=(f"filter[{key}][gte]", args.get(f"filter[{key}][gte]", "")),
                         high=(f"filter[{key}][lte]", args.get(f"filter[{key}][lte]", "")))
-        elif "contains" in ftype.operators:
+        elif "contains" in operators:
             item.update(kind="text", name=f"filter[{key}][contains]", value=args.get(f"filter[{key}][contains]", ""))
         else:
             item.update(kind="text", name=f"filter[{key}]", value=args.get(f"filter[{key}]", ""))

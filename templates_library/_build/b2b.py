@@ -74,6 +74,9 @@ def definitions() -> dict:
             field("amount", "decimal", "Amount", "金额", scale=2, min=0),
             field("probability", "integer", "Probability (%)", "成交概率", min=0, max=100),
             field("discount", "percent", "Discount (%)", "折扣率"),
+            # computed when read (docs/computed-fields.md): always amount × probability of now
+            field("weighted_amount", "formula", "Weighted amount", "加权金额", expression="amount * probability / 100",
+                  result="decimal", scale=2),
             field("expected_close_on", "date", "Expected close", "预计签约日期", indexed=True),
             field("contract_no", "text", "Contract number", "合同编号", max_length=60),
             field("lost_reason", "text", "Reason lost", "丢单原因", max_length=300),
@@ -253,7 +256,7 @@ def sample() -> dict:
     return {"company": companies, "contact": contacts, "opportunity": opportunities, **shared}
 
 
-BUNDLE = {"name": "b2b", "version": "1.4.0", "label": L("B2B services", "B2B服务"),
+BUNDLE = {"name": "b2b", "version": "1.5.0", "label": L("B2B services", "B2B服务"),
           "description": L("A B2B services firm: companies with industry, size and source, contacts with their role "
                            "in the decision chain, opportunities through first contact → needs analysis → quote → "
                            "signed or lost with amount and probability, follow-up tasks per stage, a manager's "

@@ -186,7 +186,7 @@ def sample() -> dict:
     return {"customer": customers, "product": products, "shop_order": orders, **shared}
 
 
-BUNDLE = {"name": "ecommerce", "version": "1.4.0", "label": L("E-commerce", "电商"),
+BUNDLE = {"name": "ecommerce", "version": "1.5.0", "label": L("E-commerce", "电商"),
           "description": L("An online shop: customers with average order value, repeat purchases and spend; products "
                            "and orders through fulfilment; value and activity tags kept up to date by rules; "
                            "communication records, tasks, service requests and campaigns.",

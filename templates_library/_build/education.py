@@ -65,6 +65,9 @@ def definitions() -> dict:
             ref("student", "student", "Student", "学员", required=True, on_delete="cascade"),
             ref("course", "course", "Course", "课程", on_delete="restrict"),
             field("lessons_done", "integer", "Lessons done", "已上课时", min=0),
+            # the course's lessons less those done, computed when read (docs/computed-fields.md)
+            field("lessons_remaining", "formula", "Lessons remaining", "剩余课时（本课程）",
+                  expression="course.lessons - lessons_done", result="integer"),
             field("last_lesson_on", "date", "Last lesson", "最近上课日期"),
             field("score", "integer", "Score", "测评分数", min=0, max=100),
             field("feedback", "long_text", "Feedback to parents", "学习反馈"),
@@ -186,7 +189,7 @@ def sample() -> dict:
     return {"guardian": guardians, "student": students, "course": courses, "progress": progress, **shared}
 
 
-BUNDLE = {"name": "education", "version": "1.3.0", "label": L("Education", "教育培训"),
+BUNDLE = {"name": "education", "version": "1.4.0", "label": L("Education", "教育培训"),
           "description": L("A training school: students with age group and course type, guardians, courses and "
                            "learning progress; a consultation → trial lesson → enrolled → renewal pipeline with "
                            "follow-up tasks; a public trial-lesson booking form.",

@@ -5,7 +5,7 @@ available, and the order of the imports is the order the designer offers them.
 """
 from __future__ import annotations
 
-from . import text, numbers, percent, temporal, choice, reference, tags, stage, rollup  # noqa: F401  (they register)
+from . import text, numbers, percent, temporal, choice, reference, tags, stage, rollup, formula  # noqa: F401  (they register)
 from .base import REGISTRY, FieldType, Invalid, Unconvertible
 
 

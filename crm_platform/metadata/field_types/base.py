@@ -92,6 +92,34 @@ class FieldType:
     #: offer it; public forms leave it out; bundles' sample data neither exports nor loads it; a
     #: definition may not make it required, unique or give it a default (``definitions.py``).
     computed: ClassVar[bool] = False
+    #: Its value is computed by SQL when a record is read (a formula): the table has no column for
+    #: it; reads, filters, sorts, reports and rules use ``CompiledEntity.column(key)``, the field's
+    #: expression, where a stored field has its column.
+    virtual: ClassVar[bool] = False
+
+    def operators_of(self, field: dict) -> tuple[str, ...]:
+        """The list filter operators of this field (a formula's are those of its result type)."""
+        return self.operators
+
+    def formula_operand(self, field: dict) -> tuple[str, int] | None:
+        """How a formula reads this field's stored value: ("num", scale), ("str", 0), ("bool", 0),
+        ("day", 0), ("moment", 0) (a datetime, read as its UTC day) or ("ref", 0) (a reference, read
+        through: ``company.name``); None: it cannot."""
+        return None
+
+    def formula_expression(self, field: dict) -> str | None:
+        """A formula field's expression (formulas read each other by inlining it); None otherwise."""
+        return None
+
+    def drifts(self, field: dict) -> tuple[bool, list[str]]:
+        """Whether the value may change with no write to its record (a formula over ``today()`` or a
+        referenced record's field), and the record's own fields it is computed from (whose drift it
+        inherits): a rule testing such a field is refreshed by the daily job."""
+        return False, []
+
+    def formula_result(self, field: dict) -> tuple[str, int, bool] | None:
+        """A formula field's result: (kind as the grammar says it, scale, whether a whole number)."""
+        return None
 
     def result(self, field: dict) -> dict:
         """The plain field whose type a computed field's values have (``_result`` bound by the

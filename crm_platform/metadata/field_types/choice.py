@@ -91,6 +91,9 @@ class Select(ChoiceType):
     def column_type(self, field):
         return sa.Text()
 
+    def formula_operand(self, field):
+        return ("str", 0)  # the choice's key
+
     def value_schema(self, field):
         return {"type": "string", "enum": choice_keys(field)}
 

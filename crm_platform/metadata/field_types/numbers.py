@@ -59,6 +59,9 @@ class Integer(Banded, FieldType):
     def column_type(self, field):
         return sa.BigInteger()
 
+    def formula_operand(self, field):
+        return ("num", 0)
+
     def sum_zero(self, field):
         return 0
 
@@ -149,6 +152,9 @@ class DecimalType(Banded, FieldType):
 
     def column_type(self, field):
         return ExactDecimal(self.scale(field))
+
+    def formula_operand(self, field):
+        return ("num", self.scale(field))
 
     def sum_zero(self, field):
         return Decimal(0).quantize(Decimal(1).scaleb(-self.scale(field)))
@@ -268,6 +274,9 @@ class Boolean(FieldType):
 
     def column_type(self, field):
         return sa.Boolean(create_constraint=False)
+
+    def formula_operand(self, field):
+        return ("bool", 0)
 
     def value_schema(self, field):
         return {"type": "boolean"}

@@ -50,6 +50,9 @@ class Reference(FieldType):
     def column_type(self, field):
         return sa.BigInteger()
 
+    def formula_operand(self, field):
+        return ("ref", 0)
+
     def storage_signature(self, field):
         return ("reference", field.get("target"), self.on_delete(field))
 

@@ -177,6 +177,11 @@ class Rollup(FieldType):
         rf = self.result(field)
         return REGISTRY[rf["type"]], rf
 
+    def formula_operand(self, field):
+        """A formula reads a roll-up as its result (the field bound, so a sum's scale is its child's)."""
+        rtype, rf = self._r(field)
+        return rtype.formula_operand(rf)
+
     def initial_value(self, field):
         """A parent with no children: a count of 0, a sum of 0; nothing to average or compare."""
         if field.get("aggregate") in ("count", "count_distinct"):

@@ -43,6 +43,9 @@ class Stage(FieldType):
     def column_type(self, field):
         return sa.Text()
 
+    def formula_operand(self, field):
+        return ("str", 0)  # the stage's key
+
     def group_specs(self, field):
         return (None,)
 

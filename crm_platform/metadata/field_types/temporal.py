@@ -96,6 +96,9 @@ class Date(FieldType):
     def column_type(self, field):
         return sa.Date()
 
+    def formula_operand(self, field):
+        return ("day", 0)
+
     def group_specs(self, field):
         return grp.BUCKETS
 
@@ -180,6 +183,9 @@ class DateTime(FieldType):
 
     def column_type(self, field):
         return UTCDateTime()
+
+    def formula_operand(self, field):
+        return ("moment", 0)  # read as its UTC day
 
     def group_specs(self, field):
         return grp.BUCKETS

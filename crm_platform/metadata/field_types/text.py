@@ -41,6 +41,9 @@ class TextLike(FieldType):
         # is a metadata change with a row check, never a table rebuild.
         return sa.Text()
 
+    def formula_operand(self, field):
+        return ("str", 0)
+
     def value_schema(self, field):
         schema = {"type": "string", "maxLength": self.max_length(field), "pattern": self.pattern or NO_NUL}
         if field.get("required"):
