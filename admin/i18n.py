@@ -92,6 +92,8 @@ MESSAGES = {
     "f_required": {"en": "Required", "zh": "必填"},
     "f_unique": {"en": "Unique", "zh": "唯一"},
     "f_indexed": {"en": "Indexed (faster filters and sorting)", "zh": "建索引（筛选和排序更快）"},
+    "f_personal": {"en": "Personal data (exported and erased with the person; e-mail and phone always are)",
+                   "zh": "个人数据（随本人导出和删除；邮箱和电话始终是）"},
     "f_default": {"en": "Default value", "zh": "默认值"},
     "f_type": {"en": "Type", "zh": "类型"},
     "f_choices": {"en": "Choices", "zh": "选项"},

@@ -80,6 +80,10 @@ users = sa.Table(
     #: The name's key (``auth/names.py``): names with one key are one user name. Null only for
     #: users stored before the rule whose name shared a key with an older user's.
     sa.Column("username_key", sa.String(600), nullable=True),
+    #: The TOTP second factor's base32 secret once the user confirmed it with a code (null: none), and the
+    #: time step of the last code accepted, so a code is good once (auth/totp.py).
+    sa.Column("totp_secret", sa.String(64), nullable=True),
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),
     sa.Index("ix_crm_user_username_key", "username_key", unique=True),
 )
 

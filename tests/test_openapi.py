@@ -187,7 +187,7 @@ def test_record_endpoints_list_401_and_403_and_a_user_without_rights_gets_a_docu
                                                                                           two_entities):
     doc = client.get("/api/openapi.json").get_json()
     record_ops = [(p, m, o) for p, m, o in operations(doc) if p.startswith("/api/records/")]
-    assert len(record_ops) == 2 * 14
+    assert len(record_ops) == 2 * 16
     for path, method, operation in record_ops:
         assert {"401", "403"} <= set(operation["responses"]), (method, path)
     # Administrators only: definition changes, users, bundles; reading definitions is open to everyone.
@@ -338,6 +338,11 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", f"{r}/duplicates?by=stage", f"{r}/duplicates", expect=400)
     call("POST", f"{r}/merge", f"{r}/merge", {"survivor": created["id"], "others": [created["id"]]}, 422)
     call("POST", f"{r}/merge", f"{r}/merge", {"survivor": created["id"], "others": [twin["id"]]})
+    # Personal data (docs/operations.md).
+    call("GET", f"{r}/{created['id']}/personal-data", f"{one}/personal-data")
+    call("GET", f"{r}/999/personal-data", f"{one}/personal-data", expect=404)
+    call("POST", f"{r}/{created['id']}/erase", f"{one}/erase", {"reason": ""}, 422)
+    call("POST", f"{r}/{created['id']}/erase", f"{one}/erase", {"reason": "asked"})
     summary = call("GET", "/api/pipelines/sales/summary", "/api/pipelines/{key}/summary")
     assert [s["key"] for s in summary["stages"]] == ["open", "won"]
     call("GET", "/api/pipelines/sales/summary?amount=title", "/api/pipelines/{key}/summary", expect=400)
@@ -357,6 +362,8 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", f"/api/users/{u['id']}", "/api/users/{id}")
     call("PATCH", f"/api/users/{u['id']}", "/api/users/{id}", {"roles": ["clerk"], "active": False})
     call("PATCH", f"/api/users/{u['id']}", "/api/users/{id}", {"username": "rose"}, 422)
+    assert call("DELETE", f"/api/users/{u['id']}/totp", "/api/users/{id}/totp")["totp"] is False
+    call("DELETE", "/api/users/999999/totp", "/api/users/{id}/totp", expect=404)
     # Bundles.
     exported = client.get("/api/bundle?name=mine&version=2.0.0&only=course,role:clerk")
     assert exported.status_code == 200 and exported.headers["ETag"].startswith('"sha256:')

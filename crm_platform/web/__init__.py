@@ -11,6 +11,7 @@ def register_web(app: Flask) -> None:
     from . import record_tools  # noqa: F401 - and the export, duplicates and merge routes
     from . import imports  # noqa: F401 - and the import page's
     from . import notifications_screen  # noqa: F401 - the bell's page, on the screens blueprint
+    from . import personal_data_screen  # noqa: F401 - the record page's export and erase of personal data
     from . import inline_edit  # noqa: F401 - a list cell saved in place
     from . import approvals_screen  # noqa: F401 - my approvals and the approve / reject form
     from .control_html import form_sections
