@@ -12,6 +12,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_admin.menu import MenuLink
 
+from .automations import AutomationView
 from .entities import EntityDesignerView
 from .forms_designer import FormDesignerView
 from .history import HistoryView
@@ -41,6 +42,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(TaxonomyDesignerView(name=lazy("menu_taxonomies"), endpoint="taxonomies", url="/admin/taxonomies"))
     admin.add_view(PipelineDesignerView(name=lazy("menu_pipelines"), endpoint="pipelines", url="/admin/pipelines"))
     admin.add_view(FormDesignerView(name=lazy("menu_forms"), endpoint="forms", url="/admin/forms"))
+    admin.add_view(AutomationView(name=lazy("menu_automations"), endpoint="automations", url="/admin/automations"))
     admin.add_view(HistoryView(name=lazy("menu_history"), endpoint="history", url="/admin/history"))
     admin.add_view(UsersView(name=lazy("menu_users"), endpoint="users", url="/admin/users"))
     admin.add_view(RoleDesignerView(name=lazy("menu_roles"), endpoint="roles", url="/admin/roles"))

@@ -75,6 +75,7 @@ def field_form_class(type_name: str, state: MetaState, entity_key: str, *, choic
         "required": BooleanField(lazy("f_required")),
         "unique": BooleanField(lazy("f_unique")),
         "indexed": BooleanField(lazy("f_indexed")),
+        "personal": BooleanField(lazy("f_personal")),
         "default": StringField(lazy("f_default"), validators=[Optional()]),
     }
     if type_choices:
@@ -96,7 +97,7 @@ def field_doc(form, type_name: str) -> dict:
     help_text = label_from(data, "help")
     if help_text:
         doc["help"] = help_text
-    for flag in ("required", "unique", "indexed"):
+    for flag in ("required", "unique", "indexed", "personal"):
         if data.get(flag):
             doc[flag] = True
     for option in form.option_names:

@@ -94,6 +94,8 @@ MESSAGES = {
     "f_required": {"en": "Required", "zh": "必填"},
     "f_unique": {"en": "Unique", "zh": "唯一"},
     "f_indexed": {"en": "Indexed (faster filters and sorting)", "zh": "建索引（筛选和排序更快）"},
+    "f_personal": {"en": "Personal data (exported and erased with the person; e-mail and phone always are)",
+                   "zh": "个人数据（随本人导出和删除；邮箱和电话始终是）"},
     "f_default": {"en": "Default value", "zh": "默认值"},
     "f_type": {"en": "Type", "zh": "类型"},
     "f_choices": {"en": "Choices", "zh": "选项"},
@@ -286,6 +288,45 @@ MESSAGES = {
     "d_submit_button": {"en": "Submit button (中文)", "zh": "提交按钮 (中文)"},
     "d_thank_you_message_english": {"en": "Thank-you message (English)", "zh": "提交成功提示 (English)"},
     "d_thank_you_message": {"en": "Thank-you message (中文)", "zh": "提交成功提示 (中文)"},
+    # automations: the rules and their run log
+    "menu_automations": {"en": "Automations", "zh": "自动化"},
+    "automations": {"en": "Automation rules", "zh": "自动化规则"},
+    "automations_help": {"en": "Rules act on records when they are created, changed, enter a stage, or as time passes. "
+                                "Write them as JSON (API or bundle); watch them run here.",
+                         "zh": "规则在记录创建、修改、进入阶段或随时间推移时自动执行。规则以 JSON 定义（API 或配置包），在此查看运行情况。"},
+    "no_automations": {"en": "No automation rules yet.", "zh": "还没有自动化规则。"},
+    "col_entity": {"en": "Entity", "zh": "实体"},
+    "col_trigger": {"en": "Trigger", "zh": "触发条件"},
+    "col_state": {"en": "State", "zh": "状态"},
+    "col_runs": {"en": "Runs", "zh": "运行记录"},
+    "col_when": {"en": "When", "zh": "时间"},
+    "col_record": {"en": "Record", "zh": "记录"},
+    "col_actions": {"en": "Actions", "zh": "动作"},
+    "col_duration": {"en": "Duration", "zh": "耗时"},
+    "active": {"en": "active", "zh": "启用"},
+    "inactive": {"en": "inactive", "zh": "停用"},
+    "runs_ok": {"en": "{n} ok", "zh": "成功 {n}"},
+    "runs_failed": {"en": "{n} failed", "zh": "失败 {n}"},
+    "runs_loop": {"en": "{n} stopped as loops", "zh": "循环中止 {n}"},
+    "dry_run": {"en": "Dry run: how many records would it act on now?", "zh": "试运行：现在会作用于多少条记录？"},
+    "would_act": {"en": "It would act on {n} records now.", "zh": "现在会作用于 {n} 条记录。"},
+    "definition": {"en": "Definition (JSON)", "zh": "定义（JSON）"},
+    "no_runs": {"en": "It has not run yet.", "zh": "尚未运行。"},
+    "status_ok": {"en": "ok", "zh": "成功"},
+    "status_error": {"en": "failed", "zh": "失败"},
+    "status_loop": {"en": "stopped (loop)", "zh": "已中止（循环）"},
+    "attempt": {"en": "attempt {n}", "zh": "第 {n} 次尝试"},
+    "delivery_pending": {"en": "waiting to be sent", "zh": "等待发送"},
+    "delivery_sending": {"en": "sending", "zh": "发送中"},
+    "delivery_sent": {"en": "sent", "zh": "已发送"},
+    "delivery_failed": {"en": "failed", "zh": "发送失败"},
+    "new_automation": {"en": "New automation rule", "zh": "新建自动化规则"},
+    "edit_automation": {"en": "Edit automation rule {rule}", "zh": "编辑自动化规则 {rule}"},
+    "edit": {"en": "Edit", "zh": "编辑"},
+    "automation_form_help": {"en": "The whole rule as JSON (docs/automation.md lists every trigger and action). "
+                                    "Saving shows the plan first; nothing changes until you apply it.",
+                             "zh": "以 JSON 编写完整规则（触发条件与动作见 docs/automation.md）。保存前先显示变更计划，确认应用后才生效。"},
+    "preview_plan": {"en": "Check and show the plan", "zh": "检查并显示计划"},
 }
 
 
@@ -310,7 +351,8 @@ def kind_name(kind: str) -> str:
     """A definition kind as the admin reads it (taxonomy → 标签体系)."""
     return t({"entity": "menu_entities", "taxonomy": "menu_taxonomies", "pipeline": "menu_pipelines",
               "form": "menu_forms", "role": "menu_roles", "report": "menu_reports",
-              "dashboard": "menu_dashboards"}.get(kind, "menu_entities")) if language() == "zh" else kind
+              "dashboard": "menu_dashboards", "automation": "menu_automations"}.get(kind, "menu_entities")) \
+        if language() == "zh" else kind
 
 
 def init_babel(app) -> None:

@@ -40,10 +40,13 @@ class Platform:
         # The record service's write hooks, each ``hook(conn, batch)``, run in this order. Audit
         # comes last, so it records what the hooks before it let through.
         from .runtime import audit, computed, pipelines, search, tag_rules
+        from .runtime.automation.engine import Automations
         self.records.before_write += [pipelines.before_write, audit.before_write]
         # Roll-ups first: the rules, pipelines and audit that follow see the parents' new figures.
+        # Automation rules after tags and stage moves (their conditions may test both), before the audit.
+        self.automations = Automations(self.records)
         self.records.after_write += [computed.after_write, tag_rules.after_write, pipelines.AfterWrite(self.records),
-                                     search.after_write, audit.after_write]
+                                     search.after_write, self.automations, audit.after_write]
 
 
 def create_app(config: dict | None = None) -> Flask:

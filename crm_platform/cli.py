@@ -146,6 +146,18 @@ def user_create(name, password, roles, admin):
             click.echo(f"warning: there is no active role '{role}' yet; it grants nothing until one exists", err=True)
 
 
+@user.command("reset-totp")
+@click.argument("name")
+def user_reset_totp(name):
+    """Forget a user's second factor (a lost phone); they set one up again if a role requires it."""
+    platform = _app().extensions["crm"]
+    found = platform.users.get_by_name(name)
+    if found is None:
+        raise click.ClickException(f"there is no user '{name}'")
+    platform.users.reset_totp(found.id)
+    click.echo(f"user {found.username}: second factor reset")
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="run every job due now (queued deliveries and due periodic jobs), then exit")
 @click.option("--threads", default=2, show_default=True, type=int, help="jobs run at the same time")

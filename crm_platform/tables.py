@@ -80,6 +80,10 @@ users = sa.Table(
     #: The name's key (``auth/names.py``): names with one key are one user name. Null only for
     #: users stored before the rule whose name shared a key with an older user's.
     sa.Column("username_key", sa.String(600), nullable=True),
+    #: The TOTP second factor's base32 secret once the user confirmed it with a code (null: none), and the
+    #: time step of the last code accepted, so a code is good once (auth/totp.py).
+    sa.Column("totp_secret", sa.String(64), nullable=True),
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),
     sa.Index("ix_crm_user_username_key", "username_key", unique=True),
 )
 
@@ -224,7 +228,7 @@ notifications = sa.Table(
 #: writing transaction). ``text`` is the value folded for matching (phones as national digits), so a
 #: number is found however it was typed; the record's rights and recycle bin are read from its own
 #: table at query time, never copied here. Indexed for substring search: FTS5 trigram on SQLite,
-#: pg_trgm GIN on PostgreSQL (both created by migration 0015, outside this metadata).
+#: pg_trgm GIN on PostgreSQL (both created by migration 0016, outside this metadata).
 search_index = sa.Table(
     "crm_search",
     platform_metadata,
@@ -262,6 +266,48 @@ list_states = sa.Table(
     sa.Column("query", sa.Text, nullable=False),
     sa.Column("known", sa.Text, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: Each time an automation rule acted on a record (``runtime/automation``): what triggered it, what
+#: each action did (``actions``: JSON list of ``{"type", "outcome", "error"?, "delivery"?}``), how long
+#: it took and, for a run stopped by the chain limits, why (status ``loop``). Read by the run log
+#: (``GET /api/automations/<key>/runs``, the admin).
+automation_runs = sa.Table(
+    "crm_automation_run",
+    platform_metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("automation", sa.String(64), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=True),
+    sa.Column("trigger", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("actions", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("depth", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Index("ix_crm_automation_run_key", "automation", "id"),
+)
+
+#: Occurrences a time-triggered rule has acted on (a date reached, a stretch of inactivity, a
+#: schedule's tick), so each record is acted on once per occurrence however often the worker runs.
+automation_fired = sa.Table(
+    "crm_automation_fired",
+    platform_metadata,
+    sa.Column("automation", sa.String(64), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, primary_key=True),
+    sa.Column("occurrence", sa.String(100), primary_key=True),
+    sa.Column("fired_at", UTCDateTime, nullable=False),
+)
+
+#: The last user a round-robin assignment gave a record to, per rule and action.
+automation_cursor = sa.Table(
+    "crm_automation_cursor",
+    platform_metadata,
+    sa.Column("automation", sa.String(64), primary_key=True),
+    sa.Column("action", sa.Integer, primary_key=True),
+    sa.Column("last_user_id", sa.Integer, nullable=True),
 )
 
 #: Approvals of pipeline moves (``runtime/approvals.py``): a move into a stage that asks for approval

@@ -58,7 +58,7 @@ def test_bad_entity_keys_are_refused_with_422(client, platform, bad_key):
     assert "key" in fields_named(r)
     # Nothing but the platform's own tables: no table for the refused entity.
     from crm_platform.tables import platform_metadata
-    # (SQLite's search index is an FTS5 table, with its shadow tables, beside crm_search: migration 0015)
+    # (SQLite's search index is an FTS5 table, with its shadow tables, beside crm_search: migration 0016)
     tables = {t for t in sa.inspect(platform.engine).get_table_names() if not t.startswith("crm_search_fts")}
     assert tables == set(platform_metadata.tables) | {"crm_alembic_version"}
 

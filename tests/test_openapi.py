@@ -187,7 +187,7 @@ def test_record_endpoints_list_401_and_403_and_a_user_without_rights_gets_a_docu
                                                                                           two_entities):
     doc = client.get("/api/openapi.json").get_json()
     record_ops = [(p, m, o) for p, m, o in operations(doc) if p.startswith("/api/records/")]
-    assert len(record_ops) == 2 * 15
+    assert len(record_ops) == 2 * 17
     for path, method, operation in record_ops:
         assert {"401", "403"} <= set(operation["responses"]), (method, path)
     # Administrators only: definition changes, users, bundles; reading definitions is open to everyone.
@@ -260,6 +260,8 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
                                                                                   "fields": ["title"]}]},
         "reports": {"key": "by_stage", "label": "By stage", "entity": "course", "group_by": ["stage"]},
         "dashboards": {"key": "main", "label": "Main", "widgets": [{"report": "by_stage"}]},
+        "automations": {"key": "mark", "label": "Mark", "entity": "course", "trigger": {"on": "created"},
+                        "actions": [{"type": "notify", "owner": True, "message": "New course {title}"}]},
     }
     for plural, definition in definitions.items():
         base, one = f"/api/meta/{plural}", f"/api/meta/{plural}/{{key}}"
@@ -272,6 +274,13 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
             call("DELETE", f"{base}/{definition['key']}?dry_run=1", one)
             call("DELETE", f"{base}/{definition['key']}", one)
             call("POST", f"{base}/{definition['key']}/restore", f"{one}/restore")
+    dry = call("POST", "/api/meta/automations?dry_run=1", "/api/meta/automations",
+               {"key": "again", "label": "Again", "entity": "course", "trigger": {"on": "created"},
+                "actions": [{"type": "webhook", "url": "http://127.0.0.1:9/"}]}, 201)
+    assert dry["matches"] == {"count": 0, "sample": []}
+    call("GET", "/api/automations/mark/runs", "/api/automations/{key}/runs")
+    call("GET", "/api/automations/mark/runs?limit=0", "/api/automations/{key}/runs", expect=400)
+    call("GET", "/api/automations/nothing/runs", "/api/automations/{key}/runs", expect=404)
     call("DELETE", "/api/meta/pipelines/sales", "/api/meta/pipelines/{key}")
     call("POST", "/api/meta/pipelines/sales/restore", "/api/meta/pipelines/{key}/restore")
     # Records.
@@ -350,6 +359,11 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", f"{r}/duplicates?by=stage", f"{r}/duplicates", expect=400)
     call("POST", f"{r}/merge", f"{r}/merge", {"survivor": created["id"], "others": [created["id"]]}, 422)
     call("POST", f"{r}/merge", f"{r}/merge", {"survivor": created["id"], "others": [twin["id"]]})
+    # Personal data (docs/operations.md).
+    call("GET", f"{r}/{created['id']}/personal-data", f"{one}/personal-data")
+    call("GET", f"{r}/999/personal-data", f"{one}/personal-data", expect=404)
+    call("POST", f"{r}/{created['id']}/erase", f"{one}/erase", {"reason": ""}, 422)
+    call("POST", f"{r}/{created['id']}/erase", f"{one}/erase", {"reason": "asked"})
     summary = call("GET", "/api/pipelines/sales/summary", "/api/pipelines/{key}/summary")
     assert [s["key"] for s in summary["stages"]] == ["open", "won"]
     call("GET", "/api/pipelines/sales/summary?amount=title", "/api/pipelines/{key}/summary", expect=400)
@@ -369,6 +383,8 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("GET", f"/api/users/{u['id']}", "/api/users/{id}")
     call("PATCH", f"/api/users/{u['id']}", "/api/users/{id}", {"roles": ["clerk"], "active": False})
     call("PATCH", f"/api/users/{u['id']}", "/api/users/{id}", {"username": "rose"}, 422)
+    assert call("DELETE", f"/api/users/{u['id']}/totp", "/api/users/{id}/totp")["totp"] is False
+    call("DELETE", "/api/users/999999/totp", "/api/users/{id}/totp", expect=404)
     # Bundles.
     exported = client.get("/api/bundle?name=mine&version=2.0.0&only=course,role:clerk")
     assert exported.status_code == 200 and exported.headers["ETag"].startswith('"sha256:')

@@ -37,6 +37,10 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(search_api)
     from .views_api import views_api
     app.register_blueprint(views_api)
+    from .automations_api import automations_api
+    app.register_blueprint(automations_api)
+    from .personal_data_api import personal_data_api
+    app.register_blueprint(personal_data_api)
     from .timeline_api import timeline_api
     app.register_blueprint(timeline_api)
     from .approvals_api import approvals_api

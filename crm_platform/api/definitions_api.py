@@ -13,7 +13,7 @@ definitions_api = Blueprint("definitions_api", __name__, url_prefix="/api/meta")
 
 #: URL segment → definition kind, for the kinds the OpenAPI document describes alike (openapi_platform)
 KIND_PATHS = {"taxonomies": "taxonomy", "pipelines": "pipeline", "roles": "role", "forms": "form",
-              "reports": "report", "dashboards": "dashboard"}
+              "reports": "report", "dashboards": "dashboard", "automations": "automation"}
 #: every kind served here: entities too (the OpenAPI document describes them with their fields)
 PATHS = {"entities": "entity", **KIND_PATHS}
 #: the URL rule of a kind's collection, e.g. /api/meta/<any(entities, taxonomies, ...):plural>
@@ -34,11 +34,22 @@ def _answer(kind, plan, status=200):
     """A dry run answers with the plan; an applied change with the plan and the definition after it."""
     body = {"plan": plan.public(), "dry_run": flag("dry_run")}
     if flag("dry_run"):
+        if kind == "automation" and plan.after is not None and plan.action != "archive":
+            body["matches"] = _would_act(plan.after)
         return jsonify(body), 200 if kind in DRY_RUN_CREATE_200 else status
     found = platform().metadata.state().of_kind(kind).get(plan.key)
     if found is not None:
         body[kind] = {**found.doc, "archived": found.archived}
     return jsonify(body), status
+
+
+def _would_act(rule: dict) -> dict:
+    """The dry run of an automation rule: how many records it would act on now, with a sample."""
+    from ..clock import utcnow
+    from ..runtime.automation.preview import would_act
+    svc = platform()
+    with svc.engine.connect() as conn:
+        return would_act(conn, svc.runtime.current(conn), rule, utcnow())
 
 
 @definitions_api.get(f"/{PLURAL}")

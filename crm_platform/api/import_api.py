@@ -37,7 +37,7 @@ def import_records(entity):
     return response
 
 
-@import_api.get("/api/imports/<id:job_id>")
+@import_api.get("/api/imports/<id(bits=32):job_id>")  # its column is INTEGER
 def import_status(job_id):
     body, code = jobs.status(jobs.get(platform(), job_id, access()))
     response = jsonify(body)

@@ -36,6 +36,7 @@ def paging(max_per_page: int) -> list[dict]:
 
 #: Ids beyond the column's range match no route (404); saying so keeps generated requests honest.
 RECORD_ID = {"type": "integer", "minimum": 0, "maximum": RECORD_ID_MAX}
+MERGE_IDS = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": RECORD_ID_MAX}}
 
 
 def ref(name: str) -> dict:
@@ -94,6 +95,11 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
         if reason:
             schema["properties"] = {**schema.get("properties", {}), "_reason": REASON_PROPERTY}
         schemas[f"{name}{suffix}"] = schema
+    # A merge answers the survivor with ``_merge`` beside its fields; the record schema admits no other
+    # property, so an ``allOf`` of it and ``_merge`` could match nothing: the answer is a schema of its own.
+    merged = schemas[name]
+    schemas[f"{name}.merged"] = {**merged, "properties": {**merged.get("properties", {}), "_merge": obj({
+        "merged": MERGE_IDS, "repointed": {"type": "object", "additionalProperties": INTEGER}})}}
     schemas[f"{name}.list"] = obj({
         "items": {"type": "array", "items": ref(name)}, "total": INTEGER, "page": INTEGER, "per_page": INTEGER,
         "pages": INTEGER, "total_exact": {"type": "boolean", "description": "false when total is CRM_COUNT_LIMIT+"}})
@@ -184,6 +190,29 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
             key, {200: answer("A page of the timeline", shared("Timeline"))},
             errors(400, 403, 404), parameters=paging(100))},
         **_list_tool_paths(key, doc, label, record, max_per_page),
+        **_personal_data_paths(key, one, id_param),
+    }
+
+
+def _personal_data_paths(key: str, one: str, id_param: list) -> dict:
+    """Export and erase a person's data (docs/operations.md, "Personal data"); administrators only."""
+    admin = {403: "Only administrators export or erase personal data"}
+    return {
+        f"/api/records/{key}/{{id}}/personal-data": {"parameters": id_param, "get": op(
+            f"personal_data_{key}", f"Everything about a {one} (related records, audit rows) as one JSON file; "
+                                    f"writes a personal_export audit row", key,
+            {200: answer("The file (Content-Disposition: attachment)", shared("PersonalData"))},
+            errors(403, 404, 422, why={**admin, 422: "More related records than one file holds"}))},
+        f"/api/records/{key}/{{id}}/erase": {"parameters": id_param, "post": op(
+            f"erase_{key}", f"Erase the personal values of a {one} and its related records; the audit rows "
+                            f"keep who, when and why with the values replaced", key,
+            {200: answer("What was erased", shared("Erasure"))},
+            errors(400, 403, 404, 409, 413, 422, why={
+                **admin, 422: "No reason, an unknown option, or a required personal field whose type has no "
+                              "erased placeholder"}),
+            requestBody=body(obj({"reason": {**STRING, "minLength": 1, "maxLength": 2000,
+                                             "description": "Why (kept in the audit trail)"}}, ("reason",),
+                                 additionalProperties=False)))},
     }
 
 
@@ -192,7 +221,7 @@ def _list_tool_paths(key: str, doc: dict, label: str, record: dict, max_per_page
     list_params = [p for p in _list_params(doc, max_per_page) if p["name"] not in ("page", "per_page")]
     matchable = [f["key"] for f in doc.get("fields", []) if REGISTRY[f["type"]].matchable]
     binary = {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
-    ids = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": RECORD_ID_MAX}}
+    ids = MERGE_IDS
     return {
         f"/api/records/{key}/export": {"get": op(
             f"export_{key}", f"Download the {label} of a list view as CSV or Excel", key,
@@ -220,8 +249,7 @@ def _list_tool_paths(key: str, doc: dict, label: str, record: dict, max_per_page
         f"/api/records/{key}/merge": {"post": op(
             f"merge_{key}", f"Merge {label} into one, in one transaction", key,
             {200: answer("The surviving record, with _merge: merged ids and records repointed per entity.field",
-                         {"allOf": [record, obj({"_merge": obj({"merged": ids, "repointed": {
-                             "type": "object", "additionalProperties": INTEGER}})})]})},
+                         ref(f"{key}.merged"))},
             errors(400, 403, 404, 409, 413, 422), parameters=[REASON],
             requestBody=body(obj({
                 "survivor": {"type": "integer", "minimum": 1, "maximum": RECORD_ID_MAX},

@@ -115,6 +115,25 @@ SCHEMAS = {
         "sample_ids": {"type": "array", "items": INTEGER}}, ("code", "message"))},
         "plan": {"type": "object", "description": "A refused metadata change or bundle import: its plan"}},
         ("errors",), "Every error; `code` is the JSON Schema keyword of the broken rule where there is one"),
+    # docs/operations.md, "Personal data"; runtime/personal_data.py.
+    "PersonalData": obj({
+        "format": {"const": "crm-personal-data/1"}, "exported_at": DATETIME,
+        "subject": obj({"entity": STRING, "id": INTEGER}, ("entity", "id")),
+        "personal_fields": {"type": "object", "additionalProperties": {"type": "array", "items": STRING},
+                            "description": "entity → its personal fields (flagged `personal`, or e-mail and phone)"},
+        "records": {"type": "array", "items": obj({
+            "entity": STRING, "id": INTEGER, "record": OBJECT,
+            "relation": {**STRING, "description": "`subject`, or `<entity>.<field>`: the reference naming it"}},
+            ("entity", "id", "relation", "record"))},
+        "audit": {"type": "array", "items": OBJECT, "description": "The audit rows of those records, oldest first"},
+        "notifications": {"type": "array", "items": OBJECT, "description": "Notifications naming those records"}},
+        ("format", "subject", "records", "audit", "notifications")),
+    "Erasure": obj({
+        "erased": {"type": "array", "items": obj({"entity": STRING, "id": INTEGER,
+                                                  "fields": {"type": "array", "items": STRING}})},
+        "audit_rows": {**INTEGER, "description": "Audit rows whose personal values were replaced by \"[erased]\""},
+        "notifications": {**INTEGER, "description": "Notifications whose title was replaced"}},
+        ("erased", "audit_rows", "notifications")),
     "Plan": obj({"kind": STRING, "key": STRING, "action": STRING, "summary": STRING,
                  "operations": {"type": "array", "items": obj({
                      "op": STRING, "entity": STRING, "table": STRING, "detail": STRING, "field": STRING,
@@ -132,8 +151,9 @@ SCHEMAS = {
     "AuditPage": obj({"items": {"type": "array", "items": obj({
         "id": INTEGER, "entity": STRING, "record_id": INTEGER, "actor_id": {"type": ["integer", "null"]},
         "actor": {"type": ["string", "null"], "description": "The user name (null for the system, e.g. a public form)"},
-        "action": {"enum": ["create", "update", "delete", "restore", "stage", "approval"],
-                   "description": "approval: a step of an approval (asked, rejected); an approved move is an update"},
+        "action": {"enum": ["create", "update", "delete", "restore", "stage", "approval", "personal_export", "erase"],
+                   "description": "approval: a step of an approval (asked, rejected); an approved move is an update; "
+                                  "personal_export, erase: personal data exported or erased (docs/operations.md)"},
         "at": DATETIME,
         "reason": NULLABLE_TEXT, "changes": {"type": "object", "description": "field → [old, new]; fields the "
                                                                               "reader may not read are left out"}})},
@@ -189,7 +209,8 @@ SCHEMAS = {
                 "owner_id": INTEGER, "mine": BOOLEAN, "created_at": DATETIME, "updated_at": DATETIME},
                ("id", "entity", "name", "query", "role", "mine")),
     "User": obj({"id": INTEGER, "username": STRING, "is_admin": BOOLEAN, "roles": {"type": "array", "items": STRING},
-                 "active": BOOLEAN, "created_at": DATETIME}),
+                 "active": BOOLEAN, "created_at": DATETIME,
+                 "totp": {**BOOLEAN, "description": "Signs in with a second factor (a TOTP code)"}}),
     "Bundle": obj({"format": {"const": "crm-bundle"}, "format_version": INTEGER, "name": STRING, "version": STRING,
                    "checksum": STRING, "definitions": FREE, "sample_data": FREE},
                   ("format", "format_version", "name", "version", "checksum", "definitions"),
@@ -306,7 +327,30 @@ def _meta_paths(schemas: dict) -> dict:
             "delete": change_op(f"meta_archive_{kind}", f"Archive a {kind}", plural, name)}
         paths[f"/api/meta/{plural}/{{key}}/restore"] = {"parameters": key, "post": change_op(
             f"meta_restore_{kind}", f"Restore an archived {kind}", plural, name)}
+    # The dry run of an automation rule also says how many records it would act on now.
+    schemas["AutomationChange"]["properties"]["matches"] = obj(
+        {"count": INTEGER, "sample": {"type": "array", "items": obj({"id": INTEGER, "title": STRING})}},
+        ("count", "sample"), "Dry run only: the records the rule would act on now (a time trigger: on the "
+                             "worker's next run), their number and the first few")
     return paths
+
+
+def _automation_paths() -> dict:
+    run = obj({"id": INTEGER, "automation": STRING, "entity": STRING, "record_id": {"type": ["integer", "null"]},
+               "trigger": STRING, "status": {"enum": ["ok", "error", "loop"]},
+               "actions": {"type": "array", "items": obj({"type": STRING, "outcome": STRING})},
+               "error": NULLABLE_TEXT, "attempt": INTEGER, "depth": INTEGER, "started_at": DATETIME,
+               "duration_ms": INTEGER},
+              ("id", "automation", "entity", "trigger", "status", "actions", "attempt", "started_at", "duration_ms"))
+    return {"/api/automations/{key}/runs": {"get": op(
+        "automation_runs", "An automation rule's runs, newest first: trigger, record, each action's outcome "
+                           "(and its delivery's state), duration, attempt, error", "automations",
+        {200: answer("Runs", items_of(run))},
+        errors(400, 403, 404, why={403: ADMIN_ONLY, 404: "No such automation"}),
+        parameters=[in_path("key"), query("limit", INTEGER, "How many (1–500, default 50)"),
+                    query("before", {"type": "integer", "minimum": 0, "maximum": ROW_ID_MAX},
+                          "Only runs with a smaller id (the next page)"),
+                    query("status", {"enum": ["ok", "error", "loop"]}, "Only runs of this status")])}}
 
 
 def _bundle_paths() -> dict:
@@ -397,10 +441,16 @@ def platform_paths(schemas: dict) -> dict:
         "/api/auth/token": {"post": op(
             "auth_token", "Sign in: get an API token", "auth",
             {201: answer("Send the token as `Authorization: Bearer <token>`", obj({"token": STRING}, ("token",)))},
-            errors(400, 401, 413, 422, 429, why={401: "Wrong user name or password",
-                                                  422: "A name or password holding text no database stores (NUL)"}),
+            errors(400, 401, 413, 422, 429, why={
+                401: "Wrong user name or password; or, for a user with a second factor, `totp` missing "
+                     "(code totp_required) or wrong or used (totp_invalid); or a role requires a second factor "
+                     "the user has not set up (totp_enrolment_required: sign in at /login once)",
+                422: "A name or password holding text no database stores (NUL)"}),
             security=[],
-            requestBody=body(obj({"username": STRING, "password": STRING}, ("username", "password"))))},
+            requestBody=body(obj({"username": STRING, "password": STRING,
+                                  "totp": {**STRING, "description": "The 6-digit code of the user's authenticator "
+                                                                    "app, for users with a second factor"}},
+                                 ("username", "password"))))},
         **_meta_paths(own),
         "/api/pipelines/{key}/summary": {"get": op(
             "pipeline_summary", "Per active stage: count, amount, entered, conversion, average days", "pipelines",
@@ -499,8 +549,14 @@ def platform_paths(schemas: dict) -> dict:
                         requestBody=body(obj(
                             {"roles": {"type": "array", "items": STRING}, "is_admin": BOOLEAN, "active": BOOLEAN,
                              "password": {**STRING, "minLength": 8}}, additionalProperties=False)))},
+        "/api/users/{id}/totp": {
+            "parameters": user_id,
+            "delete": op("users_reset_totp", "Reset a user's second factor (a lost phone): they sign in with the "
+                                             "password, or set one up again if a role requires it", "users",
+                         {200: answer("The user", shared("User"))}, errors(403, 404, why=admin))},
         **_bundle_paths(),
         **_report_paths(),
+        **_automation_paths(),
         "/api/imports/{id}": {"get": op(
             "import_status", "A background import: its progress, then its report", "imports",
             {202: answer("Still running", shared("RecordImportJob"), headers={"Retry-After": {

@@ -54,6 +54,12 @@ def update_user(user_id):
     return jsonify(platform().users.update(user_id, body, admin_roles=admin_roles, actor_id=actor_id()))
 
 
+@users_api.delete("/<id(bits=32):user_id>/totp")
+def reset_totp(user_id):
+    """Forget the user's second factor (auth/totp.py)."""
+    return jsonify(platform().users.reset_totp(user_id))
+
+
 def _role_problems(roles) -> list[dict]:
     """Roles named through the API must exist: a misspelt role would silently grant nothing."""
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):

@@ -16,6 +16,7 @@ from .. import jsonutil
 from ..clock import utcnow
 from ..errors import Conflict, Invalid, NotFound, error
 from ..tables import api_tokens, audit_log, users
+from . import totp
 from .names import BadName, lookup_key, normalise_username, username_key
 
 _hasher = PasswordHasher()
@@ -43,6 +44,8 @@ class User:
     roles: list[str] = dc_field(default_factory=list)
     #: the generation a browser session must carry to stay signed in (see ``end_sessions``)
     session_generation: int = 0
+    #: enrolled in the TOTP second factor (``auth/totp.py``)
+    totp: bool = False
 
     # Flask-Login's protocol
     is_authenticated = True
@@ -68,7 +71,8 @@ def _audit(conn, user_id: int, action: str, changes: dict, actor_id: int | None,
 
 
 def _user(row) -> User:
-    return User(row.id, row.username, bool(row.is_admin), jsonutil.loads(row.roles or "[]"), row.session_generation)
+    return User(row.id, row.username, bool(row.is_admin), jsonutil.loads(row.roles or "[]"), row.session_generation,
+                row.totp_secret is not None)
 
 
 #: Seconds a verified token, or the user of a signed-in browser session, is trusted without asking
@@ -134,7 +138,8 @@ class UserService:
     def public(row) -> dict:
         """What the API shows of a user (never the password hash)."""
         return {"id": row.id, "username": row.username, "is_admin": bool(row.is_admin),
-                "roles": jsonutil.loads(row.roles or "[]"), "active": bool(row.active), "created_at": row.created_at}
+                "roles": jsonutil.loads(row.roles or "[]"), "active": bool(row.active), "created_at": row.created_at,
+                "totp": row.totp_secret is not None}
 
     def row(self, user_id: int):
         with self.engine.connect() as conn:
@@ -289,6 +294,39 @@ class UserService:
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         return next((r for r in rows if r.username == username), rows[0] if rows else None)
+
+    # ---- the TOTP second factor (auth/totp.py) ------------------------------------------------------
+    def check_totp(self, user_id: int, code) -> bool:
+        """Whether ``code`` is the user's current code, not used before; a good code is used up."""
+        with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            row = conn.execute(sa.select(users.c.totp_secret, users.c.totp_last_step)
+                               .where(users.c.id == user_id).with_for_update()).first()
+            if row is None or row.totp_secret is None:
+                return False
+            step = totp.matching_step(row.totp_secret, code, after=row.totp_last_step)
+            if step is None:
+                return False
+            conn.execute(users.update().where(users.c.id == user_id).values(totp_last_step=step))
+        return True
+
+    def enrol_totp(self, user_id: int, secret: str, code) -> bool:
+        """Keep ``secret`` as the user's second factor if ``code`` proves their app has it."""
+        step = totp.matching_step(secret, code)
+        if step is None:
+            return False
+        with self.engine.begin() as conn:
+            conn.execute(users.update().where(users.c.id == user_id).values(totp_secret=secret, totp_last_step=step))
+        self._forget()  # the user (totp) as signed-in pages read it
+        return True
+
+    def reset_totp(self, user_id: int) -> dict:
+        """Forget the user's second factor (a lost phone): they sign in with the password alone, or
+        enrol again at the next sign-in if a role of theirs requires it."""
+        self.row(user_id)
+        with self.engine.begin() as conn:
+            conn.execute(users.update().where(users.c.id == user_id).values(totp_secret=None, totp_last_step=None))
+        self._forget()
+        return self.public(self.row(user_id))
 
     def issue_token(self, user: User) -> str:
         token = secrets.token_urlsafe(32)

@@ -7,6 +7,8 @@ make a signed-in browser call it (no CSRF exposure); browser forms carry a CSRF 
 """
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
@@ -20,6 +22,7 @@ from wtforms.validators import DataRequired
 from ..errors import BadRequest, Forbidden, Unauthorized, error
 from ..http.context import access
 from ..http.errors import json_object
+from . import totp
 from .redirects import local_path
 from .users import UserService
 
@@ -31,6 +34,11 @@ csrf = CSRFProtect()
 PUBLIC_PREFIXES = ("/login", "/api/auth/token", "/f/", "/static/", "/healthz", "/readyz", "/metrics")
 #: The session key holding the user's session generation at sign-in (``UserService.end_sessions``).
 SESSION_GENERATION = "_crm_generation"
+#: Between a right password and the second factor's code (auth/totp.py): who, since when, where to
+#: go next, and the secret being enrolled. Nobody is signed in until the code is right.
+TOTP_USER, TOTP_SINCE, TOTP_NEXT, TOTP_SECRET = "_crm_totp_user", "_crm_totp_since", "_crm_totp_next", "_crm_totp_secret"
+#: Seconds a right password waits for its code before the user must start again.
+TOTP_WAIT = 300
 
 
 class LoginForm(FlaskForm):
@@ -104,7 +112,22 @@ def issue_token():
     user = users().authenticate(username, password)
     if user is None:
         raise Unauthorized([error(None, "unauthorized", "wrong user name or password")])
+    if user.totp:
+        code = body.get("totp")
+        if code is None:
+            raise Unauthorized([error("totp", "totp_required", "this user signs in with a second factor: send "
+                                                               "\"totp\": the 6-digit code of their authenticator app")])
+        if not users().check_totp(user.id, code):
+            raise Unauthorized([error("totp", "totp_invalid", "the code is wrong or was used already")])
+    elif totp_required(user):
+        raise Unauthorized([error("totp", "totp_enrolment_required", "a role of this user requires a second factor: "
+                                                                     "sign in at /login once to set it up")])
     return jsonify({"token": users().issue_token(user)}), 201
+
+
+def totp_required(user) -> bool:
+    """Whether a role of the user requires the second factor (``require_totp``)."""
+    return bool(user.roles) and totp.role_requires(current_app.extensions["crm"].runtime.current().state, user.roles)
 
 
 #: The sign-in page speaks both languages side by side (no one is known yet), its messages too.
@@ -112,6 +135,7 @@ SIGN_IN_MESSAGES = {
     "wrong": "Wrong user name or password. / 用户名或密码错误。",
     "missing": "Please fill in both fields. / 请填写用户名和密码。",
     "too_many": "Too many attempts; wait a minute. / 尝试次数过多，请一分钟后再试。",
+    "wrong_code": "Wrong or used code; try the next one. / 验证码错误或已使用，请输入下一个。",
 }
 
 
@@ -123,17 +147,88 @@ def login():
     if form.validate_on_submit():
         user = users().authenticate(form.username.data, form.password.data)
         if user is not None:
-            # A fresh session: nothing a visitor (or someone who planted a cookie) put in it
-            # before signing in carries over, and it carries the user's current session generation.
-            session.clear()
-            login_user(user)
-            session[SESSION_GENERATION] = user.session_generation
             # Only local paths: an open redirect would let a link send people elsewhere after sign-in.
-            return redirect(local_path(request.args.get("next"), "/"))
+            next_ = local_path(request.args.get("next"), "/")
+            if user.totp or totp_required(user):  # the password was right; now the code
+                session.clear()
+                session.update({TOTP_USER: user.id, TOTP_SINCE: int(time.time()), TOTP_NEXT: next_})
+                return redirect(url_for("auth.login_totp"))
+            _sign_in(user)
+            return redirect(next_)
         message = SIGN_IN_MESSAGES["wrong"]
     elif request.method == "POST":
         message = SIGN_IN_MESSAGES["missing"]
     return render_template("login.html", form=form, message=message), 200 if request.method == "GET" or not message else 401
+
+
+def _sign_in(user) -> None:
+    # A fresh session: nothing a visitor (or someone who planted a cookie) put in it before signing
+    # in carries over, and it carries the user's current session generation.
+    session.clear()
+    login_user(user)
+    session[SESSION_GENERATION] = user.session_generation
+
+
+def _totp_page(user, *, message: str | None = None, status: int = 200):
+    """The code page: enrolment (the secret, its otpauth URI and QR code) when the user has none yet."""
+    enrol = not user.totp
+    context = {}
+    if enrol:
+        secret = session.get(TOTP_SECRET) or totp.new_secret()
+        session[TOTP_SECRET] = secret
+        link = totp.uri(secret, user.username)
+        context = {"secret": secret, "uri": link, "qr_svg": _qr_svg(link)}
+    return render_template("login_totp.html", enrol=enrol, message=message, **context), status
+
+
+def _qr_svg(text: str) -> str:
+    import io
+
+    import segno
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="svg", xmldecl=False, svgns=True, scale=4, omitsize=True)
+    return out.getvalue().decode()
+
+
+def _check_code(user) -> bool:
+    code = request.form.get("code")
+    if user.totp:
+        return users().check_totp(user.id, code)
+    return users().enrol_totp(user.id, session.get(TOTP_SECRET, ""), code) if session.get(TOTP_SECRET) else False
+
+
+@auth_bp.route("/login/totp", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["CRM_SIGNIN_RATE"], methods=["POST"])
+def login_totp():
+    """The second step of signing in: the code (or enrolling, when a role requires it)."""
+    pending = session.get(TOTP_USER)
+    fresh = time.time() - float(session.get(TOTP_SINCE, 0)) < TOTP_WAIT
+    user = users().get(pending) if isinstance(pending, int) and fresh else None
+    if user is None:
+        session.clear()
+        return redirect(url_for("auth.login"))
+    if request.method == "POST":
+        if _check_code(user):
+            next_ = session.get(TOTP_NEXT, "/")
+            _sign_in(users().get(user.id))
+            return redirect(local_path(next_, "/"))
+        return _totp_page(user, message=SIGN_IN_MESSAGES["wrong_code"], status=401)
+    return _totp_page(user)
+
+
+@auth_bp.route("/account/totp", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["CRM_SIGNIN_RATE"], methods=["POST"])
+def account_totp():
+    """A signed-in user turns the second factor on (an administrator resets it)."""
+    user = users().get(current_user.id)
+    if user.totp:
+        return render_template("login_totp.html", enrolled=True)
+    if request.method == "POST":
+        if _check_code(user):
+            session.pop(TOTP_SECRET, None)
+            return redirect("/")
+        return _totp_page(user, message=SIGN_IN_MESSAGES["wrong_code"], status=422)
+    return _totp_page(user)
 
 
 @auth_bp.post("/logout")

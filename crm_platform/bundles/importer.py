@@ -31,6 +31,7 @@ from ..errors import Conflict, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.service import check_expected_revision
 from ..metadata.store import load_state
+from ..runtime.automation.engine import suspended as automations_suspended
 from . import demo_users as demo, installs, sample
 from .format import check, kinds
 from .merge import KEEP_LOCAL, TAKE_INCOMING, merge
@@ -303,8 +304,11 @@ def run(platform, bundle: dict, *, actor: str, actor_id: int | None = None, dry_
                 if demo_users:
                     made = demo.create(platform.users, conn, bundle["definitions"].get("role", []), dry_run=dry_run)
                 faults.reach("bundle.before_sample_data")
-                loaded = sample.load(platform.records, conn, bundle["sample_data"], actor_id=actor_id, today=today,
-                                     owners=demo.owner_pool(made))
+                # A demo's records are a snapshot, not events: no automation acts on them (no e-mail for
+                # a made-up customer, no reassignment of the owners spread over the demo salespeople).
+                with automations_suspended():
+                    loaded = sample.load(platform.records, conn, bundle["sample_data"], actor_id=actor_id,
+                                         today=today, owners=demo.owner_pool(made))
         result = _report(bundle, installed, items, runner.steps, dry_run, loaded, skipped)
         if demo_users and loaded:
             result["demo_users"] = demo.public(made)

@@ -25,6 +25,12 @@ def refresh_time_relative_tags(platform, now: dt.datetime) -> str:
     return "; ".join(f"{tag} +{c['gained']} -{c['lost']}" for tag, c in changed.items()) or "no change"
 
 
+def run_time_automations(platform, now: dt.datetime) -> str:
+    """Automation rules triggered by time: a date reached, no activity for N days, a schedule's tick."""
+    from ..runtime.automation import timed
+    return timed.run_due(platform.engine, platform.runtime, platform.records, now)
+
+
 def resume_imports(platform, now: dt.datetime) -> str:
     """Imports whose process was killed go on where their last committed batch ended."""
     from ..imports import jobs as import_jobs
@@ -34,6 +40,7 @@ def resume_imports(platform, now: dt.datetime) -> str:
 PERIODIC = [
     Periodic("refresh_time_relative_tags", dt.timedelta(days=1), refresh_time_relative_tags),
     Periodic("send_reminders", dt.timedelta(minutes=10), reminders.send_reminders),
+    Periodic("run_time_automations", dt.timedelta(minutes=1), run_time_automations),
     Periodic("resume_imports", dt.timedelta(minutes=5), resume_imports),
 ]
 
@@ -53,6 +60,9 @@ class Jobs:
             result = job.run(platform, dt.datetime.fromisoformat(at))
             periodic.record_result(platform.engine, name, result)
             log.info("periodic job %s: %s", name, result)
+            with platform.engine.connect() as conn:
+                if outbox.due_count(conn, utcnow()):
+                    deliver_outbox()  # what the job asked to send (an automation's e-mails) goes in this run too
             return result
 
         @queue.task(name="crm.deliver_outbox")

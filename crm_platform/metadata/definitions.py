@@ -103,7 +103,7 @@ def normalise_entity(doc: dict) -> dict:
     doc.pop("archived_fields", None)
     doc.setdefault("fields", [])
     for f in doc["fields"]:
-        for flag in ("required", "unique", "indexed"):
+        for flag in ("required", "unique", "indexed", "personal"):
             if f.get(flag) is False:
                 del f[flag]
     return doc

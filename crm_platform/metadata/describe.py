@@ -79,6 +79,7 @@ NOUNS = {
     "role": {"en": "role", "zh": "角色"}, "field": {"en": "field", "zh": "字段"},
     "tag": {"en": "tag", "zh": "标签"}, "stage": {"en": "stage", "zh": "阶段"},
     "section": {"en": "section", "zh": "分区"}, "condition": {"en": "condition", "zh": "条件"},
+    "automation": {"en": "automation rule", "zh": "自动化规则"},
 }
 
 #: Entity settings as ``update_entity`` names them.

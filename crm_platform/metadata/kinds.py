@@ -89,4 +89,4 @@ def register(kind: Kind) -> Kind:
 
 # Each kind registers itself when its module is imported; those modules import this one, so they
 # come last. Importing kinds therefore always yields every kind, entities first.
-from . import entities, forms, pipelines, roles, taxonomies, reports  # noqa: E402,F401
+from . import entities, forms, pipelines, roles, taxonomies, reports, automations  # noqa: E402,F401

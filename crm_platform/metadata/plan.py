@@ -139,7 +139,7 @@ def _scan_kinds(probe: Probe, entity: str, stored: dict, classify) -> dict[str, 
 
 
 #: Attributes of a field that are not rules on its values.
-NOT_RULES = frozenset({"key", "type", "label", "help", "description", "required", "default", "unique", "indexed",
+NOT_RULES = frozenset({"key", "type", "label", "help", "description", "required", "default", "unique", "indexed", "personal",
                        "archived", "placeholder"})
 
 

@@ -26,7 +26,7 @@ from .keys import key_problem
 from .kinds import KINDS
 from .store import REVISION_QUERY, load_state
 
-COMMON_FIELD_KEYS = frozenset({"key", "type", "label", "help", "required", "unique", "indexed", "default"})
+COMMON_FIELD_KEYS = frozenset({"key", "type", "label", "help", "required", "unique", "indexed", "default", "personal"})
 
 
 @dataclass

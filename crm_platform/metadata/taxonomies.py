@@ -57,7 +57,8 @@ def rule_problems(where: str, rule: dict, state: MetaState) -> list[dict]:
     entity = state.entities.get(rule["entity"])
     if entity is None or entity.archived:
         return [error(where + ".entity", "invalid", f"there is no active entity '{rule['entity']}'")]
-    fields = {f["key"]: f for f in entity.fields}
+    # Bound as the runtime sees them: a stage field knows its pipeline's stages, so "stage eq quote" is judged.
+    fields = {f["key"]: REGISTRY[f["type"]].bind({**f, "_entity": rule["entity"]}, state) for f in entity.fields}
     problems = []
     for n, cond in enumerate(rule["all"]):
         at = f"{where}.all.{n}"
@@ -72,7 +73,8 @@ def rule_problems(where: str, rule: dict, state: MetaState) -> list[dict]:
         if other is None or other.archived:
             problems.append(error(at + ".related.entity", "invalid", f"there is no active entity '{related['entity']}'"))
             continue
-        other_fields = {f["key"]: f for f in other.fields}
+        other_fields = {f["key"]: REGISTRY[f["type"]].bind({**f, "_entity": related["entity"]}, state)
+                        for f in other.fields}
         via = other_fields.get(related["via"])
         if via is None or REGISTRY[via["type"]].target_entity(via) != rule["entity"]:
             problems.append(error(at + ".related.via", "invalid",

@@ -11,12 +11,10 @@ and their follow-ups commit or roll back together, whether one record moved or t
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 
 import sqlalchemy as sa
 
-from .. import jsonutil
 from ..clock import utcnow
 from ..errors import BadRequest, Conflict, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
@@ -26,10 +24,8 @@ from ..tables import stage_history
 from . import approvals
 from .access import SYSTEM, Access
 from .compiled import CompiledModel
+from .automation.actions import create_records
 from .records import Batch, RecordService, Write
-
-PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,62})\}")
-
 
 def pipelines_of(model: CompiledModel, entity_key: str) -> list[dict]:
     """Active pipelines bound to a stage field of ``entity_key``."""
@@ -122,29 +118,12 @@ class AfterWrite:
                     self._follow_ups(conn, batch, p, stage, entering[stage["key"]])
 
     def _follow_ups(self, conn, batch: Batch, pipeline: dict, stage: dict, entered: list[Write]) -> None:
-        """The stage's ``on_enter`` record for each record that entered it, in one ``create_many``."""
+        """The stage's ``on_enter`` record for each record that entered it, in one ``create_many``: the
+        automation action ``create_record`` (one mechanism for both)."""
         spec = stage["on_enter"]
-        due_value = None
-        if spec.get("due_field") is not None:
-            target = batch.model.entity(spec["entity"]).field_map.get(spec["due_field"])
-            due = utcnow() + dt.timedelta(days=spec.get("due_in_days", 0))
-            ftype = REGISTRY[target["type"]] if target else None
-            due_value = ftype.to_json(ftype.moment_value(target, due)) if ftype and ftype.temporal \
-                else due.isoformat().replace("+00:00", "Z")
-        rows = []
-        for w in entered:
-            record = jsonutil.loads(jsonutil.dumps(w.after))  # placeholders are filled with JSON values
-            values = {k: render(v, record) for k, v in (spec.get("values") or {}).items()}
-            if due_value is not None:
-                values[spec["due_field"]] = due_value
-            if spec.get("link_field"):
-                values[spec["link_field"]] = w.id
-            if spec.get("assign_to_owner"):
-                values["owner_id"] = record.get("owner_id")
-            rows.append(values)
         try:
-            self.records.create_many(spec["entity"], rows, actor_id=batch.actor_id, conn=conn,
-                                     reason=f"on entering stage {stage['key']} of pipeline {pipeline['key']}")
+            create_records(self.records, conn, batch.model, spec, [w.after for w in entered], actor_id=batch.actor_id,
+                           reason=f"on entering stage {stage['key']} of pipeline {pipeline['key']}")
         except CrmError as exc:
             errors = []
             for e in exc.errors:
@@ -154,16 +133,6 @@ class AfterWrite:
                                 f"{e['message']}"}
                 errors.extend(entered[n].located([e]) if n is not None else [e])
             raise type(exc)(errors, status=exc.status) from None
-
-
-def render(value, record: dict):
-    """Fill ``{field}`` placeholders from the record. A value that is one placeholder keeps its type."""
-    if not isinstance(value, str):
-        return value
-    whole = PLACEHOLDER.fullmatch(value)
-    if whole:
-        return record.get(whole.group(1))
-    return PLACEHOLDER.sub(lambda m: "" if record.get(m.group(1)) is None else str(record.get(m.group(1))), value)
 
 
 # ---- archiving a stage (called by the plan's operation, inside the change's transaction) ---------

@@ -52,3 +52,8 @@ class DatabaseProbe:
     def links_carrying(self, entity: str, field_key: str, values: list) -> int:
         link = sa.table(link_table_name(entity, field_key), sa.column("tag"))
         return self.conn.execute(sa.select(sa.func.count()).select_from(link).where(link.c.tag.in_(values))).scalar_one()
+
+    def users_named(self, names: list[str]) -> set[str]:
+        """Those of ``names`` that are user names here (automation rules name users)."""
+        from ..tables import users
+        return set(self.conn.execute(sa.select(users.c.username).where(users.c.username.in_(names))).scalars())

@@ -13,6 +13,7 @@ def register_web(app: Flask) -> None:
     from . import notifications_screen  # noqa: F401 - the bell's page, on the screens blueprint
     from . import search_screen  # noqa: F401 - the top bar's search results (/app/_search)
     from . import list_tools  # noqa: F401 - saved views and bulk actions of the lists
+    from . import personal_data_screen  # noqa: F401 - the record page's export and erase of personal data
     from . import inline_edit  # noqa: F401 - a list cell saved in place
     from . import approvals_screen  # noqa: F401 - my approvals and the approve / reject form
     from .control_html import form_sections

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..runtime.audit import trail
+from ..runtime.personal_data import ERASED
 from ..tables import users
 from .i18n import translate
 from .pages import Screen, screen_label
@@ -33,9 +34,12 @@ def described(conn, screen: Screen, items: list[dict]) -> list[dict]:
                   ) if owner_ids else {}
     fields = screen.entity.field_map
     shown = [f for k, f in fields.items() if any(k in i["changes"] for i in items)]
-    shows = screen.display(screen.titles(shown, [{k: v} for i in items for k, pair in i["changes"].items() for v in pair]))
+    shows = screen.display(screen.titles(shown, [{k: v} for i in items for k, pair in i["changes"].items() for v in pair
+                                                 if v != ERASED]))
 
     def text(key, value):
+        if value == ERASED:  # an erased personal value (runtime/personal_data.py), whatever the field's type
+            return translate("erased_value", screen.lang)
         if key == "owner_id":
             return owners.get(value, f"#{value}") if value is not None else ""
         return shows.text(key, value) if key in fields else str(value)

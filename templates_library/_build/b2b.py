@@ -166,9 +166,31 @@ def definitions() -> dict:
     dashboards = [dashboard("sales", "Sales", "销售报表", ["manager", "sales"], [
         ("open_pipeline_amount", 3), ("sales_funnel", 6), ("conversion_by_source", 6), ("open_by_stage", 6),
         ("won_this_year_vs_last", 6), ("won_per_salesperson", 12), ("team_overdue_tasks", 6), ("follow_up_effort", 6)])]
+    automations = [
+        {"key": "route_service_requests", "label": L("Service requests to the service team in turn", "服务请求轮流分配给客服"),
+         "entity": "service_request", "active": True, "trigger": {"on": "created"},
+         "actions": [{"type": "assign", "to": "round_robin", "role": "service"},
+                     {"type": "notify", "owner": True,
+                      "message": {"en": "New service request: {title}", "zh": "新的服务请求：{title}"}}]},
+        {"key": "quote_untouched", "label": L("Quote untouched for 7 days → task", "报价7天未跟进 → 创建任务"),
+         "entity": "opportunity", "active": True,
+         "trigger": {"on": "no_activity", "related": {"entity": "communication", "via": "opportunity"},
+                     "field": "contacted_at", "days": 7},
+         "conditions": [{"field": "stage", "op": "eq", "value": "quote"}],
+         "actions": [{"type": "create_record", "entity": "task",
+                      "values": {"content": "Follow up the quote for {name} (untouched for 7 days)", "status": "open",
+                                 "company": "{company}"},
+                      "due_in_days": 1, "due_field": "due_on", "assign_to_owner": True, "link_field": "opportunity"}]},
+        {"key": "dormant_company", "label": L("Dormant customer → owner notified", "待唤醒客户 → 通知负责人"),
+         "entity": "company", "active": True,
+         "trigger": {"on": "no_activity", "related": {"entity": "communication", "via": "company"},
+                     "field": "contacted_at", "days": 90},
+         "actions": [{"type": "notify", "owner": True,
+                      "message": {"en": "{name} has had no contact for 90 days", "zh": "{name} 已90天未沟通，请及时唤醒"}}]},
+    ]
     return {"entity": entities, "taxonomy": taxonomies, "pipeline": pipelines, "form": forms,
             "role": roles(["company", "contact", "opportunity"], {"opportunity": ["amount"]}),
-            "report": reports, "dashboard": dashboards}
+            "report": reports, "dashboard": dashboards, "automation": automations}
 
 
 COMPANY_WORDS = ["华信", "鼎盛", "恒通", "博远", "新锐", "中科", "宏达", "瑞丰", "天成", "启明", "众诚", "凯越", "安捷", "云图",
@@ -256,7 +278,7 @@ def sample() -> dict:
     return {"company": companies, "contact": contacts, "opportunity": opportunities, **shared}
 
 
-BUNDLE = {"name": "b2b", "version": "1.5.0", "label": L("B2B services", "B2B服务"),
+BUNDLE = {"name": "b2b", "version": "1.6.0", "label": L("B2B services", "B2B服务"),
           "description": L("A B2B services firm: companies with industry, size and source, contacts with their role "
                            "in the decision chain, opportunities through first contact → needs analysis → quote → "
                            "signed or lost with amount and probability, follow-up tasks per stage, a manager's "

@@ -87,7 +87,8 @@ def definitions() -> dict:
             {"key": "won", "label": L("Won", "成交客户")},
             {"key": "lost", "label": L("Lost", "流失客户")},
             {"key": "needs_after_sales", "label": L("Needs close after-sales follow-up", "需重点售后跟进")},
-            {"key": "price_sensitive", "label": L("Price comparison", "价格对比")}]},
+            {"key": "price_sensitive", "label": L("Price comparison", "价格对比")},
+            {"key": "vip", "label": L("VIP (an order over 2,000)", "VIP客户（单笔订单超2000）"), "color": "#6a1b9a"}]},
     ]
     pipelines = [{
         "key": "order_fulfilment", "label": L("Order fulfilment", "订单履约"), "entity": "shop_order", "field": "status",
@@ -121,9 +122,18 @@ def definitions() -> dict:
     dashboards = [dashboard("shop", "Shop", "店铺报表", ["manager", "sales"], [
         ("sales_this_month", 3), ("orders_per_month", 12), ("customers_by_repeat_purchases", 6),
         ("average_order_value_distribution", 6)])]
+    automations = [
+        {"key": "big_order_vip", "label": L("Order over 2,000 → customer tagged VIP, owner notified",
+                                           "订单金额超过2000 → 客户标记VIP并通知负责人"),
+         "entity": "shop_order", "active": True, "trigger": {"on": "created"},
+         "conditions": [{"field": "amount", "op": "gte", "value": 2000}],
+         "actions": [{"type": "add_tags", "via": "customer", "field": "labels", "tags": ["vip"]},
+                     {"type": "notify", "owner": True,
+                      "message": {"en": "Big order {order_no}: {amount}", "zh": "大额订单 {order_no}：{amount}"}}]},
+    ]
     return {"entity": entities, "taxonomy": taxonomies, "pipeline": pipelines,
             "role": roles(["customer", "shop_order"], {"shop_order": ["amount"]}), "report": reports,
-            "dashboard": dashboards}
+            "dashboard": dashboards, "automation": automations}
 
 
 PRODUCTS = [("纯棉圆领T恤", "apparel", 89), ("羊毛针织开衫", "apparel", 399), ("防晒霜 SPF50", "beauty", 128),
@@ -186,7 +196,7 @@ def sample() -> dict:
     return {"customer": customers, "product": products, "shop_order": orders, **shared}
 
 
-BUNDLE = {"name": "ecommerce", "version": "1.5.0", "label": L("E-commerce", "电商"),
+BUNDLE = {"name": "ecommerce", "version": "1.6.0", "label": L("E-commerce", "电商"),
           "description": L("An online shop: customers with average order value, repeat purchases and spend; products "
                            "and orders through fulfilment; value and activity tags kept up to date by rules; "
                            "communication records, tasks, service requests and campaigns.",

@@ -130,8 +130,23 @@ def definitions() -> dict:
     dashboards = [dashboard("enrolment", "Enrolment", "招生报表", ["manager", "sales"], [
         ("students_enrolled", 3), ("enrolment_funnel", 6), ("trial_to_enrolled", 6),
         ("enrolments_by_course_and_age", 12), ("renewal_rate_per_term", 12)])]
+    automations = [
+        {"key": "trial_lesson_reminder", "label": L("Trial lesson booked → reminder the day before", "预约试听 → 提前一天提醒"),
+         "entity": "student", "active": True, "trigger": {"on": "date", "field": "trial_on", "days_before": 1},
+         "conditions": [{"field": "stage", "op": "eq", "value": "trial_lesson"}],
+         "actions": [{"type": "notify", "owner": True,
+                      "message": {"en": "Trial lesson of {name} tomorrow ({trial_on})",
+                                  "zh": "{name} 明天（{trial_on}）试听，请提前确认"}}]},
+        {"key": "renewal_follow_up", "label": L("Not renewed 30 days before term end → task", "到期前30天未续费 → 创建任务"),
+         "entity": "student", "active": True, "trigger": {"on": "date", "field": "renewal_due_on", "days_before": 30},
+         "conditions": [{"field": "stage", "op": "ne", "value": "renewed"}],
+         "actions": [{"type": "create_record", "entity": "task",
+                      "values": {"content": "Talk to {name}'s family about renewing", "status": "open"},
+                      "due_in_days": 7, "due_field": "due_on", "assign_to_owner": True, "link_field": "student"}]},
+    ]
     return {"entity": entities, "taxonomy": taxonomies, "pipeline": pipelines, "form": forms,
-            "role": roles(["student", "guardian"], {"course": ["price"]}), "report": reports, "dashboard": dashboards}
+            "role": roles(["student", "guardian"], {"course": ["price"]}), "report": reports, "dashboard": dashboards,
+            "automation": automations}
 
 
 COURSES = [("数学思维启蒙班", "math", "preschool", 48, 5800), ("小学奥数提高班", "math", "primary", 64, 7800),
@@ -189,7 +204,7 @@ def sample() -> dict:
     return {"guardian": guardians, "student": students, "course": courses, "progress": progress, **shared}
 
 
-BUNDLE = {"name": "education", "version": "1.4.0", "label": L("Education", "教育培训"),
+BUNDLE = {"name": "education", "version": "1.5.0", "label": L("Education", "教育培训"),
           "description": L("A training school: students with age group and course type, guardians, courses and "
                            "learning progress; a consultation → trial lesson → enrolled → renewal pipeline with "
                            "follow-up tasks; a public trial-lesson booking form.",

@@ -82,6 +82,9 @@ class FieldType:
     always_indexed: ClassVar[bool] = False
     #: Its values are the stages of the pipeline that binds the field.
     holds_stages: ClassVar[bool] = False
+    #: Its values identify a person whatever the field is called (an e-mail address, a phone
+    #: number): exported and erased as personal data even without ``"personal": true``.
+    personal: ClassVar[bool] = False
     #: Its values are computed by the platform (roll-ups, formulas), never written by anyone: a write
     #: naming it is a 422 naming the field (``runtime/validation.py``); the record JSON Schema marks it
     #: ``readOnly`` and leaves it out of request bodies (``runtime/record_schema.py``, hence OpenAPI);
@@ -170,6 +173,11 @@ class FieldType:
 
     def taxonomy_of(self, field: dict) -> str | None:
         """The taxonomy this field's values come from (a tags field's), else None."""
+        return None
+
+    def erased_value(self, field: dict, record_id: int) -> Any:
+        """What a required field holds once its personal value is erased (a blank would break the
+        rule), unique per record so a unique field stays unique; None: this type has none."""
         return None
 
     def sum_zero(self, field: dict) -> Any:

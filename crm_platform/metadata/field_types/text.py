@@ -89,6 +89,17 @@ class TextLike(FieldType):
     def empty_clause(self, column, dialect):
         return sa.or_(column.is_(None), column == "")  # an emptied text field holds ""
 
+    #: What a required field of the type holds once erased (``erased_value``): text matching the
+    #: type's own pattern, different for each record so that a unique field stays unique.
+    erased_text = "[erased #{id}]"
+
+    def erased_value(self, field, record_id):
+        value = self.erased_text.format(id=record_id, short=record_id % 1_000_000)
+        try:
+            return self.compile_checker(field)(value)
+        except Exception:  # noqa: BLE001 - a field's own rule (a short max_length) refuses it: no placeholder
+            return None
+
 
 @register
 class Text(TextLike):
@@ -130,6 +141,8 @@ class Email(TextLike):
     pattern_message = "must be an e-mail address such as name@example.com"
     converts_to = frozenset({"text", "long_text"})
     matchable = True
+    personal = True
+    erased_text = "erased-{id}@erased.invalid"  # a reserved domain (RFC 2606): never delivered
 
     def compile_checker(self, field):
         check = super().compile_checker(field)
@@ -151,6 +164,8 @@ class Phone(TextLike):
     pattern_message = "must be a phone number: digits, spaces, ( ) . - /, an optional leading + and extension"
     converts_to = frozenset({"text", "long_text"})
     matchable = True
+    personal = True
+    erased_text = "00 x{short}"  # no number anyone has; the extension tells records apart
 
     def match_key(self, field, text):
         return phone_key(text)  # +86 138-0013-8000, 0086 13800138000 and 138 0013 8000 are one number

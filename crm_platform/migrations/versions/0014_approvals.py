@@ -1,7 +1,7 @@
 """Approvals of pipeline moves into stages that ask for one.
 
 Revision ID: 0014_approvals
-Revises: 0012_import_resume
+Revises: 0013_automation
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,9 +9,8 @@ from alembic import op
 from crm_platform.sqltypes import UTCDateTime
 
 revision = "0014_approvals"
-# 0013_automation (another branch) comes between once both are merged; whoever merges second
-# points this at it.
-down_revision = "0012_import_resume"
+# 0013_automation came from another branch; merged after this one, it points this file at itself.
+down_revision = "0013_automation"
 branch_labels = None
 depends_on = None
 

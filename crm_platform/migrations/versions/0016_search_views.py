@@ -4,16 +4,16 @@ The search index gets a substring index fitting the database: an FTS5 table with
 tokenizer on SQLite (kept in step by triggers), a pg_trgm GIN index on PostgreSQL when the
 extension may be created (without it, search still works by a plain LIKE scan).
 
-Revision ID: 0015_search_views
-Revises: 0014_approvals
+Revision ID: 0016_search_views
+Revises: 0015_totp
 """
 import sqlalchemy as sa
 from alembic import op
 
 from crm_platform.sqltypes import UTCDateTime
 
-revision = "0015_search_views"
-down_revision = "0014_approvals"
+revision = "0016_search_views"
+down_revision = "0015_totp"
 branch_labels = None
 depends_on = None
 
