@@ -312,6 +312,8 @@ def test_create_and_create_many_write_the_same_rows_to_every_table(crm, platform
         assert not before[table] or table in ("crm_audit",), f"{table} held rows before the records were written"
         seen = {prefix: [] for prefix in Sides.PREFIXES}
         for row in rows:
+            if row in before[table]:  # the audit rows of the users made before the records
+                continue
             side, value = sides.row(table, row)
             seen[side].append(value)
         compared[table] = (sorted(seen["one-"], key=repr), sorted(seen["bulk-"], key=repr))
