@@ -251,7 +251,7 @@ def test_delete_a_record_from_its_page_with_a_reason(page, live_server):
     record = live_server.api.post("/api/records/customer", json={"name": "Duplicate Zhang"}).get_json()
     page.goto(f"{live_server.url}/app/customer/{record['id']}")
     page.get_by_text("Delete…").click()
-    page.get_by_label("Reason").fill("entered twice")
+    page.get_by_role("textbox", name="Reason for the change", exact=True).fill("entered twice")
     page.get_by_role("button", name="Move to the recycle bin").click()
     page.wait_for_url(re.compile(r"/app/customer$"))
     assert page.locator("[role=status]").inner_text() == "“Duplicate Zhang” was moved to the recycle bin."
