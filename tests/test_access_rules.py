@@ -21,7 +21,7 @@ DEAL = SimpleNamespace(key="deal", table=TABLE)
 
 def model(*roles: dict, archived: tuple[str, ...] = ()):
     state = MetaState(by_kind={"role": {r["key"]: EntityState(r, r["key"] in archived) for r in roles}})
-    return SimpleNamespace(state=state, rights_cache={})
+    return SimpleNamespace(state=state, rights_cache={}, entities={})  # no fields: none computed
 
 
 def role(key, entities=None, **more):

@@ -54,6 +54,12 @@ def count(platform, table: str) -> int:
         return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
 
 
+def record_audit(platform) -> int:
+    """Audit rows of records (those of users, made before the test, left out)."""
+    with platform.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM crm_audit WHERE entity <> '_user'")).scalar()
+
+
 # ---- NUL bytes and lone surrogates in text ---------------------------------------------------------
 def test_sign_in_with_a_nul_in_the_user_name_is_refused_naming_it(anonymous):
     r = anonymous.post("/api/auth/token", json={"username": NUL, "password": "x"}, headers={"Authorization": None})
@@ -103,7 +109,7 @@ def test_a_change_reason_with_a_nul_is_refused_and_nothing_changes(client, platf
     r = client.patch("/api/records/student/1", json={"age": 10, "_reason": "fine"}, headers={"X-Change-Reason": "x" * 2001})
     assert r.status_code == 400 and fields_of(r) == ["_reason"]  # a bad header is bad even when the body says why
     assert client.get("/api/records/student/1").get_json()["age"] == 9
-    assert count(platform, "crm_audit") == 1  # the create only
+    assert record_audit(platform) == 1  # the create only
 
 
 def test_a_lone_surrogate_in_a_record_value_or_key_is_422_and_nothing_is_written(client, platform, student):
@@ -118,7 +124,7 @@ def test_a_lone_surrogate_in_a_record_value_or_key_is_422_and_nothing_is_written
                     content_type="application/json")
     assert r.status_code == 422 and fields_of(r) == ["_reason"]
     assert client.get("/api/records/student").get_json()["total"] == 0
-    assert count(platform, "crm_audit") == 0
+    assert record_audit(platform) == 0
 
 
 def test_a_user_name_with_a_nul_is_refused_and_no_user_is_made(client, platform):
