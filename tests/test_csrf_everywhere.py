@@ -25,9 +25,11 @@ TAXONOMY = {"key": "segment", "label": "Segment", "tags": [{"key": "vip", "label
 FORM = {"key": "trial", "label": "Trial", "entity": "student", "public": True, "slug": "trial",
         "success_message": "Thanks", "layout": [{"title": "You", "fields": ["name", "age"]}]}
 #: What each URL argument is filled with; the blueprint decides which definition a ``key`` names.
-KEY_BY_BLUEPRINT = {"entities": "student", "forms": "trial", "pipelines": "funnel", "taxonomies": "segment"}
+KEY_BY_BLUEPRINT = {"entities": "student", "forms": "trial", "pipelines": "funnel", "taxonomies": "segment",
+                    "automations": "nudge", "roles": "seller"}
 ARGUMENTS = {"entity": "student", "record_id": 1, "field": "name", "slug": "trial", "report": "by_stage",
-             "notification_id": 1, "job_id": 1}
+             "notification_id": 1, "job_id": 1, "approval_id": 1, "user_id": 1,
+             "template": "b2b", "name": "b2b"}
 #: Form data that would change something on most routes, were the token not checked.
 FORM_DATA = {"f-name": "Changed", "f-age": "9", "name": "Changed", "version": "1", "reason": "csrf test",
              "stage": "won", "username": "admin", "password": ADMIN_PASSWORD, "key": "other", "label": "Other",
