@@ -13,7 +13,7 @@ from .records_api import _reason
 
 bulk_api = Blueprint("bulk_api", __name__, url_prefix="/api/records")
 
-ACTIONS = ("set", "add_tags", "remove_tags", "delete")
+ACTIONS = ("set", "add_tags", "remove_tags", "delete", "email")
 
 
 def filter_args(flt: dict) -> MultiDict:
@@ -78,12 +78,26 @@ def _action(body: dict) -> bulk.BulkAction:
             raise BadRequest([error(name, "type", f"'{name}' must be an object keyed by field")])
     if "delete" in body and body["delete"] is not True:
         raise BadRequest([error("delete", "type", "'delete' must be true")])
+    email = body.get("email")
+    if email is not None:
+        if not isinstance(email, dict) or set(email) - {"to", "subject", "body", "unless"}:
+            raise BadRequest([error("email", "type", "'email' must be {\"to\": field, \"subject\", \"body\", "
+                                                     "\"unless\": field}")])
+        for name in ("to", "subject", "body"):
+            if not isinstance(email.get(name), str) or not email[name].strip():
+                raise BadRequest([error(f"email.{name}", "required", f"'email.{name}' must be non-empty text")])
+        if "unless" in email and not isinstance(email["unless"], str):
+            raise BadRequest([error("email.unless", "type", "'email.unless' must name a field")])
     action = bulk.BulkAction(set=body.get("set") or {}, add_tags=body.get("add_tags") or {},
-                             remove_tags=body.get("remove_tags") or {}, delete=body.get("delete") is True)
-    if action.delete and (action.set or action.add_tags or action.remove_tags):
+                             remove_tags=body.get("remove_tags") or {}, delete=body.get("delete") is True, email=email)
+    changes = action.set or action.add_tags or action.remove_tags
+    if action.delete and (changes or email is not None):
         raise BadRequest([error("delete", "exclusive", "'delete' cannot be combined with other changes")])
-    if not (action.delete or action.set or action.add_tags or action.remove_tags):
-        raise BadRequest([error("set", "required", "say what to do: 'set', 'add_tags', 'remove_tags' or 'delete'")])
+    if email is not None and changes:
+        raise BadRequest([error("email", "exclusive", "'email' cannot be combined with changes")])
+    if not (action.delete or changes or email is not None):
+        raise BadRequest([error("set", "required",
+                                "say what to do: 'set', 'add_tags', 'remove_tags', 'delete' or 'email'")])
     return action
 
 
@@ -92,10 +106,13 @@ def bulk_update(entity):
     svc = platform().records
     model = svc.runtime.current()
     model.entity(entity)  # 404 for an unknown entity
-    if not (access().can("update", entity, model) or access().can("delete", entity, model)):
+    changes = access().can("update", entity, model) or access().can("delete", entity, model)
+    if not (changes or access().can("read", entity, model)):
         raise Forbidden([error(None, "forbidden", f"you may not change {entity} records")])
     body = json_object()
     reason = _reason(body)
     action = _action(body)
+    if action.email is None and not changes:  # an e-mail writes no record: reading them is enough
+        raise Forbidden([error(None, "forbidden", f"you may not change {entity} records")])
     ids = _targets(entity, body)
     return jsonify(bulk.run(platform().records, entity, ids, action, access=access(), reason=reason))

@@ -126,6 +126,7 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
                                   "service's checks; refusals are listed, the rest written", key,
             {200: answer("What was written and what was refused", obj({
                 "updated": INTEGER, "deleted": {**INTEGER, "description": "Only for `delete`: the same count"},
+                "queued": {**INTEGER, "description": "Only for `email`: the e-mails queued (the same count)"},
                 "refused": {"type": "array", "items": obj({
                     "id": INTEGER, "status": {**INTEGER, "description": "The status a single write would answer"},
                     "errors": {"type": "array", "items": OBJECT}}, ("id", "errors"))}}, ("updated", "refused")))},
@@ -146,8 +147,14 @@ def _entity_paths(key: str, doc: dict, schemas: dict, max_per_page: int = 500) -
                 "remove_tags": {"type": "object", "additionalProperties": {"type": "array", "items": STRING},
                                 "description": "Tags / multiple-choice field → values to remove"},
                 "delete": {"const": True, "description": "Move each record to the recycle bin (alone)"},
+                "email": obj({"to": {**STRING, "description": "The field holding each record's address"},
+                              "subject": STRING, "body": STRING,
+                              "unless": {**STRING, "description": "A yes/no field: records where it is true "
+                                                                  "(unsubscribed) are refused, not e-mailed"}},
+                             ("to", "subject", "body"), additionalProperties=False, description="E-mail each record (alone): `{field}` in the "
+                             "subject and body is the record's value; queued in the outbox, sent by the worker"),
                 "_reason": REASON_PROPERTY}, additionalProperties=False),
-                "Send `ids` or `filter`, and `set`, `add_tags`/`remove_tags` or `delete`; one reason for all"))},
+                "Send `ids` or `filter`, and `set`, `add_tags`/`remove_tags`, `delete` or `email`; one reason for all"))},
         f"/api/records/{key}/import": {"post": op(
             f"import_{key}", f"Import {label} from a CSV or XLSX file", key,
             {200: answer("The report (a dry run writes nothing)", shared("RecordImportReport")),

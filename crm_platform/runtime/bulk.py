@@ -1,18 +1,26 @@
-"""Bulk actions on many records: set fields (owner, stage ...), add or remove tags, delete to the bin.
+"""Bulk actions on many records: set fields (owner, stage ...), add or remove tags, delete to the bin,
+and e-mail each record (the documents' outreach to a segment).
 
 Each record goes through the record service on its own (``update`` / ``delete``, its own transaction),
 so every check a single write meets — rights, validation, the pipeline's entry requirements, the
 reason the entity requires, the version read — applies per record; a refused record is listed with
 its errors and the others are written. The records are named by id or by a list query (the list's
 own filters, limited to what the caller may read).
+
+An e-mail writes no record: for each record the caller may read, one message whose subject and body
+have the record's ``{field}`` values filled in goes to the outbox (sent by ``crm worker``, retried,
+never failing the request); a record whose ``unless`` field is true (unsubscribed) or whose address
+field is empty is listed among the refused with the reason.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import outbox
 from ..errors import CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY
 from .access import Access
+from .automation.actions import PLACEHOLDER, render_text
 from .query import ListQuery
 
 #: The most records one bulk action touches; more is a 413 asking for a narrower filter.
@@ -25,6 +33,8 @@ class BulkAction:
     add_tags: dict = field(default_factory=dict)
     remove_tags: dict = field(default_factory=dict)
     delete: bool = False
+    #: ``{"to": address field, "subject", "body", "unless": boolean field}`` (``{field}`` placeholders).
+    email: dict | None = None
 
 
 def matching_ids(svc, entity_key: str, query: ListQuery, access: Access) -> list[int]:
@@ -51,8 +61,49 @@ def check_action(model, entity_key: str, action: BulkAction) -> None:
                                       f"'{key}' is not a tags or multiple-choice field of {entity_key}"))
             elif not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 problems.append(error(f"{name}.{key}", "type", "must be a list of tag keys"))
+    if action.email is not None:
+        problems += _email_problems(entity, action.email)
     if problems:
         raise Invalid(problems)
+
+
+def _email_problems(entity, email: dict) -> list[dict]:
+    problems = []
+    for name in ("to", "unless"):
+        key = email.get(name)
+        if key is not None and key not in entity.field_map:
+            problems.append(error(f"email.{name}", "unknown_field", f"'{key}' is not a field of {entity.key}"))
+    for name in ("subject", "body"):
+        for key in PLACEHOLDER.findall(email.get(name) or ""):
+            if key not in entity.field_map and key not in ("id", "owner_id"):
+                problems.append(error(f"email.{name}", "unknown_field",
+                                      f"{{{key}}} names no field of {entity.key}"))
+    return problems
+
+
+def _send(svc, entity_key: str, ids: list[int], email: dict, access: Access) -> dict:
+    """One outbox e-mail per record (read with the caller's rights), in one transaction."""
+    queued, refused = 0, []
+    with svc.engine.begin() as conn:
+        for record_id in dict.fromkeys(ids):
+            try:
+                record = svc.get(entity_key, record_id, access=access, conn=conn)
+            except CrmError as exc:
+                refused.append({"id": record_id, "status": exc.status, "errors": exc.errors})
+                continue
+            unless, address = email.get("unless"), record.get(email["to"])
+            if unless and record.get(unless):
+                refused.append({"id": record_id, "status": 409, "errors": [error(
+                    unless, "unsubscribed", f"record {record_id} asked not to be e-mailed ('{unless}' is set)")]})
+            elif address in (None, "", []):
+                refused.append({"id": record_id, "status": 422, "errors": [error(
+                    email["to"], "no_address", f"record {record_id} has no address in '{email['to']}'")]})
+            else:
+                to = [str(a) for a in (address if isinstance(address, list) else [address])]
+                outbox.add(conn, "email", {"to": to, "subject": render_text(email["subject"], record),
+                                           "body": render_text(email["body"], record)}, origin=f"bulk:{entity_key}")
+                queued += 1
+    return {"updated": queued, "queued": queued, "refused": refused}
 
 
 def run(svc, entity_key: str, ids: list[int], action: BulkAction, *, access: Access, reason: str | None) -> dict:
@@ -61,6 +112,8 @@ def run(svc, entity_key: str, ids: list[int], action: BulkAction, *, access: Acc
     if len(ids) > MAX_RECORDS:
         raise CrmError([error("ids", "too_many", f"at most {MAX_RECORDS} records per bulk action")], status=413)
     check_action(svc.runtime.current(), entity_key, action)
+    if action.email is not None:
+        return _send(svc, entity_key, ids, action.email, access)
     done, refused = 0, []
     for record_id in dict.fromkeys(ids):
         try:
