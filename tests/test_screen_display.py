@@ -74,7 +74,8 @@ def test_the_admin_names_references_by_the_screens_title_rule(app, client, deal)
     assert "Acme Ltd" in listing and "8,474,244.00" in listing
     form = admin.get("/admin/records/deal/new/").get_data(as_text=True)
     assert re.search(r'<option value="\d+">Acme Ltd</option>', form)
-    assert "Amount 金额" in form  # the admin speaks both languages: the same label rule, both texts
+    # The same label rule as the screens, in the admin's language (English without a choice; docs/admin.md).
+    assert re.search(r'<label[^>]*for="amount"[^>]*>\s*Amount\b', form) and "金额" not in form
 
 
 def test_a_form_compiled_for_a_revision_follows_a_field_added_since(app, client, deal):
