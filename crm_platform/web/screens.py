@@ -408,7 +408,7 @@ def new_record(entity):
     cf = _compiled_form(screen)
     tz = user_tz()
     if request.method == "GET":
-        return _render_form(screen, cf, cf.bind(data=cf.data_of(_defaults(screen), tz)))
+        return _render_form(screen, cf, cf.show(cf.data_of(_defaults(screen), tz)))
     wtform = cf.bind(formdata=request.form)
     try:
         created = screen.svc.create(entity, cf.values_to_create(wtform, tz), **as_user())
@@ -426,7 +426,7 @@ def edit_record(entity, record_id):
     cf = _compiled_form(screen)
     tz = user_tz()
     if request.method == "GET":
-        return _render_form(screen, cf, cf.bind(data=cf.data_of(record, tz)), record=record)
+        return _render_form(screen, cf, cf.show(cf.data_of(record, tz)), record=record)
     wtform = cf.bind(formdata=request.form)
     try:
         version = _version(request.form.get("version"))
