@@ -11,6 +11,7 @@ from markupsafe import escape
 
 from crm_platform.bundles import importer, templates
 from crm_platform.web.controls import CompiledForm
+from crm_platform.web.i18n import COOKIE
 from test_screens import Pages
 
 
@@ -22,7 +23,7 @@ def bound(self, data):
 
 
 def pages(client, paths, lang):
-    client.client.set_cookie("lang", lang)
+    client.client.set_cookie(COOKIE, lang)
     out = {}
     for path in paths:
         r = client.get(path)
@@ -52,6 +53,7 @@ def test_shown_forms_are_the_pages_bound_wtforms_forms_give(app, b2b, monkeypatc
         with monkeypatch.context() as m:
             m.setattr(CompiledForm, "show", bound)
             wtforms = pages(client, paths, lang)
+        assert ('lang="zh-CN"' in shown[paths[1]]) == (lang == "zh")
         for path in paths:
             assert 'name="f-csrf_token"' in shown[path] or 'name="csrf_token"' in shown[path], path
             assert shown[path] == wtforms[path], path

@@ -5,6 +5,8 @@ read through here, so neither has to import the other.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sqlalchemy as sa
 
 from .. import jsonutil
@@ -26,3 +28,28 @@ def load_state(conn: sa.Connection) -> MetaState:
 
 def current_revision(conn: sa.Connection) -> int:
     return conn.execute(REVISION_QUERY).scalar_one()
+
+
+def read_revision(engine: sa.Engine) -> int:
+    """The revision, read by the driver on a pooled connection, outside SQLAlchemy's transactions.
+
+    Every request asks it before anything else; one SELECT needs no transaction of its own, and
+    SQLAlchemy's BEGIN, execution context and ROLLBACK around it took nine tenths of its time
+    (125 µs against 12 µs on SQLite). A caller that goes on to read on a connection checks the
+    revision there (``current_revision``), as the record service does."""
+    sql = _revision_sql(engine.dialect)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql)
+            return cursor.fetchone()[0]
+        finally:
+            cursor.close()
+    finally:
+        raw.close()  # back to the pool, which rolls back whatever the driver began
+
+
+@lru_cache(maxsize=8)
+def _revision_sql(dialect) -> str:
+    return str(REVISION_QUERY.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))

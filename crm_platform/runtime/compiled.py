@@ -16,7 +16,7 @@ from ..errors import NotFound, error
 from ..metadata.definitions import MetaState
 from ..metadata.field_types import REGISTRY, FieldType
 from ..metadata.keys import table_name
-from ..metadata.store import REVISION_QUERY, current_revision, load_state
+from ..metadata.store import REVISION_QUERY, current_revision, load_state, read_revision
 from .record_schema import record_schema
 from .serialise import LinkReader, RecordDumper, build_output_schema
 from ..metadata.field_types.tags import link_table_name
@@ -232,11 +232,15 @@ class Runtime:
         return self._model
 
     def current(self, conn: sa.Connection | None = None) -> CompiledModel:
+        """The model at the stored revision: the one compiled in this process while the revision
+        stays, else compiled anew (on ``conn``, or a connection of its own)."""
+        model = self._model
         if conn is None:
+            if model is not None and model.revision == read_revision(self.engine):
+                return model
             with self.engine.connect() as own:
                 return self.current(own)
         revision = current_revision(conn)
-        model = self._model
         if model is not None and model.revision == revision:
             return model
         with self._lock:

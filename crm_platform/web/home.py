@@ -14,7 +14,7 @@ from ..errors import CrmError
 from .i18n import current_language, label as label_of, localise, translate
 from .my_work import recently_changed, sections
 from ..http.context import access
-from .pages import platform, render
+from .pages import menu, platform, render
 from .report_view import figure
 from .reports_service import run_saved
 from .screens import screens
@@ -95,6 +95,7 @@ def index():
     if dashboard is not None:
         widgets = [w for w in (widget_view(home, widget) for widget in dashboard.get("widgets") or []) if w is not None]
     return render("web/index.html", dashboard=dashboard, dashboards=boards, widgets=widgets,
+                  menu=menu(home.lang, home.model),
                   my_work=sections(home.model, user, home.lang),
                   recent=recently_changed(home.model, user, home.lang),
                   may_build=_may_build())

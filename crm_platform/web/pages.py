@@ -135,11 +135,10 @@ def unread_notifications() -> int:
 
 
 def render(template: str, status: int = 200, **context):
+    """A screen in the reader's language, with the top bar (``chrome.topbar``) and its bell."""
     lang = context.pop("lang", None) or current_language()
-    screen = context.get("screen")
     return render_template(template, lang=lang, t=lambda key, **v: translate(key, lang, **v),
                            label=lambda value: label_of(value, lang), user=g.get("user"),
-                           menu=menu(lang, screen.model if screen is not None else None),
                            unread=unread_notifications(), **context), status
 
 

@@ -52,6 +52,8 @@ def prefilled(screen: Screen) -> dict:
     """``prefill[<field>]=<value>`` of the address, for fields of the form the user may write (a
     reference as its id); anything else is left for the form to refuse or ignore."""
     out = {}
+    if not any(name.startswith("prefill[") for name in request.args):
+        return out
     for f in screen.fields:
         raw = request.args.get(PREFILL.format(f["key"]))
         if raw is None or not screen.writable(f["key"]) or REGISTRY[f["type"]].multi_valued:

@@ -23,7 +23,7 @@ from ..metadata.field_types import REGISTRY
 from ..metadata.forms import form_for
 from ..runtime.pipelines import pipelines_of
 from ..runtime.query import FILTER_PARAM, parse_list_args
-from .display import record_titles
+from .display import per_revision, record_titles
 from .inline_cells import cell_value, inline_columns, table_attributes
 from .quick_actions import current_user_name, form_defaults, prefilled, quick_actions
 from .timeline import timeline
@@ -354,7 +354,17 @@ def _page_number(raw) -> int:
 def _compiled_form(screen: Screen) -> CompiledForm:
     """The entity's form (``?form=<key>``) for this user: readable fields shown, the rest of what
     they may not write read-only, compiled once per revision, language and rights."""
-    form = form_for(screen.state, screen.entity.doc, request.values.get("form"))
+    asked = request.values.get("form")
+    kept = per_revision(screen.model)
+    key = ("screen form", screen.key, asked, screen.lang, screen.access.rights_key)
+    found = kept.get(key)
+    if found is None:
+        found = kept[key] = _compile_form(screen, form_for(screen.state, screen.entity.doc, asked))
+    return found
+
+
+def _compile_form(screen: Screen, form) -> CompiledForm:
+    """``form`` for this user: what they may read shown, what they may not write read-only."""
     shown = [ff for ff in form.fields if screen.readable(ff.key) and not ff.hidden]
     read_only = {ff.key for ff in shown if ff.read_only or not screen.writable(ff.key) or only_rule_tags(ff.field)}
     keys = {ff.key for ff in shown}
