@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
@@ -24,6 +23,7 @@ from ..http.context import access
 from ..http.errors import json_object
 from . import totp
 from .redirects import local_path
+from .sessions import HttpsAwareSessions
 from .users import UserService
 
 auth_bp = Blueprint("auth", __name__)
@@ -251,24 +251,6 @@ def security_headers(response):
     if not request.path.startswith("/f/"):
         response.headers.setdefault("X-Frame-Options", "DENY")
     return response
-
-
-class HttpsAwareSessions(SecureCookieSessionInterface):
-    """Session cookies for the pages only, Secure whenever the request came over HTTPS.
-
-    ``CRM_HTTPS=1`` forces Secure. Behind a TLS proxy, gunicorn takes the scheme from
-    X-Forwarded-Proto of the proxies it trusts (``--forwarded-allow-ips``, loopback by default), so
-    ``request.is_secure`` is true there too. The REST API is Bearer-only: its requests get a null
-    session, so a session cookie is neither read nor written there (and no request pays for it).
-    """
-
-    def open_session(self, app, request):
-        if request.path.startswith("/api/") or request.path == "/api":
-            return self.make_null_session(app)
-        return super().open_session(app, request)
-
-    def get_cookie_secure(self, app) -> bool:
-        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
 
 def init_auth(app: Flask) -> None:
