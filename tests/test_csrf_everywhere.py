@@ -165,3 +165,24 @@ def test_the_same_posts_with_the_token_do_change_things(csrf_app):
     assert r.status_code == 200 and stored(csrf_app, 4)["name"] == "Visitor"
     assert c.post("/logout", data={"csrf_token": token}).status_code == 302
     assert c.get("/app").status_code == 302  # signed out
+
+
+def test_a_session_keeps_one_signed_token_and_each_session_its_own(csrf_app):
+    """The token is signed once per session and worker (``auth/csrf.py``): every page of a session
+    carries the same token, which saves a record; another session's token is another and is
+    refused for this one; a configured time limit signs afresh, as Flask-WTF does."""
+    one, token = signed_in(csrf_app)
+    assert token_of(one, "/app/student") == token_of(one, "/app/student/1/edit") == token
+    other, other_token = signed_in(csrf_app)
+    assert other_token != token
+    refused = one.post("/app/student/1/edit", data={"f-name": "Other's", "version": "1", "f-csrf_token": other_token})
+    assert refused.status_code == 400 and "CSRF" in refused.get_data(as_text=True)
+    saved = one.post("/app/student/1/edit", data={"f-name": "Kept token", "version": "1", "f-csrf_token": token})
+    assert saved.status_code in (302, 303), saved.get_data(as_text=True)[:500]
+    api = csrf_app.test_client()
+    assert api.get("/api/records/student/1").get_json()["name"] == "Kept token"
+    csrf_app.config["WTF_CSRF_TIME_LIMIT"] = 3600
+    import time
+    first = token_of(one, "/app/student")
+    time.sleep(1.1)  # the signature carries the second it was made
+    assert token_of(one, "/app/student") != first

@@ -14,7 +14,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, csrf_meta_tag
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
@@ -22,6 +22,7 @@ from ..errors import BadRequest, Forbidden, Unauthorized, error
 from ..http.context import access
 from ..http.errors import json_object
 from . import totp
+from .csrf import csrf_token
 from .redirects import local_path
 from .sessions import HttpsAwareSessions
 from .users import UserService
@@ -276,6 +277,11 @@ def init_auth(app: Flask) -> None:
         return user
 
     csrf.init_app(app)
+    # Templates get the token signed once per session (auth/csrf.py) in place of Flask-WTF's.
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    processors = app.template_context_processors[None]
+    processors[:] = [p for p in processors if getattr(p, "__module__", None) != "flask_wtf.csrf"]
+    processors.append(lambda: {"csrf_token": csrf_token, "csrf_meta_tag": csrf_meta_tag})
     limiter.init_app(app)
     # Only the sign-in views carry limits, and their decorators check them; the extension's
     # before-request hook would otherwise cost every request a quarter of a millisecond.

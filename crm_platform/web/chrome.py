@@ -4,28 +4,23 @@ Rendering the top bar in Jinja cost as much as a record form's twenty controls: 
 the template into Python (translations, ``url_for``, the menu and its rights), the same on every page
 (``bench/bench_list_page.py``). What depends only on the site's address, the revision, the language,
 the user's rights and the screen shown (the menu with its current entry, the admin link, the fixed
-links and texts) is written once and kept (``_parts``); what differs per request is joined here: the
+links and texts) is written once per revision and kept (``_parts``, ``display.per_revision``: a
+site has a few languages, roles and entities); what differs per request is joined here: the
 bell's count, the CSRF token of *sign out*, the page the language link returns to, the search typed
 on the search page, the user's name.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 from flask import current_app, g, request, url_for
 from markupsafe import Markup, escape
 
-from flask_wtf.csrf import generate_csrf
-
+from ..auth.csrf import csrf_token
 from ..http.context import access, platform
+from .display import per_revision
 from .i18n import translate
 from .pages import menu
 
-#: Kept parts, the most recently used (a key per language, rights and screen: a site has few).
-KEPT = 512
-_kept: OrderedDict = OrderedDict()
-_lock = threading.Lock()
+_assets: dict[tuple[str, str], str] = {}
 
 CURRENT = ' aria-current="page"'
 BELL_ICON = ('<svg aria-hidden="true" viewBox="0 0 24 24" width="20" height="20"><path fill="currentColor" '
@@ -39,17 +34,11 @@ def topbar(lang: str, unread: int, screen=None) -> Markup:
     may_design = bool(design and design())
     model = getattr(screen, "model", None) or platform().records.runtime.current()
     current = getattr(screen, "key", None)
-    key = (request.script_root, lang, model.revision, access().rights_key, may_design, current)
-    with _lock:
-        parts = _kept.get(key)
-        if parts is not None:
-            _kept.move_to_end(key)
+    key = ("topbar", request.script_root, lang, access().rights_key, may_design, current)
+    kept = per_revision(model)
+    parts = kept.get(key)
     if parts is None:
-        parts = _parts(lang, model, current, may_design)
-        with _lock:
-            _kept[key] = parts
-            while len(_kept) > KEPT:
-                _kept.popitem(last=False)
+        parts = kept[key] = _parts(lang, model, current, may_design)
     t = parts["t"]
     searched = escape(request.args.get("q", "")) if request.endpoint == "screens.search_page" else ""
     bell = escape(translate("notifications_unread", lang, n=unread)) if unread else t["notifications"]
@@ -68,9 +57,18 @@ def topbar(lang: str, unread: int, screen=None) -> Markup:
         f'<a class="lang" href="{switch}" lang="{other}">{t["language"]}</a>'
         f'<a class="totp" href="{parts["totp_url"]}">{t["two_step"]}</a>'
         f'<form method="post" action="{parts["logout_url"]}" class="inline">'
-        f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">'
+        f'<input type="hidden" name="csrf_token" value="{escape(csrf_token())}">'
         f'<button type="submit" class="link">{escape(user.username)} · {t["sign_out"]}</button></form>'
         f'</div>')
+
+
+def asset(filename: str) -> str:
+    """The address of one of the screens' static files, built once per site address."""
+    key = (request.script_root, filename)
+    found = _assets.get(key)
+    if found is None:
+        found = _assets[key] = url_for("screens.static", filename=filename)
+    return found
 
 
 def _parts(lang: str, model, current: str | None, may_design: bool) -> dict:

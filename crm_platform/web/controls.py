@@ -26,7 +26,6 @@ from dataclasses import dataclass, field as dc_field, replace
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import generate_csrf
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
@@ -34,6 +33,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import (CheckboxInput, DateInput, DateTimeLocalInput, EmailInput, ListWidget, NumberInput,
                              TelInput, TextInput, URLInput, html_params)
 
+from ..auth.csrf import csrf_token
 from ..i18n import field_label, text_of
 from ..metadata.field_types import REGISTRY
 from ..metadata.forms import FormField, ResolvedForm, accept
@@ -367,7 +367,7 @@ class ShownForm:
         if not current_app.config.get("WTF_CSRF_ENABLED", True):
             return Markup("")  # FlaskForm then has no such field
         name = self.PREFIX + "csrf_token"
-        return Markup(f'<input id="{name}" name="{name}" type="hidden" value="{escape(generate_csrf())}">')
+        return Markup(f'<input id="{name}" name="{name}" type="hidden" value="{escape(csrf_token())}">')
 
 
 def _as_bound(kind: str, value):

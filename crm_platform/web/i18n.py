@@ -5,7 +5,7 @@ are here, one entry per message, so a missing translation is one line to add.
 """
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 
 from ..i18n import EVERY, in_every_language, text_of
 
@@ -304,10 +304,13 @@ MESSAGES = {
 
 
 def current_language() -> str:
-    chosen = request.cookies.get(COOKIE)
-    if chosen in LANGUAGES:
-        return chosen
-    return request.accept_languages.best_match(LANGUAGES, default="en") or "en"
+    """The reader's language: the cookie the language link sets, else the browser's (once per request)."""
+    found = g.get("crm_lang")
+    if found is None:
+        chosen = request.cookies.get(COOKIE)
+        found = g.crm_lang = chosen if chosen in LANGUAGES else (
+            request.accept_languages.best_match(LANGUAGES, default="en") or "en")
+    return found
 
 
 def translate(key: str, lang: str, **values) -> str:

@@ -13,10 +13,10 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
-from flask_wtf.csrf import generate_csrf as csrf_token
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
+from ..auth.csrf import csrf_token
 from ..auth.redirects import local_path
 from ..errors import BadRequest, CrmError, Invalid, error
 from ..metadata.field_types import REGISTRY

@@ -1,0 +1,43 @@
+"""The CSRF token of a page, signed once per session and worker.
+
+Flask-WTF signs the session's secret token anew for every request (an HMAC and a timestamp), which
+cost a record form about a twentieth of its time. While tokens have no time limit
+(``WTF_CSRF_TIME_LIMIT`` is None, as ``init_auth`` sets it), the timestamp is never checked, so a
+token signed once is as good as one signed now: a worker keeps it per session token and secret and
+hands it to Flask-WTF for the request (``g``), where its own forms and checks find it. With a time
+limit configured, every request signs afresh, as Flask-WTF does.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from flask import current_app, g, session
+from flask_wtf.csrf import generate_csrf
+
+#: Signed tokens a worker keeps (one per session seen lately).
+KEPT = 4096
+_signed: OrderedDict = OrderedDict()
+_lock = threading.Lock()
+
+
+def csrf_token() -> str:
+    """This request's CSRF token, as ``flask_wtf.csrf.generate_csrf`` gives it."""
+    config = current_app.config
+    name = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if name in g or config.get("WTF_CSRF_TIME_LIMIT") is not None or name not in session:
+        return generate_csrf()
+    key = (session[name], config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key)
+    with _lock:
+        found = _signed.get(key)
+        if found is not None:
+            _signed.move_to_end(key)
+    if found is None:
+        found = generate_csrf()
+        with _lock:
+            _signed[key] = found
+            while len(_signed) > KEPT:
+                _signed.popitem(last=False)
+    else:
+        setattr(g, name, found)
+    return found
