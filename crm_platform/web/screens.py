@@ -402,8 +402,11 @@ def _render_form(screen: Screen, cf: CompiledForm, wtform, *, record=None, error
             target = REGISTRY[cf.fields[c.key]["type"]].target_entity(cf.fields[c.key])
             if target in screen.model.entities and screen.can("read", target):
                 picked[c.key] = record_titles(screen.svc, screen.model, target, [int(value)], reading()).get(int(value))
+    list_url = url_for("screens.list_page", entity=screen.key)
+    record_url = url_for("screens.record_page", entity=screen.key, record_id=record["id"]) if record else None
+    back_to = _back_to()
     return render("web/form.html", status, screen=screen, form=cf.form, cf=cf, wtform=wtform, picked=picked,
-                  back_to=_back_to(),
+                  back_to=back_to, list_url=list_url, record_url=record_url, cancel_url=back_to or record_url or list_url,
                   field_errors=by_field, general_errors=general, record=record, records=records,
                   title=screen.title_of(record) if record else None, rule_choices=by_rule,
                   reason=request.form.get(REASON, "") if request.method == "POST" else "",
