@@ -157,8 +157,9 @@ SCHEMAS = {
         "at": DATETIME,
         "reason": NULLABLE_TEXT,
         "reason_key": {**NULLABLE_TEXT, "description": "A reason the system wrote (an approval step: approval_requested, "
-                                                       "approval_approved, approval_rejected), null for reasons people "
-                                                       "typed; `reason` says it in English (docs/approvals.md)"},
+                                                       "approval_approved, approval_rejected; stage_entered: a stage's "
+                                                       "follow-up; stage_archived), null for reasons people typed; "
+                                                       "`reason` says it in English (docs/approvals.md)"},
         "reason_args": {"type": ["object", "null"], "description": "The arguments of `reason_key`: approval, pipeline, "
                                                                    "stage, from_stage (keys), comment (as typed)"},
         "changes": {"type": "object", "description": "field → [old, new]; fields the "
