@@ -54,3 +54,22 @@ def test_a_new_field_and_its_tags_appear_on_the_next_read(client, student):
     one = client.get("/api/records/student/1").get_json()
     assert (one["levels"], one["level"]) == (["gold", "bronze"], "silver")
     assert list(one) == list(page["A"])  # same keys in the same order, by id and in a list
+
+
+def test_a_list_of_some_fields_reads_those_as_the_whole_list_does(app, client, student):
+    """``RecordService.list(fields=...)`` (what a list screen reads): the same values for the fields
+    asked, tags included when asked, the id, owner and version always, and nothing else; asked
+    twice with other fields, its kept statement is not the first one's."""
+    assert client.post("/api/meta/taxonomies", json=TAXONOMY).status_code == 201
+    field = {"key": "levels", "type": "tags", "taxonomy": "level"}
+    assert client.post("/api/meta/entities/student/fields", json=field).status_code == 201
+    for name, age in (("A", 30), ("B", 10)):
+        assert client.post("/api/records/student", json={"name": name, "age": age, "levels": ["gold"]}).status_code == 201
+    svc = app.extensions["crm"].records
+    whole = {r["id"]: r for r in svc.list("student")["items"]}
+    for fields in (["name"], ["age", "levels"], ["name"], []):
+        items = svc.list("student", fields=fields)["items"]
+        assert [r["id"] for r in items] == list(whole)
+        for r in items:
+            assert sorted(r) == sorted({"id", "owner_id", "version", *fields})
+            assert r == {k: whole[r["id"]][k] for k in r}

@@ -121,6 +121,11 @@ class Access:
         return any(not r.archived and (r.doc.get("reports") or {}).get("create") is True
                    for k, r in state.roles.items() if k in self.roles)
 
+    @property
+    def rights_key(self) -> tuple:
+        """What this user's rights follow from, besides the revision: screens key what they keep by it."""
+        return self._admin_flag, self.roles
+
     def rights(self, entity_key: str, model: CompiledModel | None = None) -> Rights:
         if self._admin_flag:
             return FULL

@@ -146,6 +146,15 @@ class CompiledEntity:
                 t.c.owner_id] + [self.column(f["key"]).label(f["key"]) if f["key"] in self.expressions else t.c[f["key"]]
                                  for f in self.fields if not REGISTRY[f["type"]].link_stored]
 
+    def selection(self, keys) -> list:
+        """What a reader of only these fields selects: the id, the owner and the version (which
+        rights and edits in place need) and each of ``keys`` that is a column or a formula; link-stored
+        fields are read by ``links``."""
+        t = self.table
+        return [t.c.id, t.c.owner_id, t.c.version, *(
+            t.c[k] if k in t.c else self.column(k).label(k) for k in dict.fromkeys(keys)
+            if (k in t.c or k in self.expressions) and k not in ("id", "owner_id", "version"))]
+
     @cached_property
     def get_statement(self) -> sa.Select:
         """SELECT of one live record by ``:record_id``, built once per revision (RecordService.get)."""

@@ -215,19 +215,21 @@ def all_rows_statement(entity: CompiledEntity, lq: ListQuery, dialect: str, colu
     return sa.select(*(columns or entity.columns)).where(*where).order_by(*ordering(entity, lq))
 
 
-def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, columns=None, conn=None, only=None,
-                    hidden: frozenset = frozenset()):
+def list_statements(entity: CompiledEntity, lq: ListQuery, dialect: str, fields: tuple[str, ...] | None = None,
+                    conn=None, only=None, hidden: frozenset = frozenset()):
+    """The (rows, count) statements of a page; ``fields``: only these fields (``entity.selection``)."""
     # A plain page (no filter, no search, every record readable) is the most common list and its
     # statements depend only on these; they are kept per compiled entity, so a revision drops them.
-    plain = columns is None and only is None and not lq.filters and not lq.q
+    plain = only is None and not lq.filters and not lq.q
     if plain:
-        cache_key = (dialect, lq.archived, tuple(lq.sort), lq.per_page, lq.page, lq.count_limit)
+        cache_key = (dialect, lq.archived, tuple(lq.sort), lq.per_page, lq.page, lq.count_limit, fields)
         found = entity.plain_list_statements.get(cache_key)
         if found is not None:
             return found
     t = entity.table
     where = conditions(entity, lq, dialect, conn, only, hidden)
-    rows = (sa.select(*(columns or entity.columns)).where(*where).order_by(*ordering(entity, lq))
+    columns = entity.columns if fields is None else entity.selection(fields)
+    rows = (sa.select(*columns).where(*where).order_by(*ordering(entity, lq))
             .limit(lq.per_page).offset((lq.page - 1) * lq.per_page))
     if lq.count_limit is None:
         count = sa.select(sa.func.count()).select_from(t).where(*where)

@@ -277,11 +277,12 @@ class RecordService:
         return self._dump(entity, row, c)
 
     def list(self, entity_key: str, query: ListQuery | None = None, *, conn=None, access: Access | None = None,
-             model: CompiledModel | None = None) -> dict:
+             model: CompiledModel | None = None, fields: list[str] | None = None) -> dict:
         """A page of records and the total, both limited to what ``access`` may read.
 
         ``model``: the model the caller already read on ``conn`` (it parsed the query with it),
-        which spares a second revision check.
+        which spares a second revision check. ``fields``: only these fields (and the id, owner and
+        version) for a reader that shows no more, such as a list screen.
         """
         query = query or ListQuery()
         access = access or SYSTEM
@@ -289,11 +290,14 @@ class RecordService:
             model = model if model is not None and conn is not None else self._model(c)
             entity = model.entity(entity_key)
             only, hidden = self._reading_scope(access, entity, model, query)
-            rows_q, count_q = list_statements(entity, query, c.dialect.name, conn=c, only=only, hidden=hidden)
+            fields = None if fields is None else tuple(fields)
+            rows_q, count_q = list_statements(entity, query, c.dialect.name, fields, conn=c, only=only, hidden=hidden)
             total = c.execute(count_q).scalar_one()
             exact = query.count_limit is None or total <= query.count_limit
             total = total if exact else query.count_limit
-            items = self._attach_linked(c, entity, entity.dumper.many(c.execute(rows_q)))
+            items = entity.dumper.many(c.execute(rows_q))
+            if fields is None or any(k in entity.link_tables for k in fields):
+                items = self._attach_linked(c, entity, items)
             if hidden:
                 items = [access.redact(entity, model, r) for r in items]
         return {"items": items, "total": total, "total_exact": exact, "page": query.page, "per_page": query.per_page,
@@ -323,11 +327,8 @@ class RecordService:
         model = model or self._model(conn)
         entity = model.entity(entity_key)
         only, hidden = self._reading_scope(access, entity, model, query)
-        t = entity.table
         links = columns is None or any(k in entity.link_tables for k in columns)
-        selected = None if columns is None else [t.c.id, t.c.owner_id, *(
-            t.c[k] if k in t.c else entity.column(k).label(k) for k in dict.fromkeys(columns)
-            if (k in t.c or k in entity.expressions) and k not in ("id", "owner_id"))]
+        selected = None if columns is None else entity.selection(columns)
         statement = all_rows_statement(entity, query, conn.dialect.name, columns=selected, conn=conn, only=only,
                                        hidden=hidden)
         result = conn.execution_options(stream_results=True, yield_per=batch).execute(statement)

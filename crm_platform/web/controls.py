@@ -26,6 +26,7 @@ from dataclasses import dataclass, field as dc_field, replace
 
 from flask import current_app
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
@@ -309,6 +310,10 @@ class CompiledForm:
     def bind(self, *, formdata=None, data: dict | None = None) -> FlaskForm:
         return self.form_class(formdata=formdata, data=data or {}, prefix="f")
 
+    def show(self, data: dict) -> "ShownForm":
+        """What ``bind(data=data)`` shows, for a form that is only shown (a GET): see ``ShownForm``."""
+        return ShownForm(self, data)
+
     def posted(self, wtform: FlaskForm, tz: dt.tzinfo) -> dict:
         """The JSON values of the writable fields a form posted, through each type's ``from_form``."""
         return {key: REGISTRY[self.fields[key]["type"]].from_form(self.fields[key], wtform[key].data, tz)
@@ -330,6 +335,52 @@ class CompiledForm:
         changed = {k: v for k, v in self.posted(wtform, tz).items()
                    if not same_value(self.fields[k], v, record.get(k), tz)}
         return accept(self.form, changed, before=record, lang=self.lang)
+
+
+class _Shown:
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+class ShownForm:
+    """A form to show, not to read: each field's ``data`` as the bound WTForms field would hold it,
+    and the CSRF input as ``FlaskForm`` writes it.
+
+    A GET has nothing to validate or read back, and binding a WTForms form (a field object per
+    control, with its label, widget and validators) cost a record form more than its rendering
+    (``bench/bench_list_page.py``). Posted forms are bound and validated by WTForms (``bind``);
+    ``tests/test_forms_shown.py`` checks that both show the same page.
+    """
+
+    PREFIX = "f-"
+
+    def __init__(self, cf: CompiledForm, data: dict):
+        self._fields = {key: _Shown(_as_bound(c.kind, data.get(key))) for key, c in cf.controls.items()}
+
+    def __getitem__(self, key: str) -> _Shown:
+        return self._fields[key]
+
+    @property
+    def csrf_token(self) -> Markup:
+        if not current_app.config.get("WTF_CSRF_ENABLED", True):
+            return Markup("")  # FlaskForm then has no such field
+        name = self.PREFIX + "csrf_token"
+        return Markup(f'<input id="{name}" name="{name}" type="hidden" value="{escape(generate_csrf())}">')
+
+
+def _as_bound(kind: str, value):
+    """``value`` as the control's WTForms field keeps it after ``process_data``: check boxes
+    (``SelectMultipleField``) a list of texts, a drop-down (``SelectField``) a text, the rest as given."""
+    if kind == "checkboxes":
+        try:
+            return [str(v) for v in value]
+        except TypeError:  # None: nothing ticked
+            return None
+    if kind == "select":
+        return None if value is None else str(value)
+    return value
 
 
 def same_value(field: dict, posted, stored, tz: dt.tzinfo = dt.timezone.utc) -> bool:

@@ -124,7 +124,8 @@ def record_titles(records_service, model, target: str, ids: list[int], read: dic
     entity = model.entity(target)
     key = title_field(entity.doc)
     lq = ListQuery(per_page=len(ids), filters=[Filter(SYSTEM_FIELDS["id"], "in", ids)], count_limit=len(ids))
-    return {r["id"]: record_title(entity.doc, r, key) for r in records_service.list(target, lq, **read)["items"]}
+    found = records_service.list(target, lq, fields=[key] if key else [], **read)["items"]
+    return {r["id"]: record_title(entity.doc, r, key) for r in found}
 
 
 def reference_titles(records_service, model, fields: list[dict], records: list[dict], read: dict,

@@ -13,9 +13,13 @@
 """
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from urllib.parse import parse_qsl, urlencode
 
-from flask import flash, g, redirect, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from ..errors import CrmError, Invalid, error
@@ -24,6 +28,7 @@ from ..runtime import bulk, views
 from ..runtime.pipelines import pipelines_of
 from ..runtime.query import parse_list_args
 from .controls import control, options_of
+from .display import per_revision
 from .i18n import label as label_of, translate
 from .messages import REASON, for_page, posted_reason, reason_required
 from .pages import Screen, platform, render, screen_label, user_tz
@@ -33,6 +38,11 @@ from .screens import screens
 DEFAULT_COLUMNS = 6
 #: Parameters the list screen reads that are not list-query parameters.
 SCREEN_ONLY = ("columns", "view", "page")
+#: Rendered parts of list screens kept per revision (``kept``), the most recently used.
+PARTS_KEPT = 256
+#: How long a bulk bar may offer the users of a moment ago (a new user shows this much later).
+BULK_OWNERS_SECONDS = 10
+_parts_lock = threading.Lock()
 
 
 def default_columns(screen: Screen) -> list[dict]:
@@ -105,11 +115,35 @@ def view_tabs(screen: Screen) -> dict:
             "query": urlencode([(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "view")])}
 
 
+def tools_form(screen: Screen, column_keys: list[str], *, in_bin: bool, filters) -> Markup:
+    """The list's search, filters and column chooser (``web/_list_tools.html``).
+
+    It depends only on the revision, the language, the user's rights and the query string, and
+    costs more to render than the list's rows: it is kept per revision (``kept``), keyed by those.
+    ``filters`` builds the filter controls (``screens._filter_controls``) when it is not kept."""
+    key = ("tools", screen.key, screen.lang, screen.access.rights_key, in_bin,
+           tuple(item for item in request.args.items(multi=True) if item[0] != "page"))
+    return kept(screen, key, lambda: Markup(render_template(
+        "web/_list_tools.html", screen=screen, args=request.args, in_bin=in_bin, filters=filters(),
+        column_keys=column_keys, filters_active=any(k.startswith("filter[") for k in request.args),
+        t=lambda k, **v: translate(k, screen.lang, **v), label=lambda value: label_of(value, screen.lang))))
+
+
 def bulk_context(screen: Screen) -> dict | None:
-    """What the bulk bar offers this user on this list (None when they may change nothing)."""
+    """What the bulk bar offers this user on this list (None when they may change nothing): its
+    actions as markup, rendered once per revision, language and rights, and at most
+    ``BULK_OWNERS_SECONDS`` old (they list the users a record may be assigned to)."""
     may_update, may_delete = screen.can("update"), screen.can("delete")
     if not (may_update or may_delete):
         return None
+    key = ("bulk", screen.key, screen.lang, screen.access.rights_key, int(time.monotonic() // BULK_OWNERS_SECONDS))
+    actions = kept(screen, key, lambda: Markup(render_template(
+        "web/_bulk_actions.html", bulk=_bulk_actions(screen, may_update, may_delete),
+        t=lambda k, **v: translate(k, screen.lang, **v))))
+    return {"actions": actions, "reason": reason_required(screen.entity.doc)}
+
+
+def _bulk_actions(screen: Screen, may_update: bool, may_delete: bool) -> dict:
     settable, tag_fields, stages = [], [], []
     if may_update:
         for f in screen.fields:
@@ -136,8 +170,24 @@ def bulk_context(screen: Screen) -> dict | None:
     owners = []
     if may_update and screen.access.rights(screen.key, screen.model).update == "all":
         owners = [(u["id"], u["username"]) for u in platform().users.list() if u["active"]]
-    return {"settable": settable, "tags": tag_fields, "stages": stages, "owners": owners, "delete": may_delete,
-            "reason": reason_required(screen.entity.doc)}
+    return {"settable": settable, "tags": tag_fields, "stages": stages, "owners": owners, "delete": may_delete}
+
+
+def kept(screen: Screen, key: tuple, build) -> Markup:
+    """``build()``, remembered under ``key`` for this metadata revision (the most recent
+    ``PARTS_KEPT`` parts: a query string is part of some keys)."""
+    store = per_revision(screen.model).setdefault("list_parts", OrderedDict())
+    with _parts_lock:
+        found = store.get(key)
+        if found is not None:
+            store.move_to_end(key)
+            return found
+    found = build()
+    with _parts_lock:
+        store[key] = found
+        while len(store) > PARTS_KEPT:
+            store.popitem(last=False)
+    return found
 
 
 # ---- routes ------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def fill(slug):
                    submit=label_of(form.doc.get("submit_label"), lang) if form.doc.get("submit_label") else None)
     if request.method == "GET":
         defaults = form_defaults(model.entity(form.entity).fields, tz, None)
-        return render("web/public_form.html", wtform=cf.bind(data=cf.data_of(defaults, tz)),
+        return render("web/public_form.html", wtform=cf.show(cf.data_of(defaults, tz)),
                       field_errors={}, general_errors=[], **context)
     wtform = cf.bind(formdata=request.form)
     done = label_of(form.doc.get("success_message"), lang) if form.doc.get("success_message") else translate("thanks", lang)

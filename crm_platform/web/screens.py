@@ -13,6 +13,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
+from flask_wtf.csrf import generate_csrf as csrf_token
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
@@ -157,63 +158,84 @@ def list_page(entity):
     try:
         query = parse_list_args(query_args, screen.entity, default_per_page=PER_PAGE, max_per_page=200)
         in_bin = query.archived
-        result = screen.svc.list(entity, query, **reading())
+        # only what the page shows: its columns and the records' titles
+        result = screen.svc.list(entity, query, fields=[f["key"] for f in columns] + [screen.title_key], **reading())
     except BadRequest as exc:  # a hand-edited address: say what is wrong and show the form to fix it
         problems = localise(exc.errors, screen.lang)
     else:
         list_tools.remember(screen)
     items = result["items"] if result else []
     editable = {} if in_bin else inline_columns(screen, columns)
-    cells = _row_cells(screen, columns, items, url_for("screens.list_page", entity=entity) + "/", link=not in_bin,
-                       editable=editable)
-    rows = [{"id": r["id"], "version": r.get("version"), "title": screen.title_of(r), "cells": cells(r)} for r in items]
+    bulk = None if in_bin else list_tools.bulk_context(screen)
+    write_row = _row_writer(screen, columns, items, url_for("screens.list_page", entity=entity) + "/", in_bin=in_bin,
+                            editable=editable, pick=bulk is not None)
+    rows = [write_row(r) for r in items]
     sort = args.get("sort", "")
+    column_keys = [f["key"] for f in columns]
+    tools = list_tools.tools_form(screen, column_keys, in_bin=in_bin, filters=lambda: _filter_controls(screen, args))
     return render("web/list.html", 400 if problems else 200, screen=screen, columns=columns, rows=rows, result=result,
-                  in_bin=in_bin, can_delete=screen.can("delete"),
-                  problems=problems, filters=_filter_controls(screen, args), sort=sort, args=args,
-                  column_keys=[f["key"] for f in columns], column_labels=[screen_label(f, screen.lang) for f in columns],
-                  record_url=url_for("screens.list_page", entity=entity) + "/", filters_active=any(k.startswith("filter[") for k in args),
+                  in_bin=in_bin, can_delete=screen.can("delete"), problems=problems, sort=sort, args=args, tools=tools,
+                  column_labels=[screen_label(f, screen.lang) for f in columns],
                   has_board=bool(pipelines_of(screen.model, entity)), inline=table_attributes(screen, editable),
                   page_url=lambda **change: _url_with(change),
-                  views=None if in_bin else list_tools.view_tabs(screen),
-                  bulk=None if in_bin else list_tools.bulk_context(screen))
+                  views=None if in_bin else list_tools.view_tabs(screen), bulk=bulk)
 
 
-def _row_cells(screen: Screen, columns: list[dict], items: list[dict], record_url: str, *, link: bool,
-               editable: dict | None = None):
-    """A function writing a record's cells (``<td>``s) as markup: the labels, the link and each
-    column's display function are looked up once per page, not per cell (a page has 300 cells).
-    Texts are escaped here and joined as plain strings (``Markup.join`` would escape them again).
+def _row_writer(screen: Screen, columns: list[dict], items: list[dict], record_url: str, *, in_bin: bool,
+                editable: dict | None = None, pick: bool = False):
+    """A function writing a record's row (``<tr>``) as markup: the labels, the link and each
+    column's display function are looked up once per page, not per cell (a page has 300 cells, and
+    a Jinja loop over them cost more than the rest of the page). Texts are escaped here and joined
+    as plain strings (``Markup.join`` would escape them again).
+
     A cell editable in place (``editable``, ``inline_cells.py``) carries its field and its value as
-    the control shows it."""
+    the control shows it; ``pick`` adds the bulk bar's checkbox; a list of the recycle bin links to
+    no record and ends each row with its restore button (when the user may delete)."""
     shown = screen.display(screen.titles(columns, items))
     keys = [f["key"] for f in columns]
-    heads = [str(Markup('<td data-label="%s"') % screen_label(f, screen.lang)) for f in columns]
+    heads = [f'<td data-label="{escape(screen_label(f, screen.lang))}"' for f in columns]
     editable = editable or {}
     tz = user_tz()
-    inline = [(i, f) for i, f in enumerate(columns) if i and f["key"] in editable]
-    href = escape(record_url)
-
+    inline = [(i, f, f'{heads[i]} data-inline="{escape(f["key"])}" data-value="')
+              for i, f in enumerate(columns) if i and f["key"] in editable]
     closed = [h + ">" for h in heads]
+    href = escape(record_url)
+    link = not in_bin
+    lang = screen.lang
+    may_restore = in_bin and screen.can("delete")
+    token, restore_text = (escape(csrf_token()), escape(translate("restore", lang))) if may_restore else ("", "")
 
-    def opened(record: dict) -> list[str]:
-        out = list(closed)
-        for i, f in inline:
-            out[i] = str(Markup('%s data-inline="%s" data-value="%s" tabindex="0">') % (
-                Markup(heads[i]), f["key"], cell_value(f, record.get(f["key"]), tz)))
-        return out
-
-    def cells(record: dict) -> Markup:
+    def cells(record: dict) -> list[str]:
         texts = shown.cells(record, keys)
         if not texts:  # no column chosen: the title alone
             title = escape(screen.title_of(record))
-            return Markup(f'<td><a href="{href}{record["id"]}">{title}</a></td>' if link else f"<td>{title}</td>")
+            return [f'<td><a href="{href}{record["id"]}">{title}</a></td>' if link else f"<td>{title}</td>"]
+        tds = closed
+        if inline:
+            tds = list(closed)
+            for i, f, opening in inline:
+                tds[i] = f'{opening}{escape(cell_value(f, record.get(f["key"]), tz))}" tabindex="0">'
         first = escape(texts[0] or screen.title_of(record))
-        tds = opened(record) if inline else closed
         parts = [tds[0], f'<a href="{href}{record["id"]}">{first}</a></td>' if link else f"{first}</td>"]
         parts += [f"{head}{escape(text)}</td>" for head, text in zip(tds[1:], texts[1:])]
-        return Markup("".join(parts))
-    return cells
+        return parts
+
+    def row(record: dict) -> Markup:
+        rid = record["id"]
+        out = [f'<tr data-id="{rid}" data-version="{record.get("version")}">']
+        if pick:
+            title = escape(translate("select_row", lang, title=screen.title_of(record)))
+            out.append(f'<td class="pick"><input type="checkbox" name="ids" value="{rid}" form="bulk-form" data-pick '
+                       f'aria-label="{title}"></td>')
+        out += cells(record)
+        if may_restore:  # the recycle bin: rare, so url_for per row
+            action = escape(url_for("screens.restore_record", entity=screen.key, record_id=rid))
+            out.append(f'<td><form method="post" action="{action}" class="inline">'
+                       f'<input type="hidden" name="csrf_token" value="{token}"><button type="submit" '
+                       f'aria-label="{restore_text} {escape(screen.title_of(record))}">{restore_text}</button></form></td>')
+        out.append("</tr>")
+        return Markup("".join(out))
+    return row
 
 
 def _url_with(change: dict) -> str:
@@ -386,7 +408,7 @@ def new_record(entity):
     cf = _compiled_form(screen)
     tz = user_tz()
     if request.method == "GET":
-        return _render_form(screen, cf, cf.bind(data=cf.data_of(_defaults(screen), tz)))
+        return _render_form(screen, cf, cf.show(cf.data_of(_defaults(screen), tz)))
     wtform = cf.bind(formdata=request.form)
     try:
         created = screen.svc.create(entity, cf.values_to_create(wtform, tz), **as_user())
@@ -404,7 +426,7 @@ def edit_record(entity, record_id):
     cf = _compiled_form(screen)
     tz = user_tz()
     if request.method == "GET":
-        return _render_form(screen, cf, cf.bind(data=cf.data_of(record, tz)), record=record)
+        return _render_form(screen, cf, cf.show(cf.data_of(record, tz)), record=record)
     wtform = cf.bind(formdata=request.form)
     try:
         version = _version(request.form.get("version"))
