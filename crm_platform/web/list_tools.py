@@ -9,7 +9,8 @@
   fields that are not long text.
 - **Bulk actions** post the ticked ids, or the list's query for "all matching", to ``/_bulk``, which
   runs ``runtime/bulk.py`` — each record through the record service — and shows what changed and
-  what was refused.
+  what was refused. *Send e-mail* (``_bulk_email``) queues one e-mail per record the same way as
+  the API's ``email`` action; bad input shows the e-mail again with its errors (422).
 """
 from __future__ import annotations
 
