@@ -405,6 +405,8 @@ MESSAGES.update({
     "u_t_admin_on": {"en": "made an administrator", "zh": "设为管理员"},
     "u_t_admin_off": {"en": "no longer an administrator", "zh": "取消管理员"},
     "u_t_password": {"en": "password reset", "zh": "重置了密码"},
+    "u_t_totp_on": {"en": "set up two-step sign-in", "zh": "开启了两步验证"},
+    "u_t_totp_off": {"en": "two-step sign-in reset", "zh": "重置了两步验证"},
     "u_t_created": {"en": "created as {name}", "zh": "创建用户 {name}"},
     "u_last_admin": {"en": "This is the last active administrator: make another user an administrator first.",
                      "zh": "这是最后一位有效的管理员：请先把另一位用户设为管理员。"},

@@ -203,6 +203,8 @@ def _trail_text(item: dict, roles: dict) -> str:
             parts.append(t("u_activated_short" if new else "u_deactivated_short"))
         elif key == "password":
             parts.append(t("u_t_password"))
+        elif key == "totp":  # the second factor: set up by the user, reset by an administrator
+            parts.append(t("u_t_totp_on" if new else "u_t_totp_off"))
         elif key == "username":
             parts.append(t("u_t_created", name=new))
     return ("；" if language() == "zh" else "; ").join(parts)

@@ -149,7 +149,8 @@ def user_create(name, password, roles, admin):
 @user.command("reset-totp")
 @click.argument("name")
 def user_reset_totp(name):
-    """Forget a user's second factor (a lost phone); they set one up again if a role requires it."""
+    """Forget a user's second factor (a lost phone); they set one up again if a role requires it.
+    Audited like the other changes of users, with no actor (the command line)."""
     platform = _app().extensions["crm"]
     found = platform.users.get_by_name(name)
     if found is None:

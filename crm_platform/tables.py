@@ -112,6 +112,10 @@ audit_log = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("changes", sa.Text, nullable=False),
+    #: A reason the system wrote (an approval step): its message key and JSON arguments, for the
+    #: screens to say in the reader's language; ``reason`` holds the same in English (0017).
+    sa.Column("reason_key", sa.String(64), nullable=True),
+    sa.Column("reason_args", sa.Text, nullable=True),
     sa.Index("ix_crm_audit_entity_record", "entity", "record_id"),
 )
 

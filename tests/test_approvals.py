@@ -331,3 +331,60 @@ def test_a_request_for_a_record_deleted_since_can_still_be_rejected(people, plat
     assert people.call("mia", "GET", f"/api/approvals/{approval['id']}").get_json()["status"] == "pending"
     r = people.call("mia", "POST", f"/api/approvals/{approval['id']}/reject", json={"comment": "已删除"})
     assert r.status_code == 200 and r.get_json()["status"] == "rejected"
+
+
+def test_the_timeline_says_the_approval_steps_in_the_readers_language(people, platform, app):
+    """The audit rows of an approval's steps keep their English reason for the API, and a message key
+    with its arguments: the record page and the timeline API say them in the reader's language, with
+    the pipeline's and stages' labels; what a user typed (the requester's reason, the rejection) as typed."""
+    from test_screens import Pages
+    q = quote(people, discount="30")
+    r = people.client.patch(f"/api/records/quote/{q['id']}", json={"stage": "sent"},
+                            headers={"Authorization": f"Bearer {people.tokens['lin']}", "X-Change-Reason": "customer asked"})
+    assert r.status_code == 200 and r.get_json()["stage"] == "draft", r.get_json()
+    approval = people.call("max", "GET", "/api/approvals?mine=1").get_json()["items"][0]
+    assert people.call("max", "POST", f"/api/approvals/{approval['id']}/reject",
+                       json={"comment": "折扣过高"}).status_code == 200
+    n = approval["id"]
+    asked_zh = f"提交审批 #{n}：申请进入「Quoting」的「已发送」阶段（customer asked）"
+    rejected_zh = f"审批 #{n} 已驳回：仍在「Quoting」的「草稿」阶段（折扣过高）"
+
+    page = html.unescape(Pages(app, "lin").get(f"/app/quote/{q['id']}", headers={"Accept-Language": "zh"})
+                         .get_data(as_text=True))
+    assert f"原因：{asked_zh}" in page and f"原因：{rejected_zh}" in page
+    assert "requested: move to stage" not in page and "stays in stage" not in page and "rejected:" not in page
+
+    timeline = people.call("lin", "GET", f"/api/records/quote/{q['id']}/timeline").get_json()["items"]  # zh caller
+    reasons = [i["reason"] for i in timeline if i["kind"] == "change" and i["action"] == "approval"]
+    assert reasons == [rejected_zh, asked_zh]
+    english = people.client.get(f"/api/records/quote/{q['id']}/timeline", headers={"Accept-Language": "en"}).get_json()
+    assert [i["reason"] for i in english["items"] if i["kind"] == "change" and i["action"] == "approval"] == [
+        f"Approval #{n} rejected: stays in “Draft” of “Quoting” (折扣过高)",
+        f"Approval #{n} requested: move to “Sent” of “Quoting” (customer asked)"]
+
+    # The API's history: the English words as before, and the same as data.
+    items = people.client.get(f"/api/records/quote/{q['id']}/history").get_json()["items"]
+    rejected, asked = [i for i in items if i["action"] == "approval"]
+    assert asked["reason"] == f"approval {n} requested: move to stage 'sent' of pipeline 'quoting' (customer asked)"
+    assert asked["reason_key"] == "approval_requested" and asked["reason_args"] == {
+        "approval": n, "pipeline": "quoting", "from_stage": "draft", "stage": "sent", "comment": "customer asked"}
+    assert rejected["reason"] == f"approval {n} rejected: 折扣过高 (stays in stage 'draft')"
+    assert rejected["reason_key"] == "approval_rejected" and rejected["reason_args"]["comment"] == "折扣过高"
+    created = next(i for i in items if i["action"] == "create")
+    assert created["reason_key"] is None and created["reason_args"] is None
+
+
+def test_an_approved_moves_audit_row_carries_its_reason_as_data_too(people, platform, app):
+    q = quote(people, discount="30")
+    assert people.call("lin", "PATCH", f"/api/records/quote/{q['id']}", json={"stage": "sent"}).status_code == 200
+    approval = people.call("mia", "GET", "/api/approvals?mine=1").get_json()["items"][0]
+    assert people.call("mia", "POST", f"/api/approvals/{approval['id']}/approve", json={}).status_code == 200
+    moved = audit_rows(platform, q["id"])[-1]
+    assert (moved.action, moved.reason, moved.reason_key) == ("update", f"approval {approval['id']} approved",
+                                                              "approval_approved")
+    # On a page (here: the record's changes as the screens describe them) it is said in Chinese.
+    from crm_platform.web.changes import reason_text
+    from crm_platform.web.pages import Screen
+    item = people.client.get(f"/api/records/quote/{q['id']}/history").get_json()["items"][0]
+    with app.test_request_context(headers={"Accept-Language": "zh"}):
+        assert reason_text(Screen("quote"), item) == f"审批 #{approval['id']} 已通过：进入「Quoting」的「已发送」阶段"

@@ -192,6 +192,26 @@ def test_bulk_stage_move_on_archiving_a_stage_is_audited(b2b):
     top = history(b2b, a["id"], "opportunity")["items"][0]
     assert top["action"] == "stage" and top["changes"] == {"stage": ["needs_analysis", "quote"]}
     assert "needs_analysis" in top["reason"] and "sales" in top["reason"]
+    # The reason is the system's: the timeline says it in the reader's language, stages and pipeline by label.
+    assert (top["reason_key"], top["reason_args"]) == ("stage_archived", {
+        "pipeline": "sales", "from_stage": "needs_analysis", "stage": "quote"})
+    items = b2b.get(f"/api/records/opportunity/{a['id']}/timeline", headers={"Accept-Language": "zh"}).get_json()["items"]
+    moved = next(i for i in items if i["kind"] == "change" and i["action"] == "stage")
+    assert moved["reason"] == "「销售漏斗」的「Needs analysis」阶段已归档，移入「Quote」阶段"
+
+
+def test_a_stage_follow_ups_reason_is_said_in_the_readers_language(b2b):
+    opp = new_opp(b2b, name="A", stage="first_contact")
+    assert move(b2b, opp["id"], "needs_analysis").status_code == 200
+    assert move(b2b, opp["id"], "quote").status_code == 200
+    task = b2b.get("/api/records/task").get_json()["items"][0]
+    got = history(b2b, task["id"], "task")["items"][0]
+    assert got["reason"] == "on entering stage quote of pipeline sales" and got["reason_key"] == "stage_entered"
+    items = b2b.get(f"/api/records/task/{task['id']}/timeline", headers={"Accept-Language": "zh"}).get_json()["items"]
+    created = next(i for i in items if i["kind"] == "change" and i["action"] == "create")
+    assert created["reason"] == "进入「销售漏斗」的「Quote」阶段后的后续事项"
+    items = b2b.get(f"/api/records/task/{task['id']}/timeline", headers={"Accept-Language": "en"}).get_json()["items"]
+    assert next(i for i in items if i.get("action") == "create")["reason"] == "Follow-up on entering “Quote” of “Sales funnel”"
 
 
 def test_history_is_newest_first_and_paged(crm):

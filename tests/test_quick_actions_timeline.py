@@ -199,3 +199,17 @@ def test_prefill_of_fields_a_form_cannot_take_so_is_ignored_not_a_500(client, ap
     assert r.status_code == 200
     page = text(r)
     assert 'value="Acme"' in page and 'name="next"' not in page
+
+
+def test_a_reminder_in_the_timeline_draws_its_bell_without_an_emoji_font(crm, app, platform):
+    """The bell beside a reminder is an inline SVG: on a phone without an emoji font 🔔 was a box."""
+    from crm_platform import notifications
+    from test_screens import Pages
+    c = crm.post("/api/records/customer", json={"name": "Acme", "stage": "lead"}).get_json()
+    with platform.engine.begin() as conn:
+        notifications.notify(conn, [platform.users.get_by_name("admin").id], "reminder",
+                             {"en": "Follow up Acme", "zh": "跟进 Acme"}, entity="customer", record_id=c["id"])
+    page = Pages(app).get(f"/app/customer/{c['id']}").get_data(as_text=True)
+    item = page.split('data-kind="notification"', 1)[1].split("</li>", 1)[0]
+    assert '<span class="tl-bell" aria-hidden="true"><svg' in item and "Follow up Acme" in item
+    assert "🔔" not in page

@@ -155,3 +155,74 @@ def test_a_user_without_a_second_factor_signs_in_as_before(app, client):
     assert signed_in(c)
     r = client.post("/api/auth/token", json={"username": "pat", "password": "pat-password"}, headers=NO_TOKEN)
     assert r.status_code == 201
+
+
+# ---- the user audit trail (entity "_user", docs/admin.md): set up, reset; never the secret ----------
+
+def _user_audit(app, user_id):
+    import sqlalchemy as sa
+    from crm_platform.tables import audit_log
+    with app.extensions["crm"].engine.connect() as conn:
+        return conn.execute(sa.select(audit_log).where(audit_log.c.entity == "_user", audit_log.c.record_id == user_id)
+                            .order_by(audit_log.c.id)).all()
+
+
+def _admin_page(app, user_id) -> str:
+    import html as html_lib
+    from test_admin_designer import sign_in
+    c = sign_in(app.test_client())
+    c.set_cookie("crm_lang", "zh")
+    r = c.get(f"/admin/users/{user_id}/")
+    assert r.status_code == 200
+    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", r.get_data(as_text=True))))
+
+
+def test_setting_up_the_second_factor_is_in_the_user_audit_trail_without_the_secret(app):
+    user_id, secret = enrolled_user(app)
+    rows = _user_audit(app, user_id)
+    assert [(r.action, r.actor_id) for r in rows] == [("create", None), ("update", user_id)]
+    assert '"totp": [false, true]' in rows[-1].changes
+    assert all(secret not in (r.changes or "") and secret not in (r.reason or "") for r in rows)
+    assert app.extensions["crm"].users.trail(user_id)[0]["changes"] == {"totp": [False, True]}
+    page = _admin_page(app, user_id)
+    assert "mia: 开启了两步验证" in page
+
+
+def test_setting_up_at_sign_in_because_a_role_requires_it_is_audited_too(app, client):
+    assert client.post("/api/meta/roles", json={"key": "finance", "label": "Finance", "require_totp": True}
+                       ).status_code == 201
+    created = app.extensions["crm"].users.create("ned", "ned-password", roles=["finance"])
+    c = browser(app)
+    post(c, "/login", {"username": "ned", "password": "ned-password"})
+    secret = secret_on(get(c, "/login/totp").get_data(as_text=True))
+    assert post(c, "/login/totp", {"code": code(secret)}).status_code == 302
+    last = _user_audit(app, created.id)[-1]
+    assert (last.action, last.actor_id) == ("update", created.id) and '"totp": [false, true]' in last.changes
+    assert secret not in last.changes
+
+
+def test_an_administrators_reset_is_in_the_user_audit_trail_and_on_the_admin_user_page(app, client):
+    user_id, secret = enrolled_user(app)
+    admin_id = app.extensions["crm"].users.get_by_name("admin").id
+    assert client.delete(f"/api/users/{user_id}/totp").status_code == 200
+    rows = _user_audit(app, user_id)
+    assert [(r.action, r.actor_id) for r in rows][-1] == ("update", admin_id)
+    assert '"totp": [true, false]' in rows[-1].changes and secret not in rows[-1].changes
+    # Resetting a user who has no second factor changes nothing, and nothing is written.
+    assert client.delete(f"/api/users/{user_id}/totp").status_code == 200
+    assert len(_user_audit(app, user_id)) == len(rows)
+    page = _admin_page(app, user_id)
+    assert "admin: 重置了两步验证" in page and "mia: 开启了两步验证" in page
+
+
+def test_the_command_lines_reset_is_audited_with_no_actor(app, database_url, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+    from crm_platform.cli import main
+    user_id, _ = enrolled_user(app)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["user", "reset-totp", "mia"])
+    assert result.exit_code == 0 and "second factor reset" in result.output, result.output
+    last = _user_audit(app, user_id)[-1]
+    assert (last.action, last.actor_id) == ("update", None) and '"totp": [true, false]' in last.changes
+    assert app.extensions["crm"].users.get(user_id).totp is False

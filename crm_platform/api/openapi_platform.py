@@ -155,8 +155,15 @@ SCHEMAS = {
                    "description": "approval: a step of an approval (asked, rejected); an approved move is an update; "
                                   "personal_export, erase: personal data exported or erased (docs/operations.md)"},
         "at": DATETIME,
-        "reason": NULLABLE_TEXT, "changes": {"type": "object", "description": "field → [old, new]; fields the "
-                                                                              "reader may not read are left out"}})},
+        "reason": NULLABLE_TEXT,
+        "reason_key": {**NULLABLE_TEXT, "description": "A reason the system wrote (an approval step: approval_requested, "
+                                                       "approval_approved, approval_rejected; stage_entered: a stage's "
+                                                       "follow-up; stage_archived), null for reasons people typed; "
+                                                       "`reason` says it in English (docs/approvals.md)"},
+        "reason_args": {"type": ["object", "null"], "description": "The arguments of `reason_key`: approval, pipeline, "
+                                                                   "stage, from_stage (keys), comment (as typed)"},
+        "changes": {"type": "object", "description": "field → [old, new]; fields the "
+                                                     "reader may not read are left out"}})},
         "total": INTEGER, "page": INTEGER, "per_page": INTEGER, "pages": INTEGER}, ("items", "total")),
     "Timeline": obj({"items": {"type": "array", "items": obj({
         "kind": {"enum": ["change", "stage", "related", "notification"]}, "at": DATETIME,

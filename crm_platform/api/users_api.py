@@ -56,8 +56,8 @@ def update_user(user_id):
 
 @users_api.delete("/<id(bits=32):user_id>/totp")
 def reset_totp(user_id):
-    """Forget the user's second factor (auth/totp.py)."""
-    return jsonify(platform().users.reset_totp(user_id))
+    """Forget the user's second factor (auth/totp.py); audited with the administrator as actor."""
+    return jsonify(platform().users.reset_totp(user_id, actor_id=actor_id()))
 
 
 def _role_problems(roles) -> list[dict]:

@@ -310,21 +310,29 @@ class UserService:
         return True
 
     def enrol_totp(self, user_id: int, secret: str, code) -> bool:
-        """Keep ``secret`` as the user's second factor if ``code`` proves their app has it."""
+        """Keep ``secret`` as the user's second factor if ``code`` proves their app has it. Audited
+        (``USER_AUDIT``: ``totp`` false → true, by the user; never the secret)."""
         step = totp.matching_step(secret, code)
         if step is None:
             return False
         with self.engine.begin() as conn:
-            conn.execute(users.update().where(users.c.id == user_id).values(totp_secret=secret, totp_last_step=step))
+            done = conn.execute(users.update().where(users.c.id == user_id, users.c.totp_secret.is_(None))
+                                .values(totp_secret=secret, totp_last_step=step)).rowcount
+            if done:  # (a second enrolment racing the first changes nothing)
+                _audit(conn, user_id, "update", {"totp": [False, True]}, user_id)
         self._forget()  # the user (totp) as signed-in pages read it
-        return True
+        return bool(done)
 
-    def reset_totp(self, user_id: int) -> dict:
+    def reset_totp(self, user_id: int, *, actor_id: int | None = None) -> dict:
         """Forget the user's second factor (a lost phone): they sign in with the password alone, or
-        enrol again at the next sign-in if a role of theirs requires it."""
+        enrol again at the next sign-in if a role of theirs requires it. Audited (``totp`` true →
+        false, by ``actor_id``: None from the command line) when the user had one."""
         self.row(user_id)
         with self.engine.begin() as conn:
-            conn.execute(users.update().where(users.c.id == user_id).values(totp_secret=None, totp_last_step=None))
+            done = conn.execute(users.update().where(users.c.id == user_id, users.c.totp_secret.is_not(None))
+                                .values(totp_secret=None, totp_last_step=None)).rowcount
+            if done:
+                _audit(conn, user_id, "update", {"totp": [True, False]}, actor_id)
         self._forget()
         return self.public(self.row(user_id))
 

@@ -203,8 +203,10 @@ def _request(conn, batch: Batch, pipeline: dict, stage: dict, w: Write, frm, to,
     audit.write_many(conn, [{
         "entity": entity.key, "record_id": w.id, "action": "approval", "changes": {pipeline["field"]: [frm, to]},
         "actor_id": batch.actor_id, "at": now,
-        "reason": f"approval {new_id} requested: move to stage '{to}' of pipeline '{pipeline['key']}'"
-                  + (f" ({batch.reason})" if batch.reason else "")}])
+        "reason": audit.Reason(f"approval {new_id} requested: move to stage '{to}' of pipeline '{pipeline['key']}'"
+                               + (f" ({batch.reason})" if batch.reason else ""), "approval_requested",
+                               approval=new_id, pipeline=pipeline["key"], from_stage=frm, stage=to,
+                               comment=str(batch.reason) if batch.reason else None)}])
     title = _title(entity, merged)
     label = entity.doc.get("label")
     told = [approver_id] if approver_id is not None else holders_of(conn, role)
@@ -239,6 +241,11 @@ def decide(conn: sa.Connection, records: RecordService, approval_id: int, *, use
     now = utcnow()
     verb = "approved" if approve else "rejected"
     why = f"approval {approval_id} {verb}" + (f": {comment}" if comment else "")
+    if not approve:
+        why += f" (stays in stage '{row.from_stage}')"
+    # The reason in words (the API's) and as a message key the screens say in the reader's language.
+    why = audit.Reason(why, f"approval_{verb}", approval=approval_id, pipeline=row.pipeline, from_stage=row.from_stage,
+                       stage=row.to_stage, comment=comment)
     done = conn.execute(approvals.update().where(approvals.c.id == approval_id, approvals.c.status == "pending")
                         .values(status=verb, decided_by=user_id, decided_at=now, comment=comment)).rowcount
     if not done:  # another decision won the race
@@ -251,7 +258,7 @@ def decide(conn: sa.Connection, records: RecordService, approval_id: int, *, use
         audit.write_many(conn, [{
             "entity": row.entity, "record_id": row.record_id, "action": "approval",
             "changes": {row.field: [row.to_stage, row.from_stage]}, "actor_id": user_id, "at": now,
-            "reason": why + f" (stays in stage '{row.from_stage}')"}])
+            "reason": why}])
     model = records.runtime.current(conn)
     entity = model.entity(row.entity)
     label = entity.doc.get("label")

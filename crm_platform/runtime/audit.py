@@ -13,8 +13,13 @@ Stages moved in bulk when a pipeline stage is archived are written with action `
 
 An entity whose definition says ``"require_change_reason": true`` refuses an update or a delete
 without a reason (422, field ``_reason``); the before-write hook checks it before anything is
-written. ``GET /api/records/<entity>/<id>/history`` lists a record's rows, newest first. No
-endpoint or code path updates or deletes audit rows: the trail is append-only through the product.
+written. ``GET /api/records/<entity>/<id>/history`` lists a record's rows, newest first.
+
+A reason the system writes itself (the steps of an approval) is a :class:`Reason`: the English
+sentence in ``reason`` as before, and a message key with its arguments beside it, which the screens
+render in the reader's language (docs/approvals.md).
+
+No endpoint or code path updates or deletes audit rows: the trail is append-only through the product.
 """
 from __future__ import annotations
 
@@ -26,6 +31,29 @@ from ..errors import Invalid, error
 from ..tables import audit_log
 from .fast_insert import insert_rows
 from .records import Batch
+
+class Reason(str):
+    """A reason the system writes (an approval step): its English sentence — the ``reason`` column,
+    what the API and every reader of the trail get as text — with a message key and arguments
+    (``reason_key``, ``reason_args``), so that the screens say it in the reader's language and name
+    stages and pipelines by their labels (``web/changes.py``). A comment a user typed is one of the
+    arguments, kept as typed. It is a ``str``, so it travels as a write's reason like any other."""
+
+    key: str
+    args: dict
+
+    def __new__(cls, text: str, key: str = "", **args):  # (copy and pickle call it with the text alone)
+        self = super().__new__(cls, text)
+        self.key, self.args = key, args
+        return self
+
+
+def _reason_columns(reason) -> dict:
+    """``reason``, ``reason_key`` and ``reason_args`` of an audit row written for ``reason``."""
+    if isinstance(reason, Reason):
+        return {"reason": str(reason), "reason_key": reason.key, "reason_args": jsonutil.dumps(reason.args)}
+    return {"reason": reason, "reason_key": None, "reason_args": None}
+
 
 #: Columns every generated table carries that are bookkeeping, not the record's content.
 BOOKKEEPING = frozenset({"id", "created_at", "updated_at", "created_by", "updated_by", "version", "archived_at"})
@@ -64,9 +92,11 @@ def diff(entity, action: str, before: dict | None, after: dict | None) -> dict:
 
 
 def write_many(conn: sa.Connection, rows: list[dict]) -> None:
-    """Rows of ``entity, record_id, action, changes (dict), actor_id, reason, at``, in one executemany."""
+    """Rows of ``entity, record_id, action, changes (dict), actor_id, reason, at``, in one executemany
+    (a :class:`Reason` fills ``reason_key`` and ``reason_args`` too)."""
     if rows:
-        conn.execute(audit_log.insert(), [{**r, "changes": jsonutil.dumps(r["changes"])} for r in rows])
+        conn.execute(audit_log.insert(), [{**r, **_reason_columns(r.get("reason")), "changes": jsonutil.dumps(r["changes"])}
+                                          for r in rows])
 
 
 # ---- hooks ----------------------------------------------------------------------------------------
@@ -93,7 +123,8 @@ def after_write(conn: sa.Connection, batch: Batch) -> None:
     else:
         rows = [(w.id, dumps(diff(entity, batch.op, w.before, w.after))) for w in batch]
     insert_rows(conn, audit_log, ("record_id", "changes"), rows,
-                {"entity": entity.key, "action": batch.op, "actor_id": batch.actor_id, "at": utcnow(), "reason": batch.reason})
+                {"entity": entity.key, "action": batch.op, "actor_id": batch.actor_id, "at": utcnow(),
+                 **_reason_columns(batch.reason)})
 
 
 # ---- reading the trail -------------------------------------------------------------------------
@@ -102,7 +133,10 @@ def _item(row, hidden: frozenset = frozenset()) -> dict:
     """One audit row; changes to fields the reader may not read are left out."""
     changes = {k: v for k, v in jsonutil.loads(row.changes).items() if k not in hidden}
     return {"id": row.id, "entity": row.entity, "record_id": row.record_id, "action": row.action,
-            "actor_id": row.actor_id, "actor": row.actor, "at": row.at, "reason": row.reason, "changes": changes}
+            "actor_id": row.actor_id, "actor": row.actor, "at": row.at, "reason": row.reason,
+            "reason_key": row.reason_key,
+            "reason_args": jsonutil.loads(row.reason_args) if row.reason_args is not None else None,
+            "changes": changes}
 
 
 def trail(conn: sa.Connection, entity: str, record_id: int, *, hidden: frozenset = frozenset(), limit: int,

@@ -23,6 +23,7 @@ from ..sqltypes import UTCDateTime
 from ..tables import stage_history
 from . import approvals
 from .access import SYSTEM, Access
+from .audit import Reason
 from .compiled import CompiledModel
 from .automation.actions import create_records
 from .records import Batch, RecordService, Write
@@ -123,7 +124,8 @@ class AfterWrite:
         spec = stage["on_enter"]
         try:
             create_records(self.records, conn, batch.model, spec, [w.after for w in entered], actor_id=batch.actor_id,
-                           reason=f"on entering stage {stage['key']} of pipeline {pipeline['key']}")
+                           reason=Reason(f"on entering stage {stage['key']} of pipeline {pipeline['key']}",
+                                         "stage_entered", pipeline=pipeline["key"], stage=stage["key"]))
         except CrmError as exc:
             errors = []
             for e in exc.errors:
@@ -153,7 +155,8 @@ def move_all(conn: sa.Connection, pipeline: str, entity: str, field: str, stage:
     from . import audit
     audit.write_many(conn, [
         {"entity": entity, "record_id": i, "action": "stage", "changes": {field: [stage, target]}, "actor_id": actor_id,
-         "reason": f"stage '{stage}' of pipeline '{pipeline}' archived", "at": now} for i in ids])
+         "reason": audit.Reason(f"stage '{stage}' of pipeline '{pipeline}' archived", "stage_archived", pipeline=pipeline,
+                                from_stage=stage, stage=target), "at": now} for i in ids])
     return len(ids)
 
 

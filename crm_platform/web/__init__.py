@@ -16,12 +16,13 @@ def register_web(app: Flask) -> None:
     from . import personal_data_screen  # noqa: F401 - the record page's export and erase of personal data
     from . import inline_edit  # noqa: F401 - a list cell saved in place
     from . import approvals_screen  # noqa: F401 - my approvals and the approve / reject form
-    from .chrome import asset, topbar
+    from .chrome import asset, bell_icon, topbar
     from .control_html import form_sections
     from .public import public_forms
     from .screens import screens
     app.jinja_env.globals["form_sections"] = form_sections
     app.jinja_env.globals["topbar"] = topbar
     app.jinja_env.globals["asset"] = asset
+    app.jinja_env.globals["bell_icon"] = bell_icon
     app.register_blueprint(screens)
     app.register_blueprint(public_forms)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from ..runtime.audit import trail
 from ..runtime.personal_data import ERASED
 from ..tables import users
-from .i18n import translate
+from .i18n import MESSAGES, label as label_of, translate
 from .pages import Screen, screen_label
 
 #: Audit entries on a record page, and with "show all".
@@ -44,7 +44,31 @@ def described(conn, screen: Screen, items: list[dict]) -> list[dict]:
             return owners.get(value, f"#{value}") if value is not None else ""
         return shows.text(key, value) if key in fields else str(value)
 
-    return [{"at": i["at"], "actor": i["actor"], "action": i["action"], "reason": i["reason"], "keys": list(i["changes"]),
+    return [{"at": i["at"], "actor": i["actor"], "action": i["action"], "reason": reason_text(screen, i),
+             "keys": list(i["changes"]),
              "changes": [(screen_label(fields[k], screen.lang) if k in fields else translate("owner", screen.lang)
                           if k == "owner_id" else k, text(k, old), text(k, new)) for k, (old, new) in i["changes"].items()]}
             for i in items]
+
+
+def reason_text(screen: Screen, item: dict) -> str | None:
+    """An audit item's reason as the reader reads it. One the system wrote (``reason_key``, e.g. an
+    approval step: runtime/audit.Reason) is said in the reader's language, its pipeline and stages
+    by their labels, a comment a user typed kept as typed; any other reason is shown as written."""
+    key, args = item.get("reason_key"), item.get("reason_args")
+    if not key or "reason_" + key not in MESSAGES or not isinstance(args, dict):
+        return item["reason"]
+    lang = screen.lang
+    pipeline = screen.model.state.pipelines.get(args.get("pipeline"))
+    doc = pipeline.doc if pipeline is not None else {}
+    stages = {s["key"]: label_of(s["label"], lang) for s in doc.get("stages", [])}
+    values = {k: v for k, v in args.items() if k != "comment"}
+    values["pipeline"] = label_of(doc["label"], lang) if doc.get("label") else args.get("pipeline")
+    for k in ("stage", "from_stage"):
+        values[k] = stages.get(args.get(k), args.get(k))
+    try:
+        text = translate("reason_" + key, lang, **values)
+    except (KeyError, IndexError):  # arguments of another shape than the message's: the words as written
+        return item["reason"]
+    comment = args.get("comment")
+    return translate("reason_comment", lang, reason=text, comment=comment) if comment else text

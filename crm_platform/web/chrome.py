@@ -23,9 +23,17 @@ from .pages import menu
 _assets: dict[tuple[str, str], str] = {}
 
 CURRENT = ' aria-current="page"'
-BELL_ICON = ('<svg aria-hidden="true" viewBox="0 0 24 24" width="20" height="20"><path fill="currentColor" '
-             'd="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 '
-             '0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/></svg>')
+BELL_PATH = ("M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 "
+             "0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z")
+
+
+def bell_icon(size: int = 20) -> Markup:
+    """The bell as an inline SVG: drawn the same on every device (an emoji needs a font that has it)."""
+    return Markup(f'<svg aria-hidden="true" viewBox="0 0 24 24" width="{size}" height="{size}">'
+                  f'<path fill="currentColor" d="{BELL_PATH}"/></svg>')
+
+
+BELL_ICON = bell_icon()
 
 
 def topbar(lang: str, unread: int, screen=None) -> Markup:

@@ -14,6 +14,7 @@ import datetime as dt
 
 from .. import formulas
 from .base import REGISTRY, FieldType, Invalid, register
+from .derived import DerivedValues
 
 RESULTS = {"decimal": "decimal", "integer": "integer", "text": "text", "boolean": "boolean", "date": "date"}
 #: the formula grammar's kind of each result (metadata/formulas.py Type)
@@ -68,7 +69,7 @@ def _operand(field: dict, docs: dict):
 
 
 @register
-class Formula(FieldType):
+class Formula(DerivedValues, FieldType):
     name = "formula"
     title = {"en": "Formula", "zh": "公式"}
     computed = True
@@ -136,16 +137,12 @@ class Formula(FieldType):
                 out.append((entity_key, str(t.children[0])))
         return out
 
-    # ---- values: those of the result type ---------------------------------------------------------
+    # ---- values: those of the result type (DerivedValues), and what a formula says itself ---------
     def result(self, field):
         out = {"key": field.get("key", "value"), "type": RESULTS.get(field.get("result"), "text")}
         if out["type"] == "decimal":
             out["scale"] = field.get("scale", 2)
         return out
-
-    def _r(self, field):
-        rf = self.result(field)
-        return REGISTRY[rf["type"]], rf
 
     def formula_operand(self, field):
         return None  # read through formula_expression
@@ -153,16 +150,8 @@ class Formula(FieldType):
     def operators_of(self, field):
         return self._r(field)[0].operators
 
-    def column_type(self, field):
-        rtype, rf = self._r(field)
-        return rtype.column_type(rf)
-
     def storage_signature(self, field):
         return ("formula",)  # no column: any change is a metadata change only
-
-    def value_schema(self, field):
-        rtype, rf = self._r(field)
-        return rtype.value_schema(rf)
 
     def answer_schema(self, field):
         rtype, rf = self._r(field)
@@ -181,33 +170,13 @@ class Formula(FieldType):
         # The value alone (no field here): a date result is the only one whose JSON differs.
         return value.isoformat() if isinstance(value, dt.date) else value
 
-    def compile_output(self, field):
-        rtype, rf = self._r(field)
-        return rtype.compile_output(rf)
-
-    def format_text(self, field, value):
-        rtype, rf = self._r(field)
-        return rtype.format_text(rf, value)
-
-    def display_text(self, field, value, locale=None):
-        rtype, rf = self._r(field)
-        return rtype.display_text(rf, value, locale) if locale is not None else rtype.display_text(rf, value)
-
     def export_text(self, field, value, lang="en", tz=None):
         rtype, rf = self._r(field)
         return rtype.export_text(rf, value, lang, tz) if tz is not None else rtype.export_text(rf, value, lang)
 
-    def control_of(self, field):
-        rtype, rf = self._r(field)
-        return rtype.control_of(rf)
-
     def form_text(self, field, value, tz=None):
         rtype, rf = self._r(field)
         return rtype.form_text(rf, value, tz) if tz is not None else rtype.form_text(rf, value)
-
-    def parse_text(self, field, text):
-        rtype, rf = self._r(field)
-        return rtype.parse_text(rf, text)
 
     def parse_compared(self, field, text):
         rtype, rf = self._r(field)
@@ -216,34 +185,3 @@ class Formula(FieldType):
     def compared_checker(self, field):
         rtype, rf = self._r(field)
         return rtype.compared_checker(rf)
-
-    def filter_clause(self, column, op, values, field, dialect):
-        rtype, rf = self._r(field)
-        return rtype.filter_clause(column, op, values, rf, dialect)
-
-    def empty_clause(self, column, dialect):
-        return column.is_(None)
-
-    def grouping(self, field, column, spec, ctx, link=None):
-        rtype, rf = self._r(field)
-        return rtype.grouping(rf, column, spec, ctx, link)
-
-    def group_specs(self, field):
-        rtype, rf = self._r(field)
-        return rtype.group_specs(rf)
-
-    def measure_ops(self, field):
-        rtype, rf = self._r(field)
-        return rtype.measure_ops(rf)
-
-    def sum_zero(self, field):
-        rtype, rf = self._r(field)
-        return rtype.sum_zero(rf)
-
-    def average(self, field, total, count):
-        rtype, rf = self._r(field)
-        return rtype.average(rf, total, count)
-
-    def average_places(self, field):
-        rtype, rf = self._r(field)
-        return rtype.average_places(rf)

@@ -21,6 +21,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from .base import END, FieldType, Invalid, REGISTRY, register
+from .derived import DerivedValues
 
 AGGREGATES = ("count", "sum", "avg", "min", "max", "latest", "count_distinct")
 #: Filter operators: those of rule tags that do not depend on the day (a stored figure must not go
@@ -60,7 +61,7 @@ def result_field(field: dict, child_field: dict | None) -> dict:
 
 
 @register
-class Rollup(FieldType):
+class Rollup(DerivedValues, FieldType):
     name = "rollup"
     title = {"en": "Roll-up", "zh": "汇总"}
     computed = True
@@ -173,10 +174,6 @@ class Rollup(FieldType):
         """The plain field of the values: bound by the runtime, else what the definition alone says."""
         return field.get("_result") or _default_result(field)
 
-    def _r(self, field):
-        rf = self.result(field)
-        return REGISTRY[rf["type"]], rf
-
     def formula_operand(self, field):
         """A formula reads a roll-up as its result (the field bound, so a sum's scale is its child's)."""
         rtype, rf = self._r(field)
@@ -191,18 +188,10 @@ class Rollup(FieldType):
             return rtype.sum_zero(rf)
         return None
 
-    # ---- storage and values: those of the result type ----------------------------------------------
-    def column_type(self, field):
-        rtype, rf = self._r(field)
-        return rtype.column_type(rf)
-
+    # ---- storage and values: those of the result type (DerivedValues), and what a roll-up says itself
     def storage_signature(self, field):
         rtype, rf = self._r(field)
         return ("rollup", *rtype.storage_signature(rf))
-
-    def value_schema(self, field):
-        rtype, rf = self._r(field)
-        return rtype.value_schema(rf)
 
     def compile_checker(self, field):
         rtype, rf = self._r(field)
@@ -210,10 +199,6 @@ class Rollup(FieldType):
 
     def relaxed(self, field):
         return field
-
-    def parse_text(self, field, text):
-        rtype, rf = self._r(field)
-        return rtype.parse_text(rf, text)
 
     def same_value(self, field, new, stored):
         return new == stored
@@ -226,18 +211,6 @@ class Rollup(FieldType):
             return value.isoformat()
         return value
 
-    def compile_output(self, field):
-        rtype, rf = self._r(field)
-        return rtype.compile_output(rf)
-
-    def format_text(self, field, value):
-        rtype, rf = self._r(field)
-        return rtype.format_text(rf, value)
-
-    def display_text(self, field, value, locale=None):
-        rtype, rf = self._r(field)
-        return rtype.display_text(rf, value, locale) if locale is not None else rtype.display_text(rf, value)
-
     def export_text(self, field, value, lang="en", tz=dt.timezone.utc):
         rtype, rf = self._r(field)
         return rtype.export_text(rf, value, lang, tz)
@@ -246,45 +219,9 @@ class Rollup(FieldType):
         rtype, rf = self._r(field)
         return rtype.form_text(rf, value, tz)
 
-    def control_of(self, field):
-        rtype, rf = self._r(field)
-        return rtype.control_of(rf)
-
-    def sum_zero(self, field):
-        rtype, rf = self._r(field)
-        return rtype.sum_zero(rf)
-
-    def average_places(self, field):
-        rtype, rf = self._r(field)
-        return rtype.average_places(rf)
-
     def moment_value(self, field, moment):
         rtype, rf = self._r(field)
         return rtype.moment_value(rf, moment)
-
-    # ---- reports and queries -------------------------------------------------------------------
-    def group_specs(self, field):
-        rtype, rf = self._r(field)
-        return rtype.group_specs(rf)
-
-    def grouping(self, field, column, spec, ctx, link=None):
-        rtype, rf = self._r(field)
-        return rtype.grouping(rf, column, spec, ctx, link)
-
-    def measure_ops(self, field):
-        rtype, rf = self._r(field)
-        return rtype.measure_ops(rf)
-
-    def average(self, field, total, count):
-        rtype, rf = self._r(field)
-        return rtype.average(rf, total, count)
-
-    def empty_clause(self, column, dialect):
-        return column.is_(None)
-
-    def filter_clause(self, column, op, values, field, dialect):
-        rtype, rf = self._r(field)
-        return rtype.filter_clause(column, op, values, rf, dialect)
 
     # ---- the SQL of the value -------------------------------------------------------------------
     def rolls_up(self, field):
