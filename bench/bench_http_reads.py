@@ -77,7 +77,9 @@ def handwritten_app() -> Flask:
     # Tags are listed in their taxonomy's order, which a hand-written app would hard-code.
     order = {t["key"]: n for tax in b2b["taxonomy"] for n, t in enumerate(tax["tags"])}
     system = ["id", "version", "created_at", "updated_at", "created_by", "updated_by", "owner_id"]
-    fields = ["name", "industry", "size", "source", "region", "website", "annual_spend", "history"]
+    # The company's stored fields in definition order (the template grows: roll-ups, contact fields).
+    doc = next(e for e in b2b["entity"] if e["key"] == "company")
+    fields = [f["key"] for f in doc["fields"] if f["key"] in company.c and f["key"] not in links]
     names = system + fields
     cols = [company.c[n] for n in names]
     live = company.c.archived_at.is_(None)
@@ -93,9 +95,7 @@ def handwritten_app() -> Flask:
         return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
     def record(row) -> dict:
-        r = dict(zip(names, row))
-        r["created_at"], r["updated_at"] = stamp(r["created_at"]), stamp(r["updated_at"])
-        return r
+        return {k: stamp(v) if isinstance(v, dt.datetime) else v for k, v in zip(names, row)}
 
     def with_tags(conn, records: list[dict]) -> list[dict]:
         found: dict = {}
