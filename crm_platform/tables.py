@@ -244,6 +244,15 @@ search_index = sa.Table(
     sa.Index("ix_crm_search_record", "entity", "record_id"),
 )
 
+#: Records a batch too large to index in its own transaction wrote (``runtime/search.py``): the
+#: worker indexes them within the minute, or the next search first, whichever comes first.
+search_pending = sa.Table(
+    "crm_search_pending",
+    platform_metadata,
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, primary_key=True),
+)
+
 #: Saved list views: a list's query (filters, sort, columns, page size as its query string) under a
 #: name, private to its owner or shared with everyone holding ``role``.
 saved_views = sa.Table(

@@ -145,6 +145,38 @@ def test_rebuild_indexes_records_written_before_search(crm):
     assert _found(crm.admin.get("/api/search?q=12345678")) == {("customer", a["id"])}
 
 
+def test_a_large_batch_is_indexed_by_the_worker_or_the_next_search_and_never_missed(crm):
+    """A batch over ``INLINE_LIMIT`` records leaves its indexing to the worker (``crm_search_pending``,
+    written in the batch's transaction); a search before the worker ran indexes them first; a small
+    write is indexed in its own transaction as before."""
+    import sqlalchemy as sa
+    from crm_platform.jobs.tasks import index_search
+    from crm_platform.runtime import search
+    from crm_platform.tables import search_index, search_pending
+    platform = crm.app.extensions["crm"]
+
+    def counts():
+        with platform.engine.connect() as conn:
+            return tuple(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                         for t in (search_index, search_pending))
+
+    n = search.INLINE_LIMIT + 1
+    r = crm.admin.post("/api/records/customer/bulk", json={"records": [{"name": f"Bulk {i:03}"} for i in range(n)]})
+    assert r.status_code == 201, r.get_json()
+    assert counts() == (0, n)
+    found = crm.admin.get("/api/search?q=Bulk 007").get_json()["results"]
+    assert [x["title"] for x in found] == ["Bulk 007"]
+    assert counts() == (n, 0)
+    # the worker's periodic job does the same, when nobody searched first
+    r = crm.admin.post("/api/records/customer/bulk", json={"records": [{"name": f"More {i:03}"} for i in range(n)]})
+    assert counts() == (n, n)
+    assert index_search(platform, None) == f"{n} records indexed for search"
+    assert counts() == (2 * n, 0) and index_search(platform, None) == "nothing pending"
+    one = crm.admin.post("/api/records/customer", json={"name": "Single"}).get_json()
+    assert counts() == (2 * n + 1, 0)
+    assert _found(crm.admin.get("/api/search?q=single")) == {("customer", one["id"])}
+
+
 # ---- bulk actions -----------------------------------------------------------------------------------
 def test_bulk_update_lists_refusals_and_updates_the_rest(crm):
     ids = [crm.admin.post("/api/records/deal", json={"title": f"D{i}", "stage": "lead",

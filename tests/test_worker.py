@@ -81,7 +81,7 @@ def test_a_customer_nobody_touches_becomes_dormant_as_days_pass(crm, platform, d
 
     out = worker_once(database_url, queue_url, monkeypatch, tmp_path)
     assert out.strip() == ("periodic jobs due: refresh_time_relative_tags, send_reminders, run_time_automations, "
-                           "resume_imports; jobs run: 4")
+                           "resume_imports, index_search; jobs run: 5")
     assert crm.get(f"/api/records/customer/{customer}").get_json()["activity"] == []
     # Ran today already: a second run the same day does nothing.
     assert worker_once(database_url, queue_url, monkeypatch, tmp_path).strip() == "periodic jobs due: none; jobs run: 0"

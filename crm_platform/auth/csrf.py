@@ -9,16 +9,13 @@ limit configured, every request signs afresh, as Flask-WTF does.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 from flask import current_app, g, session
 from flask_wtf.csrf import generate_csrf
 
+from ..kept import Kept
+
 #: Signed tokens a worker keeps (one per session seen lately).
-KEPT = 4096
-_signed: OrderedDict = OrderedDict()
-_lock = threading.Lock()
+_signed = Kept(4096)
 
 
 def csrf_token() -> str:
@@ -28,16 +25,8 @@ def csrf_token() -> str:
     if name in g or config.get("WTF_CSRF_TIME_LIMIT") is not None or name not in session:
         return generate_csrf()
     key = (session[name], config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key)
-    with _lock:
-        found = _signed.get(key)
-        if found is not None:
-            _signed.move_to_end(key)
+    found = _signed.get(key)
     if found is None:
-        found = generate_csrf()
-        with _lock:
-            _signed[key] = found
-            while len(_signed) > KEPT:
-                _signed.popitem(last=False)
-    else:
-        setattr(g, name, found)
+        return _signed.put(key, generate_csrf())
+    setattr(g, name, found)
     return found

@@ -14,22 +14,18 @@ is checked in full. The cookie's age is still checked on every request against i
 from __future__ import annotations
 
 import copy
-import threading
 import time
-from collections import OrderedDict
 
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
-#: Cookies whose content a worker keeps (the most recently used).
-VERIFIED_KEPT = 4096
+from ..kept import Kept
 
 
 class HttpsAwareSessions(SecureCookieSessionInterface):
     def __init__(self):
-        self._verified: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
+        self._verified = Kept(4096)  # cookies whose content this worker checked lately
 
     def open_session(self, app, request):
         if request.path.startswith("/api/") or request.path == "/api":
@@ -41,19 +37,13 @@ class HttpsAwareSessions(SecureCookieSessionInterface):
             return self.session_class()
         max_age = int(app.permanent_session_lifetime.total_seconds())
         key = (cookie, app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
-        with self._lock:
-            found = self._verified.get(key)
-            if found is not None:
-                self._verified.move_to_end(key)
+        found = self._verified.get(key)
         if found is None:
             try:
-                found = self.get_signing_serializer(app).loads(cookie, max_age=max_age, return_timestamp=True)
+                found = self._verified.put(key, self.get_signing_serializer(app).loads(
+                    cookie, max_age=max_age, return_timestamp=True))
             except BadSignature:  # expired ones included
                 return self.session_class()
-            with self._lock:
-                self._verified[key] = found
-                while len(self._verified) > VERIFIED_KEPT:
-                    self._verified.popitem(last=False)
         data, signed_at = found
         if int(time.time()) - int(signed_at.timestamp()) > max_age:  # as itsdangerous counts age
             return self.session_class()

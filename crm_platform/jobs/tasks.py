@@ -31,6 +31,13 @@ def run_time_automations(platform, now: dt.datetime) -> str:
     return timed.run_due(platform.engine, platform.runtime, platform.records, now)
 
 
+def index_search(platform, now: dt.datetime) -> str:
+    """Records written by batches too large to index in their own transaction (runtime/search.py)."""
+    from ..runtime import search
+    done = search.drain(platform.engine, platform.runtime)
+    return f"{done} records indexed for search" if done else "nothing pending"
+
+
 def resume_imports(platform, now: dt.datetime) -> str:
     """Imports whose process was killed go on where their last committed batch ended."""
     from ..imports import jobs as import_jobs
@@ -42,6 +49,7 @@ PERIODIC = [
     Periodic("send_reminders", dt.timedelta(minutes=10), reminders.send_reminders),
     Periodic("run_time_automations", dt.timedelta(minutes=1), run_time_automations),
     Periodic("resume_imports", dt.timedelta(minutes=5), resume_imports),
+    Periodic("index_search", dt.timedelta(minutes=1), index_search),
 ]
 
 

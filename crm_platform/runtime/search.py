@@ -1,4 +1,4 @@
-"""Global search: every searchable value of every record in one index, kept in the writing transaction.
+"""Global search: every searchable value of every record in one index, kept by the writes.
 
 ``crm_search`` holds one row per (record, searchable field) with the value folded for matching
 (``FieldType.search_text``: text width- and case-folded, phones as national digits). An after-write
@@ -10,6 +10,13 @@ Substring matching is indexed: SQLite runs an FTS5 trigram query (``crm_search_f
 triggers) for needles of three characters or more, PostgreSQL a pg_trgm GIN index behind LIKE; a
 shorter needle (two Chinese characters, "张三") falls back to LIKE over the index table.
 bench/bench_search.py measures both.
+
+A write indexes what it wrote in its own transaction, unless its batch holds more than
+``INLINE_LIMIT`` records (a bulk create, an import's batch): folding and indexing every value made
+``create_many`` four times slower (bench/bench_create_records.py), so such a batch only marks its
+records in ``crm_search_pending``, in the same transaction (nothing is lost if the process dies).
+The worker indexes them within the minute (``drain``, a periodic job), and a search drains what is
+still pending before it runs, so a search never misses a committed record.
 """
 from __future__ import annotations
 
@@ -18,10 +25,11 @@ from typing import Callable
 
 import sqlalchemy as sa
 
+from ..db import writing
 from ..match_keys import phone_digits, text_key
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
-from ..tables import search_index as S
+from ..tables import search_index as S, search_pending as P
 from .access import Access
 from .compiled import CompiledEntity, CompiledModel
 
@@ -32,6 +40,10 @@ LIMIT = 10
 MAX_LIMIT = 50
 MAX_QUERY = 100
 CHUNK = 500
+#: A batch writing more records than this leaves their indexing to ``drain``.
+INLINE_LIMIT = 200
+#: Records ``drain`` indexes per transaction.
+DRAIN_BATCH = 5000
 
 
 def searched_fields(entity: CompiledEntity) -> list[dict]:
@@ -59,22 +71,72 @@ def after_write(conn: sa.Connection, batch) -> None:
     """
     entity = batch.entity
     if batch.op == "create":
-        rows = index_rows(entity, [w.after for w in batch])
+        written, keys = list(batch), None
     elif batch.op == "update":
         searched = {f["key"] for f in searched_fields(entity)}
-        changed = [w for w in batch if searched.intersection(w.changes)]
-        if not changed:
+        written = [w for w in batch if searched.intersection(w.changes)]
+        if not written:
             return
-        keys = set().union(*(searched.intersection(w.changes) for w in changed))
-        ids = [w.id for w in changed]
+        keys = set().union(*(searched.intersection(w.changes) for w in written))
+    else:
+        return
+    ids = [w.id for w in written]
+    if len(ids) > INLINE_LIMIT:
+        _mark_pending(conn, entity.key, ids)
+        return
+    if keys is not None:
         for start in range(0, len(ids), CHUNK):
             conn.execute(S.delete().where(S.c.entity == entity.key, S.c.record_id.in_(ids[start:start + CHUNK]),
                                           S.c.field.in_(sorted(keys))))
-        rows = index_rows(entity, [w.after for w in changed], keys)
-    else:
-        return
+    rows = index_rows(entity, [w.after for w in written], keys)
     if rows:
         conn.execute(S.insert(), rows)
+
+
+def _mark_pending(conn: sa.Connection, entity_key: str, ids: list[int]) -> None:
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        conn.execute(P.delete().where(P.c.entity == entity_key, P.c.record_id.in_(chunk)))
+        conn.execute(P.insert(), [{"entity": entity_key, "record_id": i} for i in chunk])
+
+
+def has_pending(conn: sa.Connection) -> bool:
+    return conn.execute(sa.select(P.c.record_id).limit(1)).first() is not None
+
+
+def index_pending(conn: sa.Connection, model: CompiledModel, limit: int = DRAIN_BATCH) -> int:
+    """Index up to ``limit`` pending records whole, in the caller's (write) transaction; how many.
+    A record of an entity no longer active is only taken off the list."""
+    pending = conn.execute(sa.select(P.c.entity, P.c.record_id).order_by(P.c.entity, P.c.record_id)
+                           .limit(limit)).all()
+    by_entity: dict[str, list[int]] = {}
+    for key, record_id in pending:
+        by_entity.setdefault(key, []).append(record_id)
+    for key, ids in by_entity.items():
+        entity = model.entities.get(key)
+        fields = searched_fields(entity) if entity is not None and not entity.archived else []
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            conn.execute(S.delete().where(S.c.entity == key, S.c.record_id.in_(chunk)))
+            if fields:
+                t = entity.table  # the recycle bin too, as ``rebuild``: a search's join leaves it out
+                found = conn.execute(sa.select(t.c.id, *(t.c[f["key"]] for f in fields)).where(t.c.id.in_(chunk)))
+                rows = index_rows(entity, [dict(r._mapping) for r in found])
+                if rows:
+                    conn.execute(S.insert(), rows)
+            conn.execute(P.delete().where(P.c.entity == key, P.c.record_id.in_(chunk)))
+    return len(pending)
+
+
+def drain(engine: sa.Engine, runtime) -> int:
+    """Index every pending record, ``DRAIN_BATCH`` per write transaction; how many."""
+    done = 0
+    while True:
+        with writing(engine) as conn:
+            indexed = index_pending(conn, runtime.current(conn))
+        done += indexed
+        if indexed < DRAIN_BATCH:
+            return done
 
 
 def rebuild(conn: sa.Connection, model: CompiledModel, entity_keys: list[str] | None = None) -> int:
@@ -85,6 +147,7 @@ def rebuild(conn: sa.Connection, model: CompiledModel, entity_keys: list[str] | 
         if entity_keys is not None and entity.key not in entity_keys:
             continue
         conn.execute(S.delete().where(S.c.entity == entity.key))
+        conn.execute(P.delete().where(P.c.entity == entity.key))  # indexed whole below
         fields = searched_fields(entity)
         if not fields:
             continue

@@ -14,9 +14,7 @@
 """
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from urllib.parse import parse_qsl, urlencode
 
 from flask import flash, g, redirect, render_template, request, url_for
@@ -24,6 +22,7 @@ from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from ..errors import CrmError, Forbidden, Invalid, error
+from ..kept import Kept
 from ..metadata.field_types import REGISTRY
 from ..runtime import bulk, views
 from ..runtime.automation.actions import PLACEHOLDER
@@ -44,7 +43,6 @@ SCREEN_ONLY = ("columns", "view", "page")
 PARTS_KEPT = 256
 #: How long a bulk bar may offer the users of a moment ago (a new user shows this much later).
 BULK_OWNERS_SECONDS = 10
-_parts_lock = threading.Lock()
 
 
 def default_columns(screen: Screen) -> list[dict]:
@@ -192,18 +190,10 @@ def email_offer(screen: Screen) -> dict | None:
 def kept(screen: Screen, key: tuple, build) -> Markup:
     """``build()``, remembered under ``key`` for this metadata revision (the most recent
     ``PARTS_KEPT`` parts: a query string is part of some keys)."""
-    store = per_revision(screen.model).setdefault("list_parts", OrderedDict())
-    with _parts_lock:
-        found = store.get(key)
-        if found is not None:
-            store.move_to_end(key)
-            return found
-    found = build()
-    with _parts_lock:
-        store[key] = found
-        while len(store) > PARTS_KEPT:
-            store.popitem(last=False)
-    return found
+    store = per_revision(screen.model).get("list_parts")
+    if store is None:
+        store = per_revision(screen.model).setdefault("list_parts", Kept(PARTS_KEPT))
+    return store.get_or_build(key, build)
 
 
 # ---- routes ------------------------------------------------------------------------------------------

@@ -24,6 +24,10 @@ def run_search(q: str, limit: int = search.LIMIT, entities: list[str] | None = N
     """The signed-in user's search (the API's and this page's): records they may read, ``limit`` per entity."""
     svc = platform().records
     with svc.engine.connect() as conn:
+        pending = search.has_pending(conn)
+    if pending:  # a bulk write's records the worker has not indexed yet: now, so that none is missed
+        search.drain(svc.engine, svc.runtime)
+    with svc.engine.connect() as conn:
         model = svc.runtime.current(conn)
         return search.search(conn, model, access(), q, title_key=title_field, limit=limit, entities=entities)
 
