@@ -66,8 +66,11 @@ def reason_text(screen: Screen, item: dict) -> str | None:
     values["pipeline"] = label_of(doc["label"], lang) if doc.get("label") else args.get("pipeline")
     for k in ("stage", "from_stage"):
         values[k] = stages.get(args.get(k), args.get(k))
+    message = "reason_" + key
+    if args.get("admin") and message + "_admin" in MESSAGES:  # an administrator acted for the approver / requester
+        message += "_admin"
     try:
-        text = translate("reason_" + key, lang, **values)
+        text = translate(message, lang, **values)
     except (KeyError, IndexError):  # arguments of another shape than the message's: the words as written
         return item["reason"]
     comment = args.get("comment")
