@@ -36,7 +36,7 @@ from ..clock import utcnow
 from ..errors import Conflict, Forbidden, Invalid, NotFound, error
 from ..i18n import text_of
 from ..notifications import notify, settle
-from ..tables import approvals, users
+from ..tables import approvals, audit_log, users
 from . import audit
 from .records import Batch, RecordService, Write
 from .tag_rules import _compare
@@ -295,8 +295,7 @@ def decide(conn: sa.Connection, records: RecordService, approval_id: int, *, use
         "zh": f"{'已批准' if approve else '已驳回'}：{text_of(label, 'zh')}「{title}」进入「{text_of(stage, 'zh')}」"
               + (f"（{comment}）" if comment else "")},
         entity=row.entity, record_id=row.record_id, dedupe=f"approval:{approval_id}:{verb}")
-    if not approver:  # an administrator decided: the approvers' requests are settled
-        _settle_notifications(conn, approval_id)
+    _settle_notifications(conn, approval_id)  # whoever decided, nothing is left for the other approvers
     return as_dict(get(conn, approval_id))
 
 
@@ -364,7 +363,7 @@ def of_record(conn: sa.Connection, entity: str, record_id: int) -> list:
 def acting_admins(conn: sa.Connection, entity: str, record_id: int) -> dict[int, str]:
     """{approval id: user name} of a record's approval steps an administrator took for someone else,
     as their audit rows say (``reason_args.admin``)."""
-    from ..tables import audit_log as a
+    a = audit_log
     rows = conn.execute(sa.select(a.c.reason_args).where(
         a.c.entity == entity, a.c.record_id == record_id, a.c.reason_args.is_not(None),
         a.c.reason_key.in_(["approval_approved", "approval_rejected", "approval_withdrawn"]))).scalars()
