@@ -24,8 +24,21 @@ def init():
     """Create or upgrade the platform's own tables (Alembic migrations)."""
     from .migrate import upgrade
     app = _app()
-    upgrade(app.extensions["crm"].engine)
-    click.echo(f"database ready: {app.extensions['crm'].engine.url.render_as_string(hide_password=True)}")
+    platform = app.extensions["crm"]
+    applied = upgrade(platform.engine)
+    if SEARCH_MIGRATION in applied:
+        # Records written before global search existed: index them now rather than leave search
+        # blind to them until someone runs `crm search reindex` (on a new database: nothing to do).
+        from .runtime import search
+        with platform.engine.begin() as conn:
+            written = search.rebuild(conn, platform.runtime.current(conn))
+        if written:
+            click.echo(f"search index built for the records already here: {written} values indexed")
+    click.echo(f"database ready: {platform.engine.url.render_as_string(hide_password=True)}")
+
+
+#: The migration that added global search (crm_search).
+SEARCH_MIGRATION = "0016_search_views"
 
 
 #: The longest request line gunicorn may be told to read (its maximum short of "unlimited"). Its

@@ -134,3 +134,34 @@ def test_index_lists_entities_and_their_endpoints(client, student):
     assert body["openapi"] == "/api/openapi.json"
     assert body["entities"] == [{"key": "student", "label": {"en": "Student", "zh": "学员"},
                                  "records": "/api/records/student", "schema": "/api/meta/entities/student/schema"}]
+
+
+def test_crm_init_indexes_for_search_the_records_of_an_instance_upgraded_from_before_search(database_url, tmp_path,
+                                                                                         monkeypatch):
+    """An instance from a release without global search finds its old records after `crm init`
+    (the upgrade), without a separate `crm search reindex`."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from crm_platform.cli import main
+    from crm_platform.migrate import alembic_config
+
+    app = make_app(database_url)
+    c = app.test_client()
+    assert c.post("/api/meta/entities", json=STUDENT).status_code == 201
+    assert c.post("/api/records/student", json={"name": "Zhang Wei"}).status_code == 201
+    engine = app.extensions["crm"].engine
+    with engine.begin() as conn:  # back to the release before search: no index
+        command.downgrade(alembic_config(conn), "0015_totp")
+    with engine.connect() as conn:
+        assert "crm_search" not in sa.inspect(conn).get_table_names()
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["init"])
+    assert result.exit_code == 0, result.output
+    assert "values indexed" in result.output
+    app = make_app(database_url)
+    found = app.test_client().get("/api/search?q=Zhang").get_json()
+    assert [r["title"] for r in found["results"]] == ["Zhang Wei"], found
+    app.extensions["crm"].engine.dispose()

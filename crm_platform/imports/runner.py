@@ -25,6 +25,7 @@ from ..match_keys import text_key
 from ..metadata.field_types import REGISTRY
 from ..metadata.field_types.base import Invalid as CellInvalid, cell_text
 from . import mapping as mappings
+from ..runtime.reasons import Reason
 from .files import Sheet, read_sheet
 
 ON_MATCH = ("skip", "update")
@@ -222,7 +223,8 @@ class _Run:
         self.entity = the_plan.entity
         self.progress, self.checkpoint = progress, checkpoint
         self.report = Report()
-        self.reason = f"import {the_plan.sheet.filename}"[:2000]
+        file = the_plan.sheet.filename[:1900]
+        self.reason = Reason(f"import {file}", "import", file=file)
         self.header_of = {f["key"]: h for _, h, f in the_plan.columns}
         self.resolvers: dict[str, dict] = {}
         self.seen: dict[tuple, int] = {}

@@ -39,7 +39,13 @@ def read_revision(engine: sa.Engine) -> int:
     revision there (``current_revision``), as the record service does."""
     sql = _revision_sql(engine.dialect)
     raw = engine.raw_connection()
+    driver = raw.driver_connection
+    # psycopg would open a transaction for the SELECT and the pool send a ROLLBACK for it: a second
+    # round trip. In autocommit mode none is opened (pysqlite runs in autocommit here already).
+    autocommit = getattr(driver, "autocommit", None) is False
     try:
+        if autocommit:
+            driver.autocommit = True
         cursor = raw.cursor()
         try:
             cursor.execute(sql)
@@ -47,7 +53,9 @@ def read_revision(engine: sa.Engine) -> int:
         finally:
             cursor.close()
     finally:
-        raw.close()  # back to the pool, which rolls back whatever the driver began
+        if autocommit:
+            driver.autocommit = False
+        raw.close()  # back to the pool
 
 
 @lru_cache(maxsize=8)

@@ -30,23 +30,8 @@ from ..clock import utcnow
 from ..errors import Invalid, error
 from ..tables import audit_log
 from .fast_insert import insert_rows
+from .reasons import Reason  # noqa: F401 - written as audit.Reason by the hooks
 from .records import Batch
-
-class Reason(str):
-    """A reason the system writes (an approval step): its English sentence — the ``reason`` column,
-    what the API and every reader of the trail get as text — with a message key and arguments
-    (``reason_key``, ``reason_args``), so that the screens say it in the reader's language and name
-    stages and pipelines by their labels (``web/changes.py``). A comment a user typed is one of the
-    arguments, kept as typed. It is a ``str``, so it travels as a write's reason like any other."""
-
-    key: str
-    args: dict
-
-    def __new__(cls, text: str, key: str = "", **args):  # (copy and pickle call it with the text alone)
-        self = super().__new__(cls, text)
-        self.key, self.args = key, args
-        return self
-
 
 def _reason_columns(reason) -> dict:
     """``reason``, ``reason_key`` and ``reason_args`` of an audit row written for ``reason``."""

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from ..errors import Conflict, CrmError, Forbidden, Invalid, NotFound, error
 from ..metadata.field_types import REGISTRY
 from .access import SYSTEM, Access
+from .reasons import Reason
 
 #: The most records merged into one at a time.
 MAX_OTHERS = 50
@@ -90,13 +91,15 @@ def merge(svc, entity_key: str, survivor_id: int, other_ids: list[int], choices:
         _check_rights(access, entity_key, model, records[0], records[1:])
         values = _chosen_values(entity, records, choices, access, model)
         repointed = _repoint(svc, conn, model, entity_key, survivor_id, other_ids, actor_id)
-        why = f"merged into {entity_key} #{survivor_id}" + (f": {reason}" if reason else "")
+        why = Reason(f"merged into {entity_key} #{survivor_id}" + (f": {reason}" if reason else ""), "merged_away",
+                     entity=entity_key, survivor=survivor_id, comment=reason or None)
         for other in other_ids:
             svc.delete(entity_key, other, conn=conn, access=access, actor_id=actor_id, reason=why)
         if values:
             svc.update(entity_key, survivor_id, values, conn=conn, access=access, actor_id=actor_id,
-                       reason=f"merged {', '.join(f'#{i}' for i in other_ids)} into this record"
-                              + (f": {reason}" if reason else ""))
+                       reason=Reason(f"merged {', '.join(f'#{i}' for i in other_ids)} into this record"
+                                     + (f": {reason}" if reason else ""), "merged_here",
+                                     ids=", ".join(f"#{i}" for i in other_ids), comment=reason or None))
         survivor = svc.get(entity_key, survivor_id, conn=conn, access=access)
     return {**survivor, "_merge": {"merged": other_ids, "repointed": repointed}}
 
@@ -175,7 +178,8 @@ def _repoint(svc, conn, model, entity_key: str, survivor_id: int, other_ids: lis
         for record_id, old in rows:
             try:
                 svc.update(other.key, record_id, {key: survivor_id}, conn=conn, access=SYSTEM, actor_id=actor_id,
-                           reason=f"{entity_key} #{old} was merged into #{survivor_id}")
+                           reason=Reason(f"{entity_key} #{old} was merged into #{survivor_id}", "merged_reference",
+                                         entity=entity_key, old=old, survivor=survivor_id))
             except CrmError as exc:  # e.g. a pipeline or a unique rule of the referring record
                 raise Conflict([{**e, "message": f"{other.key} #{record_id} cannot refer to #{survivor_id}: {e['message']}"}
                                 for e in exc.errors]) from None

@@ -30,6 +30,7 @@ from ..errors import Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..tables import audit_log, notifications
 from .audit import write_many
+from .reasons import Reason
 
 #: What an erased value becomes in the audit trail and in notifications.
 ERASED = "[erased]"
@@ -101,8 +102,9 @@ def export(svc, entity_key: str, record_id: int, *, actor_id: int | None) -> dic
         bell = conn.execute(sa.select(notifications).where(_notification_where(records))
                             .order_by(notifications.c.id)).all()
         now = utcnow()
-        write_many(conn, [{"entity": entity_key, "record_id": record_id, "action": "personal_export",
-                           "actor_id": actor_id, "reason": "personal data exported", "changes": {}, "at": now}])
+        write_many(conn, [{"entity": entity_key, "record_id": record_id, "action": "personal_export", "actor_id": actor_id,
+                           "reason": Reason("personal data exported", "personal_data_exported"), "changes": {},
+                           "at": now}])
     return {
         "format": FORMAT, "exported_at": now, "subject": {"entity": entity_key, "id": record_id},
         "personal_fields": {e.key: personal_keys(e) for e in {e.key: e for e, _, _ in records}.values()},

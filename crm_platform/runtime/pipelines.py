@@ -23,7 +23,7 @@ from ..sqltypes import UTCDateTime
 from ..tables import stage_history
 from . import approvals
 from .access import SYSTEM, Access
-from .audit import Reason
+from .reasons import Reason
 from .compiled import CompiledModel
 from .automation.actions import create_records
 from .records import Batch, RecordService, Write

@@ -42,6 +42,7 @@ from ..errors import Conflict, CrmError, Forbidden, Invalid, NotFound, error
 from ..metadata.field_types import REGISTRY
 from ..metadata.keys import table_name
 from ..tables import users
+from .reasons import Reason
 from .access import SYSTEM, Access
 from .compiled import CompiledEntity, CompiledModel, Runtime
 from .fast_insert import insert_rows
@@ -744,7 +745,8 @@ class RecordService:
             if rule == "set_null":
                 # Each cleared record is an update like any other: hooks, rule tags and audit rows follow.
                 for parent in sorted({getattr(r, f["key"]) for r in found}):
-                    why = batch.reason or f"{entity.key} {parent} was deleted"
+                    why = batch.reason or Reason(f"{entity.key} {parent} was deleted", "reference_deleted",
+                                                 entity=entity.key, id=parent)
                     cleared = Batch(model, other, "update", batch.actor_id, why)
                     cleared.items = [Write(cleared, None, r.id, dict(r._mapping), {f["key"]: None})
                                      for r in found if getattr(r, f["key"]) == parent]

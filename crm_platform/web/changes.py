@@ -66,6 +66,12 @@ def reason_text(screen: Screen, item: dict) -> str | None:
     values["pipeline"] = label_of(doc["label"], lang) if doc.get("label") else args.get("pipeline")
     for k in ("stage", "from_stage"):
         values[k] = stages.get(args.get(k), args.get(k))
+    # definitions a reason names, by their labels in the reader's language (the key if gone)
+    for k, kind in (("automation", "automation"), ("form", "form"), ("entity", "entity")):
+        found = screen.model.state.of_kind(kind).get(args.get(k)) if args.get(k) else None
+        label = found.doc.get("label") if found is not None else None
+        if label:
+            values[k] = label_of(label, lang)
     message = "reason_" + key
     if args.get("admin") and message + "_admin" in MESSAGES:  # an administrator acted for the approver / requester
         message += "_admin"

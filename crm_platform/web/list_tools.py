@@ -9,7 +9,8 @@
   fields that are not long text.
 - **Bulk actions** post the ticked ids, or the list's query for "all matching", to ``/_bulk``, which
   runs ``runtime/bulk.py`` — each record through the record service — and shows what changed and
-  what was refused.
+  what was refused. *Send e-mail* (``_bulk_email``) queues one e-mail per record the same way as
+  the API's ``email`` action; bad input shows the e-mail again with its errors (422).
 """
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from flask import flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
-from ..errors import CrmError, Invalid, error
+from ..errors import CrmError, Forbidden, Invalid, error
 from ..metadata.field_types import REGISTRY
 from ..runtime import bulk, views
+from ..runtime.automation.actions import PLACEHOLDER
 from ..runtime.pipelines import pipelines_of
 from ..runtime.query import parse_list_args
 from .controls import control, options_of
@@ -138,7 +140,7 @@ def bulk_context(screen: Screen) -> dict | None:
         return None
     key = ("bulk", screen.key, screen.lang, screen.access.rights_key, int(time.monotonic() // BULK_OWNERS_SECONDS))
     actions = kept(screen, key, lambda: Markup(render_template(
-        "web/_bulk_actions.html", bulk=_bulk_actions(screen, may_update, may_delete),
+        "web/_bulk_actions.html", bulk=_bulk_actions(screen, may_update, may_delete), lang=screen.lang,
         t=lambda k, **v: translate(k, screen.lang, **v))))
     return {"actions": actions, "reason": reason_required(screen.entity.doc)}
 
@@ -170,7 +172,21 @@ def _bulk_actions(screen: Screen, may_update: bool, may_delete: bool) -> dict:
     owners = []
     if may_update and screen.access.rights(screen.key, screen.model).update == "all":
         owners = [(u["id"], u["username"]) for u in platform().users.list() if u["active"]]
-    return {"settable": settable, "tags": tag_fields, "stages": stages, "owners": owners, "delete": may_delete}
+    return {"settable": settable, "tags": tag_fields, "stages": stages, "owners": owners, "delete": may_delete,
+            "email": email_offer(screen) if may_update else None}
+
+
+def email_offer(screen: Screen) -> dict | None:
+    """What *Send e-mail* offers on this list: the e-mail fields the user may read (``to``), the
+    yes/no fields that may hold an opt-out (``unless``) and the placeholders, label → ``{key}``
+    (None when the entity has no e-mail field the user may read)."""
+    to = [(f["key"], screen_label(f, screen.lang)) for f in screen.fields if f["type"] == "email"]
+    if not to:
+        return None
+    unless = [(f["key"], screen_label(f, screen.lang)) for f in screen.fields if f["type"] == "boolean"]
+    placeholders = [(screen_label(f, screen.lang), f["key"]) for f in screen.fields
+                    if not REGISTRY[f["type"]].multi_valued and control(f) != "file"]
+    return {"to": to, "unless": unless, "placeholders": placeholders}
 
 
 def kept(screen: Screen, key: tuple, build) -> Markup:
@@ -256,17 +272,12 @@ def bulk_page(entity):
     screen.require("read")
     form = request.form
     back = url_for("screens.list_page", entity=entity) + ("?" + form.get("query", "") if form.get("query") else "")
+    if form.get("action") == "email":
+        return _bulk_email(screen, form, back)
     try:
         action = _bulk_action(screen, form)
         reason = posted_reason(form.get(REASON))
-        if form.get("all_matching"):
-            args = MultiDict(parse_qsl(form.get("query", ""), keep_blank_values=True))
-            for key in SCREEN_ONLY:
-                args.poplist(key)
-            query = parse_list_args(args, screen.entity, max_per_page=200)
-            ids = bulk.matching_ids(screen.svc, entity, query, screen.access)
-        else:
-            ids = [int(i) for i in form.getlist("ids") if i.isdigit() and 0 < int(i) < 2**63]
+        ids = _bulk_ids(screen, form)
         if not ids:
             flash(translate("bulk_none", screen.lang))
             return redirect(back)
@@ -281,6 +292,93 @@ def bulk_page(entity):
         refused = [{"id": r["id"], "title": titles.get(r["id"], f"#{r['id']}"),
                     "errors": for_page(r["errors"], screen)} for r in result["refused"]]
     return render("web/bulk_done.html", screen=screen, updated=result["updated"], refused=refused, back=back)
+
+
+def _posted_ids(form) -> list[int]:
+    return [int(i) for i in form.getlist("ids") if i.isdigit() and 0 < int(i) < 2**63]
+
+
+def _bulk_ids(screen: Screen, form) -> list[int]:
+    """The ticked ids, or those of every record matching the list's posted query ("all matching")."""
+    if form.get("all_matching"):
+        args = MultiDict(parse_qsl(form.get("query", ""), keep_blank_values=True))
+        for key in SCREEN_ONLY:
+            args.poplist(key)
+        query = parse_list_args(args, screen.entity, max_per_page=200)
+        return bulk.matching_ids(screen.svc, screen.key, query, screen.access)
+    return _posted_ids(form)
+
+
+#: Longest subject and body *Send e-mail* takes.
+EMAIL_SUBJECT_MAX, EMAIL_BODY_MAX = 500, 20_000
+EMAIL_INPUTS = ("email_to", "email_subject", "email_body", "email_unless")
+
+
+def _email_of(screen: Screen, offer: dict, posted: dict) -> dict:
+    """The posted e-mail as ``BulkAction.email``, or Invalid naming each bad input in the reader's
+    language (fields are those the reader may read: a placeholder of a hidden field is unknown)."""
+    lang, problems = screen.lang, []
+
+    def name(key):
+        return translate(key, lang)
+
+    to, unless = posted["email_to"], posted["email_unless"]
+    if to not in dict(offer["to"]):
+        problems.append(error("email_to", "choice", translate("email_bad_to", lang, what=name("email_to"))))
+    if unless and unless not in dict(offer["unless"]):
+        problems.append(error("email_unless", "choice", translate("email_bad_unless", lang, what=name("email_unless"))))
+    usable = {key for _, key in offer["placeholders"]} | {"id"}
+    for key, most in (("email_subject", EMAIL_SUBJECT_MAX), ("email_body", EMAIL_BODY_MAX)):
+        text = posted[key]
+        if not text.strip():
+            problems.append(error(key, "required", translate("email_required", lang, what=name(key),
+                                                             what_lower=name(key).lower())))
+        elif len(text) > most:
+            problems.append(error(key, "maxLength", translate("email_too_long", lang, what=name(key), n=most)))
+        for unknown in dict.fromkeys(p for p in PLACEHOLDER.findall(text) if p not in usable):
+            problems.append(error(key, "unknown_placeholder", translate(
+                "email_unknown_placeholder", lang, what=name(key), placeholder="{" + unknown + "}")))
+    if problems:
+        raise Invalid([{**p, "label": name(p["field"])} for p in problems])
+    email = {"to": to, "subject": posted["email_subject"], "body": posted["email_body"]}
+    if unless:
+        email["unless"] = unless
+    return email
+
+
+def _bulk_email(screen: Screen, form, back: str):
+    """*Send e-mail*: one outbox message per chosen record (``runtime/bulk.py``, as the API), then
+    how many were queued and which records were refused; bad input shows the e-mail again with the
+    errors (400/422), nothing queued."""
+    offer = email_offer(screen) if screen.can("update") else None
+    if offer is None:
+        raise Forbidden([error(None, "forbidden", translate("not_allowed", screen.lang))])
+    posted = {key: form.get(key, "") for key in EMAIL_INPUTS}
+    try:
+        email = _email_of(screen, offer, posted)
+        ids = _bulk_ids(screen, form)
+        if not ids:
+            flash(translate("bulk_none", screen.lang))
+            return redirect(back)
+        result = bulk.run(screen.svc, screen.key, ids, bulk.BulkAction(email=email), access=screen.access, reason=None)
+    except CrmError as exc:
+        # the e-mail's own inputs are named and worded here already; the rest as any page shows them
+        errors = [e if e.get("field") in EMAIL_INPUTS and e.get("label") else for_page([e], screen)[0]
+                  for e in exc.errors]
+        return render("web/bulk_email.html", exc.status if 400 <= exc.status < 500 else 422, screen=screen,
+                      email=offer, values=posted, errors=errors, ids=_posted_ids(form),
+                      all_matching=bool(form.get("all_matching")), query=form.get("query", ""), back=back)
+    refused = []
+    if result["refused"]:
+        titles = _titles(screen, [r["id"] for r in result["refused"]])
+        for r in result["refused"]:
+            errors = for_page(r["errors"], screen)
+            for e in errors:
+                if e.get("code") in ("no_address", "unsubscribed"):
+                    e["message"] = translate("bulk_email_" + e["code"], screen.lang)
+            refused.append({"id": r["id"], "title": titles.get(r["id"], f"#{r['id']}"), "errors": errors})
+    return render("web/bulk_done.html", screen=screen, updated=result["queued"], refused=refused, back=back,
+                  summary=translate("bulk_email_done", screen.lang, n=result["queued"], r=len(refused)))
 
 
 def _titles(screen: Screen, ids: list[int]) -> dict[int, str]:

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, request
 from ..auth.web import limiter, retry_after
 from ..errors import CrmError, NotFound, error
 from ..metadata.forms import public_form, resolve
+from ..runtime.reasons import Reason
 from .controls import compiled_form, split_errors
 from .quick_actions import form_defaults
 from .i18n import label as label_of, localise, translate
@@ -80,7 +81,7 @@ def fill(slug):
         return render("web/public_done.html", message=done, **context)
     try:
         platform().records.create(form.entity, cf.values_to_create(wtform, tz), **_as_system(),
-                                  reason=f"public form {form.key}")
+                                  reason=Reason(f"public form {form.key}", "public_form", form=form.key))
     except CrmError as exc:
         field_errors, general = split_errors(localise(exc.errors, lang), set(cf.controls))
         return render("web/public_form.html", exc.status, wtform=wtform, field_errors=field_errors,

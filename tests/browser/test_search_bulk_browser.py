@@ -1,4 +1,5 @@
-"""Search from the top bar, select rows and reassign them at desktop size; the same pages at 375 px."""
+"""Search from the top bar, select rows and reassign them at desktop size; the same pages at 375 px,
+and e-mail selected contacts from the phone in Chinese."""
 from __future__ import annotations
 
 import re
@@ -68,3 +69,24 @@ def test_search_select_rows_and_reassign_then_the_same_on_a_phone(live_server, p
     assert phone.locator("input[data-pick]").count() >= 3
     assert _widest(phone) <= 375, _widest(phone)
     screenshot(phone, "list_bulk_phone_zh")
+
+    # Still on the phone: mei e-mails two of her contacts; the one without an address is named.
+    for name, address in (("钱多多", "qian@example.com"), ("孙小美", None)):
+        assert "id" in live_server.api.post("/api/records/contact", json={
+            "name": name, "company": company["id"], "decision_role": "user", "email": address,
+            "owner_id": mei.id}).get_json()
+    phone.goto(f"{live_server.url}/app/contact?view=all&sort=-id")
+    picks = phone.locator("input[data-pick]")
+    picks.nth(0).check()
+    picks.nth(1).check()
+    phone.get_by_test_id("bulk-action").select_option("email")
+    assert "姓名 → {name}" in phone.get_by_test_id("bulk-email-hint").inner_text()
+    phone.get_by_test_id("bulk-email-subject").fill("{name}，新品发布会邀请")
+    phone.get_by_test_id("bulk-email-body").fill("您好 {name}，诚邀您参加下周的发布会。")
+    assert _widest(phone) <= 375, _widest(phone)
+    screenshot(phone, "bulk_email_phone_zh")
+    phone.get_by_test_id("bulk-apply").click()
+    summary = phone.get_by_test_id("bulk-summary")
+    assert summary.locator("[role=status]").inner_text() == "已将 1 封邮件加入发送队列，1 条记录被拒绝。"
+    assert "孙小美" in summary.inner_text() and "为空，未发送邮件" in summary.inner_text()
+    assert _widest(phone) <= 375, _widest(phone)

@@ -21,6 +21,7 @@ from ... import jsonutil, notifications, outbox
 from ...clock import utcnow
 from ...metadata.field_types import REGISTRY
 from ...tables import automation_cursor, users
+from ..reasons import Reason
 from ..compiled import CompiledModel
 from ..records import RecordService
 
@@ -87,7 +88,7 @@ class Context:
 
     @property
     def reason(self) -> str:
-        return f"automation '{self.rule['key']}'"
+        return Reason(f"automation '{self.rule['key']}'", "automation", automation=self.rule["key"])
 
     @property
     def entity(self) -> str:
