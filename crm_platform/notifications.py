@@ -104,6 +104,18 @@ def mark_read(conn: sa.Connection, user_id: int, notification_id: int | None = N
     return conn.execute(notifications.update().where(*where).values(read_at=utcnow())).rowcount
 
 
+def settle(conn: sa.Connection, dedupe: str) -> int:
+    """Mark read every user's unread notification written with ``dedupe`` (what it asked for is done,
+    e.g. an approval decided or withdrawn); how many changed."""
+    n = notifications
+    where = [n.c.dedupe == dedupe, n.c.read_at.is_(None)]
+    told = conn.execute(sa.select(n.c.user_id).where(*where)).scalars().all()
+    if not told:
+        return 0
+    _forget(conn, told)
+    return conn.execute(n.update().where(*where).values(read_at=utcnow())).rowcount
+
+
 def get_for(conn: sa.Connection, user_id: int, notification_id: int):
     """The user's notification ``notification_id``, or None (another user's is none of theirs)."""
     return conn.execute(sa.select(notifications).where(

@@ -427,6 +427,14 @@ def test_what_the_endpoints_answer_is_what_the_document_says(app, client, two_en
     call("POST", f"/api/approvals/{pending[0]['id']}/approve", "/api/approvals/{id}/approve", {}, 409)
     call("POST", f"/api/approvals/{pending[0]['id']}/reject", "/api/approvals/{id}/reject", {"comment": "no"}, 409)
     call("POST", "/api/approvals/999999/approve", "/api/approvals/{id}/approve", {}, 404)
+    call("POST", f"/api/approvals/{pending[0]['id']}/withdraw", "/api/approvals/{id}/withdraw", {}, 409)
+    call("POST", "/api/approvals/999999/withdraw", "/api/approvals/{id}/withdraw", {}, 404)
+    assert client.patch(f"{r}/{asked['id']}", json={"stage": "open"}).status_code == 200
+    again = client.patch(f"{r}/{asked['id']}", json={"stage": "won"}, headers={"Authorization": f"Bearer {rita}"})
+    assert again.status_code == 200 and again.get_json()["stage"] == "open"
+    second = call("GET", "/api/approvals?mine=1", "/api/approvals")["items"][0]
+    assert call("POST", f"/api/approvals/{second['id']}/withdraw", "/api/approvals/{id}/withdraw",
+                {"comment": "not yet"})["status"] == "withdrawn"
     # Every operation but the other entities' record endpoints has been called.
     others = ("/api/records/student", "/api/records/guardian")
     left = {(m, p) for p, m, _ in operations(doc) if not p.startswith(others)}

@@ -1,4 +1,4 @@
-"""Approvals of pipeline moves: list them (``?mine=1``: those waiting for me), approve, reject."""
+"""Approvals of pipeline moves: list them (``?mine=1``: those waiting for me), approve, reject, withdraw."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
@@ -17,7 +17,8 @@ approvals_api = Blueprint("approvals_api", __name__)
 def _item(row) -> dict:
     me = access()
     return {**approvals.as_dict(row), "link": f"/app/{row.entity}/{row.record_id}",
-            "can_decide": row.status == "pending" and approvals.may_decide(row, me.user_id, me.roles)}
+            "can_decide": row.status == "pending" and (approvals.may_decide(row, me.user_id, me.roles) or me.is_admin()),
+            "can_withdraw": row.status == "pending" and (row.requested_by == me.user_id or me.is_admin())}
 
 
 def _may_see(conn, row) -> bool:
@@ -71,7 +72,7 @@ def get_approval(approval_id):
         return jsonify(_item(row))
 
 
-def _decide(approval_id: int, approve: bool):
+def _comment() -> str | None:
     body = json_body(required=False) or {}
     if not isinstance(body, dict):
         raise BadRequest([error(None, "type", "the body is a JSON object {\"comment\": \"...\"}")])
@@ -80,10 +81,15 @@ def _decide(approval_id: int, approve: bool):
         raise BadRequest([error("comment", "type", "comment is text")])
     if comment is not None and len(comment) > 2000:
         raise BadRequest([error("comment", "maxLength", "comment is at most 2000 characters")])
+    return comment
+
+
+def _decide(approval_id: int, approve: bool):
+    comment = _comment()
     me = access()
     with writing(platform().engine) as conn:
         decided = approvals.decide(conn, platform().records, approval_id, user_id=actor_id(), roles=me.roles,
-                                   approve=approve, comment=comment)
+                                   approve=approve, comment=comment, admin=me.is_admin())
     with platform().engine.connect() as conn:
         return jsonify(_item(approvals.get(conn, decided["id"])))
 
@@ -98,3 +104,13 @@ def approve(approval_id):
 def reject(approval_id):
     """Reject a pending move (a comment is required): the record stays in its stage."""
     return _decide(approval_id, False)
+
+
+@approvals_api.post("/api/approvals/<id:approval_id>/withdraw")
+def withdraw(approval_id):
+    """The requester (or an administrator) withdraws a pending request: the record stays in its stage."""
+    comment = _comment()
+    with writing(platform().engine) as conn:
+        done = approvals.withdraw(conn, approval_id, user_id=actor_id(), admin=access().is_admin(), comment=comment)
+    with platform().engine.connect() as conn:
+        return jsonify(_item(approvals.get(conn, done["id"])))

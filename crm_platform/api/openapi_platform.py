@@ -152,16 +152,18 @@ SCHEMAS = {
         "id": INTEGER, "entity": STRING, "record_id": INTEGER, "actor_id": {"type": ["integer", "null"]},
         "actor": {"type": ["string", "null"], "description": "The user name (null for the system, e.g. a public form)"},
         "action": {"enum": ["create", "update", "delete", "restore", "stage", "approval", "personal_export", "erase"],
-                   "description": "approval: a step of an approval (asked, rejected); an approved move is an update; "
+                   "description": "approval: a step of an approval (asked, rejected, withdrawn); an approved move is an update; "
                                   "personal_export, erase: personal data exported or erased (docs/operations.md)"},
         "at": DATETIME,
         "reason": NULLABLE_TEXT,
         "reason_key": {**NULLABLE_TEXT, "description": "A reason the system wrote (an approval step: approval_requested, "
-                                                       "approval_approved, approval_rejected; stage_entered: a stage's "
+                                                       "approval_approved, approval_rejected, approval_withdrawn; stage_entered: a stage's "
                                                        "follow-up; stage_archived), null for reasons people typed; "
                                                        "`reason` says it in English (docs/approvals.md)"},
         "reason_args": {"type": ["object", "null"], "description": "The arguments of `reason_key`: approval, pipeline, "
-                                                                   "stage, from_stage (keys), comment (as typed)"},
+                                                                   "stage, from_stage (keys), comment (as typed); "
+                                                                   "admin: the user name of an administrator who "
+                                                                   "decided or withdrew for someone else"},
         "changes": {"type": "object", "description": "field → [old, new]; fields the "
                                                      "reader may not read are left out"}})},
         "total": INTEGER, "page": INTEGER, "per_page": INTEGER, "pages": INTEGER}, ("items", "total")),
@@ -177,14 +179,14 @@ SCHEMAS = {
         "from": NULLABLE_TEXT, "to": STRING, "from_label": NULLABLE_TEXT, "to_label": STRING,
         "entity": STRING, "entity_label": STRING, "id": INTEGER, "title": STRING, "href": STRING,
         "via": STRING, "via_label": STRING, "notification": STRING,
-        "event": {"enum": ["approval_requested", "approved", "rejected"],
+        "event": {"enum": ["approval_requested", "approved", "rejected", "withdrawn"],
                   "description": "stage: a step of an approval of a move into `to` (docs/approvals.md)"},
         "comment": {**NULLABLE_TEXT, "description": "an approval step's reason or decision comment"}},
         ("kind", "at", "when", "summary"))},
         "page": INTEGER, "per_page": INTEGER, "has_more": BOOLEAN}, ("items", "page", "per_page", "has_more")),
     "StageHistory": items_of(obj({
         "id": {**INTEGER, "description": "Moves only"},
-        "event": {"enum": ["moved", "approval_requested", "approved", "rejected"],
+        "event": {"enum": ["moved", "approval_requested", "approved", "rejected", "withdrawn"],
                   "description": "moved: the record changed stage (only these count in figures); the others are "
                                  "the steps of an approval of a move into to_stage"},
         "pipeline": STRING, "from_stage": NULLABLE_TEXT, "to_stage": STRING,
@@ -193,12 +195,15 @@ SCHEMAS = {
         "comment": {**NULLABLE_TEXT, "description": "Approval steps only: the request's reason or the decision's comment"}})),
     "Approval": obj({
         "id": INTEGER, "pipeline": STRING, "entity": STRING, "record_id": INTEGER, "field": STRING,
-        "from_stage": NULLABLE_TEXT, "to_stage": STRING, "status": {"enum": ["pending", "approved", "rejected"]},
+        "from_stage": NULLABLE_TEXT, "to_stage": STRING, "status": {"enum": ["pending", "approved", "rejected", "withdrawn"]},
         "approvers": {"type": "object", "description": "{\"role\": key} or {\"user_id\": id}"},
         "requested_by": {"type": ["integer", "null"]}, "requested_at": DATETIME, "reason": NULLABLE_TEXT,
         "decided_by": {"type": ["integer", "null"]}, "decided_at": {**DATETIME, "type": ["string", "null"]},
         "comment": NULLABLE_TEXT, "link": STRING,
-        "can_decide": {**BOOLEAN, "description": "Whether the caller may approve or reject it now"}},
+        "can_decide": {**BOOLEAN, "description": "Whether the caller may approve or reject it now (an approver, "
+                                                 "or an administrator deciding for one)"},
+        "can_withdraw": {**BOOLEAN, "description": "Whether the caller may withdraw it now (its requester or an "
+                                                   "administrator)"}},
         ("id", "entity", "record_id", "to_stage", "status"), "A move into a stage that asks for approval"),
     "Notifications": obj({"items": {"type": "array", "items": obj({
         "id": INTEGER, "kind": STRING, "title": STRING, "entity": NULLABLE_TEXT,
@@ -520,7 +525,7 @@ def platform_paths(schemas: dict) -> dict:
                                                      "pages": INTEGER}, ("items", "total")))},
             errors(400, 403, 404), parameters=[
                 query("mine", BOOLEAN, f"{FLAG}: those I may decide (pending ones unless `status` says otherwise)"),
-                query("status", {"enum": ["pending", "approved", "rejected"]}, "Only this status"),
+                query("status", {"enum": ["pending", "approved", "rejected", "withdrawn"]}, "Only this status"),
                 query("entity", STRING, "With record_id: the approvals of one record (which the caller may read)"),
                 query("record_id", {"type": "integer", "minimum": 1}, "With entity"), *PAGING])},
         "/api/approvals/{id}": {"get": op(
@@ -529,15 +534,22 @@ def platform_paths(schemas: dict) -> dict:
         "/api/approvals/{id}/approve": {"post": op(
             "approvals_approve", "Approve a pending move: the record moves (stage history, audit with the comment)",
             "approvals", {200: answer("Approved", shared("Approval"))},
-            errors(400, 403, 404, 409, 422, why={403: "Only the approvers (the role, or the named user) decide",
+            errors(400, 403, 404, 409, 422, why={403: "Only the approvers (the role, or the named user) or an administrator decide",
                                                  409: "Already decided, or the move is no longer allowed"}),
             parameters=user_id, requestBody=body(obj({"comment": {**STRING, "maxLength": 2000}})))},
         "/api/approvals/{id}/reject": {"post": op(
             "approvals_reject", "Reject a pending move (a comment is required): the record stays in its stage",
             "approvals", {200: answer("Rejected", shared("Approval"))},
-            errors(400, 403, 404, 409, 422, why={403: "Only the approvers (the role, or the named user) decide",
+            errors(400, 403, 404, 409, 422, why={403: "Only the approvers (the role, or the named user) or an administrator decide",
                                                  409: "Already decided", 422: "No comment"}),
             parameters=user_id, requestBody=body(obj({"comment": {**STRING, "maxLength": 2000}}, ("comment",))))},
+        "/api/approvals/{id}/withdraw": {"post": op(
+            "approvals_withdraw", "Withdraw a pending request (its requester, or an administrator): the record stays "
+                                  "in its stage",
+            "approvals", {200: answer("Withdrawn", shared("Approval"))},
+            errors(400, 403, 404, 409, why={403: "Only the user who asked, or an administrator, withdraws",
+                                            409: "No longer pending (the message names its status)"}),
+            parameters=user_id, requestBody=body(obj({"comment": {**STRING, "maxLength": 2000}})))},
         "/api/users": {
             "get": op("users_list", "Users", "users", {200: answer("Users", items_of(shared("User")))},
                       errors(403, why=admin)),

@@ -20,14 +20,14 @@ def _history_item(row) -> dict:
 @pipelines_api.get("/api/records/<entity>/<id:record_id>/stage-history")
 def record_stage_history(entity, record_id):
     """Moves (``event: moved``) and approval steps (``approval_requested``, ``approved``, ``rejected``,
-    with ``approval_id`` and ``comment``), oldest first; a step never counts as a move in figures."""
+    ``withdrawn``, with ``approval_id`` and ``comment``), oldest first; a step never counts as a move in figures."""
     svc = platform().records
     with svc.engine.connect() as conn:
         svc.visible(conn, entity, record_id, access())
         rows = stage_history_of(conn, entity, record_id)
         steps = approvals.history_steps(approvals.of_record(conn, entity, record_id))
     items = [_history_item(r) for r in rows] + steps
-    order = {"approval_requested": 0, "approved": 1, "rejected": 1, "moved": 2}  # a decision before its move
+    order = {"approval_requested": 0, "approved": 1, "rejected": 1, "withdrawn": 1, "moved": 2}  # a decision before its move
     items.sort(key=lambda i: (i["moved_at"], order[i["event"]]))
     return jsonify({"items": items})
 

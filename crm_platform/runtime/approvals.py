@@ -18,6 +18,11 @@ only real moves and an undo never needs a compensating move.
 
 A user who is an approver of the stage moves without asking (they would approve their own move).
 While a request is pending, the record's stage cannot move (409): the decision settles it first.
+
+The requester (or an administrator) may *withdraw* a pending request: it is closed as ``withdrawn``,
+the record stays where it is. An administrator may also decide a request for an absent approver;
+the approval row (``decided_by``) and the audit row (actor, and ``admin`` among the reason's
+arguments) say so.
 """
 from __future__ import annotations
 
@@ -30,13 +35,13 @@ from .. import jsonutil
 from ..clock import utcnow
 from ..errors import Conflict, Forbidden, Invalid, NotFound, error
 from ..i18n import text_of
-from ..notifications import notify
-from ..tables import approvals, users
+from ..notifications import notify, settle
+from ..tables import approvals, audit_log, users
 from . import audit
 from .records import Batch, RecordService, Write
 from .tag_rules import _compare
 
-STATUSES = ("pending", "approved", "rejected")
+STATUSES = ("pending", "approved", "rejected", "withdrawn")
 
 #: (entity, record id, stage) of moves an approval is completing now: they are not held again.
 _completing: ContextVar[frozenset] = ContextVar("crm_approval_completing", default=frozenset())
@@ -226,26 +231,41 @@ def get(conn: sa.Connection, approval_id: int, *, lock: bool = False):
     return row
 
 
+def _username(conn: sa.Connection, user_id: int) -> str:
+    return conn.execute(sa.select(users.c.username).where(users.c.id == user_id)).scalar() or f"#{user_id}"
+
+
+def _step_reason(conn, row, verb: str, comment: str | None, *, admin_id: int | None) -> audit.Reason:
+    """The audit reason of a decision or a withdrawal: English words (the API's) and a message key the
+    screens say in the reader's language; ``admin`` names an administrator acting for someone else."""
+    admin = _username(conn, admin_id) if admin_id is not None else None
+    why = f"approval {row.id} {verb}" + (f" by administrator {admin}" if admin else "") + (
+        f": {comment}" if comment else "")
+    if verb != "approved":
+        why += f" (stays in stage '{row.from_stage}')"
+    extra = {"admin": admin} if admin else {}
+    return audit.Reason(why, f"approval_{verb}", approval=row.id, pipeline=row.pipeline, from_stage=row.from_stage,
+                        stage=row.to_stage, comment=comment, **extra)
+
+
 def decide(conn: sa.Connection, records: RecordService, approval_id: int, *, user_id: int, roles, approve: bool,
-           comment: str | None) -> dict:
+           comment: str | None, admin: bool = False) -> dict:
     """Approve (the move is written through the record service) or reject one pending request.
-    403 for a user who is not its approver, 409 once it is decided."""
+    403 for a user who is neither its approver nor an administrator (``admin``: deciding for an
+    absent approver), 409 once it is decided."""
     row = get(conn, approval_id, lock=True)
-    if not may_decide(row, user_id, roles):
+    approver = may_decide(row, user_id, roles)
+    if not approver and not admin:
         raise Forbidden([error(None, "approver", f"only {_approvers_text(row)} may decide approval {approval_id}")])
     if row.status != "pending":
-        raise Conflict([error(None, "decided", f"approval {approval_id} was already {row.status}")])
+        raise Conflict([error(None, "decided", f"approval {approval_id} was already {row.status}",
+                              status=row.status)])
     comment = (comment or "").strip() or None
     if not approve and comment is None:
         raise Invalid([error("comment", "required", "say why the move is rejected: the requester reads it")])
     now = utcnow()
     verb = "approved" if approve else "rejected"
-    why = f"approval {approval_id} {verb}" + (f": {comment}" if comment else "")
-    if not approve:
-        why += f" (stays in stage '{row.from_stage}')"
-    # The reason in words (the API's) and as a message key the screens say in the reader's language.
-    why = audit.Reason(why, f"approval_{verb}", approval=approval_id, pipeline=row.pipeline, from_stage=row.from_stage,
-                       stage=row.to_stage, comment=comment)
+    why = _step_reason(conn, row, verb, comment, admin_id=None if approver else user_id)
     done = conn.execute(approvals.update().where(approvals.c.id == approval_id, approvals.c.status == "pending")
                         .values(status=verb, decided_by=user_id, decided_at=now, comment=comment)).rowcount
     if not done:  # another decision won the race
@@ -275,6 +295,38 @@ def decide(conn: sa.Connection, records: RecordService, approval_id: int, *, use
         "zh": f"{'已批准' if approve else '已驳回'}：{text_of(label, 'zh')}「{title}」进入「{text_of(stage, 'zh')}」"
               + (f"（{comment}）" if comment else "")},
         entity=row.entity, record_id=row.record_id, dedupe=f"approval:{approval_id}:{verb}")
+    _settle_notifications(conn, approval_id)  # whoever decided, nothing is left for the other approvers
+    return as_dict(get(conn, approval_id))
+
+
+def _settle_notifications(conn: sa.Connection, approval_id: int) -> None:
+    """The approvers' "approval needed" notifications of a closed request are marked read (nothing to do)."""
+    settle(conn, f"approval:{approval_id}")
+
+
+def withdraw(conn: sa.Connection, approval_id: int, *, user_id: int, admin: bool, comment: str | None) -> dict:
+    """The requester (or an administrator) takes back a pending request: it is ``withdrawn``, the record
+    stays in its stage, an audit row says so and the approvers have nothing left to decide.
+    403 for anyone else, 409 once it is no longer pending."""
+    row = get(conn, approval_id, lock=True)
+    requester = row.requested_by is not None and row.requested_by == user_id
+    if not requester and not admin:
+        raise Forbidden([error(None, "requester", f"only the user who asked (or an administrator) may withdraw "
+                                                  f"approval {approval_id}")])
+    if row.status != "pending":
+        raise Conflict([error(None, "decided", f"approval {approval_id} was already {row.status}",
+                              status=row.status)])
+    comment = (comment or "").strip() or None
+    now = utcnow()
+    why = _step_reason(conn, row, "withdrawn", comment, admin_id=None if requester else user_id)
+    done = conn.execute(approvals.update().where(approvals.c.id == approval_id, approvals.c.status == "pending")
+                        .values(status="withdrawn", decided_by=user_id, decided_at=now, comment=comment)).rowcount
+    if not done:
+        raise Conflict([error(None, "decided", f"approval {approval_id} was already decided")])
+    audit.write_many(conn, [{
+        "entity": row.entity, "record_id": row.record_id, "action": "approval",
+        "changes": {row.field: [row.to_stage, row.from_stage]}, "actor_id": user_id, "at": now, "reason": why}])
+    _settle_notifications(conn, approval_id)
     return as_dict(get(conn, approval_id))
 
 
@@ -306,6 +358,21 @@ def of_record(conn: sa.Connection, entity: str, record_id: int) -> list:
     a = approvals
     return conn.execute(sa.select(a).where(a.c.entity == entity, a.c.record_id == record_id)
                         .order_by(a.c.requested_at, a.c.id)).all()
+
+
+def acting_admins(conn: sa.Connection, entity: str, record_id: int) -> dict[int, str]:
+    """{approval id: user name} of a record's approval steps an administrator took for someone else,
+    as their audit rows say (``reason_args.admin``)."""
+    a = audit_log
+    rows = conn.execute(sa.select(a.c.reason_args).where(
+        a.c.entity == entity, a.c.record_id == record_id, a.c.reason_args.is_not(None),
+        a.c.reason_key.in_(["approval_approved", "approval_rejected", "approval_withdrawn"]))).scalars()
+    out = {}
+    for text in rows:
+        args = jsonutil.loads(text)
+        if isinstance(args, dict) and args.get("admin") and isinstance(args.get("approval"), int):
+            out[args["approval"]] = args["admin"]
+    return out
 
 
 def history_steps(rows) -> list[dict]:

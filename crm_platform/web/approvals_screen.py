@@ -1,5 +1,6 @@
 """Approvals on the screens: the pending-approval banner of a record page, ``/app/_approvals`` (the
-moves waiting for me, linked from the bell's page) and the approve / reject form both post to.
+moves waiting for me, linked from the bell's page), the approve / reject form both post to, and the
+requester's withdraw button.
 
 The path starts with an underscore, which no entity key can, so no entity's list is shadowed.
 """
@@ -48,7 +49,8 @@ def record_approvals(screen, record_id: int) -> tuple[dict | None, list[dict]]:
             pending = {"id": r.id, "stage": _stage_label(screen.model, r, screen.lang),
                        "requested_by": names.get(r.requested_by, translate("system", screen.lang)),
                        "requested_at": r.requested_at, "reason": r.reason,
-                       "can_decide": approvals.may_decide(r, me.user_id, me.roles)}
+                       "can_decide": approvals.may_decide(r, me.user_id, me.roles) or me.is_admin(screen.model),
+                       "can_withdraw": r.requested_by is not None and r.requested_by == me.user_id}
     steps = [{**s, "actor": names.get(s["actor_id"])} for s in approvals.history_steps(rows)]
     return pending, steps
 
@@ -95,10 +97,29 @@ def decide_approval(approval_id):
             raise BadRequest([error("comment", "maxLength", f"must be at most {COMMENT_MAX} characters")])
         with writing(platform().engine) as conn:
             approvals.decide(conn, platform().records, approval_id, user_id=g.user.id, roles=access().roles,
-                             approve=decision == "approve", comment=comment)
+                             approve=decision == "approve", comment=comment, admin=access().is_admin())
     except CrmError as exc:
         for e in localise(exc.errors, lang):
             flash(e["message"])
         return redirect(back, 303)
     flash(translate("approval_approved" if decision == "approve" else "approval_rejected", lang))
+    return redirect(back, 303)
+
+
+@screens.post("/app/_approvals/<id:approval_id>/withdraw")
+def withdraw_approval(approval_id):
+    """The requester (or an administrator) withdraws a pending request; back to ``next`` (the record page)."""
+    lang = current_language()
+    back = local_path(request.form.get("next"), url_for("screens.approvals_page"))
+    comment = (request.form.get("comment") or "").strip()
+    try:
+        if len(comment) > COMMENT_MAX:
+            raise BadRequest([error("comment", "maxLength", f"must be at most {COMMENT_MAX} characters")])
+        with writing(platform().engine) as conn:
+            approvals.withdraw(conn, approval_id, user_id=g.user.id, admin=access().is_admin(), comment=comment)
+    except CrmError as exc:
+        for e in localise(exc.errors, lang):
+            flash(e["message"])
+        return redirect(back, 303)
+    flash(translate("approval_withdrawn", lang))
     return redirect(back, 303)

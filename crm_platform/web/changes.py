@@ -72,8 +72,11 @@ def reason_text(screen: Screen, item: dict) -> str | None:
         label = found.doc.get("label") if found is not None else None
         if label:
             values[k] = label_of(label, lang)
+    message = "reason_" + key
+    if args.get("admin") and message + "_admin" in MESSAGES:  # an administrator acted for the approver / requester
+        message += "_admin"
     try:
-        text = translate("reason_" + key, lang, **values)
+        text = translate(message, lang, **values)
     except (KeyError, IndexError):  # arguments of another shape than the message's: the words as written
         return item["reason"]
     comment = args.get("comment")

@@ -61,6 +61,18 @@ MESSAGES = {
                                  "zh": "审批 #{approval} 已通过：进入「{pipeline}」的「{stage}」阶段"},
     "reason_approval_rejected": {"en": "Approval #{approval} rejected: stays in “{from_stage}” of “{pipeline}”",
                                  "zh": "审批 #{approval} 已驳回：仍在「{pipeline}」的「{from_stage}」阶段"},
+    "reason_approval_withdrawn": {"en": "Approval #{approval} withdrawn: stays in “{from_stage}” of “{pipeline}”",
+                                  "zh": "审批 #{approval} 已撤回：仍在「{pipeline}」的「{from_stage}」阶段"},
+    # The same steps taken by an administrator for someone else (reason_args "admin": their user name).
+    "reason_approval_approved_admin": {"en": "Approval #{approval} approved by the administrator {admin}: moved to "
+                                             "“{stage}” of “{pipeline}”",
+                                       "zh": "审批 #{approval} 已由管理员 {admin} 代为通过：进入「{pipeline}」的「{stage}」阶段"},
+    "reason_approval_rejected_admin": {"en": "Approval #{approval} rejected by the administrator {admin}: stays in "
+                                             "“{from_stage}” of “{pipeline}”",
+                                       "zh": "审批 #{approval} 已由管理员 {admin} 代为驳回：仍在「{pipeline}」的「{from_stage}」阶段"},
+    "reason_approval_withdrawn_admin": {"en": "Approval #{approval} withdrawn by the administrator {admin}: stays in "
+                                              "“{from_stage}” of “{pipeline}”",
+                                        "zh": "审批 #{approval} 已由管理员 {admin} 撤回：仍在「{pipeline}」的「{from_stage}」阶段"},
     "reason_comment": {"en": "{reason} ({comment})", "zh": "{reason}（{comment}）"},
     "reason_stage_entered": {"en": "Follow-up on entering “{stage}” of “{pipeline}”",
                              "zh": "进入「{pipeline}」的「{stage}」阶段后的后续事项"},
@@ -89,6 +101,11 @@ MESSAGES = {
     "event_approval_requested": {"en": "approval asked", "zh": "提交审批"},
     "event_approved": {"en": "approved", "zh": "审批通过"},
     "event_rejected": {"en": "rejected", "zh": "审批驳回"},
+    "event_withdrawn": {"en": "withdrawn", "zh": "审批撤回"},
+    "event_by_admin": {"en": "{event} by the administrator {admin}", "zh": "{event}（管理员 {admin} 代为处理）"},
+    "withdraw": {"en": "Withdraw", "zh": "撤回"},
+    "approval_withdrawn": {"en": "Withdrawn: the request is closed and the record stays in its stage.",
+                           "zh": "已撤回审批申请，记录保持原阶段。"},
     "system": {"en": "the system", "zh": "系统"},
     "owner": {"en": "Owner", "zh": "负责人"},
     "because": {"en": "Reason: {reason}", "zh": "原因：{reason}"},
@@ -400,6 +417,7 @@ ERRORS_ZH = {
     "approver_missing": "请填写审批人：进入该阶段需要其审批",
     "approver": "只有审批人可以处理此审批",
     "decided": "此审批已处理过",
+    "requester": "只有申请人或管理员可以撤回此审批",
 }
 
 

@@ -100,15 +100,19 @@ def _approval_steps(conn, screen: Screen, record_id: int) -> list[dict]:
         labels.update({s["key"]: label_of(s["label"], screen.lang) for s in p.get("stages", [])})
     names = dict(conn.execute(sa.select(users.c.id, users.c.username).where(
         users.c.id.in_({r.requested_by for r in rows} | {r.decided_by for r in rows}))).all())
+    admins = approvals.acting_admins(conn, screen.key, record_id)
     out = []
     for step in approvals.history_steps(rows):
         before = labels.get(step["from_stage"], step["from_stage"]) if step["from_stage"] else None
         after = labels.get(step["to_stage"], step["to_stage"])
         move = f"{before} → {after}" if before else after
+        event = translate("event_" + step["event"], screen.lang)
+        if step["event"] != "approval_requested" and step["approval_id"] in admins:  # for an absent approver
+            event = translate("event_by_admin", screen.lang, event=event, admin=admins[step["approval_id"]])
         out.append({"kind": "stage", "event": step["event"], "at": step["moved_at"], "actor": names.get(step["actor_id"]),
                     "from": step["from_stage"], "to": step["to_stage"], "from_label": before, "to_label": after,
                     "comment": step["comment"],
-                    "summary": f"{translate('event_' + step['event'], screen.lang)}: {move}"})
+                    "summary": f"{event}: {move}"})
     return out
 
 
