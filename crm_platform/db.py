@@ -42,7 +42,11 @@ def create_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine, in_memory=":memory:" in url or url in ("sqlite://", "sqlite:///"))
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping: it cost every checkout a round trip (a list page checks out four connections).
+    # Every request begins by reading the metadata revision, which on a dropped connection (the
+    # server restarted) discards the pool and reads again (``metadata.store.read_revision``); a
+    # statement that meets a dropped connection later invalidates the pool, as SQLAlchemy does.
+    return sa.create_engine(url, pool_size=10, max_overflow=10)
 
 
 def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
