@@ -22,6 +22,7 @@ from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from ..errors import CrmError, Forbidden, Invalid, error
+from ..db import writing
 from ..kept import Kept
 from ..metadata.field_types import REGISTRY
 from ..runtime import bulk, views
@@ -83,22 +84,28 @@ def reopen(screen: Screen):
     return redirect(url_for("screens.list_page", entity=screen.key) + "?" + merge_new_defaults(kept[0], kept[1], screen))
 
 
-def remember(screen: Screen) -> None:
+def remember_and_tabs(screen: Screen, *, remember: bool, tabs: bool) -> dict | None:
+    """Keep the list's state for this user (``remember``) and read its view tabs (``tabs``): both
+    reads on one connection (on PostgreSQL each connection a page takes costs round trips), and a
+    write only when the state changed, in a transaction that takes the write lock first."""
     user = g.get("user")
-    if user is None or request.args.get("archived"):
-        return
-    query = state_query()
-    known = [f["key"] for f in screen.entity.fields]
-    with platform().engine.begin() as conn:
-        kept = views.last_state(conn, user.id, screen.key)
-        if kept != (query, known):
-            views.remember(conn, user.id, screen.key, query, known)
+    remember = remember and user is not None and not request.args.get("archived")
+    if not (remember or tabs):
+        return None
+    engine = platform().engine
+    wanted = (state_query(), [f["key"] for f in screen.entity.fields]) if remember else None
+    with engine.connect() as conn:
+        kept = views.last_state(conn, user.id, screen.key) if remember else None
+        found = view_tabs(conn, screen) if tabs else None
+    if remember and kept != wanted:
+        with writing(engine) as conn:
+            views.remember(conn, user.id, screen.key, *wanted)
+    return found
 
 
-def view_tabs(screen: Screen) -> dict:
+def view_tabs(conn, screen: Screen) -> dict:
     """The tabs of a list: *All* and the views the user may use, the current one marked."""
-    with platform().engine.connect() as conn:
-        found = views.list_views(conn, screen.access, screen.key)
+    found = views.list_views(conn, screen.access, screen.key)
     base = url_for("screens.list_page", entity=screen.key)
     current = request.args.get("view", "")
     tabs = [{"name": translate("view_all", screen.lang), "url": base + "?view=all", "current": current in ("", "all"),

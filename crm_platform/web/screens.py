@@ -154,7 +154,7 @@ def list_page(entity):
     args = _list_args()
     columns = _columns(screen)
     query_args = _whole_days(args, screen)
-    problems, result, in_bin = [], None, False
+    problems, result, in_bin, parsed = [], None, False, False
     try:
         query = parse_list_args(query_args, screen.entity, default_per_page=PER_PAGE, max_per_page=200)
         in_bin = query.archived
@@ -163,7 +163,8 @@ def list_page(entity):
     except BadRequest as exc:  # a hand-edited address: say what is wrong and show the form to fix it
         problems = localise(exc.errors, screen.lang)
     else:
-        list_tools.remember(screen)
+        parsed = True
+    tabs = list_tools.remember_and_tabs(screen, remember=parsed, tabs=not in_bin)
     items = result["items"] if result else []
     editable = {} if in_bin else inline_columns(screen, columns)
     bulk = None if in_bin else list_tools.bulk_context(screen)
@@ -178,7 +179,7 @@ def list_page(entity):
                   column_labels=[screen_label(f, screen.lang) for f in columns],
                   has_board=bool(pipelines_of(screen.model, entity)), inline=table_attributes(screen, editable),
                   page_url=lambda **change: _url_with(change),
-                  views=None if in_bin else list_tools.view_tabs(screen), bulk=bulk)
+                  views=tabs, bulk=bulk)
 
 
 def _row_writer(screen: Screen, columns: list[dict], items: list[dict], record_url: str, *, in_bin: bool,
