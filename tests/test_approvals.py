@@ -259,7 +259,7 @@ def test_the_b2b_template_asks_a_manager_for_a_quote_over_20_percent_off(platfor
     assert client.get(f"/api/records/opportunity/{deals[1]}").get_json()["stage"] == "quote"
     # The quote stage's follow-up task is created when the approved move happens, for the owner.
     tasks = [t for t in client.get(f"/api/records/task?filter[opportunity]={deals[1]}").get_json()["items"]
-             if t["content"].startswith("Follow up the quote")]
+             if t["content"].startswith("跟进「")]
     assert len(tasks) == 1 and tasks[0]["owner_id"] == users.get_by_name("sally").id
 
 

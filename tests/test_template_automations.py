@@ -65,8 +65,8 @@ def test_b2b_service_requests_round_robin_and_a_quiet_quote_gets_a_task(platform
         conn.execute(table.update().values(created_at=utcnow() - dt.timedelta(days=10)))
     run_time(platform)
     tasks = client.get("/api/records/task?per_page=100").get_json()["items"]
-    assert [t["content"] for t in tasks if t["opportunity"] == deal["id"] and "untouched" in t["content"]] == [
-        "Follow up the quote for Deal (untouched for 7 days)"]
+    assert [t["content"] for t in tasks if t["opportunity"] == deal["id"] and "无人跟进" in t["content"]] == [
+        "跟进「Deal」的报价（已 7 天无人跟进）"]
 
 
 def test_education_reminds_of_a_trial_lesson_the_day_before(platform, client):

@@ -73,7 +73,7 @@ def test_the_three_templates_install_side_by_side_with_sample_data(platform):
     assert Counter(c["activity"] for c in customers).keys() >= {"active", "dormant"}
     students = all_records(platform, "student")
     assert len({s["stage"] for s in students}) == 6 and len({s["age_group"] for s in students}) >= 4
-    follow_ups = [t for t in all_records(platform, "task") if t.get("student") and t["content"].startswith("Confirm")]
+    follow_ups = [t for t in all_records(platform, "task") if t.get("student") and t["content"].endswith("确认试听课")]
     assert follow_ups  # entering the trial-lesson stage created a task through the pipeline
 
     revs = revision_count(platform)

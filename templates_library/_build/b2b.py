@@ -120,10 +120,10 @@ def definitions() -> dict:
             {"key": "first_contact", "label": L("First contact", "初步接触"), "probability": 10,
              "allowed_next": ["needs_analysis", "lost"]},
             {"key": "needs_analysis", "label": L("Needs analysis", "需求分析"), "probability": 30,
-             "allowed_next": ["quote", "lost"], "on_enter": follow_up("Write up the needs of {name}", 3)},
+             "allowed_next": ["quote", "lost"], "on_enter": follow_up("整理「{name}」的需求", 3)},
             # 审批流: a quote giving more than 20 % off waits for a manager's approval.
             {"key": "quote", "label": L("Quote", "报价"), "probability": 60, "required_fields": ["amount"],
-             "allowed_next": ["signed", "lost"], "on_enter": follow_up("Follow up the quote for {name}", 2),
+             "allowed_next": ["signed", "lost"], "on_enter": follow_up("跟进「{name}」的报价", 2),
              "approval": {"approvers": {"role": "manager"}, "when": [{"field": "discount", "op": "gt", "value": 20}]}},
             {"key": "signed", "label": L("Signed", "签约"), "probability": 100, "category": "won",
              "required_fields": ["contract_no", "amount"], "allowed_next": []},
@@ -178,7 +178,7 @@ def definitions() -> dict:
                      "field": "contacted_at", "days": 7},
          "conditions": [{"field": "stage", "op": "eq", "value": "quote"}],
          "actions": [{"type": "create_record", "entity": "task",
-                      "values": {"content": "Follow up the quote for {name} (untouched for 7 days)", "status": "open",
+                      "values": {"content": "跟进「{name}」的报价（已 7 天无人跟进）", "status": "open",
                                  "company": "{company}"},
                       "due_in_days": 1, "due_field": "due_on", "assign_to_owner": True, "link_field": "opportunity"}]},
         {"key": "dormant_company", "label": L("Dormant customer → owner notified", "待唤醒客户 → 通知负责人"),
@@ -278,7 +278,7 @@ def sample() -> dict:
     return {"company": companies, "contact": contacts, "opportunity": opportunities, **shared}
 
 
-BUNDLE = {"name": "b2b", "version": "1.6.0", "label": L("B2B services", "B2B服务"),
+BUNDLE = {"name": "b2b", "version": "1.6.1", "label": L("B2B services", "B2B服务"),
           "description": L("A B2B services firm: companies with industry, size and source, contacts with their role "
                            "in the decision chain, opportunities through first contact → needs analysis → quote → "
                            "signed or lost with amount and probability, follow-up tasks per stage, a manager's "

@@ -102,7 +102,7 @@ def definitions() -> dict:
             {"key": "completed", "label": L("Completed", "已完成"), "probability": 100, "category": "won",
              "allowed_next": ["refunded"]},
             {"key": "refunded", "label": L("Refunded", "已退款"), "probability": 0, "category": "lost", "allowed_next": [],
-             "on_enter": {"entity": "service_request", "values": {"title": "Refund of order {order_no}",
+             "on_enter": {"entity": "service_request", "values": {"title": "订单 {order_no} 退款",
                                                                   "request_type": "refund", "priority": "high",
                                                                   "status": "new"},
                           "due_in_days": 0, "due_field": "opened_on", "assign_to_owner": True, "link_field": "shop_order"}},
@@ -196,7 +196,7 @@ def sample() -> dict:
     return {"customer": customers, "product": products, "shop_order": orders, **shared}
 
 
-BUNDLE = {"name": "ecommerce", "version": "1.6.0", "label": L("E-commerce", "电商"),
+BUNDLE = {"name": "ecommerce", "version": "1.6.1", "label": L("E-commerce", "电商"),
           "description": L("An online shop: customers with average order value, repeat purchases and spend; products "
                            "and orders through fulfilment; value and activity tags kept up to date by rules; "
                            "communication records, tasks, service requests and campaigns.",

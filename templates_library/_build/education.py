@@ -92,13 +92,13 @@ def definitions() -> dict:
              "allowed_next": ["trial_lesson", "lost"]},
             {"key": "trial_lesson", "label": L("Trial lesson", "试听"), "probability": 40,
              "required_fields": ["trial_on"], "allowed_next": ["enrolled", "lost"],
-             "on_enter": {"entity": "task", "values": {"content": "Confirm the trial lesson with {name}", "status": "open",
+             "on_enter": {"entity": "task", "values": {"content": "与{name}确认试听课", "status": "open",
                                                        "priority": "high"},
                           "due_in_days": 1, "due_field": "due_on", "assign_to_owner": True, "link_field": "student"}},
             {"key": "enrolled", "label": L("Enrolled", "已报名"), "probability": 100, "category": "won",
              "required_fields": ["enrolled_on"], "allowed_next": ["renewal", "lost"]},
             {"key": "renewal", "label": L("Renewal due", "待续费"), "probability": 60, "allowed_next": ["renewed", "lost"],
-             "on_enter": {"entity": "task", "values": {"content": "Renewal talk with {name}'s family", "status": "open"},
+             "on_enter": {"entity": "task", "values": {"content": "与{name}的家长沟通续费", "status": "open"},
                           "due_in_days": 3, "due_field": "due_on", "assign_to_owner": True, "link_field": "student"}},
             {"key": "renewed", "label": L("Renewed", "已续费"), "probability": 100, "category": "won",
              "allowed_next": ["renewal"]},
@@ -141,7 +141,7 @@ def definitions() -> dict:
          "entity": "student", "active": True, "trigger": {"on": "date", "field": "renewal_due_on", "days_before": 30},
          "conditions": [{"field": "stage", "op": "ne", "value": "renewed"}],
          "actions": [{"type": "create_record", "entity": "task",
-                      "values": {"content": "Talk to {name}'s family about renewing", "status": "open"},
+                      "values": {"content": "与{name}的家长沟通续费事宜（到期前 30 天）", "status": "open"},
                       "due_in_days": 7, "due_field": "due_on", "assign_to_owner": True, "link_field": "student"}]},
     ]
     return {"entity": entities, "taxonomy": taxonomies, "pipeline": pipelines, "form": forms,
@@ -204,7 +204,7 @@ def sample() -> dict:
     return {"guardian": guardians, "student": students, "course": courses, "progress": progress, **shared}
 
 
-BUNDLE = {"name": "education", "version": "1.5.0", "label": L("Education", "教育培训"),
+BUNDLE = {"name": "education", "version": "1.5.1", "label": L("Education", "教育培训"),
           "description": L("A training school: students with age group and course type, guardians, courses and "
                            "learning progress; a consultation → trial lesson → enrolled → renewal pipeline with "
                            "follow-up tasks; a public trial-lesson booking form.",
