@@ -178,3 +178,20 @@ def test_the_banner_withdraws_and_the_timeline_says_it_in_both_languages(people,
     english = people.client.get(f"/api/records/quote/{q['id']}/timeline", headers={"Accept-Language": "en"})
     step = next(i for i in english.get_json()["items"] if i.get("event") == "withdrawn")
     assert step["summary"] == "withdrawn: Draft → Sent"
+
+
+def test_an_administrator_lists_every_pending_request_and_others_only_theirs(people, platform, client):
+    """待我审批 / 全部待审批: an administrator finds a request waiting for managers (to decide for one
+    who is away); a salesperson asking for ``?all=1`` still sees only what waits for them."""
+    from test_screens import Pages
+    q, approval = ask(people)
+    app = people.client.application
+    admin = Pages(app, "admin")
+    mine = admin.get("/app/_approvals", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert "星河科技 年度框架" not in mine and "全部待审批" in mine and "暂无待您审批的事项" in mine
+    everything = admin.get("/app/_approvals?all=1", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert "星河科技 年度框架" in everything and f'data-approval="{approval["id"]}"' in everything
+    seller = Pages(app, "lin").get("/app/_approvals?all=1", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert "星河科技 年度框架" not in seller and "全部待审批" not in seller
+    people.call("lin", "POST", f"/api/approvals/{approval['id']}/withdraw", json={})
+    assert "暂无待审批的事项" in admin.get("/app/_approvals?all=1", headers={"Accept-Language": "zh"}).get_data(as_text=True)

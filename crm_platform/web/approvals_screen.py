@@ -57,12 +57,17 @@ def record_approvals(screen, record_id: int) -> tuple[dict | None, list[dict]]:
 
 @screens.get("/app/_approvals")
 def approvals_page():
-    """The moves waiting for my decision, oldest request last."""
+    """The moves waiting for my decision, oldest request last; an administrator may list every
+    pending request (``?all=1``), to decide for an approver who is away or to clean up."""
     lang, me, tz = current_language(), access(), user_tz()
+    may_see_all = me.is_admin()
+    show_all = may_see_all and request.args.get("all") == "1"
+    where = [approval_rows.c.status == "pending"]
+    if not show_all:
+        where.append(approvals.mine_clause(me.user_id, me.roles))
     svc = platform().records
     with svc.engine.connect() as conn:
-        rows, _ = approvals.listing(conn, [approvals.mine_clause(me.user_id, me.roles),
-                                           approval_rows.c.status == "pending"], per_page=200)
+        rows, _ = approvals.listing(conn, where, per_page=200)
         model = svc.runtime.current(conn)
         names = _names(conn, [r.requested_by for r in rows])
         items = []
@@ -80,7 +85,7 @@ def approvals_page():
                           "href": url_for("screens.record_page", entity=r.entity, record_id=r.record_id),
                           "stage": _stage_label(model, r, lang), "by": names.get(r.requested_by, ""),
                           "when": r.requested_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")})
-    return render("web/approvals.html", items=items)
+    return render("web/approvals.html", items=items, may_see_all=may_see_all, show_all=show_all)
 
 
 @screens.post("/app/_approvals/<id:approval_id>/decide")
