@@ -185,10 +185,11 @@ def email_offer(screen: Screen) -> dict | None:
     """What *Send e-mail* offers on this list: the e-mail fields the user may read (``to``), the
     yes/no fields that may hold an opt-out (``unless``) and the placeholders, label → ``{key}``
     (None when the entity has no e-mail field the user may read)."""
-    to = [(f["key"], screen_label(f, screen.lang)) for f in screen.fields if f["type"] == "email"]
+    # by the control each type declares: an address typed as e-mail, a yes / no
+    to = [(f["key"], screen_label(f, screen.lang)) for f in screen.fields if control(f) == "email"]
     if not to:
         return None
-    unless = [(f["key"], screen_label(f, screen.lang)) for f in screen.fields if f["type"] == "boolean"]
+    unless = [(f["key"], screen_label(f, screen.lang)) for f in screen.fields if control(f) == "boolean"]
     placeholders = [(screen_label(f, screen.lang), f["key"]) for f in screen.fields
                     if not REGISTRY[f["type"]].multi_valued and control(f) != "file"]
     return {"to": to, "unless": unless, "placeholders": placeholders}
