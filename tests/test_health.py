@@ -2,7 +2,7 @@
 import pytest
 import sqlalchemy as sa
 
-from conftest import make_app
+from conftest import HAS_PG, make_app
 
 
 def test_health_and_readiness_without_signing_in(database_url, tmp_path):
@@ -32,6 +32,7 @@ def test_not_ready_names_what_failed(tmp_path):
 
 
 @pytest.mark.postgres
+@pytest.mark.skipif(not HAS_PG, reason="DATABASE_URL names no PostgreSQL database")
 def test_connections_the_server_dropped_cost_no_request(pg_database):
     """The pool does not ping before each use (a round trip per checkout); when the server drops
     its connections (a restart, an administrator's pg_terminate_backend), the next request's first
