@@ -547,7 +547,7 @@ def platform_paths(schemas: dict) -> dict:
             "approvals_withdraw", "Withdraw a pending request (its requester, or an administrator): the record stays "
                                   "in its stage",
             "approvals", {200: answer("Withdrawn", shared("Approval"))},
-            errors(400, 403, 404, 409, why={403: "Only the user who asked, or an administrator, withdraws",
+            errors(400, 403, 404, 409, 422, why={403: "Only the user who asked, or an administrator, withdraws",
                                             409: "No longer pending (the message names its status)"}),
             parameters=user_id, requestBody=body(obj({"comment": {**STRING, "maxLength": 2000}})))},
         "/api/users": {
