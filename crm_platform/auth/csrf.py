@@ -22,11 +22,12 @@ def csrf_token() -> str:
     """This request's CSRF token, as ``flask_wtf.csrf.generate_csrf`` gives it."""
     config = current_app.config
     name = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    if name in g or config.get("WTF_CSRF_TIME_LIMIT") is not None or name not in session:
+    if name in g or config.get("WTF_CSRF_TIME_LIMIT") is not None:
         return generate_csrf()
-    key = (session[name], config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key)
-    found = _signed.get(key)
-    if found is None:
-        return _signed.put(key, generate_csrf())
+    secret = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+    found = _signed.get((session[name], secret)) if name in session else None
+    if found is None:  # a new session gets its secret token here, then the token is kept for it
+        found = generate_csrf()
+        return _signed.put((session[name], secret), found)
     setattr(g, name, found)
     return found
